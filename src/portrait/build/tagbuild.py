@@ -1,0 +1,309 @@
+"""Build: compute tags into the profile, index it and record tag statistics.
+
+One build reads one warehouse version and writes one profile version (atomically swapped):
+``profile.parquet`` (uid, user_id, one column per tag, row = uid), ``index/`` (a file per
+tag) and ``manifest.json`` (as-of date, per-tag fingerprint, type, stats and timings).
+
+Incremental: a tag's fingerprint hashes its definition, the versions of the tables it reads,
+the as-of date when it has a window, and its dependencies' fingerprints. Only tags whose
+fingerprint changed (and the tags that read them) are computed; the others' columns and index
+files are taken over from the previous version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from portrait.build.stats import tag_stats
+from portrait.build.warehouse import WarehouseSnapshot, snapshot
+from portrait.compile import plan_queries, validate_tags
+from portrait.config import Config
+from portrait.engine import EngineSettings, open_engine
+from portrait.errors import BuildError, WorkspaceError
+from portrait.index.profile_index import build_tag_index, index_file
+from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, TagSet
+from portrait.progress import NullProgress, Progress, step
+from portrait.store.layout import Layout
+from portrait.store.manifest import read_manifest, write_manifest
+from portrait.store.tagfiles import load_tag_files
+from portrait.store.versions import VersionedDir, link_or_copy, workspace_lock
+
+PROFILE_FILE = "profile.parquet"
+INDEX_DIR = "index"
+
+
+@dataclass
+class BuildReport:
+    profile_version: str = ""
+    warehouse_version: str = ""
+    as_of: str = ""
+    users: int = 0
+    computed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    up_to_date: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProfileSnapshot:
+    """One built profile version."""
+
+    path: Path | None
+    manifest: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return self.path.name if self.path else "none"
+
+    @property
+    def profile_file(self) -> Path:
+        if self.path is None:
+            raise WorkspaceError("nothing has been built yet", hint="run 'portrait build'")
+        return self.path / PROFILE_FILE
+
+    @property
+    def index_dir(self) -> Path:
+        assert self.path is not None
+        return self.path / INDEX_DIR
+
+    @property
+    def tags(self) -> dict[str, dict[str, Any]]:
+        """Built tags in declaration order (name → fingerprint, type, stats, …)."""
+        tags: dict[str, dict[str, Any]] = self.manifest.get("tags", {})
+        return {n: tags[n] for n in self.manifest.get("columns", []) if n in tags}
+
+
+def profile_dir(layout: Layout) -> VersionedDir:
+    return VersionedDir(layout.profile_dir)
+
+
+def profile_snapshot(layout: Layout) -> ProfileSnapshot:
+    current = profile_dir(layout).current()
+    return ProfileSnapshot(current, read_manifest(current))
+
+
+def resolve_as_of(config: Config, warehouse: WarehouseSnapshot) -> dt.date:
+    """The configured as-of date, or the last event date, or today (UTC) without events."""
+    if config["data.as_of"] != "auto":
+        return dt.date.fromisoformat(config["data.as_of"])
+    return warehouse.last_event_date() or dt.datetime.now(dt.UTC).date()
+
+
+def _reads(tag: AnyTag) -> list[str]:
+    tables = ["users"]
+    if isinstance(tag, MetricTag | PreferenceTag):
+        tables.append(tag.from_)
+    return tables
+
+
+def fingerprints(
+    tags: TagSet, warehouse: WarehouseSnapshot, as_of: dt.date, timezone: str = "UTC"
+) -> dict[str, str]:
+    """Per tag: a hash of everything its values depend on."""
+    out: dict[str, str] = {}
+    for name in tags.build_order():
+        tag = tags[name]
+        parts = [tag.kind, tag.fingerprint(), tag.value_type]
+        for table in _reads(tag):
+            state = warehouse.tables.get(table)
+            parts.append(f"{table}@{state.version if state else 0}")
+        if isinstance(tag, MetricTag | PreferenceTag):
+            parts += [as_of.isoformat(), timezone]
+        parts += [f"{d}={out[d]}" for d in sorted(tags.tag_dependencies(name))]
+        out[name] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return out
+
+
+def load_tags(layout: Layout, warehouse: WarehouseSnapshot) -> TagSet:
+    """The workspace's tag definitions, validated against the loaded tables."""
+    return validate_tags(load_tag_files(layout.tags_dir), warehouse.schema())
+
+
+def build(
+    layout: Layout,
+    config: Config,
+    *,
+    full: bool = False,
+    only: list[str] | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Compute changed tags (all with ``full``; ``only`` forces the named ones) into a new
+    profile version and swap it in."""
+    started = time.perf_counter()
+    progress = progress or NullProgress()
+    report = BuildReport()
+    with workspace_lock(layout.lock_file):
+        warehouse = snapshot(layout)
+        if "users" not in warehouse.tables:
+            raise WorkspaceError(
+                "no users have been ingested", hint="load them first: portrait ingest users FILE"
+            )
+        tags = load_tags(layout, warehouse)
+        unknown = [n for n in only or [] if n not in tags]
+        if unknown:
+            raise WorkspaceError(f"unknown tag '{unknown[0]}' in --tags", hint="see portrait tags list")
+        as_of = resolve_as_of(config, warehouse)
+        prints = fingerprints(tags, warehouse, as_of, config["data.timezone"])
+        store = profile_dir(layout)
+        previous = profile_snapshot(layout)
+        prev_tags = previous.tags if previous.path else {}
+        report.as_of = as_of.isoformat()
+        report.warehouse_version = warehouse.version
+
+        compute = _select(tags, prints, prev_tags, full=full, only=set(only or []))
+        reused = [n for n in tags if n not in compute]
+        report.stale = [n for n in reused if prev_tags[n]["fingerprint"] != prints[n]]
+        same_columns = previous.manifest.get("columns") == list(tags)
+        if not compute and same_columns and previous.manifest.get("warehouse_version") == warehouse.version:
+            report.up_to_date = True
+            report.profile_version = previous.version
+            report.reused = reused
+            report.users = int(previous.manifest.get("users", 0))
+            report.seconds = time.perf_counter() - started
+            return report
+
+        engine = open_engine(EngineSettings.from_config(config))
+        try:
+            with store.stage() as staging:
+                for table, state in warehouse.tables.items():
+                    assert warehouse.path is not None
+                    engine.register_parquet(table, state.paths(warehouse.path))
+                reuse_relation = None
+                if reused:
+                    engine.register_parquet("prev_profile", [previous.profile_file])
+                    reuse_relation = "prev_profile"
+                plan = plan_queries(
+                    tags, compute, as_of, warehouse.schema(),
+                    reuse_relation=reuse_relation, timezone=config["data.timezone"],
+                )
+                timings = _compute(engine, plan, staging / PROFILE_FILE, progress)
+                report.timings.update(timings)
+                t0 = time.perf_counter()
+                tag_meta, n_users = _index(tags, compute, prints, previous, staging, progress)
+                report.timings["index"] = time.perf_counter() - t0
+                for name in report.stale:
+                    tag_meta[name]["fingerprint"] = prev_tags[name]["fingerprint"]
+                    tag_meta[name]["stale"] = True
+                write_manifest(
+                    staging,
+                    {
+                        "format": 1,
+                        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        "warehouse_version": warehouse.version,
+                        "as_of": as_of.isoformat(),
+                        "users": n_users,
+                        "columns": list(tags),
+                        "tags": tag_meta,
+                        "timings": report.timings,
+                    },
+                )
+        finally:
+            engine.close()
+        store.prune(config["store.keep_versions"])
+        report.profile_version = profile_snapshot(layout).version
+        report.users = n_users
+        report.computed = [n for n in tags if n in compute]
+        report.reused = reused
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _select(
+    tags: TagSet,
+    prints: dict[str, str],
+    prev_tags: dict[str, dict[str, Any]],
+    *,
+    full: bool,
+    only: set[str],
+) -> set[str]:
+    if full or not prev_tags:
+        return set(tags)
+    changed = {n for n in tags if n not in prev_tags or prev_tags[n].get("fingerprint") != prints[n]}
+    manual_keep = {
+        n for n in changed if tags[n].refresh == "manual" and n in prev_tags and n not in only
+    }
+    compute = tags.dependents((changed - manual_keep) | only)
+    # A reused tag must exist in the previous profile with the same users (uid set).
+    return compute | {n for n in tags if n not in prev_tags}
+
+
+def _compute(engine: Any, plan: Any, target: Path, progress: Progress) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    steps: list[tuple[str, str, Any]] = [("t_users", "attribute+bucket", plan.users)]
+    steps += [(f"t_agg_{t}", f"metric:{t}", q) for t, q in plan.aggregates.items()]
+    steps += [(f"t_pref_{n}", f"preference:{n}", q) for n, q in plan.preferences.items()]
+    with step(progress, "compute tags", total=len(steps) + 1) as bar:
+        for relation, label, query in steps:
+            t0 = time.perf_counter()
+            try:
+                engine.materialize(relation, query)
+            except Exception as exc:  # the engine's own error type varies by engine
+                raise BuildError(
+                    f"computing {label} failed: {str(exc).splitlines()[0]}",
+                    hint="check the tag definitions of this group (portrait tags show NAME)",
+                ) from exc
+            timings[label] = time.perf_counter() - t0
+            bar.advance()
+        t0 = time.perf_counter()
+        try:
+            engine.to_parquet(plan.assemble, target)
+        except Exception as exc:
+            raise BuildError(
+                f"assembling the profile failed: {str(exc).splitlines()[0]}",
+                hint="a derived tag or a type may be wrong (portrait tags show NAME)",
+            ) from exc
+        timings["assemble+derived+write"] = time.perf_counter() - t0
+        bar.advance()
+    return timings
+
+
+def _index(
+    tags: TagSet,
+    compute: set[str],
+    prints: dict[str, str],
+    previous: ProfileSnapshot,
+    staging: Path,
+    progress: Progress,
+) -> tuple[dict[str, dict[str, Any]], int]:
+    index_dir = staging / INDEX_DIR
+    index_dir.mkdir()
+    parquet = pq.ParquetFile(staging / PROFILE_FILE)
+    n_users = parquet.metadata.num_rows
+    meta: dict[str, dict[str, Any]] = {}
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with step(progress, "index tags", total=len(tags)) as bar:
+        for name in tags:
+            tag = tags[name]
+            target = index_file(index_dir, name, tag.value_type)
+            if name in compute:
+                t0 = time.perf_counter()
+                column = parquet.read(columns=[name]).column(0)
+                index = build_tag_index(column, tag.value_type)
+                index.save(target)
+                meta[name] = {
+                    "fingerprint": prints[name],
+                    "kind": tag.kind,
+                    "type": tag.value_type,
+                    "category": tag.category,
+                    "built_at": now,
+                    "index_seconds": time.perf_counter() - t0,
+                    "stats": tag_stats(tag, index),
+                }
+            else:
+                assert previous.path is not None
+                link_or_copy(index_file(previous.index_dir, name, tag.value_type), target)
+                meta[name] = dict(previous.tags[name])
+            bar.advance()
+    return meta, n_users

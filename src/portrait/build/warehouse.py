@@ -1,0 +1,94 @@
+"""The warehouse: ingested tables as Parquet files in versioned folders.
+
+Each version folder holds ``manifest.json`` and, per table, its Parquet files. The manifest
+records per table: files, row count, column types, a version number that changes whenever the
+table's content changes (tag builds use it to decide what to recompute) and the batches
+(content hashes of ingested files, for idempotent re-ingest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from portrait.model.schema import Schema
+from portrait.store.layout import Layout
+from portrait.store.manifest import read_manifest
+from portrait.store.versions import VersionedDir
+
+
+@dataclass(frozen=True)
+class TableState:
+    name: str
+    files: list[str]
+    rows: int
+    columns: dict[str, str]
+    version: int
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    max_uid: int = -1
+    max_time: str | None = None
+
+    def paths(self, version_dir: Path) -> list[Path]:
+        return [version_dir / f for f in self.files]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "rows": self.rows,
+            "columns": self.columns,
+            "version": self.version,
+            "batches": self.batches,
+            "max_uid": self.max_uid,
+            "max_time": self.max_time,
+        }
+
+    @classmethod
+    def from_json(cls, name: str, data: dict[str, Any]) -> TableState:
+        return cls(
+            name=name,
+            files=list(data["files"]),
+            rows=int(data["rows"]),
+            columns=dict(data["columns"]),
+            version=int(data["version"]),
+            batches=list(data.get("batches", [])),
+            max_uid=int(data.get("max_uid", -1)),
+            max_time=data.get("max_time"),
+        )
+
+
+@dataclass(frozen=True)
+class WarehouseSnapshot:
+    """One consistent version of the warehouse (what a build reads)."""
+
+    path: Path | None
+    tables: dict[str, TableState]
+
+    @property
+    def version(self) -> str:
+        return self.path.name if self.path else "none"
+
+    def schema(self) -> Schema:
+        return {name: dict(t.columns) for name, t in self.tables.items()}
+
+    def last_event_date(self) -> dt.date | None:
+        times = [t.max_time for t in self.tables.values() if t.max_time and t.name == "events"]
+        if not times:
+            times = [t.max_time for t in self.tables.values() if t.max_time]
+        if not times:
+            return None
+        return max(dt.datetime.fromisoformat(x) for x in times).date()
+
+
+def warehouse_dir(layout: Layout) -> VersionedDir:
+    return VersionedDir(layout.warehouse_dir)
+
+
+def snapshot(layout: Layout) -> WarehouseSnapshot:
+    current = warehouse_dir(layout).current()
+    manifest = read_manifest(current)
+    tables = {
+        name: TableState.from_json(name, data) for name, data in manifest.get("tables", {}).items()
+    }
+    return WarehouseSnapshot(current, tables)

@@ -1,0 +1,149 @@
+"""Resolve tag definitions against the loaded tables and each other.
+
+Checks that every column a tag reads exists with a usable type, parses ``derived`` expressions
+with SQLGlot and allows only scalar expressions over known tags, and fills in their
+dependencies. Errors name the file, the tag and the field, and suggest near names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import sqlglot
+from sqlglot import exp
+
+from portrait.compile.virtual import TIME_TABLES, VIRTUAL_TYPES
+from portrait.errors import TagDefinitionError
+from portrait.model.schema import NUMERIC_TYPES, Schema
+from portrait.model.tags import (
+    AnyTag,
+    AttributeTag,
+    BucketTag,
+    DerivedTag,
+    MetricTag,
+    PreferenceTag,
+    TagSet,
+)
+
+#: Node types a derived expression may not contain: queries, tables, aggregates, windows,
+#: unknown (anonymous) functions and parameters.
+_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = (
+    exp.Query,
+    exp.Subquery,
+    exp.Table,
+    exp.Star,
+    exp.AggFunc,
+    exp.Window,
+    exp.Anonymous,
+    exp.Placeholder,
+    exp.Parameter,
+    exp.Command,
+)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """'did you mean …?' text for the closest candidates, or None."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
+
+
+def _err(tags: TagSet, tag: AnyTag, field: str, message: str, hint: str | None = None) -> None:
+    raise TagDefinitionError(
+        f"tag '{tag.name}', field '{field}': {message}", where=tags.sources.get(tag.name), hint=hint
+    )
+
+
+def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Expression:
+    """Parse ``tag.expr``; reject anything but a scalar expression over known tag names."""
+    known_set = set(known)
+    try:
+        tree = sqlglot.parse_one(tag.expr, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        _err(tags, tag, "expr", f"cannot parse expression: {exc.errors[0]['description']}")
+        raise AssertionError("unreachable") from None
+    for node in tree.walk():
+        if isinstance(node, _FORBIDDEN_NODES):
+            kind = "function " + node.name if isinstance(node, exp.Anonymous) else node.key
+            _err(
+                tags,
+                tag,
+                "expr",
+                f"'{kind}' is not allowed in a derived expression",
+                "use operators, CASE, COALESCE and built-in scalar functions over tag names",
+            )
+        if isinstance(node, exp.Column):
+            if node.table:
+                _err(tags, tag, "expr", f"'{node.sql()}': refer to tags by bare name")
+            if node.name not in known_set:
+                _err(tags, tag, "expr", f"unknown tag '{node.name}'", suggest(node.name, known_set))
+            if node.name == tag.name:
+                _err(tags, tag, "expr", "a tag cannot refer to itself")
+    return tree
+
+
+def derived_references(tree: exp.Expression) -> tuple[str, ...]:
+    return tuple(sorted({c.name for c in tree.find_all(exp.Column)}))
+
+
+def _check_column(
+    tags: TagSet, tag: AnyTag, table: str, column: str, field: str, schema: Schema
+) -> str:
+    columns = schema.get(table)
+    if columns is None:
+        _err(
+            tags,
+            tag,
+            field,
+            f"reads table '{table}', but no {table} have been ingested",
+            f"load it first: portrait ingest {table} FILE",
+        )
+        raise AssertionError("unreachable")
+    if column not in columns and table in TIME_TABLES and column in VIRTUAL_TYPES:
+        return VIRTUAL_TYPES[column]
+    if column not in columns:
+        _err(
+            tags,
+            tag,
+            field,
+            f"table '{table}' has no column '{column}'",
+            suggest(column, columns) or "columns: " + ", ".join(sorted(columns)),
+        )
+    return columns[column]
+
+
+def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
+    """Check every tag against ``schema`` (table → column → value type) and each other.
+
+    Returns a new tag set whose derived tags carry their dependencies. Raises
+    :class:`TagDefinitionError` (or :class:`DependencyCycleError`) on the first problem.
+    """
+    resolved: list[AnyTag] = []
+    names = set(tags)
+    for tag in tags.values():
+        if isinstance(tag, AttributeTag):
+            _check_column(tags, tag, "users", tag.source_column, "column", schema)
+        elif isinstance(tag, BucketTag):
+            if tag.source in names:
+                source_type = tags[tag.source].value_type
+            else:
+                source_type = _check_column(tags, tag, "users", tag.source, "source", schema)
+            if source_type not in NUMERIC_TYPES - {"date", "timestamp"}:
+                _err(tags, tag, "source", f"'{tag.source}' is {source_type}; buckets need a number")
+        elif isinstance(tag, MetricTag | PreferenceTag):
+            table = tag.from_
+            for column in tag.where:
+                _check_column(tags, tag, table, column, f"where.{column}", schema)
+            if isinstance(tag, MetricTag) and tag.of:
+                of_type = _check_column(tags, tag, table, tag.of, "of", schema)
+                if tag.agg in ("sum", "avg") and of_type not in ("int", "float"):
+                    _err(tags, tag, "of", f"'{tag.of}' is {of_type}; '{tag.agg}' needs a number")
+            if isinstance(tag, PreferenceTag):
+                _check_column(tags, tag, table, tag.property, "property", schema)
+        elif isinstance(tag, DerivedTag):
+            tree = parse_derived(tag, names, tags)
+            tag = tag.model_copy(update={"depends_on": derived_references(tree)})
+        resolved.append(tag)
+    result = TagSet(resolved, tags.sources)
+    result.build_order()  # raises on cycles
+    return result

@@ -1,0 +1,219 @@
+"""Settings, declared once as a table.
+
+The table below drives validation, the ``portrait.toml`` written by ``portrait init``, the
+``portrait config`` listing and ``docs/configuration.md`` (a test checks that every setting is
+documented). Precedence: defaults < ``portrait.toml`` < ``PORTRAIT_*`` environment variables <
+explicit overrides (CLI flags).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portrait.errors import ConfigError
+
+CONFIG_FILE = "portrait.toml"
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a whole number")
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a number >= 0")
+    return number
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value)
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _as_of(value: Any) -> str:
+    text = str(value)
+    if text == "auto":
+        return text
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected 'auto' or a date like 2026-10-31") from None
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = str(value)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Asia/Shanghai") from None
+    return text
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: dotted name (``section.key``), default, parser/validator and help text."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "PORTRAIT_" + self.name.replace(".", "_").upper()
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "engine.type", "duckdb", _choice("duckdb"), "Engine that computes tags (DuckDB, embedded)."
+    ),
+    Setting("engine.threads", 0, _positive_int, "Engine threads; 0 uses every core."),
+    Setting(
+        "engine.memory_limit",
+        "",
+        _text,
+        "Engine memory limit such as '8GB'; empty uses the engine default (80% of RAM).",
+    ),
+    Setting(
+        "data.as_of",
+        "auto",
+        _as_of,
+        "Date that tag windows ('last 7 days') end on: 'auto' (the last event date) or a date.",
+    ),
+    Setting(
+        "data.timezone",
+        "UTC",
+        _timezone,
+        "Time zone of timestamps without an offset in input files; all are stored in UTC.",
+    ),
+    Setting(
+        "ingest.on_error",
+        "reject",
+        _choice("reject", "fail"),
+        "Bad rows: 'reject' writes them to rejects/ and loads the rest; 'fail' loads nothing.",
+    ),
+    Setting(
+        "store.keep_versions",
+        2,
+        _positive_int,
+        "How many earlier data and profile versions to keep after a swap (for readers still on them).",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Config(Mapping[str, Any]):
+    """Resolved settings of one workspace: ``config["engine.threads"]``."""
+
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]):
+        self._values = dict(values)
+        self.sources = dict(sources)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _apply(setting: Setting, raw: Any, origin: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"bad value {raw!r} for setting '{setting.name}': {exc}",
+            where=origin,
+            hint=setting.help,
+        ) from None
+
+
+def load_config(
+    workspace: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve every setting for ``workspace`` (defaults < toml < env < overrides)."""
+    env = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    sources = {s.name: "default" for s in SETTINGS}
+    if workspace is not None:
+        path = workspace / CONFIG_FILE
+        if path.exists():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"cannot parse: {exc}", where=str(path)) from None
+            for section, table in data.items():
+                if not isinstance(table, dict):
+                    raise ConfigError(
+                        f"'{section}' must be a [section], not a bare value",
+                        where=str(path),
+                        hint="see docs/configuration.md",
+                    )
+                for key, raw in table.items():
+                    name = f"{section}.{key}"
+                    setting = _BY_NAME.get(name)
+                    if setting is None:
+                        raise ConfigError(
+                            f"unknown setting '{name}'",
+                            where=str(path),
+                            hint="known settings: " + ", ".join(_BY_NAME),
+                        )
+                    values[name] = _apply(setting, raw, str(path))
+                    sources[name] = str(path)
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _apply(setting, env[setting.env], f"${setting.env}")
+            sources[setting.name] = f"${setting.env}"
+    for name, raw in (overrides or {}).items():
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            raise ConfigError(f"unknown setting '{name}'", hint="known: " + ", ".join(_BY_NAME))
+        values[name] = _apply(setting, raw, "command line")
+        sources[name] = "command line"
+    return Config(values, sources)
+
+
+def default_toml() -> str:
+    """The commented ``portrait.toml`` that ``portrait init`` writes."""
+    lines = [
+        "# Portrait workspace settings. Environment variables PORTRAIT_<SECTION>_<KEY> override."
+    ]
+    section = None
+    for s in SETTINGS:
+        if s.section != section:
+            section = s.section
+            lines.append(f"\n[{section}]")
+        lines.append(f"# {s.help}")
+        value = f'"{s.default}"' if isinstance(s.default, str) else str(s.default)
+        lines.append(f"{s.key} = {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Demo workspace: synthetic data and tag definitions."""

@@ -1,0 +1,780 @@
+"""Synthetic demo data for a 58.com-like classifieds platform with a beauty e-commerce shop.
+
+The generator writes three Parquet data sets, one file per chunk of users::
+
+    out_dir/users/part-00000.parquet
+    out_dir/events/part-00000.parquet
+    out_dir/orders/part-00000.parquet
+
+Everything is vectorised with numpy and pyarrow (no per-event Python loops), memory is bounded
+by ``chunk_users`` and the output is deterministic for the same ``(users, seed, chunk_users)``:
+chunk ``i`` draws from ``np.random.default_rng([seed, i])``.
+
+Planted patterns (modelled on a published 58.com new-house audience case study), with line
+membership meaning "has events in that business line in the last 360 days":
+
+* line sizes: new_house 5%, second_hand_house 7.5%, rent 10%, recruitment 15%, used_car 5%,
+  local_services 10%, beauty_shop 20% of all users;
+* overlaps with new_house (NH): 40% of NH also second-hand, 25% of NH also rent, NH is 18% of
+  used_car, 6% of recruitment and 6% of local_services;
+* NH users skew to ages 30-40 and 10+ work years (TGI of 35-40-year-olds about 200);
+* NH users' new_house events cluster in 19:00-24:00 Beijing time (about 47% vs about 25%);
+* NH users prefer luxury cars (Porsche is very rare otherwise), whole-flat rents (about 94% vs
+  35%) and young second-hand houses;
+* beauty orders follow association rules (lipstick -> lip_balm, foundation -> makeup_remover,
+  cleanser -> toner, and serum -> anti_aging_cream for users aged 30+), and every order is also
+  an ``order`` event at the same timestamp.
+
+Timestamps are naive UTC; behaviour is planned in local time (Asia/Shanghai, UTC+8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from portrait.errors import InputError
+from portrait.progress import NullProgress, Progress, step
+
+__all__ = ["AS_OF", "BUSINESS_LINES", "EVENTS", "ITEMS", "GeneratedData", "generate"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+AS_OF: Final = dt.date(2026, 10, 31)
+"""The fixed as-of date: the last event happens on this day (UTC and local)."""
+
+_DAY_S: Final = 86_400
+_TZ_S: Final = 8 * 3_600  # Asia/Shanghai is UTC+8 all year
+_EPOCH: Final = dt.date(1970, 1, 1)
+_AS_OF_DAY: Final = (AS_OF - _EPOCH).days
+_REG_START_DAY: Final = (dt.date(2019, 1, 1) - _EPOCH).days
+_WINDOW_DAYS: Final = 363  # local days before as-of: UTC dates then span exactly 365 days
+_ANCHOR_DAYS: Final = 355  # each membership has one event well inside the 360-day window
+_COMPRESSION: Final = "zstd"
+
+# --------------------------------------------------------------------------- business lines
+BUSINESS_LINES: Final = (
+    "new_house",
+    "second_hand_house",
+    "rent",
+    "recruitment",
+    "used_car",
+    "local_services",
+    "beauty_shop",
+)
+NH, SH, RENT, JOB, CAR, LOCAL, BEAUTY = range(7)
+
+_LINE_SHARE: Final = np.array([0.05, 0.075, 0.10, 0.15, 0.05, 0.10, 0.20])
+"""Share of all users that are members of each line."""
+
+_P_GIVEN_NH: Final = np.array(
+    [
+        1.0,
+        0.40,  # |NH & second_hand| = 40% of |NH|
+        0.25,  # |NH & rent| = 25% of |NH|
+        0.06 * 0.15 / 0.05,  # |NH & recruitment| = 6% of |recruitment|
+        0.18 * 0.05 / 0.05,  # |NH & used_car| = 18% of |used_car|
+        0.06 * 0.10 / 0.05,  # |NH & local_services| = 6% of |local_services|
+        0.15,  # not published: a plausible beauty share among NH users
+    ]
+)
+_P_GIVEN_OTHER: Final = (_LINE_SHARE - _P_GIVEN_NH * _LINE_SHARE[NH]) / (1 - _LINE_SHARE[NH])
+
+_LINE_INTENSITY: Final = np.array([1.3, 1.2, 1.0, 1.0, 0.9, 0.5, 0.8])
+"""Relative number of events a member produces in each line."""
+
+EVENTS: Final = (
+    "view",
+    "search",
+    "favorite",
+    "im",
+    "appointment",
+    "sign",
+    "cart_add",
+    "order",
+    "push_click",
+)
+_ORDER_EVENT: Final = EVENTS.index("order")
+
+#                      view  search  fav    im    appt   sign  cart  order  push
+_HOUSE_MIX: Final = [0.52, 0.20, 0.10, 0.09, 0.045, 0.01, 0.0, 0.0, 0.035]
+_EVENT_MIX: Final = np.array(
+    [
+        _HOUSE_MIX,
+        _HOUSE_MIX,
+        [0.50, 0.20, 0.10, 0.12, 0.04, 0.01, 0.0, 0.0, 0.03],
+        [0.55, 0.22, 0.08, 0.08, 0.04, 0.0, 0.0, 0.0, 0.03],
+        [0.55, 0.20, 0.10, 0.09, 0.03, 0.0, 0.0, 0.0, 0.03],
+        [0.50, 0.22, 0.06, 0.12, 0.07, 0.0, 0.0, 0.0, 0.03],
+        [0.58, 0.18, 0.10, 0.0, 0.0, 0.0, 0.11, 0.0, 0.03],  # orders come from the orders table
+    ]
+)
+
+# --------------------------------------------------------------------------- users
+_GENDERS: Final = ("男", "女")
+_P_FEMALE: Final = 0.47
+_AGE_BANDS: Final = np.array(
+    [(18, 20), (21, 25), (26, 30), (31, 34), (35, 40), (41, 45), (46, 50), (51, 55), (56, 60),
+     (61, 65)]
+)
+_AGE_BAND_P: Final = np.array([0.07, 0.16, 0.19, 0.14, 0.17, 0.10, 0.07, 0.05, 0.03, 0.02])
+
+_CITIES: Final = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆",
+                  "天津", "苏州")
+_CITY_P: Final = np.array([0.14, 0.14, 0.10, 0.10, 0.08, 0.09, 0.07, 0.06, 0.06, 0.07, 0.05, 0.04])
+_DISTRICTS: Final = (
+    ("朝阳", "海淀", "通州", "大兴"),
+    ("浦东", "闵行", "嘉定", "松江"),
+    ("天河", "番禺", "白云", "黄埔"),
+    ("南山", "福田", "宝安", "龙岗"),
+    ("西湖", "余杭", "滨江", "萧山"),
+    ("高新", "天府新区", "武侯", "双流"),
+    ("光谷", "江汉", "武昌", "汉阳"),
+    ("江宁", "建邺", "鼓楼", "浦口"),
+    ("雁塔", "曲江", "未央", "长安"),
+    ("渝北", "江北", "南岸", "沙坪坝"),
+    ("滨海新区", "南开", "河西", "西青"),
+    ("工业园区", "吴中", "姑苏", "相城"),
+)
+_DISTRICT_NAMES: Final = tuple(d for city in _DISTRICTS for d in city)
+_DISTRICT_P: Final = np.array([0.35, 0.30, 0.20, 0.15])
+
+_EDUCATION: Final = ("初中及以下", "高中", "大专", "本科", "硕士", "博士")
+_EDU_P: Final = np.array([0.14, 0.24, 0.28, 0.26, 0.07, 0.01])
+_EDU_START_AGE: Final = np.array([17, 18, 21, 22, 25, 28])
+_EDU_CAP_BY_AGE: Final = np.select(
+    [np.arange(66) < 20, np.arange(66) < 22, np.arange(66) < 25, np.arange(66) < 28],
+    [1, 2, 3, 4],
+    5,
+)
+"""Highest education level reachable at each age (index = age)."""
+
+_PHONE_PREFIXES: Final = tuple(
+    str(p) for p in (*range(130, 140), *range(150, 160), *range(186, 190))
+)
+
+# New-house propensity: by age (index = age) and by work-years band (<5, 5-9, 10+).
+_NH_AGE_W: Final = np.select(
+    [
+        np.arange(66) <= 20,
+        np.arange(66) <= 25,
+        np.arange(66) <= 29,
+        np.arange(66) <= 34,
+        np.arange(66) <= 40,
+        np.arange(66) <= 45,
+        np.arange(66) <= 55,
+    ],
+    [1.05, 0.95, 0.95, 1.20, 1.80, 1.10, 0.70],
+    0.45,
+)
+_NH_WORK_W: Final = np.array([0.7, 1.0, 1.5])
+
+# --------------------------------------------------------------------------- properties
+_HOUSE_AGES: Final = ("2年以内", "2-5年", "5-10年", "10-20年", "20年以上")
+_HOUSE_AGE_P: Final = np.array([[0.10, 0.20, 0.30, 0.26, 0.14], [0.34, 0.33, 0.18, 0.10, 0.05]])
+_RENT_TYPES: Final = ("整租", "合租", "单间")
+_RENT_TYPE_P: Final = np.array([[0.35, 0.40, 0.25], [0.94, 0.04, 0.02]])
+_LUXURY_BRANDS: Final = ("保时捷", "奔驰", "宝马", "路虎", "奥迪")
+_CAR_BRANDS: Final = (*_LUXURY_BRANDS, "大众", "丰田", "本田", "比亚迪", "别克", "日产", "吉利")
+_CAR_BRAND_P: Final = np.array(
+    [
+        [0.002, 0.05, 0.05, 0.02, 0.06, 0.20, 0.17, 0.14, 0.12, 0.08, 0.07, 0.038],
+        [0.10, 0.20, 0.20, 0.12, 0.16, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01],
+    ]
+)
+_CAR_PRICE_RANGE: Final = np.array(  # 万元
+    [[70, 150], [30, 100], [30, 90], [45, 120], [30, 70],
+     [8, 25], [8, 25], [7, 22], [6, 25], [6, 20], [5, 18], [5, 15]],
+    dtype=np.float64,
+)
+_JOBS: Final = ("普工", "销售", "司机", "餐饮", "客服", "技工", "行政", "IT互联网", "财务", "教育培训")
+_JOB_P: Final = np.array(
+    [
+        [0.20, 0.16, 0.12, 0.14, 0.10, 0.12, 0.05, 0.03, 0.03, 0.05],  # up to 大专
+        [0.03, 0.18, 0.03, 0.03, 0.08, 0.05, 0.14, 0.24, 0.12, 0.10],  # 本科 and above
+    ]
+)
+_SERVICES: Final = ("家政保洁", "搬家", "维修", "开锁", "管道疏通", "月嫂", "装修", "宠物")
+_SERVICE_P: Final = np.array([0.24, 0.16, 0.18, 0.06, 0.08, 0.07, 0.14, 0.07])
+_STICKY: Final = 0.75
+"""Probability that an event reuses the member's preferred value for the line's property."""
+
+# --------------------------------------------------------------------------- beauty shop
+ITEMS: Final = (
+    "lipstick",
+    "lip_balm",
+    "foundation",
+    "mascara",
+    "eyeshadow",
+    "cleanser",
+    "toner",
+    "serum",
+    "sunscreen",
+    "anti_aging_cream",
+    "makeup_remover",
+    "perfume",
+)
+_ITEM_PRICE: Final = np.array(
+    [189.0, 59.9, 329.0, 149.0, 259.0, 119.0, 169.0, 489.0, 159.0, 599.0, 99.0, 699.0]
+)
+_ITEM_W: Final = np.array([0.16, 0.06, 0.12, 0.08, 0.08, 0.12, 0.06, 0.08, 0.10, 0.04, 0.04, 0.06])
+_ITEM_P: Final = _ITEM_W / _ITEM_W.sum()
+_I = {name: i for i, name in enumerate(ITEMS)}
+_RULES: Final = (  # (antecedent, consequent, add-probability for users under 30, 30 and over)
+    (_I["lipstick"], _I["lip_balm"], 0.36, 0.36),
+    (_I["foundation"], _I["makeup_remover"], 0.32, 0.32),
+    (_I["cleanser"], _I["toner"], 0.47, 0.47),
+    (_I["serum"], _I["anti_aging_cream"], 0.08, 0.55),
+)
+_BASKET_SIZE_P: Final = np.array([0.55, 0.33, 0.12])  # random items before the rules add more
+_BUYER_SHARE: Final = 0.4
+
+# --------------------------------------------------------------------------- time of day
+_HOUR_W: Final = np.array(
+    [1.2, 0.6, 0.35, 0.25, 0.2, 0.25, 0.6, 1.6, 3.0, 4.4, 5.0, 5.0,
+     4.6, 4.2, 4.6, 4.8, 4.8, 4.6, 4.4, 5.0, 5.6, 5.8, 5.0, 2.9]
+)
+
+
+def _cdf(weights: npt.ArrayLike) -> FloatArray:
+    """Row-wise CDF of non-negative weights with the last entry exactly 1."""
+    w = np.asarray(weights, dtype=np.float64)
+    c = np.cumsum(w, axis=-1)
+    c /= c[..., -1:]
+    c[..., -1] = 1.0
+    return c
+
+
+def _hour_cdf(evening_share: float) -> FloatArray:
+    """CDF over local hours 0-23 whose 19:00-24:00 mass is exactly ``evening_share``."""
+    w = _HOUR_W.copy()
+    evening = np.arange(24) >= 19
+    w[evening] *= evening_share / w[evening].sum()
+    w[~evening] *= (1 - evening_share) / w[~evening].sum()
+    return _cdf(w)
+
+
+_HOUR_CDF: Final = _hour_cdf(0.25)
+_EVENING_HOUR_CDF: Final = _hour_cdf(0.47)  # NH users' new_house events
+
+# --------------------------------------------------------------------------- volumes
+_TARGET_EVENTS_PER_USER: Final = 50.0
+_ACTIVITY_SIGMA: Final = 1.0  # lognormal activity level, mean 1
+_ORDERS_PER_BUYER: Final = 1.75  # 1 + Poisson(0.8 * min(activity, 5)), about 1.75 on average
+_EVENT_SCALE: Final = float(
+    (
+        _TARGET_EVENTS_PER_USER
+        - _LINE_SHARE.sum()  # every membership has at least one event
+        - _LINE_SHARE[BEAUTY] * _BUYER_SHARE * _ORDERS_PER_BUYER  # order events
+    )
+    / (_LINE_SHARE * _LINE_INTENSITY).sum()
+)
+"""Events per membership are 1 + Poisson(scale * intensity * activity * noise)."""
+_BATCH_USERS: Final = 16_384
+"""Users per event batch (one Parquet row group); small arrays keep numpy in cache."""
+
+_AGE_BAND_CDF: Final = _cdf(_AGE_BAND_P)
+_EDU_CDF: Final = _cdf(_EDU_P)
+_CITY_CDF: Final = _cdf(_CITY_P)
+_EVENT_CDF: Final = _cdf(_EVENT_MIX)
+_HOUSE_AGE_CDF: Final = _cdf(_HOUSE_AGE_P)
+_RENT_TYPE_CDF: Final = _cdf(_RENT_TYPE_P)
+_CAR_BRAND_CDF: Final = _cdf(_CAR_BRAND_P)
+_DISTRICT_CDF: Final = _cdf(_DISTRICT_P)
+_JOB_CDF: Final = _cdf(_JOB_P)
+_SERVICE_CDF: Final = _cdf(_SERVICE_P)
+_ITEM_CDF: Final = _cdf(_ITEM_P)
+_BASKET_SIZE_CDF: Final = _cdf(_BASKET_SIZE_P)
+
+_DICT8: Final = pa.dictionary(pa.int8(), pa.string())
+EVENTS_SCHEMA: Final = pa.schema(
+    [
+        ("user_id", pa.dictionary(pa.int32(), pa.string())),
+        ("ts", pa.timestamp("us")),
+        ("event", _DICT8),
+        ("business_line", _DICT8),
+        ("house_age", _DICT8),
+        ("rent_type", _DICT8),
+        ("car_brand", _DICT8),
+        ("car_price", pa.float64()),
+        ("district", _DICT8),
+        ("job_category", _DICT8),
+        ("service_type", _DICT8),
+        ("item_category", _DICT8),
+    ]
+)
+"""In-memory schema of event batches; files are written without it, so readers see strings."""
+
+
+@dataclass(frozen=True)
+class GeneratedData:
+    """What :func:`generate` wrote: one Parquet part per chunk for each data set."""
+
+    users_paths: list[Path]
+    events_paths: list[Path]
+    orders_paths: list[Path]
+    users: int
+    events: int
+    orders: int
+    as_of: dt.date
+
+
+def generate(
+    out_dir: Path,
+    *,
+    users: int = 200_000,
+    seed: int = 7,
+    chunk_users: int = 100_000,
+    progress: Progress | None = None,
+) -> GeneratedData:
+    """Write synthetic users, events and orders for ``users`` users under ``out_dir``.
+
+    Users are processed in chunks of ``chunk_users``; chunk ``i`` writes
+    ``users/part-{i:05d}.parquet``, ``events/part-{i:05d}.parquet`` and
+    ``orders/part-{i:05d}.parquet``, drawing from ``np.random.default_rng([seed, i])``. Old
+    ``part-*.parquet`` files in those folders are removed first so a glob never mixes runs. The
+    output is identical for the same ``(users, seed, chunk_users)``; memory depends only on
+    ``chunk_users``.
+    """
+    if users < 1:
+        raise InputError(f"users must be at least 1, got {users}")
+    if chunk_users < 1:
+        raise InputError(f"chunk_users must be at least 1, got {chunk_users}")
+    if seed < 0:
+        raise InputError(f"seed must not be negative, got {seed}")
+    out_dir = Path(out_dir)
+    dirs = {name: out_dir / name for name in ("users", "events", "orders")}
+    for folder in dirs.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("part-*.parquet"):
+            stale.unlink()
+
+    paths: dict[str, list[Path]] = {name: [] for name in dirs}
+    n_events = n_orders = 0
+    with step(progress or NullProgress(), "generate demo data", users) as bar:
+        for index, first_user in enumerate(range(0, users, chunk_users)):
+            part = f"part-{index:05d}.parquet"
+            for name in dirs:
+                paths[name].append(dirs[name] / part)
+            rng = np.random.default_rng([seed, index])
+            pop = _draw_population(rng, n=min(chunk_users, users - first_user), first=first_user)
+            _write(_users_table(rng, pop), paths["users"][-1])
+            orders = _draw_orders(rng, pop, first_order=n_orders)
+            _write(orders.table, paths["orders"][-1])
+            n_orders += orders.table.num_rows
+            with pq.ParquetWriter(
+                paths["events"][-1], EVENTS_SCHEMA, compression=_COMPRESSION, store_schema=False
+            ) as writer:
+                for batch in _event_batches(rng, pop, orders):
+                    writer.write_batch(batch)
+                    n_events += batch.num_rows
+            bar.advance(pop.n)
+    return GeneratedData(
+        users_paths=paths["users"],
+        events_paths=paths["events"],
+        orders_paths=paths["orders"],
+        users=users,
+        events=n_events,
+        orders=n_orders,
+        as_of=AS_OF,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+def _write(table: pa.Table, path: Path) -> None:
+    """Write one Parquet part without the Arrow schema (dictionary columns read as strings)."""
+    pq.write_table(table, path, compression=_COMPRESSION, store_schema=False)
+
+
+def _pick(cdf: FloatArray, u: FloatArray, group: IntArray | None = None) -> IntArray:
+    """Inverse-CDF sampling; with ``group``, row ``group[i]`` of a 2-D ``cdf`` is used for ``u[i]``.
+
+    Rows are laid end to end with offsets 0, 1, 2, ... so one ``searchsorted`` serves all groups.
+    """
+    if group is None:
+        return np.searchsorted(cdf, u, side="right")
+    rows, k = cdf.shape
+    flat = (cdf + np.arange(rows)[:, None]).ravel()
+    return np.searchsorted(flat, group + u, side="right") - group * k
+
+
+def _strings(values: tuple[str, ...]) -> pa.Array:
+    """A small string dictionary."""
+    return pa.array(values, type=pa.string())
+
+
+def _dict_column(
+    codes: npt.NDArray[np.integer], values: pa.Array, *, wide: bool = False
+) -> pa.DictionaryArray:
+    """A dictionary-encoded string column from integer codes; negative codes become nulls.
+
+    Indices are int8 (int32 when ``wide``). Files are written without the Arrow schema, so
+    readers see plain ``string`` columns while Parquet stores them dictionary-encoded without
+    hashing every value.
+    """
+    index_type = pa.int32() if wide else pa.int8()
+    indices = np.asarray(codes, dtype=np.int32 if wide else np.int8)
+    valid = indices >= 0
+    null_count = indices.size - int(np.count_nonzero(valid))
+    validity = None
+    if null_count:
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        indices = np.maximum(indices, 0)  # masked slots must still be in range
+    buffers = [validity, pa.py_buffer(np.ascontiguousarray(indices))]
+    index_array = pa.Array.from_buffers(index_type, indices.size, buffers, null_count)
+    return pa.DictionaryArray.from_arrays(index_array, values)
+
+
+def _timestamps(seconds: IntArray, micros: IntArray) -> pa.Array:
+    """Naive UTC ``timestamp[us]`` from epoch seconds plus microseconds."""
+    return pa.array(seconds * 1_000_000 + micros, type=pa.int64()).view(pa.timestamp("us"))
+
+
+def _prefixed_ids(prefix: str, numbers: IntArray, width: int) -> pa.Array:
+    """``prefix`` + zero-padded ``numbers`` as a string array, e.g. ``u00000042``."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _normalised(weights: FloatArray, group: BoolArray, rates: tuple[float, float]) -> FloatArray:
+    """Per-user probabilities proportional to ``weights`` averaging ``rates[g]`` within group g.
+
+    ``group`` is True for group 1. Means are taken within the chunk, so planted rates hold
+    closely for any chunk size.
+    """
+    p = np.zeros_like(weights)
+    for flag, rate in ((False, rates[0]), (True, rates[1])):
+        sel = group == flag
+        if sel.any():
+            p[sel] = rate * weights[sel] / weights[sel].mean()
+    return np.clip(p, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- users
+@dataclass(frozen=True)
+class _Population:
+    """Per-user arrays of one chunk (local index 0..n-1)."""
+
+    n: int
+    first: int
+    user_ids: pa.Array
+    female: BoolArray
+    age: IntArray
+    education: IntArray
+    work_years: IntArray
+    city: IntArray
+    reg_s: IntArray  # registration, epoch seconds UTC
+    reg_us: IntArray
+    members: BoolArray  # (n, lines)
+    activity: FloatArray
+    last_day: IntArray  # local day of the last event
+    window_lo: IntArray  # first local day events may use
+    anchor_lo: IntArray  # first local day of each membership's anchor event
+    last_line: IntArray  # the line whose anchor event lands on last_day
+
+
+def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Population:
+    """Demographics, memberships (new_house first, the rest conditionally) and recency."""
+    female = rng.random(n) < _P_FEMALE
+    band = _pick(_AGE_BAND_CDF, rng.random(n))
+    lo, hi = _AGE_BANDS[band, 0], _AGE_BANDS[band, 1]
+    age = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
+    education = np.minimum(_pick(_EDU_CDF, rng.random(n)), _EDU_CAP_BY_AGE[age])
+    work_years = np.clip(age - _EDU_START_AGE[education] - rng.integers(0, 3, n), 0, age - 18)
+    city = _pick(_CITY_CDF, rng.random(n))
+    # registration: 2019-01-01 .. as-of 23:59 local, more of it recently
+    reg_span_s = (_AS_OF_DAY - _REG_START_DAY + 1) * _DAY_S - _TZ_S
+    reg_s = _REG_START_DAY * _DAY_S + (rng.random(n) ** 0.7 * reg_span_s).astype(np.int64)
+    reg_us = rng.integers(0, 1_000_000, n)
+    reg_day = (reg_s + _TZ_S) // _DAY_S  # local calendar day
+
+    members = np.zeros((n, len(BUSINESS_LINES)), dtype=bool)
+    nh_weight = _NH_AGE_W[age] * _NH_WORK_W[np.digitize(work_years, [5, 10])]
+    members[:, NH] = rng.random(n) < np.clip(_LINE_SHARE[NH] * nh_weight / nh_weight.mean(), 0, 1)
+    nh = members[:, NH]
+    line_weights = {
+        SH: np.where((age >= 28) & (age <= 50), 1.3, 0.7),
+        RENT: np.select([age <= 30, age <= 40], [1.6, 1.0], 0.5),
+        JOB: np.select([age <= 30, age <= 45], [1.5, 1.0], 0.6) * np.where(education <= 2, 1.2, 0.9),
+        CAR: np.where(female, 0.5, 1.6),
+        LOCAL: np.where(age >= 30, 1.3, 0.8),
+        BEAUTY: np.where(female, 6.0, 1.0) * np.where(age <= 40, 1.2, 0.7),
+    }
+    for line, weight in line_weights.items():
+        rates = (float(_P_GIVEN_OTHER[line]), float(_P_GIVEN_NH[line]))
+        members[:, line] = rng.random(n) < _normalised(weight.astype(np.float64), nh, rates)
+    if first == 0 and not members[0].any():
+        members[0, LOCAL] = True  # user 0 carries the guaranteed as-of event
+
+    activity = np.minimum(rng.lognormal(-(_ACTIVITY_SIGMA**2) / 2, _ACTIVITY_SIGMA, n), 40.0)
+    segment = rng.random(n)  # 55% active this week, 25% within two months, 20% churned
+    recency = np.select(
+        [segment < 0.55, segment < 0.80],
+        [np.minimum(rng.exponential(2.0, n).astype(np.int64), 6), rng.integers(7, 61, n)],
+        rng.integers(61, 331, n),
+    )
+    if first == 0:
+        recency[0] = 0
+    return _Population(
+        n=n,
+        first=first,
+        user_ids=_prefixed_ids("u", np.arange(first, first + n), 8),
+        female=female,
+        age=age,
+        education=education,
+        work_years=work_years,
+        city=city,
+        reg_s=reg_s,
+        reg_us=reg_us,
+        members=members,
+        activity=activity,
+        last_day=np.maximum(_AS_OF_DAY - recency, reg_day),
+        window_lo=np.maximum(reg_day, _AS_OF_DAY - _WINDOW_DAYS),
+        anchor_lo=np.maximum(reg_day, _AS_OF_DAY - _ANCHOR_DAYS),
+        last_line=np.argmax(np.where(members, rng.random(members.shape), -1.0), axis=1),
+    )
+
+
+def _users_table(rng: np.random.Generator, pop: _Population) -> pa.Table:
+    """The users part of a chunk."""
+    prefix = _strings(_PHONE_PREFIXES).take(
+        pa.array(rng.integers(0, len(_PHONE_PREFIXES), pop.n))
+    )
+    last4 = pc.utf8_lpad(pc.cast(pa.array(rng.integers(0, 10_000, pop.n)), pa.string()), 4, "0")
+    return pa.table(
+        {
+            "user_id": pop.user_ids,
+            "gender": _dict_column(pop.female.astype(np.int8), _strings(_GENDERS)),
+            "age": pa.array(pop.age.astype(np.int16)),
+            "city": _dict_column(pop.city, _strings(_CITIES)),
+            "education": _dict_column(pop.education, _strings(_EDUCATION)),
+            "work_years": pa.array(pop.work_years.astype(np.int16)),
+            "registered_at": _timestamps(pop.reg_s, pop.reg_us),
+            "phone": pc.binary_join_element_wise(prefix, "****", last4, ""),  # masked PII
+        }
+    )
+
+
+# --------------------------------------------------------------------------- orders
+@dataclass(frozen=True)
+class _Orders:
+    """A chunk's beauty orders, sorted by (user, ts); ``primary`` is each basket's first pick."""
+
+    user: IntArray
+    s: IntArray
+    us: IntArray
+    primary: IntArray
+    table: pa.Table
+
+
+def _draw_orders(rng: np.random.Generator, pop: _Population, *, first_order: int) -> _Orders:
+    """Orders of the chunk's beauty buyers; ``order_id`` continues from ``first_order``."""
+    beauty = np.flatnonzero(pop.members[:, BEAUTY])
+    buyers = beauty[rng.random(beauty.size) < _BUYER_SHARE]
+    user = np.repeat(buyers, 1 + rng.poisson(0.8 * np.minimum(pop.activity[buyers], 5.0)))
+    m = user.size
+    lo, hi = pop.window_lo[user], pop.last_day[user]
+    day = lo + (rng.random(m) * (hi - lo + 1)).astype(np.int64)
+    local_s = day * _DAY_S + _pick(_HOUR_CDF, rng.random(m)) * 3_600 + rng.integers(0, 3_600, m)
+    s = np.maximum(local_s - _TZ_S, pop.reg_s[user] + 1)
+    us = rng.integers(0, 1_000_000, m)
+    basket, primary = _baskets(rng, pop.age[user])
+
+    order = np.lexsort((us, s, user))
+    user, s, us, primary, basket = user[order], s[order], us[order], primary[order], basket[order]
+    _, cols = np.nonzero(basket)
+    offsets = np.concatenate([[0], np.cumsum(basket.sum(axis=1))]).astype(np.int32)
+    table = pa.table(
+        {
+            "order_id": _prefixed_ids("o", np.arange(first_order, first_order + m), 10),
+            "user_id": _dict_column(user, pop.user_ids, wide=True),
+            "ts": _timestamps(s, us),
+            "amount": pa.array(np.round(basket @ _ITEM_PRICE, 2), type=pa.float64()),
+            "items": pa.ListArray.from_arrays(
+                pa.array(offsets), _strings(ITEMS).take(pa.array(cols))
+            ),
+            "business_line": _dict_column(np.full(m, BEAUTY), _strings(BUSINESS_LINES)),
+        }
+    )
+    return _Orders(user=user, s=s, us=us, primary=primary, table=table)
+
+
+def _baskets(rng: np.random.Generator, age: IntArray) -> tuple[BoolArray, IntArray]:
+    """Order baskets as a boolean (orders x items) matrix, plus each order's primary item.
+
+    1-3 distinct items are drawn by popularity (Gumbel top-k), then the association rules add
+    their consequents while the basket holds fewer than 4 items.
+    """
+    m = age.size
+    ranked = np.argsort(-(np.log(_ITEM_P) + rng.gumbel(size=(m, len(ITEMS)))), axis=1)
+    size = 1 + _pick(_BASKET_SIZE_CDF, rng.random(m))
+    basket = np.zeros((m, len(ITEMS)), dtype=bool)
+    rows = np.arange(m)
+    for j in range(_BASKET_SIZE_P.size):
+        take = size > j
+        basket[rows[take], ranked[take, j]] = True
+    older = age >= 30
+    for antecedent, consequent, young_p, old_p in _RULES:
+        add = (
+            basket[:, antecedent]
+            & ~basket[:, consequent]
+            & (basket.sum(axis=1) < 4)
+            & (rng.random(m) < np.where(older, old_p, young_p))
+        )
+        basket[add, consequent] = True
+    return basket, ranked[:, 0]
+
+
+# --------------------------------------------------------------------------- events
+def _event_batches(
+    rng: np.random.Generator, pop: _Population, orders: _Orders
+) -> Iterator[pa.RecordBatch]:
+    """The chunk's events, sorted by (user, ts), in batches of ``_BATCH_USERS`` users."""
+    for lo in range(0, pop.n, _BATCH_USERS):
+        hi = min(lo + _BATCH_USERS, pop.n)
+        batch = _event_batch(rng, pop, orders, lo, hi)
+        if batch.num_rows:
+            yield batch
+
+
+def _event_batch(
+    rng: np.random.Generator, pop: _Population, orders: _Orders, lo: int, hi: int
+) -> pa.RecordBatch:
+    """Events of local users ``lo .. hi - 1``: membership events plus their order events."""
+    n_lines = len(BUSINESS_LINES)
+    members = pop.members[lo:hi]
+    # (user, line) memberships, line-major, with their event counts
+    who = [np.flatnonzero(members[:, line]) + lo for line in range(n_lines)]
+    pair_user = np.concatenate(who)
+    pair_line = np.repeat(np.arange(n_lines), [w.size for w in who])
+    lam = (
+        _EVENT_SCALE
+        * _LINE_INTENSITY[pair_line]
+        * pop.activity[pair_user]
+        * rng.gamma(2.0, 0.5, pair_user.size)
+    )
+    pair_count = 1 + rng.poisson(lam)
+    ends = np.cumsum(pair_count)
+    pair_start = ends - pair_count
+    line_pairs = np.searchsorted(pair_line, np.arange(n_lines + 1))  # pair bounds per line
+    line_events = np.concatenate([[0], ends])[line_pairs]  # event bounds per line
+    e = int(ends[-1]) if ends.size else 0
+
+    # days: uniform over the user's window, one anchor per membership inside the 360-day
+    # window, and the user's last_line anchor exactly on the last active day
+    user = np.repeat(pair_user, pair_count)
+    day_lo = pop.window_lo[user]
+    day_lo[pair_start] = pop.anchor_lo[pair_user]
+    day_hi = pop.last_day[user]
+    day = day_lo + (rng.random(e) * (day_hi - day_lo + 1)).astype(np.int64)
+    last = pair_start[pair_line == pop.last_line[pair_user]]
+    day[last] = pop.last_day[pair_user[pair_line == pop.last_line[pair_user]]]
+    u = rng.random(e)
+    hour = _pick(_HOUR_CDF, u)
+    nh = slice(line_events[NH], line_events[NH + 1])  # all new_house events are NH users'
+    hour[nh] = _pick(_EVENING_HOUR_CDF, u[nh])
+    s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, e) - _TZ_S
+    if pop.first == 0 and lo == 0:  # guarantee an event on the as-of date (20:00 local)
+        s[pair_start[(pair_user == 0) & (pair_line == pop.last_line[0])]] = (
+            _AS_OF_DAY * _DAY_S + 20 * 3_600 - _TZ_S
+        )
+    s = np.maximum(s, pop.reg_s[user] + 1)
+    us = rng.integers(0, 1_000_000, e)
+    line = np.repeat(pair_line, pair_count)
+    event = _pick(_EVENT_CDF, rng.random(e), line)
+
+    props = _properties(rng, pop, pair_user, pair_count, line_pairs, line_events)
+
+    # append this batch's order events (same ts as the order), then sort by (user, ts)
+    o_lo, o_hi = np.searchsorted(orders.user, [lo, hi])
+    o = slice(o_lo, o_hi)
+    m = o_hi - o_lo
+    user = np.concatenate([user, orders.user[o]])
+    ts = np.concatenate([s * 1_000_000 + us, orders.s[o] * 1_000_000 + orders.us[o]])
+    line = np.concatenate([line, np.full(m, BEAUTY)])
+    event = np.concatenate([event, np.full(m, _ORDER_EVENT)])
+    price = np.concatenate([props.pop("car_price"), np.full(m, np.nan)])
+    codes = {
+        name: np.concatenate([c, orders.primary[o] if name == "item_category" else np.full(m, -1)])
+        for name, c in props.items()
+    }
+    span_us = 500 * _DAY_S * 1_000_000  # fits int64 for up to ~200k users per batch
+    base_us = (_AS_OF_DAY - 400) * _DAY_S * 1_000_000
+    order = np.argsort((user - lo) * span_us + (ts - base_us))
+    price = price[order]
+    users = pop.user_ids.slice(lo, hi - lo)
+    columns = [
+        _dict_column(user[order] - lo, users, wide=True),
+        pa.array(ts[order], type=pa.int64()).view(pa.timestamp("us")),
+        _dict_column(event[order], _strings(EVENTS)),
+        _dict_column(line[order], _strings(BUSINESS_LINES)),
+        _dict_column(codes["house_age"][order], _strings(_HOUSE_AGES)),
+        _dict_column(codes["rent_type"][order], _strings(_RENT_TYPES)),
+        _dict_column(codes["car_brand"][order], _strings(_CAR_BRANDS)),
+        pa.array(price, mask=np.isnan(price), type=pa.float64()),
+        _dict_column(codes["district"][order], _strings(_DISTRICT_NAMES)),
+        _dict_column(codes["job_category"][order], _strings(_JOBS)),
+        _dict_column(codes["service_type"][order], _strings(_SERVICES)),
+        _dict_column(codes["item_category"][order], _strings(ITEMS)),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=EVENTS_SCHEMA)
+
+
+def _properties(
+    rng: np.random.Generator,
+    pop: _Population,
+    pair_user: IntArray,
+    pair_count: IntArray,
+    line_pairs: IntArray,
+    line_events: IntArray,
+) -> dict[str, npt.NDArray[np.generic]]:
+    """Per-event property codes (-1 = null) and car prices (NaN = null), line by line.
+
+    Each membership has a preferred value; an event uses it with probability ``_STICKY`` and a
+    fresh draw from the same distribution otherwise, so event-level shares follow the planted
+    distributions and per-user modes stay meaningful.
+    """
+    e = int(line_events[-1])
+
+    def pairs(line: int) -> slice:
+        return slice(line_pairs[line], line_pairs[line + 1])
+
+    def sticky(line: int, cdf: FloatArray, group: IntArray | None = None) -> IntArray:
+        counts = pair_count[pairs(line)]
+        preferred = np.repeat(_pick(cdf, rng.random(counts.size), group), counts)
+        ev_group = None if group is None else np.repeat(group, counts)
+        fresh = _pick(cdf, rng.random(preferred.size), ev_group)
+        return np.where(rng.random(preferred.size) < _STICKY, preferred, fresh)
+
+    def column(line: int, values: npt.NDArray[np.generic], fill: float = -1) -> npt.NDArray[Any]:
+        out = np.full(e, fill, dtype=np.int8 if fill == -1 else np.float64)
+        out[line_events[line] : line_events[line + 1]] = values
+        return out
+
+    nh_of = pop.members[:, NH].astype(np.int64)
+    brand = sticky(CAR, _CAR_BRAND_CDF, nh_of[pair_user[pairs(CAR)]])
+    price_lo, price_hi = _CAR_PRICE_RANGE[brand, 0], _CAR_PRICE_RANGE[brand, 1]
+    price = np.round(price_lo + (price_hi - price_lo) * rng.random(brand.size) ** 1.5, 2)
+    city = np.repeat(pop.city[pair_user[pairs(NH)]], pair_count[pairs(NH)])
+    high_edu = (pop.education[pair_user[pairs(JOB)]] >= 3).astype(np.int64)
+    return {
+        "house_age": column(SH, sticky(SH, _HOUSE_AGE_CDF, nh_of[pair_user[pairs(SH)]])),
+        "rent_type": column(RENT, sticky(RENT, _RENT_TYPE_CDF, nh_of[pair_user[pairs(RENT)]])),
+        "car_brand": column(CAR, brand),
+        "car_price": column(CAR, price, fill=np.nan),
+        "district": column(NH, city * _DISTRICT_P.size + sticky(NH, _DISTRICT_CDF)),
+        "job_category": column(JOB, sticky(JOB, _JOB_CDF, high_edu)),
+        "service_type": column(LOCAL, sticky(LOCAL, _SERVICE_CDF)),
+        "item_category": column(BEAUTY, sticky(BEAUTY, _ITEM_CDF)),
+    }

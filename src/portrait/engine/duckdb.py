@@ -1,0 +1,95 @@
+"""The embedded DuckDB engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from portrait.engine.base import EngineSettings
+
+
+def value_type(duckdb_type: str) -> str:
+    """Portrait value type of a DuckDB column type."""
+    t = duckdb_type.upper()
+    if t.endswith("[]"):
+        return "list<string>"
+    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+             "UINTEGER", "UBIGINT"):
+        return "int"
+    if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
+        return "float"
+    if t == "BOOLEAN":
+        return "bool"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    return "string"
+
+
+def quote(name: str) -> str:
+    """A safely quoted DuckDB identifier."""
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def sql_literal(text: str) -> str:
+    """A string as a DuckDB string literal (escaped by SQLGlot)."""
+    return exp.Literal.string(text).sql(dialect="duckdb")
+
+
+def path_literal(path: Path) -> str:
+    """A file path as a DuckDB string literal."""
+    return exp.Literal.string(str(path)).sql(dialect="duckdb")
+
+
+class DuckDBEngine:
+    """One in-memory DuckDB connection; data is read from and written to Parquet files."""
+
+    dialect = "duckdb"
+
+    def __init__(self, settings: EngineSettings | None = None):
+        settings = settings or EngineSettings()
+        self.con = duckdb.connect(":memory:")
+        if settings.threads:
+            self.con.execute(f"SET threads = {int(settings.threads)}")
+        if settings.memory_limit:
+            self.con.execute("SET memory_limit = ?", [settings.memory_limit])
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def sql(self, query: exp.Expression | str) -> str:
+        return query if isinstance(query, str) else query.sql(dialect=self.dialect)
+
+    def register_parquet(self, name: str, paths: list[Path]) -> None:
+        files = "[" + ", ".join(path_literal(p) for p in paths) + "]"
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {quote(name)} AS "
+            f"SELECT * FROM read_parquet({files}, union_by_name = true)"
+        )
+
+    def columns(self, name: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE {quote(name)}").fetchall()
+        return {row[0]: value_type(row[1]) for row in rows}
+
+    def materialize(self, name: str, query: exp.Expression | str) -> int:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {self.sql(query)}")
+        row = self.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def to_arrow(self, query: exp.Expression | str) -> pa.Table:
+        return self.con.sql(self.sql(query)).to_arrow_table()
+
+    def to_parquet(self, query: exp.Expression | str, path: Path) -> int:
+        self.con.execute(
+            f"COPY ({self.sql(query)}) TO {path_literal(path)} "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        )
+        row = self.con.execute(
+            f"SELECT count(*) FROM read_parquet({path_literal(path)})"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,1 @@
+"""Immutable domain types: tag definitions, table schemas. No I/O."""

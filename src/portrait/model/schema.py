@@ -1,0 +1,64 @@
+"""The three input tables Portrait knows, their required columns and value types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ValueType = Literal["string", "int", "float", "bool", "date", "timestamp", "list<string>"]
+VALUE_TYPES: tuple[str, ...] = (
+    "string",
+    "int",
+    "float",
+    "bool",
+    "date",
+    "timestamp",
+    "list<string>",
+)
+NUMERIC_TYPES = frozenset({"int", "float", "date", "timestamp"})
+
+TableName = Literal["users", "events", "orders"]
+TABLES: tuple[TableName, ...] = ("users", "events", "orders")
+
+#: Column names reserved in the profile: the external id and the dense id.
+RESERVED_COLUMNS = frozenset({"user_id", "uid"})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Required columns (name → type) and how rows are keyed for idempotent re-ingest."""
+
+    name: TableName
+    required: dict[str, ValueType]
+    optional: dict[str, ValueType] = field(default_factory=dict)
+    key: str | None = None  # rows with the same key replace earlier ones; None: append-only batches
+    time_column: str | None = None
+
+    def known(self) -> dict[str, ValueType]:
+        return {**self.required, **self.optional}
+
+
+TABLE_SPECS: dict[TableName, TableSpec] = {
+    "users": TableSpec(
+        "users",
+        required={"user_id": "string"},
+        optional={"registered_at": "timestamp"},
+        key="user_id",
+    ),
+    "events": TableSpec(
+        "events",
+        required={"user_id": "string", "ts": "timestamp", "event": "string"},
+        optional={"business_line": "string"},
+        time_column="ts",
+    ),
+    "orders": TableSpec(
+        "orders",
+        required={"order_id": "string", "user_id": "string", "ts": "timestamp", "amount": "float"},
+        optional={"items": "list<string>", "business_line": "string"},
+        key="order_id",
+        time_column="ts",
+    ),
+}
+
+#: Schema of loaded data as the compiler sees it: table → column → value type.
+Schema = dict[str, dict[str, str]]

@@ -1,0 +1,305 @@
+"""The facade: open a workspace and use its capabilities. Every surface (Python API, CLI,
+later the HTTP API and web UI) goes through :class:`Workspace`.
+
+Example::
+
+    import portrait
+    ws = portrait.open("demo-ws")
+    ws.build()
+    ws.profile(columns=["age_band", "city"]).to_pandas()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from portrait import build as _build
+from portrait.compile import tag_sql
+from portrait.config import SETTINGS, Config, load_config
+from portrait.errors import NotFoundError
+from portrait.index import ProfileIndex
+from portrait.model.tags import AnyTag, TagSet
+from portrait.progress import Progress
+from portrait.store.layout import Layout
+from portrait.store.tagfiles import load_tag_files
+
+WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag of the catalog: its definition and, once built, its statistics."""
+
+    definition: AnyTag
+    source: str
+    built: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return dict(self.built["stats"]) if self.built else {}
+
+    def summary(self) -> dict[str, Any]:
+        d = self.definition
+        stats = self.stats
+        return {
+            "name": d.name,
+            "title": d.title,
+            "category": d.category,
+            "kind": d.kind,
+            "type": d.value_type,
+            "pii": d.pii,
+            "owner": d.owner,
+            "coverage": stats.get("coverage"),
+            "distinct": stats.get("distinct"),
+            "last_built": self.built.get("built_at") if self.built else None,
+            "stale": bool(self.built.get("stale")) if self.built else False,
+        }
+
+
+class TagCatalog(Mapping[str, TagInfo]):
+    """The tag catalog (标签市场): every defined tag with its latest build statistics."""
+
+    def __init__(self, tags: TagSet, built: Mapping[str, dict[str, Any]]):
+        self._tags = tags
+        self._built = built
+
+    def __getitem__(self, name: str) -> TagInfo:
+        if name not in self._tags:
+            from portrait.compile.validate import suggest  # noqa: PLC0415
+
+            raise NotFoundError(f"no tag named '{name}'", hint=suggest(name, self._tags) or "see 'portrait tags list'")
+        return TagInfo(self._tags[name], self._tags.sources.get(name, ""), self._built.get(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tags)
+
+    def __len__(self) -> int:
+        return len(self._tags)
+
+    @property
+    def definitions(self) -> TagSet:
+        return self._tags
+
+
+def resolve_root(path: str | os.PathLike[str] | None) -> Path:
+    """``path``, else ``$PORTRAIT_WORKSPACE``, else the current folder."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(WORKSPACE_ENV)
+    return Path(env) if env else Path.cwd()
+
+
+class Workspace:
+    """An open workspace. Create one with :func:`init` or :func:`portrait.demo.create`."""
+
+    def __init__(self, root: Path, overrides: Mapping[str, Any] | None = None):
+        self.layout = Layout(root).require()
+        self.root = root
+        self.config: Config = load_config(root, overrides=overrides)
+
+    # -- data --------------------------------------------------------------------------
+    def ingest(
+        self,
+        table: str,
+        path: str | os.PathLike[str],
+        *,
+        mapping: Mapping[str, str] | None = None,
+        on_error: str | None = None,
+        fmt: str | None = None,
+        progress: Progress | None = None,
+    ) -> _build.IngestReport:
+        """Load a users, events or orders file (CSV, Parquet or JSON lines)."""
+        return _build.ingest(
+            self.layout, self.config, table, Path(path),
+            mapping=mapping, on_error=on_error, fmt=fmt, progress=progress,
+        )
+
+    def build(
+        self, *, full: bool = False, tags: list[str] | None = None, progress: Progress | None = None
+    ) -> _build.BuildReport:
+        """Compute changed tags into a new profile version (``full``: all of them)."""
+        return _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def warehouse(self) -> _build.WarehouseSnapshot:
+        return _build.snapshot(self.layout)
+
+    @property
+    def built(self) -> _build.ProfileSnapshot:
+        return _build.profile_snapshot(self.layout)
+
+    @property
+    def tags(self) -> TagCatalog:
+        """The tag catalog: definitions from ``tags/`` with the stats of the last build."""
+        warehouse = self.warehouse
+        try:
+            definitions = _build.load_tags(self.layout, warehouse)
+        except Exception:
+            if warehouse.tables:
+                raise
+            definitions = load_tag_files(self.layout.tags_dir)  # nothing loaded to check against
+        return TagCatalog(definitions, self.built.tags)
+
+    def tag_sql(self, name: str, dialect: str = "duckdb") -> str:
+        """The SQL that computes one tag (standalone form), in ``dialect``."""
+        catalog = self.tags
+        catalog[name]  # raises a helpful NotFoundError
+        warehouse = self.warehouse
+        as_of = _build.resolve_as_of(self.config, warehouse)
+        return tag_sql(
+            catalog.definitions, name, as_of, warehouse.schema(), dialect, self.config["data.timezone"]
+        )
+
+    def profile(self, columns: list[str] | None = None) -> pa.Table:
+        """The built profile as an Arrow table: ``user_id`` first, then one column per tag."""
+        snap = self.built
+        names = list(snap.tags) if columns is None else list(columns)
+        unknown = [c for c in names if c not in snap.tags]
+        if unknown:
+            raise NotFoundError(f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'")
+        return pq.read_table(snap.profile_file, columns=["user_id", *names])
+
+    def export_profile(self, output: str | os.PathLike[str], columns: list[str] | None = None) -> int:
+        """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV)."""
+        import pyarrow.compute as pc  # noqa: PLC0415
+        import pyarrow.csv as pacsv  # noqa: PLC0415
+
+        out = Path(output)
+        table = self.profile(columns)
+        tmp = out.with_name(f".{out.name}.tmp")
+        if out.suffix.lower() == ".csv":
+            for i, field in enumerate(table.schema):
+                if pa.types.is_list(field.type):
+                    table = table.set_column(i, field.name, pc.binary_join(table.column(i), "|"))
+            pacsv.write_csv(table, tmp)
+        elif out.suffix.lower() in (".parquet", ".pq"):
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            from portrait.errors import InputError  # noqa: PLC0415
+
+            raise InputError(f"cannot write '{out.suffix}' files", where=str(out), hint="use .parquet or .csv")
+        tmp.replace(out)
+        return table.num_rows
+
+    def index(self) -> ProfileIndex:
+        """The bitmap index of the built profile (a value or range index per tag)."""
+        snap = self.built
+        types = {n: m["type"] for n, m in snap.tags.items()}
+        return ProfileIndex(snap.index_dir, types, int(snap.manifest.get("users", 0)))
+
+    def status(self) -> dict[str, Any]:
+        """Tables loaded, profile built, as-of date and settings in force."""
+        warehouse = self.warehouse
+        snap = self.built
+        return {
+            "workspace": str(self.root),
+            "warehouse_version": warehouse.version,
+            "tables": {n: {"rows": t.rows, "columns": len(t.columns), "version": t.version}
+                       for n, t in warehouse.tables.items()},
+            "profile_version": snap.version,
+            "as_of": snap.manifest.get("as_of"),
+            "users": snap.manifest.get("users"),
+            "tags_built": len(snap.tags),
+            "built_at": snap.manifest.get("built_at"),
+        }
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every setting with its value and where the value came from."""
+        return [
+            {"name": s.name, "value": self.config[s.name], "source": self.config.sources[s.name],
+             "env": s.env, "help": s.help}
+            for s in SETTINGS
+        ]
+
+
+def init(path: str | os.PathLike[str]) -> Workspace:
+    """Create an empty workspace folder and open it."""
+    root = Path(path)
+    Layout(root).create()
+    return Workspace(root)
+
+
+def open_workspace(
+    path: str | os.PathLike[str] | None = None, *, overrides: Mapping[str, Any] | None = None
+) -> Workspace:
+    """Open the workspace at ``path`` (default: ``$PORTRAIT_WORKSPACE`` or the current folder).
+
+    ``overrides`` set settings by name and win over the file and the environment, e.g.
+    ``portrait.open("ws", overrides={"data.as_of": "2026-10-01"})``.
+    """
+    return Workspace(resolve_root(path), overrides=overrides)
+
+
+def create_demo(
+    path: str | os.PathLike[str],
+    *,
+    users: int = 200_000,
+    seed: int = 7,
+    keep_data: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Create a demo workspace: generate data, load it through ingest, build every tag.
+
+    Returns a summary (counts, timings, a few tag distributions).
+    """
+    import shutil  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from importlib import resources  # noqa: PLC0415
+
+    from portrait.demo.generate import generate  # noqa: PLC0415
+
+    root = Path(path)
+    Layout(root).create()
+    config_text = Layout(root).config_file.read_text(encoding="utf-8")
+    # Demo timestamps are UTC; local time (dayparts) is Beijing time.
+    Layout(root).config_file.write_text(
+        config_text.replace('timezone = "UTC"', 'timezone = "Asia/Shanghai"'), encoding="utf-8"
+    )
+    for item in resources.files("portrait.demo").joinpath("tags").iterdir():
+        if item.name.endswith(".yaml"):
+            (root / "tags" / item.name).write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+    ws = Workspace(root)
+    data_dir = root / "demo-data"
+    t0 = time.perf_counter()
+    data = generate(data_dir, users=users, seed=seed, progress=progress)
+    t1 = time.perf_counter()
+    ws.ingest("users", list(data.users_paths), progress=progress)
+    for part in data.events_paths:  # one batch per part keeps memory bounded at any scale
+        ws.ingest("events", part, progress=progress)
+    ws.ingest("orders", list(data.orders_paths), progress=progress)
+    t2 = time.perf_counter()
+    report = ws.build(progress=progress)
+    t3 = time.perf_counter()
+    if not keep_data:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    catalog = ws.tags
+    distributions = {}
+    for name in ("age_band", "city", "visit_daypart", "active_lines_360d", "value_tier"):
+        if name in catalog:
+            info = catalog[name]
+            distributions[f"{name} ({info.definition.title})"] = info.stats.get("distribution", [])[:8]
+    return {
+        "workspace": str(root),
+        "as_of": report.as_of,
+        "users": data.users,
+        "events": data.events,
+        "orders": data.orders,
+        "tags_built": len(report.computed),
+        "generate_seconds": t1 - t0,
+        "ingest_seconds": t2 - t1,
+        "build_seconds": t3 - t2,
+        "build_timings": report.timings,
+        "distributions": distributions,
+    }
