@@ -76,9 +76,12 @@ class TagCatalog(Mapping[str, TagInfo]):
 
     def __getitem__(self, name: str) -> TagInfo:
         if name not in self._tags:
-            from portrait.compile.validate import suggest  # noqa: PLC0415
+            from portrait.compile.validate import suggest
 
-            raise NotFoundError(f"no tag named '{name}'", hint=suggest(name, self._tags) or "see 'portrait tags list'")
+            raise NotFoundError(
+                f"no tag named '{name}'",
+                hint=suggest(name, self._tags) or "see 'portrait tags list'",
+            )
         return TagInfo(self._tags[name], self._tags.sources.get(name, ""), self._built.get(name))
 
     def __iter__(self) -> Iterator[str]:
@@ -112,7 +115,7 @@ class Workspace:
     def ingest(
         self,
         table: str,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | list[Path],
         *,
         mapping: Mapping[str, str] | None = None,
         on_error: str | None = None,
@@ -121,8 +124,14 @@ class Workspace:
     ) -> _build.IngestReport:
         """Load a users, events or orders file (CSV, Parquet or JSON lines)."""
         return _build.ingest(
-            self.layout, self.config, table, Path(path),
-            mapping=mapping, on_error=on_error, fmt=fmt, progress=progress,
+            self.layout,
+            self.config,
+            table,
+            [Path(p) for p in path] if isinstance(path, list) else Path(path),
+            mapping=mapping,
+            on_error=on_error,
+            fmt=fmt,
+            progress=progress,
         )
 
     def build(
@@ -159,7 +168,12 @@ class Workspace:
         warehouse = self.warehouse
         as_of = _build.resolve_as_of(self.config, warehouse)
         return tag_sql(
-            catalog.definitions, name, as_of, warehouse.schema(), dialect, self.config["data.timezone"]
+            catalog.definitions,
+            name,
+            as_of,
+            warehouse.schema(),
+            dialect,
+            self.config["data.timezone"],
         )
 
     def profile(self, columns: list[str] | None = None) -> pa.Table:
@@ -168,13 +182,17 @@ class Workspace:
         names = list(snap.tags) if columns is None else list(columns)
         unknown = [c for c in names if c not in snap.tags]
         if unknown:
-            raise NotFoundError(f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'")
+            raise NotFoundError(
+                f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'"
+            )
         return pq.read_table(snap.profile_file, columns=["user_id", *names])
 
-    def export_profile(self, output: str | os.PathLike[str], columns: list[str] | None = None) -> int:
+    def export_profile(
+        self, output: str | os.PathLike[str], columns: list[str] | None = None
+    ) -> int:
         """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV)."""
-        import pyarrow.compute as pc  # noqa: PLC0415
-        import pyarrow.csv as pacsv  # noqa: PLC0415
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
 
         out = Path(output)
         table = self.profile(columns)
@@ -187,11 +205,13 @@ class Workspace:
         elif out.suffix.lower() in (".parquet", ".pq"):
             pq.write_table(table, tmp, compression="zstd")
         else:
-            from portrait.errors import InputError  # noqa: PLC0415
+            from portrait.errors import InputError
 
-            raise InputError(f"cannot write '{out.suffix}' files", where=str(out), hint="use .parquet or .csv")
+            raise InputError(
+                f"cannot write '{out.suffix}' files", where=str(out), hint="use .parquet or .csv"
+            )
         tmp.replace(out)
-        return table.num_rows
+        return int(table.num_rows)
 
     def index(self) -> ProfileIndex:
         """The bitmap index of the built profile (a value or range index per tag)."""
@@ -206,8 +226,10 @@ class Workspace:
         return {
             "workspace": str(self.root),
             "warehouse_version": warehouse.version,
-            "tables": {n: {"rows": t.rows, "columns": len(t.columns), "version": t.version}
-                       for n, t in warehouse.tables.items()},
+            "tables": {
+                n: {"rows": t.rows, "columns": len(t.columns), "version": t.version}
+                for n, t in warehouse.tables.items()
+            },
             "profile_version": snap.version,
             "as_of": snap.manifest.get("as_of"),
             "users": snap.manifest.get("users"),
@@ -218,8 +240,13 @@ class Workspace:
     def settings(self) -> list[dict[str, Any]]:
         """Every setting with its value and where the value came from."""
         return [
-            {"name": s.name, "value": self.config[s.name], "source": self.config.sources[s.name],
-             "env": s.env, "help": s.help}
+            {
+                "name": s.name,
+                "value": self.config[s.name],
+                "source": self.config.sources[s.name],
+                "env": s.env,
+                "help": s.help,
+            }
             for s in SETTINGS
         ]
 
@@ -254,11 +281,11 @@ def create_demo(
 
     Returns a summary (counts, timings, a few tag distributions).
     """
-    import shutil  # noqa: PLC0415
-    import time  # noqa: PLC0415
-    from importlib import resources  # noqa: PLC0415
+    import shutil
+    import time
+    from importlib import resources
 
-    from portrait.demo.generate import generate  # noqa: PLC0415
+    from portrait.demo.generate import generate
 
     root = Path(path)
     Layout(root).create()
@@ -269,7 +296,9 @@ def create_demo(
     )
     for item in resources.files("portrait.demo").joinpath("tags").iterdir():
         if item.name.endswith(".yaml"):
-            (root / "tags" / item.name).write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+            (root / "tags" / item.name).write_text(
+                item.read_text(encoding="utf-8"), encoding="utf-8"
+            )
     ws = Workspace(root)
     data_dir = root / "demo-data"
     t0 = time.perf_counter()
@@ -289,7 +318,9 @@ def create_demo(
     for name in ("age_band", "city", "visit_daypart", "active_lines_360d", "value_tier"):
         if name in catalog:
             info = catalog[name]
-            distributions[f"{name} ({info.definition.title})"] = info.stats.get("distribution", [])[:8]
+            distributions[f"{name} ({info.definition.title})"] = info.stats.get("distribution", [])[
+                :8
+            ]
     return {
         "workspace": str(root),
         "as_of": report.as_of,

@@ -24,16 +24,16 @@ from typing import Any, Literal
 
 import duckdb
 
+from portrait.build.warehouse import TableState, warehouse_dir
 from portrait.config import Config
 from portrait.engine.base import EngineSettings
 from portrait.engine.duckdb import DuckDBEngine, path_literal, quote, sql_literal, value_type
 from portrait.errors import IngestError, InputError
-from portrait.model.schema import TABLE_SPECS, TableName, TableSpec
+from portrait.model.schema import TABLE_SPECS, TableSpec
 from portrait.progress import NullProgress, Progress
 from portrait.store.layout import Layout
 from portrait.store.manifest import read_manifest, write_manifest
 from portrait.store.versions import link_or_copy, workspace_lock
-from portrait.build.warehouse import TableState, warehouse_dir
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 _SUFFIXES: dict[str, FileFormat] = {
@@ -186,8 +186,7 @@ class _Reader:
                     select.append(quote(name))
             fname = sql_literal(path.name)
             parts.append(
-                f"SELECT {', '.join(select)}, {fname} AS _fname, rowid + 1 AS _line "
-                f"FROM src_{i}"
+                f"SELECT {', '.join(select)}, {fname} AS _fname, rowid + 1 AS _line FROM src_{i}"
             )
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
         self.con.execute(f"CREATE TEMP TABLE src AS SELECT * FROM ({union}) ORDER BY _fname, _line")
@@ -257,7 +256,10 @@ def _infer_type(con: duckdb.DuckDBPyConnection, column: str, raw_type: str) -> s
 
 
 def _column_types(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, raw: Mapping[str, str], previous: TableState | None
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    raw: Mapping[str, str],
+    previous: TableState | None,
 ) -> dict[str, str]:
     """Value type of every column to load: spec types, then earlier batches, then inferred."""
     known = spec.known()
@@ -303,9 +305,7 @@ def _validation_query(spec: TableSpec, types: Mapping[str, str], raw: Mapping[st
     error_case = "CASE " + " ".join(f"WHEN {c} THEN {reason}" for c, _, reason in checks) + " END"
     if not checks:
         column_case = error_case = "NULL"
-    typed_cols = ", ".join(
-        f"{_typed_expr(c, t, raw[c])} AS {quote(c)}" for c, t in types.items()
-    )
+    typed_cols = ", ".join(f"{_typed_expr(c, t, raw[c])} AS {quote(c)}" for c, t in types.items())
     first = "_row, NULL"
     if spec.key and spec.key in raw:
         window = f"OVER (PARTITION BY {quote(spec.key)})"
@@ -334,7 +334,7 @@ def ingest(
     progress = progress or NullProgress()
     if table not in TABLE_SPECS:
         raise InputError(f"unknown table '{table}'", hint="ingest users, events or orders")
-    spec = TABLE_SPECS[table]  # type: ignore[index]
+    spec = TABLE_SPECS[table]
     on_error = on_error or config["ingest.on_error"]
     if on_error not in ("reject", "fail"):
         raise InputError(f"unknown --on-error '{on_error}'", hint="use reject or fail")
@@ -346,7 +346,9 @@ def ingest(
             raise IngestError("file not found", where=str(f))
     formats = {detect_format(f, fmt) for f in files}
     if len(formats) > 1:
-        raise IngestError("files of one ingest must share a format", where=", ".join(map(str, files)))
+        raise IngestError(
+            "files of one ingest must share a format", where=", ".join(map(str, files))
+        )
     file_format = formats.pop()
     path = files[0]
     label = str(path) if len(files) == 1 else f"{path} (+{len(files) - 1} more)"
@@ -359,9 +361,11 @@ def ingest(
         manifest = read_manifest(current)
         tables = {n: TableState.from_json(n, d) for n, d in manifest.get("tables", {}).items()}
         previous = tables.get(table)
-        digest = file_digest(files[0]) if len(files) == 1 else hashlib.sha256(
-            "".join(file_digest(f) for f in files).encode()
-        ).hexdigest()
+        digest = (
+            file_digest(files[0])
+            if len(files) == 1
+            else hashlib.sha256("".join(file_digest(f) for f in files).encode()).hexdigest()
+        )
         batch_key = {"sha256": digest, "mapping": mapping}
         if previous and any(
             b.get("sha256") == digest and b.get("mapping", {}) == mapping for b in previous.batches
@@ -375,7 +379,9 @@ def ingest(
         con = engine.con
         try:
             con.execute("SET TimeZone = ?", [config["data.timezone"]])
-            progress.start(f"read {path.name}" + (f" (+{len(files) - 1})" if len(files) > 1 else ""))
+            progress.start(
+                f"read {path.name}" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
+            )
             reader = _Reader(con, files, file_format)
             raw = reader.load()
             raw = _apply_mapping(con, raw, mapping, path)
@@ -387,9 +393,7 @@ def ingest(
             progress.start("validate rows")
             con.execute("CREATE TEMP TABLE checked AS " + _validation_query(spec, types, raw))
             progress.finish()
-            counts = con.execute(
-                "SELECT count(*), count(_error) FROM checked"
-            ).fetchone()
+            counts = con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
             assert counts is not None
             report.rows_read, report.rows_rejected = int(counts[0]), int(counts[1])
             report.rows_loaded = report.rows_read - report.rows_rejected
@@ -422,15 +426,19 @@ def ingest(
                     report.rejects_file = str(_write_rejects(con, layout, table, path))
                 new_state = _write_table(con, spec, types, staging, current, previous, report)
                 new_state.batches.append(
-                    {**batch_key, "file": label, "rows": report.rows_loaded,
-                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+                    {
+                        **batch_key,
+                        "file": label,
+                        "rows": report.rows_loaded,
+                        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    }
                 )
                 tables[table] = new_state
-                for name, state in tables.items():
-                    if name != table and current is not None:
-                        for f in state.files:
-                            (staging / f).parent.mkdir(parents=True, exist_ok=True)
-                            link_or_copy(current / f, staging / f)
+                for other, state in tables.items():
+                    if other != table and current is not None:
+                        for rel in state.files:
+                            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                            link_or_copy(current / rel, staging / rel)
                 if table in ("events", "orders") and "users" in tables and current is not None:
                     _report_unknown_users(con, tables["users"], staging, report)
                 elif table in ("events", "orders"):
@@ -471,15 +479,15 @@ def _apply_mapping(
         for c in raw
         if not (c not in renamed and c in mapping)  # a mapped target shadows a same-named column
     )
-    con.execute(
-        f"CREATE TEMP TABLE src2 AS SELECT {select}, _fname, _line FROM src ORDER BY rowid"
-    )
+    con.execute(f"CREATE TEMP TABLE src2 AS SELECT {select}, _fname, _line FROM src ORDER BY rowid")
     con.execute("DROP TABLE src")
     con.execute("ALTER TABLE src2 RENAME TO src")
     return data_columns(con)
 
 
-def _check_required(spec: TableSpec, raw: Mapping[str, str], path: Path, mapping: Mapping[str, str]) -> None:
+def _check_required(
+    spec: TableSpec, raw: Mapping[str, str], path: Path, mapping: Mapping[str, str]
+) -> None:
     missing = [c for c in spec.required if c not in raw]
     if missing:
         names = ", ".join(f"'{c}'" for c in missing)
@@ -557,8 +565,16 @@ def _write_table(
         assert row is not None
         times = [t for t in (row[1], previous.max_time if previous else None) if t]
         rows = (previous.rows if previous else 0) + int(row[0])
-        return TableState(spec.name, [*files, name], rows, columns, version, batches, -1,
-                          max(times) if times else None)
+        return TableState(
+            spec.name,
+            [*files, name],
+            rows,
+            columns,
+            version,
+            batches,
+            -1,
+            max(times) if times else None,
+        )
 
     key = quote(spec.key)
     con.execute(f"CREATE TEMP TABLE new AS {good}")
@@ -595,15 +611,27 @@ def _write_table(
     order = " ORDER BY uid" if spec.name == "users" else ""
     name = f"{spec.name}/{spec.name}.parquet"
     target = path_literal(staging / name)
-    con.execute(f"COPY (SELECT * FROM ({select}){order}) TO {target} (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(
+        f"COPY (SELECT * FROM ({select}){order}) TO {target} (FORMAT parquet, COMPRESSION zstd)"
+    )
     max_uid = "max(uid)" if spec.name == "users" else "-1"
     max_ts = "CAST(max(ts) AS VARCHAR)" if spec.time_column else "NULL"
-    row = con.execute(f"SELECT count(*), {max_uid}, {max_ts} FROM read_parquet({target})").fetchone()
+    row = con.execute(
+        f"SELECT count(*), {max_uid}, {max_ts} FROM read_parquet({target})"
+    ).fetchone()
     assert row is not None
     if spec.name == "users":
         report.new_users = int(row[0]) - (previous.rows if previous else 0)
-    return TableState(spec.name, [name], int(row[0]), columns, version, batches,
-                      int(row[1]) if row[1] is not None else -1, row[2])
+    return TableState(
+        spec.name,
+        [name],
+        int(row[0]),
+        columns,
+        version,
+        batches,
+        int(row[1]) if row[1] is not None else -1,
+        row[2],
+    )
 
 
 def _report_unknown_users(
@@ -612,12 +640,16 @@ def _report_unknown_users(
     good = "SELECT user_id FROM checked WHERE _error IS NULL"
     if users is None:
         row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({good})").fetchone()
-        examples = con.execute(f"SELECT DISTINCT user_id FROM ({good}) ORDER BY 1 LIMIT {MAX_EXAMPLES}").fetchall()
+        examples = con.execute(
+            f"SELECT DISTINCT user_id FROM ({good}) ORDER BY 1 LIMIT {MAX_EXAMPLES}"
+        ).fetchall()
     else:
         known = f"read_parquet({path_literal(staging / users.files[0])})"
         anti = f"SELECT e.user_id FROM ({good}) e ANTI JOIN (SELECT user_id FROM {known}) u USING (user_id)"
         row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({anti})").fetchone()
-        examples = con.execute(f"SELECT DISTINCT user_id FROM ({anti}) ORDER BY 1 LIMIT {MAX_EXAMPLES}").fetchall()
+        examples = con.execute(
+            f"SELECT DISTINCT user_id FROM ({anti}) ORDER BY 1 LIMIT {MAX_EXAMPLES}"
+        ).fetchall()
     assert row is not None
     report.unknown_user_rows, report.unknown_users = int(row[0]), int(row[1])
     report.unknown_user_examples = [r[0] for r in examples]

@@ -3,7 +3,8 @@ value distribution shown by the tag catalog."""
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,13 +62,18 @@ def tag_stats(tag: AnyTag, index: ValueIndex | RangeIndex) -> dict[str, Any]:
         if stats["distinct"] <= 20:
             uniq, cnt = np.unique(values, return_counts=True)
             for v, c in zip(uniq, cnt, strict=True):
-                distribution.append({"value": _fmt(float(v), vtype), "count": int(c), "share": int(c) / n})
+                distribution.append(
+                    {"value": _fmt(float(v), vtype), "count": int(c), "share": int(c) / n}
+                )
         elif len(values):
             edges = np.unique(np.percentile(values, np.linspace(0, 100, NUMERIC_BINS + 1)))
-            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
                 last = i == len(edges) - 2
-                side = "right" if last else "left"
-                count = int(np.searchsorted(values, hi, side=side) - np.searchsorted(values, lo, side="left"))
+                side: Literal["left", "right"] = "right" if last else "left"
+                count = int(
+                    np.searchsorted(values, hi, side=side)
+                    - np.searchsorted(values, lo, side="left")
+                )
                 label = f"[{_fmt(float(lo), vtype)}, {_fmt(float(hi), vtype)}{']' if last else ')'}"
                 distribution.append({"value": label, "count": count, "share": count / n})
         stats["distribution_truncated"] = False

@@ -153,7 +153,9 @@ def build(
         tags = load_tags(layout, warehouse)
         unknown = [n for n in only or [] if n not in tags]
         if unknown:
-            raise WorkspaceError(f"unknown tag '{unknown[0]}' in --tags", hint="see portrait tags list")
+            raise WorkspaceError(
+                f"unknown tag '{unknown[0]}' in --tags", hint="see portrait tags list"
+            )
         as_of = resolve_as_of(config, warehouse)
         prints = fingerprints(tags, warehouse, as_of, config["data.timezone"])
         store = profile_dir(layout)
@@ -166,7 +168,11 @@ def build(
         reused = [n for n in tags if n not in compute]
         report.stale = [n for n in reused if prev_tags[n]["fingerprint"] != prints[n]]
         same_columns = previous.manifest.get("columns") == list(tags)
-        if not compute and same_columns and previous.manifest.get("warehouse_version") == warehouse.version:
+        if (
+            not compute
+            and same_columns
+            and previous.manifest.get("warehouse_version") == warehouse.version
+        ):
             report.up_to_date = True
             report.profile_version = previous.version
             report.reused = reused
@@ -185,8 +191,12 @@ def build(
                     engine.register_parquet("prev_profile", [previous.profile_file])
                     reuse_relation = "prev_profile"
                 plan = plan_queries(
-                    tags, compute, as_of, warehouse.schema(),
-                    reuse_relation=reuse_relation, timezone=config["data.timezone"],
+                    tags,
+                    compute,
+                    as_of,
+                    warehouse.schema(),
+                    reuse_relation=reuse_relation,
+                    timezone=config["data.timezone"],
                 )
                 timings = _compute(engine, plan, staging / PROFILE_FILE, progress)
                 report.timings.update(timings)
@@ -230,7 +240,9 @@ def _select(
 ) -> set[str]:
     if full or not prev_tags:
         return set(tags)
-    changed = {n for n in tags if n not in prev_tags or prev_tags[n].get("fingerprint") != prints[n]}
+    changed = {
+        n for n in tags if n not in prev_tags or prev_tags[n].get("fingerprint") != prints[n]
+    }
     manual_keep = {
         n for n in changed if tags[n].refresh == "manual" and n in prev_tags and n not in only
     }

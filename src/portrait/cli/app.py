@@ -25,7 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-tags_app = typer.Typer(help="The tag catalog (标签市场): list tags and show one in detail.", no_args_is_help=True)
+tags_app = typer.Typer(
+    help="The tag catalog (标签市场): list tags and show one in detail.", no_args_is_help=True
+)
 app.add_typer(tags_app, name="tags")
 
 err = Console(stderr=True)
@@ -34,7 +36,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", help="Workspace folder [default: $PORTRAIT_WORKSPACE or the current folder]",
+        "--workspace",
+        "-w",
+        help="Workspace folder [default: $PORTRAIT_WORKSPACE or the current folder]",
         show_default=False,
     ),
 ]
@@ -62,24 +66,34 @@ def _open(workspace: Path | None) -> ws_api.Workspace:
 
 @app.command()
 @handles_errors
-def init(directory: Annotated[Path, typer.Argument(help="Folder to create (empty or new).")]) -> None:
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create (empty or new).")],
+) -> None:
     """Create an empty workspace: portrait.toml, tags/, and the data, index and metadata areas."""
     ws = ws_api.init(directory)
-    err.print(f"created workspace {ws.root}\nnext: add tag files to {ws.layout.tags_dir}/ and run "
-              "'portrait ingest users FILE'")
+    err.print(
+        f"created workspace {ws.root}\nnext: add tag files to {ws.layout.tags_dir}/ and run "
+        "'portrait ingest users FILE'"
+    )
 
 
 @app.command()
 @handles_errors
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace (empty or new).")] = Path("demo-workspace"),
-    users: Annotated[int, typer.Option(help="Number of demo users (≈50 events each).", min=100)] = 200_000,
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the demo workspace (empty or new).")
+    ] = Path("demo-workspace"),
+    users: Annotated[
+        int, typer.Option(help="Number of demo users (≈50 events each).", min=100)
+    ] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
     """Generate a demo workspace (multi-business-line platform + beauty shop), load it and build all tags."""
-    summary = ws_api.create_demo(directory, users=users, seed=seed, progress=RichProgress(not quiet))
+    summary = ws_api.create_demo(
+        directory, users=users, seed=seed, progress=RichProgress(not quiet)
+    )
     if fmt is not OutputFormat.table:
         emit_record(summary, fmt)
         return
@@ -91,7 +105,13 @@ def demo(
         f"ingest {summary['ingest_seconds']:.1f}s · build {summary['build_seconds']:.1f}s"
     )
     for name, dist in summary["distributions"].items():
-        emit_rows(dist, OutputFormat.table, title=name, columns=["value", "count", "share"], percent=["share"])
+        emit_rows(
+            dist,
+            OutputFormat.table,
+            title=name,
+            columns=["value", "count", "share"],
+            percent=["share"],
+        )
     console.print(f"next: portrait tags list -w {summary['workspace']}")
 
 
@@ -102,31 +122,56 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="CSV, Parquet or JSON-lines file(s).")],
     mapping: Annotated[
         list[str] | None,
-        typer.Option("--map", "-m", help="Column mapping TARGET=SOURCE, e.g. --map user_id=member_no (repeatable)."),
+        typer.Option(
+            "--map",
+            "-m",
+            help="Column mapping TARGET=SOURCE, e.g. --map user_id=member_no (repeatable).",
+        ),
     ] = None,
     on_error: Annotated[
         str | None,
-        typer.Option(help="reject: load valid rows, write bad ones to rejects/; fail: load nothing. [default: setting ingest.on_error]"),
+        typer.Option(
+            help="reject: load valid rows, write bad ones to rejects/; fail: load nothing. [default: setting ingest.on_error]"
+        ),
     ] = None,
-    file_format: Annotated[str | None, typer.Option("--file-format", help="csv, parquet or jsonl (default: from the suffix).")] = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option("--file-format", help="csv, parquet or jsonl (default: from the suffix)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
     """Validate and load data files into the warehouse (atomically; re-loading a file is a no-op)."""
-    from portrait.build import parse_mapping  # noqa: PLC0415
+    from portrait.build import parse_mapping
 
     ws = _open(workspace)
     reports = [
-        ws.ingest(table, f, mapping=parse_mapping(mapping), on_error=on_error, fmt=file_format,
-                  progress=RichProgress(not quiet)).to_dict()
+        ws.ingest(
+            table,
+            f,
+            mapping=parse_mapping(mapping),
+            on_error=on_error,
+            fmt=file_format,
+            progress=RichProgress(not quiet),
+        ).to_dict()
         for f in files
     ]
     if fmt is OutputFormat.json and len(reports) == 1:
         emit_record(reports[0], fmt)
         return
-    columns = ["file", "rows_read", "rows_loaded", "rows_rejected", "new_users", "updated_rows",
-               "unknown_user_rows", "already_ingested", "warehouse_version", "seconds"]
+    columns = [
+        "file",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "new_users",
+        "updated_rows",
+        "unknown_user_rows",
+        "already_ingested",
+        "warehouse_version",
+        "seconds",
+    ]
     emit_rows(reports, fmt, title=f"ingest {table}", columns=columns)
     if fmt is OutputFormat.table:
         for r in reports:
@@ -135,16 +180,23 @@ def ingest(
             if r["rejects_file"]:
                 err.print(f"  rejected rows written to {r['rejects_file']}", highlight=False)
             if r["unknown_user_rows"]:
-                err.print(f"  note: {r['unknown_user_rows']} rows of {r['unknown_users']} users not in users "
-                          f"(e.g. {', '.join(r['unknown_user_examples'])}); kept, not in the profile until "
-                          "those users are loaded", highlight=False)
+                err.print(
+                    f"  note: {r['unknown_user_rows']} rows of {r['unknown_users']} users not in users "
+                    f"(e.g. {', '.join(r['unknown_user_examples'])}); kept, not in the profile until "
+                    "those users are loaded",
+                    highlight=False,
+                )
 
 
 @app.command()
 @handles_errors
 def build(
-    full: Annotated[bool, typer.Option("--full", help="Recompute every tag, not only the changed ones.")] = False,
-    tags: Annotated[str | None, typer.Option("--tags", help="Also recompute these tags (comma-separated).")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every tag, not only the changed ones.")
+    ] = False,
+    tags: Annotated[
+        str | None, typer.Option("--tags", help="Also recompute these tags (comma-separated).")
+    ] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
@@ -157,8 +209,10 @@ def build(
         emit_record(report, fmt)
         return
     if report["up_to_date"]:
-        Console().print(f"profile {report['profile_version']} is up to date (as of {report['as_of']}); "
-                        "use --full to recompute")
+        Console().print(
+            f"profile {report['profile_version']} is up to date (as of {report['as_of']}); "
+            "use --full to recompute"
+        )
         return
     Console().print(
         f"built profile {report['profile_version']} from warehouse {report['warehouse_version']} "
@@ -166,7 +220,9 @@ def build(
         f"{len(report['reused'])} reused, in {report['seconds']:.2f}s"
     )
     if report["stale"]:
-        err.print("stale (refresh: manual, definition or data changed): " + ", ".join(report["stale"]))
+        err.print(
+            "stale (refresh: manual, definition or data changed): " + ", ".join(report["stale"])
+        )
     rows = [{"step": k, "seconds": round(v, 3)} for k, v in report["timings"].items()]
     emit_rows(rows, fmt, title="timings")
 
@@ -183,36 +239,63 @@ def tags_list(
     rows = [info.summary() for info in ws.tags.values()]
     if category:
         rows = [r for r in rows if r["category"] == category]
-    emit_rows(rows, fmt, title="tags",
-              columns=["name", "title", "category", "kind", "type", "coverage", "distinct", "pii", "last_built"],
-              percent=["coverage"])
+    emit_rows(
+        rows,
+        fmt,
+        title="tags",
+        columns=[
+            "name",
+            "title",
+            "category",
+            "kind",
+            "type",
+            "coverage",
+            "distinct",
+            "pii",
+            "last_built",
+        ],
+        percent=["coverage"],
+    )
 
 
 @tags_app.command("show")
 @handles_errors
 def tags_show(
     name: Annotated[str, typer.Argument(help="Tag name.")],
-    dialect: Annotated[str, typer.Option(help="SQL dialect of the generated SQL (duckdb, spark, postgres, …).")] = "duckdb",
+    dialect: Annotated[
+        str, typer.Option(help="SQL dialect of the generated SQL (duckdb, spark, postgres, …).")
+    ] = "duckdb",
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """One tag: definition, generated SQL, value distribution, null rate and build time."""
     ws = _open(workspace)
     info = ws.tags[name]
-    definition = info.definition.model_dump(by_alias=True, exclude_defaults=False, exclude={"depends_on"})
+    definition = info.definition.model_dump(
+        by_alias=True, exclude_defaults=False, exclude={"depends_on"}
+    )
     sql = ws.tag_sql(name, dialect)
     stats = info.stats
     built = info.built or {}
     if fmt is not OutputFormat.table:
-        record = {"name": name, "source": info.source, "definition": definition, "sql": sql,
-                  "built_at": built.get("built_at"), "stale": built.get("stale", False), **stats}
+        record = {
+            "name": name,
+            "source": info.source,
+            "definition": definition,
+            "sql": sql,
+            "built_at": built.get("built_at"),
+            "stale": built.get("stale", False),
+            **stats,
+        }
         if fmt is OutputFormat.json:
             emit_record(record, fmt)
         else:
             emit_rows(stats.get("distribution", []), fmt, columns=["value", "count", "share"])
         return
     console = Console()
-    console.print(f"[bold]{name}[/] {info.definition.title}  ({info.definition.kind}, {info.definition.value_type}) — {info.source}")
+    console.print(
+        f"[bold]{name}[/] {info.definition.title}  ({info.definition.kind}, {info.definition.value_type}) — {info.source}"
+    )
     console.print(Syntax(yaml.safe_dump(definition, allow_unicode=True, sort_keys=False), "yaml"))
     console.print(Syntax(sql, "sql"))
     if not stats:
@@ -221,20 +304,35 @@ def tags_show(
     console.print(
         f"coverage {stats['coverage'] * 100:.1f}% ({stats['covered']:,} of {stats['users']:,}) · null rate "
         f"{stats['null_rate'] * 100:.1f}% · distinct {stats['distinct']:,} · built {built.get('built_at')}"
-        f" · index {built.get('index_seconds', 0):.3f}s" + (" · STALE" if built.get("stale") else "")
+        f" · index {built.get('index_seconds', 0):.3f}s"
+        + (" · STALE" if built.get("stale") else "")
     )
     extra = {k: stats[k] for k in ("min", "max", "mean", "p50", "p90") if k in stats}
     if extra:
-        console.print(" · ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()))
-    emit_rows(stats.get("distribution", []), fmt, title="distribution", columns=["value", "count", "share"], percent=["share"])
+        console.print(
+            " · ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()
+            )
+        )
+    emit_rows(
+        stats.get("distribution", []),
+        fmt,
+        title="distribution",
+        columns=["value", "count", "share"],
+        percent=["share"],
+    )
 
 
 @app.command()
 @handles_errors
 def profile(
-    columns: Annotated[str | None, typer.Option(help="Tags to include (comma-separated; default all).")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Tags to include (comma-separated; default all).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Rows to print (ignored with --output).")] = 10,
-    output: Annotated[Path | None, typer.Option(help="Write the whole profile to this .parquet or .csv file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the whole profile to this .parquet or .csv file.")
+    ] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -260,7 +358,12 @@ def status(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) 
 @handles_errors
 def config(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
     """Every setting, its value and where the value comes from (default, portrait.toml, $PORTRAIT_*)."""
-    emit_rows(_open(workspace).settings(), fmt, title="settings", columns=["name", "value", "source", "env", "help"])
+    emit_rows(
+        _open(workspace).settings(),
+        fmt,
+        title="settings",
+        columns=["name", "value", "source", "env", "help"],
+    )
 
 
 def main() -> None:
@@ -268,4 +371,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

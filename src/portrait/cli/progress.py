@@ -8,6 +8,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -20,7 +21,7 @@ class RichProgress:
         self.console = Console(stderr=True)
         self.enabled = enabled and self.console.is_terminal
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def start(self, step: str, total: float | None = None) -> None:
         if not self.enabled:

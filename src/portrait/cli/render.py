@@ -7,14 +7,14 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -44,7 +44,15 @@ def emit_rows(
     """Print ``rows`` (dicts with the same keys) as a table, a JSON array or CSV."""
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps([{c: r.get(c) for c in cols} for r in rows], ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [{c: r.get(c) for c in cols} for r in rows],
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
         return
     if fmt is OutputFormat.csv:
         buffer = io.StringIO()
@@ -56,12 +64,18 @@ def emit_rows(
         return
     table = Table(title=title, show_lines=False, header_style="bold")
     for c in cols:
-        table.add_column(c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left")
+        table.add_column(
+            c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left"
+        )
     for r in rows:
-        table.add_row(*[
-            f"{r[c] * 100:.1f}%" if c in percent and isinstance(r.get(c), int | float) else _cell(r.get(c))
-            for c in cols
-        ])
+        table.add_row(
+            *[
+                f"{r[c] * 100:.1f}%"
+                if c in percent and isinstance(r.get(c), int | float)
+                else _cell(r.get(c))
+                for c in cols
+            ]
+        )
     (console or Console()).print(table)
 
 

@@ -18,14 +18,14 @@ _COMPARISONS: dict[str, type[exp.Binary]] = {
 }
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     """A Python scalar as a SQL literal (strings quoted and escaped by SQLGlot)."""
     if isinstance(value, bool | int | float | str) or value is None:
         return exp.convert(value)
     raise TypeError(f"not a scalar: {value!r}")
 
 
-def _one(column: str, op: str, value: Any, tag: str) -> exp.Expression:
+def _one(column: str, op: str, value: Any, tag: str) -> exp.Expr:
     col = exp.column(column)
     where = f"tag '{tag}', field 'where.{column}'"
     if op in _COMPARISONS:
@@ -36,7 +36,7 @@ def _one(column: str, op: str, value: Any, tag: str) -> exp.Expression:
         values = value if isinstance(value, list) else [value]
         if not values:
             raise TagDefinitionError(f"'{op}' needs at least one value", where=where)
-        cond: exp.Expression = col.isin(*[literal(v) for v in values])
+        cond: exp.Expr = col.isin(*[literal(v) for v in values])
         return exp.not_(cond) if op == "not_in" else cond
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
@@ -55,9 +55,9 @@ def _one(column: str, op: str, value: Any, tag: str) -> exp.Expression:
     raise TagDefinitionError(f"unknown operator '{op}'", where=where)
 
 
-def where_predicate(where: dict[str, Any], tag: str) -> exp.Expression | None:
+def where_predicate(where: dict[str, Any], tag: str) -> exp.Expr | None:
     """All conditions of a ``where:`` mapping, joined with AND; ``None`` when empty."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for column, condition in where.items():
         if isinstance(condition, dict):
             parts.extend(_one(column, op, value, tag) for op, value in condition.items())

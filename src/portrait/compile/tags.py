@@ -51,7 +51,7 @@ def sql_type(value_type: str) -> exp.DataType:
     return exp.DataType.build(SQL_TYPES[value_type], dialect="duckdb")
 
 
-def _ts(day: dt.date) -> exp.Expression:
+def _ts(day: dt.date) -> exp.Expr:
     return exp.cast(exp.Literal.string(f"{day.isoformat()} 00:00:00"), exp.DataType.Type.TIMESTAMP)
 
 
@@ -61,7 +61,7 @@ def window_bounds(days: int | None, as_of: dt.date) -> tuple[dt.date | None, dt.
     return (None if days is None else as_of - dt.timedelta(days=days - 1)), end
 
 
-def _window_predicate(days: int | None, as_of: dt.date, time_column: str = "ts") -> exp.Expression:
+def _window_predicate(days: int | None, as_of: dt.date, time_column: str = "ts") -> exp.Expr:
     start, end = window_bounds(days, as_of)
     upper = exp.LT(this=exp.column(time_column), expression=_ts(end))
     if start is None:
@@ -69,7 +69,7 @@ def _window_predicate(days: int | None, as_of: dt.date, time_column: str = "ts")
     return exp.and_(exp.GTE(this=exp.column(time_column), expression=_ts(start)), upper)
 
 
-def _agg_expression(tag: MetricTag, as_of: dt.date) -> exp.Expression:
+def _agg_expression(tag: MetricTag, as_of: dt.date) -> exp.Expr:
     of = exp.column(tag.of) if tag.of else None
     ts = exp.column("ts")
     match tag.agg:
@@ -105,7 +105,7 @@ def _agg_expression(tag: MetricTag, as_of: dt.date) -> exp.Expression:
     raise AssertionError(tag.agg)
 
 
-def bucket_expression(tag: BucketTag, source: exp.Expression) -> exp.Expression:
+def bucket_expression(tag: BucketTag, source: exp.Expr) -> exp.Expr:
     """CASE over the bin edges: ``<b0``, ``b0-b1``, …, ``bn+``; NULL stays NULL."""
     labels = tag.bucket_labels()
     case = exp.Case().when(exp.Is(this=source.copy(), expression=exp.Null()), exp.Null())
@@ -118,10 +118,10 @@ def bucket_expression(tag: BucketTag, source: exp.Expression) -> exp.Expression:
 
 def users_query(tags: Sequence[AnyTag]) -> exp.Select:
     """``SELECT uid, user_id, <attributes and buckets of users columns> FROM users``."""
-    columns: list[exp.Expression] = [exp.column("uid"), exp.column("user_id")]
+    columns: list[exp.Expr] = [exp.column("uid"), exp.column("user_id")]
     for tag in tags:
         if isinstance(tag, AttributeTag):
-            value: exp.Expression = exp.column(tag.source_column)
+            value: exp.Expr = exp.column(tag.source_column)
         elif isinstance(tag, BucketTag):
             value = bucket_expression(tag, exp.column(tag.source))
         else:
@@ -140,7 +140,7 @@ def aggregate_query(
     """One scan of ``table`` computing every metric tag as a filtered aggregate per user."""
     windows = [t.window_days for t in tags]
     widest = None if any(w is None for w in windows) else max(w for w in windows if w is not None)
-    columns: list[exp.Expression] = [exp.column(TAG_TABLE_KEY)]
+    columns: list[exp.Expr] = [exp.column(TAG_TABLE_KEY)]
     for tag in tags:
         agg = _agg_expression(tag, as_of)
         conditions = []
@@ -188,7 +188,7 @@ def preference_query(
     timezone: str = "UTC",
     columns_of_table: set[str] | None = None,
 ) -> exp.Select:
-    """Top ``tag.top`` values of ``tag.property`` per user, most preferred first.
+    """Top ``tag.top`` values of ``tag.property_name`` per user, most preferred first.
 
     Frequency ranks by count, then most recent, then value; recency by most recent, then count.
     A list-valued property (such as ``orders.items``) counts each element.
@@ -197,7 +197,7 @@ def preference_query(
     predicate = where_predicate(dict(tag.where), tag.name)
     if predicate is not None:
         conditions.append(predicate)
-    value: exp.Expression = exp.column(tag.property)
+    value: exp.Expr = exp.column(tag.property_name)
     if property_type.startswith("list"):
         value = exp.Unnest(expressions=[value])
     ranking = "n DESC, last_ts DESC, v" if tag.by == "frequency" else "last_ts DESC, n DESC, v"
@@ -223,12 +223,12 @@ def preference_query(
 
 
 def derived_select(
-    relation: exp.Expression,
+    relation: exp.Expr,
     tags: Iterable[DerivedTag | BucketTag],
-    parsed: Mapping[str, exp.Expression],
+    parsed: Mapping[str, exp.Expr],
 ) -> exp.Select:
     """``SELECT *, <expr> AS tag … FROM (relation)``: one level of tags computed from tags."""
-    columns: list[exp.Expression] = [exp.Star()]
+    columns: list[exp.Expr] = [exp.Star()]
     for tag in tags:
         if isinstance(tag, BucketTag):
             value = bucket_expression(tag, exp.column(tag.source, quoted=True))
@@ -251,7 +251,7 @@ class BuildQueries:
     kinds: dict[str, list[str]] = field(default_factory=dict)  # relation → tag names
 
 
-def _typed(tag: AnyTag, column: exp.Expression) -> exp.Expression:
+def _typed(tag: AnyTag, column: exp.Expr) -> exp.Expr:
     if isinstance(tag, MetricTag) and tag.agg in ZERO_WHEN_EMPTY:
         column = exp.Coalesce(this=column, expressions=[exp.convert(0)])
     return exp.alias_(exp.cast(column, sql_type(tag.value_type)), tag.name, quoted=True)
@@ -270,7 +270,7 @@ def plan_queries(
     (the previous profile, keyed by uid). The assembly query yields ``uid, user_id, <tags>`` in
     declaration order.
     """
-    import portrait.compile.validate as validate  # noqa: PLC0415 (keeps module import order simple)
+    import portrait.compile.validate as validate
 
     levels = tags.levels()
     level_of = {name: i for i, names in enumerate(levels) for name in names}
@@ -306,7 +306,7 @@ def plan_queries(
         plan.kinds[f"pref_{pref.name}"] = [pref.name]
 
     # Assembly: users ⟕ aggregates ⟕ preferences ⟕ previous profile, typed.
-    select: list[exp.Expression] = [exp.column("uid", table="u"), exp.column("user_id", table="u")]
+    select: list[exp.Expr] = [exp.column("uid", table="u"), exp.column("user_id", table="u")]
     query = exp.select().from_(exp.to_table("t_users").as_("u"))
     for tag in base_users:
         select.append(_typed(tag, exp.column(tag.name, table="u", quoted=True)))
@@ -330,7 +330,7 @@ def plan_queries(
             exp.to_table(reuse_relation).as_("prev"), using=["uid"], join_type="left"
         )
         select.extend(exp.column(n, table="prev", quoted=True) for n in reused)
-    relation: exp.Expression = query.select(*select)
+    relation: exp.Expr = query.select(*select)
     parsed = {
         t.name: validate.parse_derived(t, tags, tags)
         for level in later
@@ -351,7 +351,7 @@ def plan_queries(
 
 def _property_type(schema: Schema, tag: PreferenceTag) -> str:
     columns = schema.get(tag.from_, {})
-    return columns.get(tag.property) or VIRTUAL_TYPES.get(tag.property, "string")
+    return columns.get(tag.property_name) or VIRTUAL_TYPES.get(tag.property_name, "string")
 
 
 def tag_sql(
@@ -363,7 +363,7 @@ def tag_sql(
     timezone: str = "UTC",
 ) -> str:
     """A standalone query computing one tag as ``(user_id, <tag>)``, for the catalog and docs."""
-    import portrait.compile.validate as validate  # noqa: PLC0415
+    import portrait.compile.validate as validate
 
     tag = tags[name]
     if isinstance(tag, AttributeTag) or (isinstance(tag, BucketTag) and tag.source not in tags):

@@ -28,7 +28,7 @@ from portrait.model.tags import (
 
 #: Node types a derived expression may not contain: queries, tables, aggregates, windows,
 #: unknown (anonymous) functions and parameters.
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = (
+_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
     exp.Query,
     exp.Subquery,
     exp.Table,
@@ -54,7 +54,7 @@ def _err(tags: TagSet, tag: AnyTag, field: str, message: str, hint: str | None =
     )
 
 
-def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Expression:
+def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Expr:
     """Parse ``tag.expr``; reject anything but a scalar expression over known tag names."""
     known_set = set(known)
     try:
@@ -82,7 +82,7 @@ def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Ex
     return tree
 
 
-def derived_references(tree: exp.Expression) -> tuple[str, ...]:
+def derived_references(tree: exp.Expr) -> tuple[str, ...]:
     return tuple(sorted({c.name for c in tree.find_all(exp.Column)}))
 
 
@@ -125,7 +125,7 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
             _check_column(tags, tag, "users", tag.source_column, "column", schema)
         elif isinstance(tag, BucketTag):
             if tag.source in names:
-                source_type = tags[tag.source].value_type
+                source_type: str = tags[tag.source].value_type
             else:
                 source_type = _check_column(tags, tag, "users", tag.source, "source", schema)
             if source_type not in NUMERIC_TYPES - {"date", "timestamp"}:
@@ -139,7 +139,7 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
                 if tag.agg in ("sum", "avg") and of_type not in ("int", "float"):
                     _err(tags, tag, "of", f"'{tag.of}' is {of_type}; '{tag.agg}' needs a number")
             if isinstance(tag, PreferenceTag):
-                _check_column(tags, tag, table, tag.property, "property", schema)
+                _check_column(tags, tag, table, tag.property_name, "property", schema)
         elif isinstance(tag, DerivedTag):
             tree = parse_derived(tag, names, tags)
             tag = tag.model_copy(update={"depends_on": derived_references(tree)})

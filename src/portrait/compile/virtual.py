@@ -10,18 +10,24 @@ from __future__ import annotations
 from sqlglot import exp
 
 VIRTUAL_TYPES: dict[str, str] = {"hour": "int", "weekday": "int", "daypart": "string"}
-DAYPARTS: tuple[tuple[int, str], ...] = ((6, "凌晨"), (11, "早上"), (13, "中午"), (19, "下午"), (24, "晚上"))
+DAYPARTS: tuple[tuple[int, str], ...] = (
+    (6, "凌晨"),
+    (11, "早上"),
+    (13, "中午"),
+    (19, "下午"),
+    (24, "晚上"),
+)
 TIME_TABLES = frozenset({"events", "orders"})
 
 
-def _local_ts(timezone: str) -> exp.Expression:
+def _local_ts(timezone: str) -> exp.Expr:
     return exp.Anonymous(
         this="TIMEZONE",
         expressions=[exp.Literal.string(timezone), exp.cast(exp.column("ts"), "TIMESTAMPTZ")],
     )
 
 
-def virtual_column(name: str, timezone: str) -> exp.Expression:
+def virtual_column(name: str, timezone: str) -> exp.Expr:
     """The expression behind a virtual column."""
     hour = exp.Anonymous(this="HOUR", expressions=[_local_ts(timezone)])
     if name == "hour":
@@ -31,19 +37,21 @@ def virtual_column(name: str, timezone: str) -> exp.Expression:
     if name == "daypart":
         case = exp.Case()
         for end, label in DAYPARTS[:-1]:
-            case = case.when(exp.LT(this=hour.copy(), expression=exp.convert(end)), exp.Literal.string(label))
+            case = case.when(
+                exp.LT(this=hour.copy(), expression=exp.convert(end)), exp.Literal.string(label)
+            )
         return case.else_(exp.Literal.string(DAYPARTS[-1][1]))
     raise KeyError(name)
 
 
 def substitute_virtual(
-    expression: exp.Expression, table: str, timezone: str, real_columns: set[str] | None = None
-) -> exp.Expression:
+    expression: exp.Expr, table: str, timezone: str, real_columns: set[str] | None = None
+) -> exp.Expr:
     """Replace references to virtual columns (unless the table has a real column of that name)."""
     if table not in TIME_TABLES:
         return expression
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if (
             isinstance(node, exp.Column)
             and not node.table

@@ -125,13 +125,35 @@ _EVENT_MIX: Final = np.array(
 _GENDERS: Final = ("男", "女")
 _P_FEMALE: Final = 0.47
 _AGE_BANDS: Final = np.array(
-    [(18, 20), (21, 25), (26, 30), (31, 34), (35, 40), (41, 45), (46, 50), (51, 55), (56, 60),
-     (61, 65)]
+    [
+        (18, 20),
+        (21, 25),
+        (26, 30),
+        (31, 34),
+        (35, 40),
+        (41, 45),
+        (46, 50),
+        (51, 55),
+        (56, 60),
+        (61, 65),
+    ]
 )
 _AGE_BAND_P: Final = np.array([0.07, 0.16, 0.19, 0.14, 0.17, 0.10, 0.07, 0.05, 0.03, 0.02])
 
-_CITIES: Final = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆",
-                  "天津", "苏州")
+_CITIES: Final = (
+    "北京",
+    "上海",
+    "广州",
+    "深圳",
+    "杭州",
+    "成都",
+    "武汉",
+    "南京",
+    "西安",
+    "重庆",
+    "天津",
+    "苏州",
+)
 _CITY_P: Final = np.array([0.14, 0.14, 0.10, 0.10, 0.08, 0.09, 0.07, 0.06, 0.06, 0.07, 0.05, 0.04])
 _DISTRICTS: Final = (
     ("朝阳", "海淀", "通州", "大兴"),
@@ -194,11 +216,34 @@ _CAR_BRAND_P: Final = np.array(
     ]
 )
 _CAR_PRICE_RANGE: Final = np.array(  # 万元
-    [[70, 150], [30, 100], [30, 90], [45, 120], [30, 70],
-     [8, 25], [8, 25], [7, 22], [6, 25], [6, 20], [5, 18], [5, 15]],
+    [
+        [70, 150],
+        [30, 100],
+        [30, 90],
+        [45, 120],
+        [30, 70],
+        [8, 25],
+        [8, 25],
+        [7, 22],
+        [6, 25],
+        [6, 20],
+        [5, 18],
+        [5, 15],
+    ],
     dtype=np.float64,
 )
-_JOBS: Final = ("普工", "销售", "司机", "餐饮", "客服", "技工", "行政", "IT互联网", "财务", "教育培训")
+_JOBS: Final = (
+    "普工",
+    "销售",
+    "司机",
+    "餐饮",
+    "客服",
+    "技工",
+    "行政",
+    "IT互联网",
+    "财务",
+    "教育培训",
+)
 _JOB_P: Final = np.array(
     [
         [0.20, 0.16, 0.12, 0.14, 0.10, 0.12, 0.05, 0.03, 0.03, 0.05],  # up to 大专
@@ -242,8 +287,32 @@ _BUYER_SHARE: Final = 0.4
 
 # --------------------------------------------------------------------------- time of day
 _HOUR_W: Final = np.array(
-    [1.2, 0.6, 0.35, 0.25, 0.2, 0.25, 0.6, 1.6, 3.0, 4.4, 5.0, 5.0,
-     4.6, 4.2, 4.6, 4.8, 4.8, 4.6, 4.4, 5.0, 5.6, 5.8, 5.0, 2.9]
+    [
+        1.2,
+        0.6,
+        0.35,
+        0.25,
+        0.2,
+        0.25,
+        0.6,
+        1.6,
+        3.0,
+        4.4,
+        5.0,
+        5.0,
+        4.6,
+        4.2,
+        4.6,
+        4.8,
+        4.8,
+        4.6,
+        4.4,
+        5.0,
+        5.6,
+        5.8,
+        5.0,
+        2.9,
+    ]
 )
 
 
@@ -506,7 +575,8 @@ def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Popula
     line_weights = {
         SH: np.where((age >= 28) & (age <= 50), 1.3, 0.7),
         RENT: np.select([age <= 30, age <= 40], [1.6, 1.0], 0.5),
-        JOB: np.select([age <= 30, age <= 45], [1.5, 1.0], 0.6) * np.where(education <= 2, 1.2, 0.9),
+        JOB: np.select([age <= 30, age <= 45], [1.5, 1.0], 0.6)
+        * np.where(education <= 2, 1.2, 0.9),
         CAR: np.where(female, 0.5, 1.6),
         LOCAL: np.where(age >= 30, 1.3, 0.8),
         BEAUTY: np.where(female, 6.0, 1.0) * np.where(age <= 40, 1.2, 0.7),
@@ -548,9 +618,7 @@ def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Popula
 
 def _users_table(rng: np.random.Generator, pop: _Population) -> pa.Table:
     """The users part of a chunk."""
-    prefix = _strings(_PHONE_PREFIXES).take(
-        pa.array(rng.integers(0, len(_PHONE_PREFIXES), pop.n))
-    )
+    prefix = _strings(_PHONE_PREFIXES).take(pa.array(rng.integers(0, len(_PHONE_PREFIXES), pop.n)))
     last4 = pc.utf8_lpad(pc.cast(pa.array(rng.integers(0, 10_000, pop.n)), pa.string()), 4, "0")
     return pa.table(
         {

@@ -41,13 +41,13 @@ class Engine(Protocol):
     def columns(self, name: str) -> dict[str, str]:
         """Column name → Portrait value type of a registered relation."""
 
-    def materialize(self, name: str, query: exp.Expression) -> int:
+    def materialize(self, name: str, query: exp.Expr) -> int:
         """Run ``query`` into a temporary table ``name``; return its row count."""
 
-    def to_arrow(self, query: exp.Expression) -> pa.Table:
+    def to_arrow(self, query: exp.Expr) -> pa.Table:
         """Run ``query`` and return the result."""
 
-    def to_parquet(self, query: exp.Expression, path: Path) -> int:
+    def to_parquet(self, query: exp.Expr, path: Path) -> int:
         """Run ``query`` and write the result to one Parquet file; return the row count."""
 
     def close(self) -> None: ...
@@ -56,7 +56,7 @@ class Engine(Protocol):
 def open_engine(settings: EngineSettings) -> Engine:
     """The engine named by ``settings.type`` (imported lazily: optional engines are extras)."""
     if settings.type == "duckdb":
-        from portrait.engine.duckdb import DuckDBEngine  # noqa: PLC0415
+        from portrait.engine.duckdb import DuckDBEngine
 
         return DuckDBEngine(settings)
     raise ValueError(f"unknown engine {settings.type!r}")

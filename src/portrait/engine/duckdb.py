@@ -16,8 +16,17 @@ def value_type(duckdb_type: str) -> str:
     t = duckdb_type.upper()
     if t.endswith("[]"):
         return "list<string>"
-    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-             "UINTEGER", "UBIGINT"):
+    if t in (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    ):
         return "int"
     if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
         return "float"
@@ -59,7 +68,7 @@ class DuckDBEngine:
             self.con.execute("SET memory_limit = ?", [settings.memory_limit])
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def sql(self, query: exp.Expression | str) -> str:
+    def sql(self, query: exp.Expr | str) -> str:
         return query if isinstance(query, str) else query.sql(dialect=self.dialect)
 
     def register_parquet(self, name: str, paths: list[Path]) -> None:
@@ -73,15 +82,15 @@ class DuckDBEngine:
         rows = self.con.execute(f"DESCRIBE {quote(name)}").fetchall()
         return {row[0]: value_type(row[1]) for row in rows}
 
-    def materialize(self, name: str, query: exp.Expression | str) -> int:
+    def materialize(self, name: str, query: exp.Expr | str) -> int:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {self.sql(query)}")
         row = self.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
         return int(row[0]) if row else 0
 
-    def to_arrow(self, query: exp.Expression | str) -> pa.Table:
+    def to_arrow(self, query: exp.Expr | str) -> pa.Table:
         return self.con.sql(self.sql(query)).to_arrow_table()
 
-    def to_parquet(self, query: exp.Expression | str, path: Path) -> int:
+    def to_parquet(self, query: exp.Expr | str, path: Path) -> int:
         self.con.execute(
             f"COPY ({self.sql(query)}) TO {path_literal(path)} "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"

@@ -39,7 +39,13 @@ def numeric_values(array: pa.Array) -> tuple[NumericArray, npt.NDArray[np.bool_]
 class RangeIndex:
     """Users sorted by a numeric value; range and equality predicates → bitmaps."""
 
-    def __init__(self, n_users: int, sorted_values: NumericArray, uids: npt.NDArray[np.uint32], missing: BitMap):
+    def __init__(
+        self,
+        n_users: int,
+        sorted_values: NumericArray,
+        uids: npt.NDArray[np.uint32],
+        missing: BitMap,
+    ):
         self.n_users = n_users
         self.sorted_values = sorted_values
         self.uids = uids
@@ -54,7 +60,9 @@ class RangeIndex:
         uids = np.flatnonzero(valid).astype(np.uint32)
         present = values[valid]
         order = np.argsort(present, kind="stable")
-        return cls(len(array), present[order], uids[order], bitmap_from_sorted(np.flatnonzero(~valid)))
+        return cls(
+            len(array), present[order], uids[order], bitmap_from_sorted(np.flatnonzero(~valid))
+        )
 
     def range(
         self,
@@ -68,9 +76,15 @@ class RangeIndex:
         start = 0
         end = len(self.sorted_values)
         if low is not None:
-            start = int(np.searchsorted(self.sorted_values, low, side="left" if low_inclusive else "right"))
+            start = int(
+                np.searchsorted(self.sorted_values, low, side="left" if low_inclusive else "right")
+            )
         if high is not None:
-            end = int(np.searchsorted(self.sorted_values, high, side="right" if high_inclusive else "left"))
+            end = int(
+                np.searchsorted(
+                    self.sorted_values, high, side="right" if high_inclusive else "left"
+                )
+            )
         if end <= start:
             return BitMap()
         return bitmap_from_sorted(np.sort(self.uids[start:end]))
@@ -85,8 +99,13 @@ class RangeIndex:
     def save(self, path: Path) -> None:
         missing = np.frombuffer(self.missing.serialize(), dtype=np.uint8)
         with open(path, "wb") as fh:
-            np.savez(fh, values=self.sorted_values, uids=self.uids, missing=missing,
-                     n_users=np.array([self.n_users]))
+            np.savez(
+                fh,
+                values=self.sorted_values,
+                uids=self.uids,
+                missing=missing,
+                n_users=np.array([self.n_users]),
+            )
 
     @classmethod
     def load(cls, path: Path) -> RangeIndex:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -160,7 +161,7 @@ class BucketTag(_TagBase):
             return str(int(x)) if float(x).is_integer() else str(x)
 
         edges = [fmt(b) for b in self.bins]
-        middle = [f"{a}-{b}" for a, b in zip(edges, edges[1:], strict=False)]
+        middle = [f"{a}-{b}" for a, b in itertools.pairwise(edges)]
         return [f"<{edges[0]}", *middle, f"{edges[-1]}+"]
 
     def dependencies(self) -> frozenset[str]:
@@ -221,7 +222,7 @@ class PreferenceTag(_WindowedTag):
     """The top-k values of a property by frequency (ties: most recent first) or by recency."""
 
     kind: Literal["preference"] = "preference"
-    property: str
+    property_name: str = Field(alias="property")
     top: int = Field(default=3, ge=1, le=50)
     by: Literal["frequency", "recency"] = "frequency"
     min_count: int = Field(default=1, ge=1)

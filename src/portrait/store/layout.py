@@ -13,12 +13,12 @@ from portrait.errors import WorkspaceError
 class Layout:
     """Paths of one workspace::
 
-        portrait.toml     settings
-        tags/             tag definitions, one YAML file per category
-        warehouse/        ingested data, versioned (CURRENT names the live version)
-        profile/          built profile, bitmap index and tag stats, versioned
-        rejects/          rows rejected by ingest, one CSV per ingest
-        meta/             metadata database and logs
+    portrait.toml     settings
+    tags/             tag definitions, one YAML file per category
+    warehouse/        ingested data, versioned (CURRENT names the live version)
+    profile/          built profile, bitmap index and tag stats, versioned
+    rejects/          rows rejected by ingest, one CSV per ingest
+    meta/             metadata database and logs
     """
 
     root: Path
@@ -65,7 +65,9 @@ class Layout:
     def create(self) -> None:
         """Create the folders and a commented ``portrait.toml``; refuse to touch an existing one."""
         if self.config_file.exists():
-            raise WorkspaceError(f"'{self.root}' is already a workspace", hint="pick another folder")
+            raise WorkspaceError(
+                f"'{self.root}' is already a workspace", hint="pick another folder"
+            )
         if self.root.exists() and any(self.root.iterdir()):
             raise WorkspaceError(
                 f"'{self.root}' exists and is not empty", hint="init needs an empty or new folder"
