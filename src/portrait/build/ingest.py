@@ -223,7 +223,11 @@ def _typed_expr(column: str, vtype: str, raw_type: str) -> str:
         return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     if vtype == "bool":
         return f"TRY_CAST(NULLIF(trim(CAST({col} AS VARCHAR)), '') AS BOOLEAN)"
-    return f"TRY_CAST(NULLIF(trim(CAST({col} AS VARCHAR)), '') AS {_SQL_TYPES[vtype]})"
+    text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    if vtype == "int" and not raw_type.upper().endswith("INT"):
+        # TRY_CAST('4.5' AS BIGINT) rounds; a whole number must look like one.
+        return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
+    return f"TRY_CAST({text} AS {_SQL_TYPES[vtype]})"
 
 
 def _is_blank(column: str) -> str:
@@ -239,7 +243,8 @@ def _infer_type(con: duckdb.DuckDBPyConnection, column: str, raw_type: str) -> s
     col = quote(column)
     text = f"NULLIF(trim({col}), '')"
     row = con.execute(
-        f"SELECT count({text}), count(TRY_CAST({text} AS BIGINT)), count(TRY_CAST({text} AS DOUBLE)),"
+        f"SELECT count({text}), count_if(regexp_full_match({text}, '[+-]?[0-9]+')), "
+        f"count(TRY_CAST({text} AS DOUBLE)),"
         f" count(TRY_CAST({text} AS BOOLEAN)) FROM src"
     ).fetchone()
     assert row is not None

@@ -42,6 +42,69 @@ _FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
 )
 
 
+#: Scalar functions a derived expression may call; any other function is rejected (a file reader
+#: such as read_csv is a function too).
+_ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
+    name
+    for name in (
+        "Abs",
+        "Round",
+        "Ceil",
+        "Floor",
+        "Sqrt",
+        "Ln",
+        "Log",
+        "Pow",
+        "Exp",
+        "Sign",
+        "Coalesce",
+        "If",
+        "Case",
+        "Nullif",
+        "Greatest",
+        "Least",
+        "Cast",
+        "TryCast",
+        "Lower",
+        "Upper",
+        "Length",
+        "Concat",
+        "ConcatWs",
+        "Substring",
+        "Trim",
+        "Left",
+        "Right",
+        "Replace",
+        "StrPosition",
+        "Lpad",
+        "Rpad",
+        "DateDiff",
+        "DateAdd",
+        "DateSub",
+        "DateTrunc",
+        "TimestampTrunc",
+        "Extract",
+        "Year",
+        "Month",
+        "Day",
+        "DayOfWeek",
+        "DayOfWeekIso",
+        "CurrentDate",
+        "ArraySize",
+        "ArrayContains",
+        "ArrayContainsAll",
+        "ArrayOverlaps",
+        "Array",
+        "Bracket",
+        "ArrayToString",
+        "ArrayJoin",
+        "Div",
+        "Mod",
+        "SafeDivide",
+    )
+)
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """'did you mean …?' text for the closest candidates, or None."""
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
@@ -63,6 +126,19 @@ def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Ex
         _err(tags, tag, "expr", f"cannot parse expression: {exc.errors[0]['description']}")
         raise AssertionError("unreachable") from None
     for node in tree.walk():
+        if (
+            isinstance(node, exp.Func)
+            and not isinstance(node, exp.Connector | exp.Binary | exp.Predicate | exp.Unary)
+            and type(node).__name__ not in _ALLOWED_FUNCTIONS
+        ):
+            _err(
+                tags,
+                tag,
+                "expr",
+                f"function '{node.sql_name()}' is not allowed in a derived expression",
+                "allowed: arithmetic, comparisons, CASE, COALESCE, and scalar functions such as "
+                "round, least, greatest, lower, length, date_diff",
+            )
         if isinstance(node, _FORBIDDEN_NODES):
             kind = "function " + node.name if isinstance(node, exp.Anonymous) else node.key
             _err(

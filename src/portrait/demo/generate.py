@@ -31,8 +31,11 @@ Timestamps are naive UTC; behaviour is planned in local time (Asia/Shanghai, UTC
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,6 +53,7 @@ __all__ = ["AS_OF", "BUSINESS_LINES", "EVENTS", "ITEMS", "GeneratedData", "gener
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+CodeArray = npt.NDArray[np.int8]  # category codes; cast before arithmetic
 
 AS_OF: Final = dt.date(2026, 10, 31)
 """The fixed as-of date: the last event happens on this day (UTC and local)."""
@@ -62,6 +66,7 @@ _REG_START_DAY: Final = (dt.date(2019, 1, 1) - _EPOCH).days
 _WINDOW_DAYS: Final = 363  # local days before as-of: UTC dates then span exactly 365 days
 _ANCHOR_DAYS: Final = 355  # each membership has one event well inside the 360-day window
 _COMPRESSION: Final = "zstd"
+_RESOLUTION: Final = 1 << 16  # categorical draws are exact to 1/65536
 
 # --------------------------------------------------------------------------- business lines
 BUSINESS_LINES: Final = (
@@ -197,7 +202,7 @@ _NH_AGE_W: Final = np.select(
         np.arange(66) <= 45,
         np.arange(66) <= 55,
     ],
-    [1.05, 0.95, 0.95, 1.20, 1.80, 1.10, 0.70],
+    [1.55, 0.95, 0.95, 1.20, 1.85, 1.10, 0.70],
     0.45,
 )
 _NH_WORK_W: Final = np.array([0.7, 1.0, 1.5])
@@ -211,7 +216,7 @@ _LUXURY_BRANDS: Final = ("保时捷", "奔驰", "宝马", "路虎", "奥迪")
 _CAR_BRANDS: Final = (*_LUXURY_BRANDS, "大众", "丰田", "本田", "比亚迪", "别克", "日产", "吉利")
 _CAR_BRAND_P: Final = np.array(
     [
-        [0.002, 0.05, 0.05, 0.02, 0.06, 0.20, 0.17, 0.14, 0.12, 0.08, 0.07, 0.038],
+        [0.001, 0.05, 0.05, 0.02, 0.06, 0.20, 0.17, 0.14, 0.12, 0.08, 0.07, 0.039],
         [0.10, 0.20, 0.20, 0.12, 0.16, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01],
     ]
 )
@@ -279,7 +284,7 @@ _I = {name: i for i, name in enumerate(ITEMS)}
 _RULES: Final = (  # (antecedent, consequent, add-probability for users under 30, 30 and over)
     (_I["lipstick"], _I["lip_balm"], 0.36, 0.36),
     (_I["foundation"], _I["makeup_remover"], 0.32, 0.32),
-    (_I["cleanser"], _I["toner"], 0.47, 0.47),
+    (_I["cleanser"], _I["toner"], 0.50, 0.50),
     (_I["serum"], _I["anti_aging_cream"], 0.08, 0.55),
 )
 _BASKET_SIZE_P: Final = np.array([0.55, 0.33, 0.12])  # random items before the rules add more
@@ -316,26 +321,29 @@ _HOUR_W: Final = np.array(
 )
 
 
-def _cdf(weights: npt.ArrayLike) -> FloatArray:
-    """Row-wise CDF of non-negative weights with the last entry exactly 1."""
-    w = np.asarray(weights, dtype=np.float64)
-    c = np.cumsum(w, axis=-1)
-    c /= c[..., -1:]
-    c[..., -1] = 1.0
-    return c
+def _table(weights: npt.ArrayLike) -> CodeArray:
+    """Inverse-CDF lookup table(s) for :func:`_draw`: one row of ``_RESOLUTION`` codes per row of
+    ``weights``, so category ``k`` fills a share of the row equal to its probability (to within
+    1/65536)."""
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    cdf = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
+    grid = (np.arange(_RESOLUTION) + 0.5) / _RESOLUTION
+    rows = [np.searchsorted(row, grid, side="right") for row in cdf]
+    table = np.minimum(np.stack(rows), w.shape[1] - 1).astype(np.int8)
+    return table[0] if np.ndim(weights) == 1 else table
 
 
-def _hour_cdf(evening_share: float) -> FloatArray:
-    """CDF over local hours 0-23 whose 19:00-24:00 mass is exactly ``evening_share``."""
+def _hour_weights(evening_share: float) -> FloatArray:
+    """Weights of local hours 0-23 whose 19:00-24:00 share is exactly ``evening_share``."""
     w = _HOUR_W.copy()
     evening = np.arange(24) >= 19
     w[evening] *= evening_share / w[evening].sum()
     w[~evening] *= (1 - evening_share) / w[~evening].sum()
-    return _cdf(w)
+    return w
 
 
-_HOUR_CDF: Final = _hour_cdf(0.25)
-_EVENING_HOUR_CDF: Final = _hour_cdf(0.47)  # NH users' new_house events
+_HOUR_TABLE: Final = _table(_hour_weights(0.25))
+_EVENING_HOUR_TABLE: Final = _table(_hour_weights(0.47))  # NH users' new_house events
 
 # --------------------------------------------------------------------------- volumes
 _TARGET_EVENTS_PER_USER: Final = 50.0
@@ -353,21 +361,21 @@ _EVENT_SCALE: Final = float(
 _BATCH_USERS: Final = 16_384
 """Users per event batch (one Parquet row group); small arrays keep numpy in cache."""
 
-_AGE_BAND_CDF: Final = _cdf(_AGE_BAND_P)
-_EDU_CDF: Final = _cdf(_EDU_P)
-_CITY_CDF: Final = _cdf(_CITY_P)
-_EVENT_CDF: Final = _cdf(_EVENT_MIX)
-_HOUSE_AGE_CDF: Final = _cdf(_HOUSE_AGE_P)
-_RENT_TYPE_CDF: Final = _cdf(_RENT_TYPE_P)
-_CAR_BRAND_CDF: Final = _cdf(_CAR_BRAND_P)
-_DISTRICT_CDF: Final = _cdf(_DISTRICT_P)
-_JOB_CDF: Final = _cdf(_JOB_P)
-_SERVICE_CDF: Final = _cdf(_SERVICE_P)
-_ITEM_CDF: Final = _cdf(_ITEM_P)
-_BASKET_SIZE_CDF: Final = _cdf(_BASKET_SIZE_P)
+_AGE_BAND_TABLE: Final = _table(_AGE_BAND_P)
+_EDU_TABLE: Final = _table(_EDU_P)
+_CITY_TABLE: Final = _table(_CITY_P)
+_EVENT_TABLE: Final = _table(_EVENT_MIX)
+_HOUSE_AGE_TABLE: Final = _table(_HOUSE_AGE_P)
+_RENT_TYPE_TABLE: Final = _table(_RENT_TYPE_P)
+_CAR_BRAND_TABLE: Final = _table(_CAR_BRAND_P)
+_DISTRICT_TABLE: Final = _table(_DISTRICT_P)
+_JOB_TABLE: Final = _table(_JOB_P)
+_SERVICE_TABLE: Final = _table(_SERVICE_P)
+_ITEM_TABLE: Final = _table(_ITEM_P)
+_BASKET_SIZE_TABLE: Final = _table(_BASKET_SIZE_P)
 
 _DICT8: Final = pa.dictionary(pa.int8(), pa.string())
-EVENTS_SCHEMA: Final = pa.schema(
+_EVENT_BATCH_SCHEMA: Final = pa.schema(
     [
         ("user_id", pa.dictionary(pa.int32(), pa.string())),
         ("ts", pa.timestamp("us")),
@@ -384,6 +392,9 @@ EVENTS_SCHEMA: Final = pa.schema(
     ]
 )
 """In-memory schema of event batches; files are written without it, so readers see strings."""
+_EVENTS_DICTIONARY_COLUMNS: Final = [
+    f.name for f in _EVENT_BATCH_SCHEMA if pa.types.is_dictionary(f.type) or f.name == "car_price"
+]
 
 
 @dataclass(frozen=True)
@@ -431,23 +442,31 @@ def generate(
 
     paths: dict[str, list[Path]] = {name: [] for name in dirs}
     n_events = n_orders = 0
-    with step(progress or NullProgress(), "generate demo data", users) as bar:
+    with (
+        step(progress or NullProgress(), "generate demo data", users) as bar,
+        _BackgroundWriter() as background,
+    ):
         for index, first_user in enumerate(range(0, users, chunk_users)):
             part = f"part-{index:05d}.parquet"
             for name in dirs:
                 paths[name].append(dirs[name] / part)
             rng = np.random.default_rng([seed, index])
             pop = _draw_population(rng, n=min(chunk_users, users - first_user), first=first_user)
-            _write(_users_table(rng, pop), paths["users"][-1])
+            background.submit(partial(_write, _users_table(rng, pop), paths["users"][-1]))
             orders = _draw_orders(rng, pop, first_order=n_orders)
-            _write(orders.table, paths["orders"][-1])
+            background.submit(partial(_write, orders.table, paths["orders"][-1]))
             n_orders += orders.table.num_rows
-            with pq.ParquetWriter(
-                paths["events"][-1], EVENTS_SCHEMA, compression=_COMPRESSION, store_schema=False
-            ) as writer:
-                for batch in _event_batches(rng, pop, orders):
-                    writer.write_batch(batch)
-                    n_events += batch.num_rows
+            writer = pq.ParquetWriter(
+                paths["events"][-1],
+                _EVENT_BATCH_SCHEMA,
+                compression=_COMPRESSION,
+                use_dictionary=_EVENTS_DICTIONARY_COLUMNS,
+                store_schema=False,
+            )
+            for batch in _event_batches(rng, pop, orders):
+                background.submit(partial(writer.write_batch, batch))
+                n_events += batch.num_rows
+            background.submit(writer.close)
             bar.advance(pop.n)
     return GeneratedData(
         users_paths=paths["users"],
@@ -461,21 +480,53 @@ def generate(
 
 
 # --------------------------------------------------------------------------- helpers
+class _BackgroundWriter:
+    """Runs Parquet writes on one worker thread so encoding overlaps with generation.
+
+    Tasks run in submission order. At most ``max_pending`` tasks wait at a time, which bounds
+    the memory held by batches not yet written; a failed task re-raises in the caller.
+    """
+
+    def __init__(self, max_pending: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portrait-demo-writer")
+        self._pending: deque[Future[None]] = deque()
+        self._max_pending = max_pending
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Queue ``task``; blocks while too many tasks are waiting."""
+        self._pending.append(self._pool.submit(task))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft().result()
+
+    def __enter__(self) -> _BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                while self._pending:
+                    self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _write(table: pa.Table, path: Path) -> None:
     """Write one Parquet part without the Arrow schema (dictionary columns read as strings)."""
     pq.write_table(table, path, compression=_COMPRESSION, store_schema=False)
 
 
-def _pick(cdf: FloatArray, u: FloatArray, group: IntArray | None = None) -> IntArray:
-    """Inverse-CDF sampling; with ``group``, row ``group[i]`` of a 2-D ``cdf`` is used for ``u[i]``.
-
-    Rows are laid end to end with offsets 0, 1, 2, ... so one ``searchsorted`` serves all groups.
-    """
+def _draw(
+    rng: np.random.Generator,
+    table: CodeArray,
+    size: int,
+    group: npt.NDArray[np.integer] | None = None,
+) -> CodeArray:
+    """``size`` category codes from a :func:`_table`; with ``group``, draw ``i`` uses row
+    ``group[i]`` of a 2-D table. One table lookup per draw, no per-draw search."""
+    u = rng.integers(0, _RESOLUTION, size, dtype=np.uint16)
     if group is None:
-        return np.searchsorted(cdf, u, side="right")
-    rows, k = cdf.shape
-    flat = (cdf + np.arange(rows)[:, None]).ravel()
-    return np.searchsorted(flat, group + u, side="right") - group * k
+        return table[u]
+    return table.ravel()[group.astype(np.int64) * _RESOLUTION + u]
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:
@@ -514,6 +565,14 @@ def _prefixed_ids(prefix: str, numbers: IntArray, width: int) -> pa.Array:
     """``prefix`` + zero-padded ``numbers`` as a string array, e.g. ``u00000042``."""
     digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width, "0")
     return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _after_registration(s: IntArray, reg_s: IntArray) -> IntArray:
+    """Move times that precede registration into the hour after it (keeping their spread).
+
+    Registration ends by 22:00 local on the as-of date, so moved times stay on that date.
+    """
+    return np.where(s > reg_s, s, reg_s + 1 + s % 3_600)
 
 
 def _normalised(weights: FloatArray, group: BoolArray, rates: tuple[float, float]) -> FloatArray:
@@ -556,16 +615,16 @@ class _Population:
 def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Population:
     """Demographics, memberships (new_house first, the rest conditionally) and recency."""
     female = rng.random(n) < _P_FEMALE
-    band = _pick(_AGE_BAND_CDF, rng.random(n))
+    band = _draw(rng, _AGE_BAND_TABLE, n)
     lo, hi = _AGE_BANDS[band, 0], _AGE_BANDS[band, 1]
     age = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
-    education = np.minimum(_pick(_EDU_CDF, rng.random(n)), _EDU_CAP_BY_AGE[age])
+    education = np.minimum(_draw(rng, _EDU_TABLE, n), _EDU_CAP_BY_AGE[age])
     work_years = np.clip(age - _EDU_START_AGE[education] - rng.integers(0, 3, n), 0, age - 18)
-    city = _pick(_CITY_CDF, rng.random(n))
-    # registration: 2019-01-01 .. as-of 23:59 local, more of it recently
-    reg_span_s = (_AS_OF_DAY - _REG_START_DAY + 1) * _DAY_S - _TZ_S
+    city = _draw(rng, _CITY_TABLE, n)
+    # registration: 2019-01-01 .. as-of 22:00 local (UTC+8), more of it recently
+    reg_span_s = (_AS_OF_DAY - _REG_START_DAY) * _DAY_S + 14 * 3_600
     reg_s = _REG_START_DAY * _DAY_S + (rng.random(n) ** 0.7 * reg_span_s).astype(np.int64)
-    reg_us = rng.integers(0, 1_000_000, n)
+    reg_us = rng.integers(0, 1_000, n) * 1_000  # millisecond precision
     reg_day = (reg_s + _TZ_S) // _DAY_S  # local calendar day
 
     members = np.zeros((n, len(BUSINESS_LINES)), dtype=bool)
@@ -642,7 +701,7 @@ class _Orders:
     user: IntArray
     s: IntArray
     us: IntArray
-    primary: IntArray
+    primary: npt.NDArray[np.int8]
     table: pa.Table
 
 
@@ -654,9 +713,10 @@ def _draw_orders(rng: np.random.Generator, pop: _Population, *, first_order: int
     m = user.size
     lo, hi = pop.window_lo[user], pop.last_day[user]
     day = lo + (rng.random(m) * (hi - lo + 1)).astype(np.int64)
-    local_s = day * _DAY_S + _pick(_HOUR_CDF, rng.random(m)) * 3_600 + rng.integers(0, 3_600, m)
-    s = np.maximum(local_s - _TZ_S, pop.reg_s[user] + 1)
-    us = rng.integers(0, 1_000_000, m)
+    hour = _draw(rng, _HOUR_TABLE, m).astype(np.int64)
+    local_s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, m)
+    s = _after_registration(local_s - _TZ_S, pop.reg_s[user])
+    us = rng.integers(0, 1_000, m) * 1_000
     basket, primary = _baskets(rng, pop.age[user])
 
     order = np.lexsort((us, s, user))
@@ -675,7 +735,7 @@ def _draw_orders(rng: np.random.Generator, pop: _Population, *, first_order: int
             "business_line": _dict_column(np.full(m, BEAUTY), _strings(BUSINESS_LINES)),
         }
     )
-    return _Orders(user=user, s=s, us=us, primary=primary, table=table)
+    return _Orders(user=user, s=s, us=us, primary=primary.astype(np.int8), table=table)
 
 
 def _baskets(rng: np.random.Generator, age: IntArray) -> tuple[BoolArray, IntArray]:
@@ -686,7 +746,7 @@ def _baskets(rng: np.random.Generator, age: IntArray) -> tuple[BoolArray, IntArr
     """
     m = age.size
     ranked = np.argsort(-(np.log(_ITEM_P) + rng.gumbel(size=(m, len(ITEMS)))), axis=1)
-    size = 1 + _pick(_BASKET_SIZE_CDF, rng.random(m))
+    size = 1 + _draw(rng, _BASKET_SIZE_TABLE, m)
     basket = np.zeros((m, len(ITEMS)), dtype=bool)
     rows = np.arange(m)
     for j in range(_BASKET_SIZE_P.size):
@@ -746,21 +806,20 @@ def _event_batch(
     day_lo[pair_start] = pop.anchor_lo[pair_user]
     day_hi = pop.last_day[user]
     day = day_lo + (rng.random(e) * (day_hi - day_lo + 1)).astype(np.int64)
-    last = pair_start[pair_line == pop.last_line[pair_user]]
-    day[last] = pop.last_day[pair_user[pair_line == pop.last_line[pair_user]]]
-    u = rng.random(e)
-    hour = _pick(_HOUR_CDF, u)
+    is_last = pair_line == pop.last_line[pair_user]
+    day[pair_start[is_last]] = pop.last_day[pair_user[is_last]]
+    hour = _draw(rng, _HOUR_TABLE, e).astype(np.int64)
     nh = slice(line_events[NH], line_events[NH + 1])  # all new_house events are NH users'
-    hour[nh] = _pick(_EVENING_HOUR_CDF, u[nh])
+    hour[nh] = _draw(rng, _EVENING_HOUR_TABLE, nh.stop - nh.start)
     s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, e) - _TZ_S
     if pop.first == 0 and lo == 0:  # guarantee an event on the as-of date (20:00 local)
         s[pair_start[(pair_user == 0) & (pair_line == pop.last_line[0])]] = (
             _AS_OF_DAY * _DAY_S + 20 * 3_600 - _TZ_S
         )
-    s = np.maximum(s, pop.reg_s[user] + 1)
-    us = rng.integers(0, 1_000_000, e)
+    s = _after_registration(s, pop.reg_s[user])
+    us = rng.integers(0, 1_000, e) * 1_000
     line = np.repeat(pair_line, pair_count)
-    event = _pick(_EVENT_CDF, rng.random(e), line)
+    event = _draw(rng, _EVENT_TABLE, e, line)
 
     props = _properties(rng, pop, pair_user, pair_count, line_pairs, line_events)
 
@@ -774,10 +833,12 @@ def _event_batch(
     event = np.concatenate([event, np.full(m, _ORDER_EVENT)])
     price = np.concatenate([props.pop("car_price"), np.full(m, np.nan)])
     codes = {
-        name: np.concatenate([c, orders.primary[o] if name == "item_category" else np.full(m, -1)])
+        name: np.concatenate(
+            [c, orders.primary[o] if name == "item_category" else np.full(m, -1, dtype=c.dtype)]
+        )
         for name, c in props.items()
     }
-    span_us = 500 * _DAY_S * 1_000_000  # fits int64 for up to ~200k users per batch
+    span_us = 500 * _DAY_S * 1_000_000  # x _BATCH_USERS still fits int64
     base_us = (_AS_OF_DAY - 400) * _DAY_S * 1_000_000
     order = np.argsort((user - lo) * span_us + (ts - base_us))
     price = price[order]
@@ -796,7 +857,7 @@ def _event_batch(
         _dict_column(codes["service_type"][order], _strings(_SERVICES)),
         _dict_column(codes["item_category"][order], _strings(ITEMS)),
     ]
-    return pa.RecordBatch.from_arrays(columns, schema=EVENTS_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=_EVENT_BATCH_SCHEMA)
 
 
 def _properties(
@@ -818,11 +879,11 @@ def _properties(
     def pairs(line: int) -> slice:
         return slice(line_pairs[line], line_pairs[line + 1])
 
-    def sticky(line: int, cdf: FloatArray, group: IntArray | None = None) -> IntArray:
+    def sticky(line: int, table: CodeArray, group: IntArray | None = None) -> CodeArray:
         counts = pair_count[pairs(line)]
-        preferred = np.repeat(_pick(cdf, rng.random(counts.size), group), counts)
+        preferred = np.repeat(_draw(rng, table, counts.size, group), counts)
         ev_group = None if group is None else np.repeat(group, counts)
-        fresh = _pick(cdf, rng.random(preferred.size), ev_group)
+        fresh = _draw(rng, table, preferred.size, ev_group)
         return np.where(rng.random(preferred.size) < _STICKY, preferred, fresh)
 
     def column(line: int, values: npt.NDArray[np.generic], fill: float = -1) -> npt.NDArray[Any]:
@@ -831,18 +892,20 @@ def _properties(
         return out
 
     nh_of = pop.members[:, NH].astype(np.int64)
-    brand = sticky(CAR, _CAR_BRAND_CDF, nh_of[pair_user[pairs(CAR)]])
+    brand = sticky(CAR, _CAR_BRAND_TABLE, nh_of[pair_user[pairs(CAR)]])
     price_lo, price_hi = _CAR_PRICE_RANGE[brand, 0], _CAR_PRICE_RANGE[brand, 1]
     price = np.round(price_lo + (price_hi - price_lo) * rng.random(brand.size) ** 1.5, 2)
-    city = np.repeat(pop.city[pair_user[pairs(NH)]], pair_count[pairs(NH)])
+    city = np.repeat(pop.city[pair_user[pairs(NH)]].astype(np.int64), pair_count[pairs(NH)])
     high_edu = (pop.education[pair_user[pairs(JOB)]] >= 3).astype(np.int64)
     return {
-        "house_age": column(SH, sticky(SH, _HOUSE_AGE_CDF, nh_of[pair_user[pairs(SH)]])),
-        "rent_type": column(RENT, sticky(RENT, _RENT_TYPE_CDF, nh_of[pair_user[pairs(RENT)]])),
+        "house_age": column(SH, sticky(SH, _HOUSE_AGE_TABLE, nh_of[pair_user[pairs(SH)]])),
+        "rent_type": column(RENT, sticky(RENT, _RENT_TYPE_TABLE, nh_of[pair_user[pairs(RENT)]])),
         "car_brand": column(CAR, brand),
         "car_price": column(CAR, price, fill=np.nan),
-        "district": column(NH, city * _DISTRICT_P.size + sticky(NH, _DISTRICT_CDF)),
-        "job_category": column(JOB, sticky(JOB, _JOB_CDF, high_edu)),
-        "service_type": column(LOCAL, sticky(LOCAL, _SERVICE_CDF)),
-        "item_category": column(BEAUTY, sticky(BEAUTY, _ITEM_CDF)),
+        "district": column(
+            NH, city * _DISTRICT_P.size + sticky(NH, _DISTRICT_TABLE).astype(np.int64)
+        ),
+        "job_category": column(JOB, sticky(JOB, _JOB_TABLE, high_edu)),
+        "service_type": column(LOCAL, sticky(LOCAL, _SERVICE_TABLE)),
+        "item_category": column(BEAUTY, sticky(BEAUTY, _ITEM_TABLE)),
     }

@@ -1,0 +1,57 @@
+"""Settings: defaults < portrait.toml < PORTRAIT_* env < overrides; bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portrait.config import SETTINGS, default_toml, load_config
+from portrait.errors import ConfigError
+
+
+def test_defaults_without_a_file() -> None:
+    config = load_config(None, environ={})
+    assert config["engine.type"] == "duckdb"
+    assert config["data.as_of"] == "auto"
+    assert all(config.sources[s.name] == "default" for s in SETTINGS)
+
+
+def test_precedence(tmp_path: Path) -> None:
+    (tmp_path / "portrait.toml").write_text('[data]\nas_of = "2026-01-02"\n[engine]\nthreads = 3\n')
+    env = {"PORTRAIT_ENGINE_THREADS": "1"}
+    config = load_config(tmp_path, environ=env, overrides={"data.timezone": "Asia/Shanghai"})
+    assert config["data.as_of"] == "2026-01-02"
+    assert config["engine.threads"] == 1
+    assert config.sources["engine.threads"] == "$PORTRAIT_ENGINE_THREADS"
+    assert config["data.timezone"] == "Asia/Shanghai"
+    assert config.sources["data.timezone"] == "command line"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[data]\nas_of = "yesterday"\n', "data.as_of"),
+        ('[engine]\nthreads = "many"\n', "engine.threads"),
+        ("[engine]\nwheels = 4\n", "unknown setting 'engine.wheels'"),
+        ('[data]\ntimezone = "Mars/Olympus"\n', "time zone"),
+        ("not toml [", "cannot parse"),
+    ],
+)
+def test_bad_values_name_the_setting_and_file(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "portrait.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert needle in str(info.value)
+    assert "portrait.toml" in str(info.value)
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"\$PORTRAIT_INGEST_ON_ERROR"):
+        load_config(None, environ={"PORTRAIT_INGEST_ON_ERROR": "ignore"})
+
+
+def test_default_toml_round_trips(tmp_path: Path) -> None:
+    (tmp_path / "portrait.toml").write_text(default_toml())
+    config = load_config(tmp_path, environ={})
+    assert {k: config[k] for k in config} == {s.name: s.default for s in SETTINGS}
