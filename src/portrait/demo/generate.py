@@ -179,7 +179,7 @@ _DISTRICT_P: Final = np.array([0.35, 0.30, 0.20, 0.15])
 
 _EDUCATION: Final = ("初中及以下", "高中", "大专", "本科", "硕士", "博士")
 _EDU_P: Final = np.array([0.14, 0.24, 0.28, 0.26, 0.07, 0.01])
-_EDU_START_AGE: Final = np.array([17, 18, 21, 22, 25, 28])
+_EDU_START_AGE: Final = np.array([18, 19, 21, 22, 25, 28])  # plus a 0-4 year gap
 _EDU_CAP_BY_AGE: Final = np.select(
     [np.arange(66) < 20, np.arange(66) < 22, np.arange(66) < 25, np.arange(66) < 28],
     [1, 2, 3, 4],
@@ -202,10 +202,10 @@ _NH_AGE_W: Final = np.select(
         np.arange(66) <= 45,
         np.arange(66) <= 55,
     ],
-    [1.55, 0.95, 0.95, 1.20, 1.85, 1.10, 0.70],
-    0.45,
+    [1.80, 1.35, 1.20, 1.20, 1.80, 1.00, 0.60],
+    0.40,
 )
-_NH_WORK_W: Final = np.array([0.7, 1.0, 1.5])
+_NH_WORK_W: Final = np.array([0.6, 1.0, 1.7])
 
 # --------------------------------------------------------------------------- properties
 _HOUSE_AGES: Final = ("2年以内", "2-5年", "5-10年", "10-20年", "20年以上")
@@ -619,7 +619,7 @@ def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Popula
     lo, hi = _AGE_BANDS[band, 0], _AGE_BANDS[band, 1]
     age = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
     education = np.minimum(_draw(rng, _EDU_TABLE, n), _EDU_CAP_BY_AGE[age])
-    work_years = np.clip(age - _EDU_START_AGE[education] - rng.integers(0, 3, n), 0, age - 18)
+    work_years = np.clip(age - _EDU_START_AGE[education] - rng.integers(0, 5, n), 0, age - 18)
     city = _draw(rng, _CITY_TABLE, n)
     # registration: 2019-01-01 .. as-of 22:00 local (UTC+8), more of it recently
     reg_span_s = (_AS_OF_DAY - _REG_START_DAY) * _DAY_S + 14 * 3_600
