@@ -127,7 +127,7 @@ def test_cycle_and_bad_definitions_leave_profile_untouched(small_ws: Workspace) 
     with pytest.raises(DependencyCycleError, match=r"x -> y -> x|y -> x -> y"):
         small_ws.build()
     extra.write_text("tags:\n  - {name: z, kind: attribute, column: nope}\n", encoding="utf-8")
-    with pytest.raises(TagDefinitionError, match="loop.yaml"):
+    with pytest.raises(TagDefinitionError, match=r"loop\.yaml"):
         small_ws.build()
     assert small_ws.built.version == first.profile_version
 

@@ -32,11 +32,17 @@ def test_init_ingest_build_and_catalog(small_ws: Workspace) -> None:
     shown = json.loads(run("tags", "show", "age_band", "-w", ws, "-f", "json").stdout)
     assert shown["distinct"] == 3
     assert "CASE" in shown["sql"]
-    assert {d["value"]: d["count"] for d in shown["distribution"]} == {"20-30": 1, "30-40": 1, "60+": 1}
+    assert {d["value"]: d["count"] for d in shown["distribution"]} == {
+        "20-30": 1,
+        "30-40": 1,
+        "60+": 1,
+    }
     table = run("tags", "show", "cars", "-w", ws).stdout
     assert "ROW_NUMBER" in table and "coverage" in table
     spark = run("tags", "show", "searches_7d", "-w", ws, "--dialect", "spark", "-f", "json")
-    assert "COUNT_IF" in json.loads(spark.stdout)["sql"] or "FILTER" in json.loads(spark.stdout)["sql"]
+    assert (
+        "COUNT_IF" in json.loads(spark.stdout)["sql"] or "FILTER" in json.loads(spark.stdout)["sql"]
+    )
     rows = list(csv.DictReader(io.StringIO(run("tags", "list", "-w", ws, "-f", "csv").stdout)))
     assert [r["name"] for r in rows][:3] == ["gender", "age", "city"]
     status = json.loads(run("status", "-w", ws, "-f", "json").stdout)
@@ -84,9 +90,18 @@ def test_errors_are_for_people(tmp_path: Path, small_ws: Workspace) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["init", "--help"], ["demo", "--help"], ["ingest", "--help"],
-                 ["build", "--help"], ["tags", "list", "--help"], ["tags", "show", "--help"],
-                 ["profile", "--help"], ["status", "--help"], ["config", "--help"]):
+    for args in (
+        ["--help"],
+        ["init", "--help"],
+        ["demo", "--help"],
+        ["ingest", "--help"],
+        ["build", "--help"],
+        ["tags", "list", "--help"],
+        ["tags", "show", "--help"],
+        ["profile", "--help"],
+        ["status", "--help"],
+        ["config", "--help"],
+    ):
         result = run(*args)
         assert "Usage" in result.stdout
 
