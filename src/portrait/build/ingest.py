@@ -110,7 +110,7 @@ def detect_format(path: Path, fmt: str | None) -> FileFormat:
         raise IngestError(
             f"cannot tell the format from the suffix '{path.suffix}'",
             where=str(path),
-            hint="name the file .csv, .parquet or .jsonl, or pass --format",
+            hint="name the file .csv, .parquet or .jsonl, or pass --file-format",
         )
     return found
 

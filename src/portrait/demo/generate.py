@@ -129,36 +129,18 @@ _EVENT_MIX: Final = np.array(
 # --------------------------------------------------------------------------- users
 _GENDERS: Final = ("男", "女")
 _P_FEMALE: Final = 0.47
+# fmt: off
 _AGE_BANDS: Final = np.array(
-    [
-        (18, 20),
-        (21, 25),
-        (26, 30),
-        (31, 34),
-        (35, 40),
-        (41, 45),
-        (46, 50),
-        (51, 55),
-        (56, 60),
-        (61, 65),
-    ]
+    [(18, 20), (21, 25), (26, 30), (31, 34), (35, 40), (41, 45), (46, 50), (51, 55), (56, 60),
+     (61, 65)]
 )
+# fmt: on
 _AGE_BAND_P: Final = np.array([0.07, 0.16, 0.19, 0.14, 0.17, 0.10, 0.07, 0.05, 0.03, 0.02])
 
-_CITIES: Final = (
-    "北京",
-    "上海",
-    "广州",
-    "深圳",
-    "杭州",
-    "成都",
-    "武汉",
-    "南京",
-    "西安",
-    "重庆",
-    "天津",
-    "苏州",
-)
+# fmt: off
+_CITIES: Final = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆",
+                  "天津", "苏州")
+# fmt: on
 _CITY_P: Final = np.array([0.14, 0.14, 0.10, 0.10, 0.08, 0.09, 0.07, 0.06, 0.06, 0.07, 0.05, 0.04])
 _DISTRICTS: Final = (
     ("朝阳", "海淀", "通州", "大兴"),
@@ -220,35 +202,17 @@ _CAR_BRAND_P: Final = np.array(
         [0.10, 0.20, 0.20, 0.12, 0.16, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01],
     ]
 )
-_CAR_PRICE_RANGE: Final = np.array(  # 万元
-    [
-        [70, 150],
-        [30, 100],
-        [30, 90],
-        [45, 120],
-        [30, 70],
-        [8, 25],
-        [8, 25],
-        [7, 22],
-        [6, 25],
-        [6, 20],
-        [5, 18],
-        [5, 15],
-    ],
+# fmt: off
+_CAR_PRICE_RANGE: Final = np.array(  # 万元, by _CAR_BRANDS
+    [[70, 150], [30, 100], [30, 90], [45, 120], [30, 70],
+     [8, 25], [8, 25], [7, 22], [6, 25], [6, 20], [5, 18], [5, 15]],
     dtype=np.float64,
 )
-_JOBS: Final = (
-    "普工",
-    "销售",
-    "司机",
-    "餐饮",
-    "客服",
-    "技工",
-    "行政",
-    "IT互联网",
-    "财务",
-    "教育培训",
-)
+# fmt: on
+# fmt: off
+_JOBS: Final = ("普工", "销售", "司机", "餐饮", "客服", "技工", "行政", "IT互联网", "财务",
+                "教育培训")
+# fmt: on
 _JOB_P: Final = np.array(
     [
         [0.20, 0.16, 0.12, 0.14, 0.10, 0.12, 0.05, 0.03, 0.03, 0.05],  # up to 大专
@@ -291,46 +255,27 @@ _BASKET_SIZE_P: Final = np.array([0.55, 0.33, 0.12])  # random items before the 
 _BUYER_SHARE: Final = 0.4
 
 # --------------------------------------------------------------------------- time of day
-_HOUR_W: Final = np.array(
-    [
-        1.2,
-        0.6,
-        0.35,
-        0.25,
-        0.2,
-        0.25,
-        0.6,
-        1.6,
-        3.0,
-        4.4,
-        5.0,
-        5.0,
-        4.6,
-        4.2,
-        4.6,
-        4.8,
-        4.8,
-        4.6,
-        4.4,
-        5.0,
-        5.6,
-        5.8,
-        5.0,
-        2.9,
-    ]
+# fmt: off
+_HOUR_W: Final = np.array(  # local hours 0-23, before the evening share is fixed
+    [1.2, 0.6, 0.35, 0.25, 0.2, 0.25, 0.6, 1.6, 3.0, 4.4, 5.0, 5.0,
+     4.6, 4.2, 4.6, 4.8, 4.8, 4.6, 4.4, 5.0, 5.6, 5.8, 5.0, 2.9]
 )
+# fmt: on
 
 
 def _table(weights: npt.ArrayLike) -> CodeArray:
-    """Inverse-CDF lookup table(s) for :func:`_draw`: one row of ``_RESOLUTION`` codes per row of
-    ``weights``, so category ``k`` fills a share of the row equal to its probability (to within
-    1/65536)."""
+    """Inverse-CDF lookup table(s) for :func:`_draw`.
+
+    Each row of ``weights`` becomes a row of ``_RESOLUTION`` codes in which category ``k`` fills a
+    share equal to its probability (to within 1/65536).
+    """
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
     cdf = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
     grid = (np.arange(_RESOLUTION) + 0.5) / _RESOLUTION
     rows = [np.searchsorted(row, grid, side="right") for row in cdf]
     table = np.minimum(np.stack(rows), w.shape[1] - 1).astype(np.int8)
-    return table[0] if np.ndim(weights) == 1 else table
+    result: CodeArray = table[0] if np.ndim(weights) == 1 else table
+    return result
 
 
 def _hour_weights(evening_share: float) -> FloatArray:
@@ -521,12 +466,15 @@ def _draw(
     size: int,
     group: npt.NDArray[np.integer] | None = None,
 ) -> CodeArray:
-    """``size`` category codes from a :func:`_table`; with ``group``, draw ``i`` uses row
-    ``group[i]`` of a 2-D table. One table lookup per draw, no per-draw search."""
+    """``size`` category codes from a :func:`_table`, one table lookup each.
+
+    With ``group``, draw ``i`` uses row ``group[i]`` of a 2-D table.
+    """
     u = rng.integers(0, _RESOLUTION, size, dtype=np.uint16)
-    if group is None:
-        return table[u]
-    return table.ravel()[group.astype(np.int64) * _RESOLUTION + u]
+    codes: CodeArray = (
+        table[u] if group is None else table.ravel()[group.astype(np.int64) * _RESOLUTION + u]
+    )
+    return codes
 
 
 def _strings(values: tuple[str, ...]) -> pa.Array:
@@ -544,7 +492,9 @@ def _dict_column(
     hashing every value.
     """
     index_type = pa.int32() if wide else pa.int8()
-    indices = np.asarray(codes, dtype=np.int32 if wide else np.int8)
+    indices: npt.NDArray[np.signedinteger[Any]] = np.asarray(
+        codes, dtype=np.int32 if wide else np.int8
+    )
     valid = indices >= 0
     null_count = indices.size - int(np.count_nonzero(valid))
     validity = None
@@ -601,7 +551,7 @@ class _Population:
     age: IntArray
     education: IntArray
     work_years: IntArray
-    city: IntArray
+    city: CodeArray
     reg_s: IntArray  # registration, epoch seconds UTC
     reg_us: IntArray
     members: BoolArray  # (n, lines)
