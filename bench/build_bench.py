@@ -363,12 +363,13 @@ def connect(threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
-    row = con.execute(query).fetchone()
-    return row[0] if row else None
+    rows = con.execute(query).fetchall()  # fetch to the end: DuckDB 2 keeps results open
+    return rows[0][0] if rows else None
 
 
 def run_hand_written(
@@ -384,6 +385,10 @@ def run_hand_written(
     finally:
         con.close()
     return timings
+
+
+def tag_seconds(timings: dict[str, float]) -> float:
+    return sum(s for label, s in timings.items() if label != "index")
 
 
 def best_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -493,8 +498,7 @@ def compare(
     )
     row = con.execute(
         f"SELECT count(*), {counts} FROM {left} AS p JOIN {right} AS h USING ({key})"
-    ).fetchone()
-    assert row is not None
+    ).fetchall()[0]
     result.joined = int(row[0])
     result.columns = {c: int(n) for c, n in zip(common, row[1:], strict=True)}
     for column in result.mismatched:
@@ -704,6 +708,7 @@ def machine_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "duckdb": duckdb.__version__,
         "duckdb_threads": int(scalar(con, "SELECT current_setting('threads')")),
         "portrait": getattr(portrait, "__version__", "?"),
+        "load_average": list(os.getloadavg()),
     }
 
 
@@ -759,6 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(tempfile.gettempdir()) / "portrait-bench" / f"u{args.users}-s{args.seed}"
     )
     setup = prepare_workspace(root, args.users, args.seed, args.fresh)
+    load_before = list(os.getloadavg())
     ws: Workspace = portrait.open(root)
     warehouse = ws.warehouse
     assert warehouse.path is not None
@@ -789,6 +795,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps = hand_steps(params, hand_target)
         print(f"run {i + 1}/{repeat}: hand-written DuckDB …", flush=True)
         hand_runs.append(run_hand_written(steps, threads, memory_limit))
+        print(
+            f"  Portrait {report.seconds:.2f} s (tags {tag_seconds(portrait_runs[-1]):.2f} s), "
+            f"hand-written {tag_seconds(hand_runs[-1]):.2f} s, "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         if not args.no_fused:
             fused_runs.append(
                 run_hand_written(
@@ -806,6 +818,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile_bytes = profile_file.stat().st_size
     con = connect(threads, memory_limit)
     machine = machine_facts(con)
+    machine["load_average_before"] = load_before
 
     # -- equality check -------------------------------------------------------------------
     portrait_rel = f"read_parquet({sql_string(str(profile_file))})"
@@ -890,7 +903,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['ram']} RAM, "
         f"DuckDB {machine['duckdb']} ({machine['duckdb_threads']} threads, same for both), "
-        f"Python {machine['python']}."
+        f"Python {machine['python']}; load average {load_before[0]:.1f} before the runs, "
+        f"{machine['load_average'][0]:.1f} after."
     )
     print(
         f"Data: {tables.get('users', 0):,} users, {tables.get('events', 0):,} events "

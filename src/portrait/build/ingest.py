@@ -217,7 +217,7 @@ def _typed_expr(column: str, vtype: str, raw_type: str) -> str:
             return f"CAST({col} AS VARCHAR[])"
         return (
             f"list_filter(list_transform(string_split(CAST({col} AS VARCHAR), "
-            f"'{LIST_SEPARATOR}'), x -> trim(x)), x -> x <> '')"
+            f"'{LIST_SEPARATOR}'), lambda x: trim(x)), lambda x: x <> '')"
         )
     if vtype == "string":
         return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
@@ -406,8 +406,10 @@ def ingest(
                 f"SELECT _fname, _line, _column, _error FROM checked WHERE _error IS NOT NULL "
                 f"ORDER BY _row LIMIT {MAX_EXAMPLES}"
             ).fetchall()
-            label = "line" if file_format == "jsonl" else "row"
-            report.problems = [f"{r[0]} {label} {r[1]}, column '{r[2]}': {r[3]}" for r in examples]
+            row_word = "line" if file_format == "jsonl" else "row"
+            report.problems = [
+                f"{r[0]} {row_word} {r[1]}, column '{r[2]}': {r[3]}" for r in examples
+            ]
             if report.rows_rejected and on_error == "fail":
                 more = report.rows_rejected - len(examples)
                 raise IngestError(
