@@ -651,7 +651,7 @@ class _Orders:
     user: IntArray
     s: IntArray
     us: IntArray
-    primary: npt.NDArray[np.int8]
+    primary: CodeArray
     table: pa.Table
 
 
