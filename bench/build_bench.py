@@ -116,6 +116,9 @@ DAYPART = (
     f"WHEN {LOCAL_HOUR} < 13 THEN '中午' WHEN {LOCAL_HOUR} < 19 THEN '下午' ELSE '晚上' END"
 )
 
+# Each preference: count per (user, value) in the window, rank, keep the top k, list them.
+# NULL values are dropped by filtering the property column itself (computed values such as the
+# daypart are never NULL), which is how one would write it and lets DuckDB push it into the scan.
 PREFERENCE_SQL = """
 WITH counted AS (
     SELECT user_id, v, count(*) AS n, max(ts) AS last_ts
@@ -123,8 +126,7 @@ WITH counted AS (
         SELECT user_id, ts, {value} AS v
         FROM read_parquet({files})
         WHERE ts >= {start} AND ts < {end}{where}
-    ) AS s
-    WHERE v IS NOT NULL
+    ) AS s{outer_where}
     GROUP BY user_id, v
 ), ranked AS (
     SELECT user_id, v,
@@ -148,21 +150,38 @@ class Preference:
     window: int
     top: int
     where: str = ""
+    #: drop NULL values after computing them (only where the value is not a plain column)
+    null_filter_on_value: bool = False
+
+
+def _line(line: str, column: str) -> str:
+    return f"business_line = '{line}' AND {column} IS NOT NULL"
 
 
 PREFERENCES: tuple[Preference, ...] = (
     Preference("visit_daypart", "events", DAYPART, 90, 1),
-    Preference("active_lines_360d", "events", "business_line", 360, 7),
     Preference(
-        "preferred_house_age", "events", "house_age", 180, 1, "business_line = 'second_hand_house'"
+        "active_lines_360d", "events", "business_line", 360, 7, "business_line IS NOT NULL"
     ),
-    Preference("preferred_rent_type", "events", "rent_type", 180, 1, "business_line = 'rent'"),
-    Preference("preferred_car_brands", "events", "car_brand", 180, 3, "business_line = 'used_car'"),
-    Preference("preferred_jobs", "events", "job_category", 180, 2, "business_line = 'recruitment'"),
     Preference(
-        "preferred_services", "events", "service_type", 180, 2, "business_line = 'local_services'"
+        "preferred_house_age", "events", "house_age", 180, 1, _line("second_hand_house", "house_age")
     ),
-    Preference("preferred_items", "orders", "unnest(items)", 365, 3),
+    Preference("preferred_rent_type", "events", "rent_type", 180, 1, _line("rent", "rent_type")),
+    Preference(
+        "preferred_car_brands", "events", "car_brand", 180, 3, _line("used_car", "car_brand")
+    ),
+    Preference(
+        "preferred_jobs", "events", "job_category", 180, 2, _line("recruitment", "job_category")
+    ),
+    Preference(
+        "preferred_services",
+        "events",
+        "service_type",
+        180,
+        2,
+        _line("local_services", "service_type"),
+    ),
+    Preference("preferred_items", "orders", "unnest(items)", 365, 3, null_filter_on_value=True),
 )
 
 #: the metric tags that are 0 (not NULL) for a user without rows
@@ -230,38 +249,41 @@ EVENT_METRIC_NAMES = (
 )
 ORDER_METRIC_NAMES = ("orders_365d", "spend_365d", "avg_order_value", "days_since_order")
 
-# What-if: the seven event preference tags from ONE scan of events (each event contributes up
-# to three (tag, value) pairs: its daypart, its business line and its line's property).
-FUSED_PREFERENCES_SQL = """
-WITH kv AS (
-    SELECT user_id, ts, unnest([
-        CASE WHEN ts >= {d90} THEN struct_pack(t := 'visit_daypart', v := {daypart}) END,
-        struct_pack(t := 'active_lines_360d', v := business_line),
-        CASE WHEN ts >= {d180} THEN CASE business_line
-            WHEN 'second_hand_house' THEN struct_pack(t := 'preferred_house_age', v := house_age)
-            WHEN 'rent' THEN struct_pack(t := 'preferred_rent_type', v := rent_type)
-            WHEN 'used_car' THEN struct_pack(t := 'preferred_car_brands', v := car_brand)
-            WHEN 'recruitment' THEN struct_pack(t := 'preferred_jobs', v := job_category)
-            WHEN 'local_services' THEN struct_pack(t := 'preferred_services', v := service_type)
-        END END
-    ]) AS kv
-    FROM read_parquet({events})
-    WHERE ts >= {d360} AND ts < {end}
-), counted AS (
-    SELECT kv.t AS t, user_id, kv.v AS v, count(*) AS n, max(ts) AS last_ts
-    FROM kv
-    WHERE kv.v IS NOT NULL
-    GROUP BY ALL
+# What-ifs: the same tags written differently, to show where time could be saved.
+# 1. The five business-line property preferences (same 180-day window, one property per line)
+#    from ONE scan of events instead of five.
+LINE_PROPERTIES: tuple[tuple[str, str, str, int], ...] = (
+    ("second_hand_house", "house_age", "preferred_house_age", 1),
+    ("rent", "rent_type", "preferred_rent_type", 1),
+    ("used_car", "car_brand", "preferred_car_brands", 3),
+    ("recruitment", "job_category", "preferred_jobs", 2),
+    ("local_services", "service_type", "preferred_services", 2),
+)
+
+LINE_PREFERENCES_SQL = """
+WITH counted AS (
+    SELECT user_id, line, v, count(*) AS n, max(ts) AS last_ts
+    FROM (
+        SELECT user_id, ts, business_line AS line, CASE business_line {value_cases} END AS v
+        FROM read_parquet({events})
+        WHERE ts >= {d180} AND ts < {end} AND business_line IN ({lines})
+    ) AS s
+    WHERE v IS NOT NULL
+    GROUP BY user_id, line, v
 ), ranked AS (
-    SELECT t, user_id, v,
-        row_number() OVER (PARTITION BY t, user_id ORDER BY n DESC, last_ts DESC, v) AS rn
+    SELECT user_id, line, v,
+        row_number() OVER (PARTITION BY user_id, line ORDER BY n DESC, last_ts DESC, v) AS rn
     FROM counted
-    QUALIFY rn <= CASE t {top_cases} END
+    QUALIFY rn <= CASE line {top_cases} END
 )
 SELECT user_id, {pivot}
 FROM ranked
 GROUP BY user_id
 """
+
+# 2. visit_daypart with the local hour as ts + 8 hours (Asia/Shanghai has had no DST since 1991)
+#    instead of an ICU time zone conversion per event.
+FIXED_OFFSET_HOUR = "hour(ts + INTERVAL 8 HOUR)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,25 +314,67 @@ def placeholders(as_of: dt.date, files: dict[str, list[Path]]) -> dict[str, str]
     return values
 
 
-def preference_sql(pref: Preference, params: dict[str, str]) -> str:
+def preference_sql(pref: Preference, params: dict[str, str], value: str | None = None) -> str:
     return PREFERENCE_SQL.format(
-        value=pref.value,
+        value=value or pref.value,
         files=params[pref.table],
         start=params[f"d{pref.window}"],
         end=params["end"],
         where=f" AND {pref.where}" if pref.where else "",
+        outer_where="\n    WHERE v IS NOT NULL" if pref.null_filter_on_value else "",
         top=pref.top,
         name=pref.name,
     )
 
 
-def fused_preferences_sql(params: dict[str, str]) -> str:
-    fused = [p for p in PREFERENCES if p.table == "events"]
-    top_cases = " ".join(f"WHEN '{p.name}' THEN {p.top}" for p in fused)
-    pivot = ",\n    ".join(
-        f"list(v ORDER BY rn) FILTER (WHERE t = '{p.name}') AS {p.name}" for p in fused
+def line_preferences_sql(params: dict[str, str]) -> str:
+    return LINE_PREFERENCES_SQL.format(
+        value_cases=" ".join(f"WHEN '{line}' THEN {col}" for line, col, _, _ in LINE_PROPERTIES),
+        lines=", ".join(f"'{line}'" for line, _, _, _ in LINE_PROPERTIES),
+        top_cases=" ".join(f"WHEN '{line}' THEN {top}" for line, _, _, top in LINE_PROPERTIES),
+        pivot=",\n    ".join(
+            f"list(v ORDER BY rn) FILTER (WHERE line = '{line}') AS {name}"
+            for line, _, name, _ in LINE_PROPERTIES
+        ),
+        **params,
     )
-    return FUSED_PREFERENCES_SQL.format(daypart=DAYPART, top_cases=top_cases, pivot=pivot, **params)
+
+
+def fixed_offset_daypart_sql(params: dict[str, str]) -> str:
+    daypart = DAYPART.replace(LOCAL_HOUR, FIXED_OFFSET_HOUR)
+    return preference_sql(PREFERENCES[0], params, value=daypart)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """An alternative way to compute some tags: its SELECT and the hand-written steps it
+    replaces."""
+
+    key: str
+    title: str
+    sql: str
+    columns: tuple[str, ...]
+    replaces: tuple[str, ...]
+
+
+def what_ifs(params: dict[str, str]) -> list[WhatIf]:
+    names = tuple(name for _, _, name, _ in LINE_PROPERTIES)
+    return [
+        WhatIf(
+            "line_preferences_one_scan",
+            "the 5 business-line property preferences from one scan of events",
+            line_preferences_sql(params),
+            names,
+            tuple(f"preference:{n}" for n in names),
+        ),
+        WhatIf(
+            "daypart_fixed_offset",
+            "visit_daypart with the local hour as ts + 8 h instead of a time zone conversion",
+            fixed_offset_daypart_sql(params),
+            ("visit_daypart",),
+            ("preference:visit_daypart",),
+        ),
+    ]
 
 
 def assemble_sql(target: Path) -> str:
@@ -372,19 +436,85 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
     return rows[0][0] if rows else None
 
 
-def run_hand_written(
-    steps: list[tuple[str, str]], threads: int, memory_limit: str
-) -> dict[str, float]:
-    timings: dict[str, float] = {}
+@dataclass
+class Run:
+    """Per step: wall-clock seconds and process CPU seconds (all threads)."""
+
+    wall: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    total_wall: float = 0.0
+    total_cpu: float = 0.0
+
+
+def run_hand_written(steps: list[tuple[str, str]], threads: int, memory_limit: str) -> Run:
+    run = Run()
     con = connect(threads, memory_limit)
     try:
         for label, query in steps:
-            t0 = time.perf_counter()
-            con.execute(query)
-            timings[label] = time.perf_counter() - t0
+            w0, c0 = time.perf_counter(), time.process_time()
+            con.execute(query).fetchall()
+            run.wall[label] = time.perf_counter() - w0
+            run.cpu[label] = time.process_time() - c0
     finally:
         con.close()
-    return timings
+    run.total_wall = sum(run.wall.values())
+    run.total_cpu = sum(run.cpu.values())
+    return run
+
+
+class CpuClock:
+    """A build progress listener that notes the process CPU time at every step boundary.
+
+    The build reports one ``advance`` per computed relation, in the order of its timings, and
+    the index as a step of its own; this turns those marks into CPU seconds per step.
+    """
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, str, float]] = []
+        self._step = ""
+
+    def start(self, step: str, total: float | None = None) -> None:
+        self._step = step
+        self.marks.append((step, "start", time.process_time()))
+
+    def advance(self, amount: float = 1) -> None:
+        self.marks.append((self._step, "advance", time.process_time()))
+
+    def finish(self) -> None:
+        self.marks.append((self._step, "finish", time.process_time()))
+
+    def per_step(self, labels: list[str]) -> dict[str, float]:
+        """CPU seconds per compute label (in order) and for ``index``; {} if they don't line up."""
+        out: dict[str, float] = {}
+        compute = [m for m in self.marks if m[0] == "compute tags"]
+        ticks = [m[2] for m in compute if m[1] in ("start", "advance")]
+        if len(ticks) == len(labels) + 1:
+            out = {label: b - a for label, a, b in zip(labels, ticks, ticks[1:], strict=False)}
+        index = [m for m in self.marks if m[0] == "index tags"]
+        if index and index[0][1] == "start" and index[-1][1] == "finish":
+            out["index"] = index[-1][2] - index[0][2]
+        return out
+
+
+def run_portrait(ws: Workspace) -> tuple[Run, str]:
+    clock = CpuClock()
+    c0 = time.process_time()
+    report = ws.build(full=True, progress=clock)
+    run = Run(wall=dict(report.timings), total_wall=report.seconds)
+    run.total_cpu = time.process_time() - c0
+    run.cpu = clock.per_step([label for label in run.wall if label != "index"])
+    return run, report.as_of
+
+
+def run_sql(con_args: tuple[int, str], query: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one statement on a fresh connection."""
+    con = connect(*con_args)
+    try:
+        w0, c0 = time.perf_counter(), time.process_time()
+        con.execute(query).fetchall()
+        return time.perf_counter() - w0, time.process_time() - c0
+    finally:
+        con.close()
 
 
 def tag_seconds(timings: dict[str, float]) -> float:
@@ -659,17 +789,21 @@ def polars_event_metrics(
             )
         )
 
-    seconds: list[float] = []
+    walls: list[float] = []
+    cpus: list[float] = []
     frame: Any = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         frame = query().collect()
-        seconds.append(time.perf_counter() - t0)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
     return {
         "version": pl.__version__,
         "threads": pl.thread_pool_size(),
-        "seconds": min(seconds),
-        "runs": seconds,
+        "seconds": min(walls),
+        "cpu_seconds": min(cpus),
+        "runs": walls,
+        "cpu_runs": cpus,
         "rows": frame.height,
     }, frame.to_arrow()
 
@@ -712,349 +846,3 @@ def machine_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def fmt_ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b == 0:
-        return "—"
-    return f"{a / b:.2f}x"
-
-
-def fmt_s(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3f}"
-
-
-def markdown_table(rows: list[tuple[str, float | None, float | None]]) -> str:
-    lines = ["| step | Portrait s | hand-written DuckDB s | ratio |", "|---|---:|---:|---:|"]
-    lines += [f"| {s} | {fmt_s(p)} | {fmt_s(h)} | {fmt_ratio(p, h)} |" for s, p, h in rows]
-    return "\n".join(lines)
-
-
-def kind_of(label: str) -> str:
-    if label.startswith("metric:"):
-        return "metric"
-    if label.startswith("preference:"):
-        return "preference"
-    return label
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--users", type=int, default=200_000, help="demo users (default 200000)")
-    parser.add_argument("--seed", type=int, default=7, help="demo data seed (default 7)")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=None,
-        help="demo workspace folder, reused when it holds one of the same size "
-        "(default: <tmp>/portrait-bench/u<users>-s<seed>)",
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each (best is reported)")
-    parser.add_argument("--fresh", action="store_true", help="recreate the demo workspace")
-    parser.add_argument("--no-polars", action="store_true", help="skip the polars reference")
-    parser.add_argument("--no-profile", action="store_true", help="skip the profiling run")
-    parser.add_argument(
-        "--no-fused", action="store_true", help="skip the fused-preferences what-if"
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    repeat = max(1, args.repeat)
-    root: Path = args.workdir or (
-        Path(tempfile.gettempdir()) / "portrait-bench" / f"u{args.users}-s{args.seed}"
-    )
-    setup = prepare_workspace(root, args.users, args.seed, args.fresh)
-    load_before = list(os.getloadavg())
-    ws: Workspace = portrait.open(root)
-    warehouse = ws.warehouse
-    assert warehouse.path is not None
-    files = {
-        name: [warehouse.path / f for f in state.files] for name, state in warehouse.tables.items()
-    }
-    threads = int(ws.config["engine.threads"])
-    memory_limit = str(ws.config["engine.memory_limit"])
-    scratch = Path(tempfile.mkdtemp(prefix="portrait-bench-"))
-    hand_target = scratch / "hand_profile.parquet"
-
-    # -- timed runs, interleaved ----------------------------------------------------------
-    portrait_runs: list[dict[str, float]] = []
-    portrait_totals: list[float] = []
-    hand_runs: list[dict[str, float]] = []
-    fused_runs: list[float] = []
-    as_of = ""
-    steps: list[tuple[str, str]] = []
-    params: dict[str, str] = {}
-    for i in range(repeat):
-        print(f"run {i + 1}/{repeat}: Portrait build …", flush=True)
-        report = ws.build(full=True)
-        portrait_runs.append(dict(report.timings))
-        portrait_totals.append(report.seconds)
-        as_of = report.as_of
-        if not steps:
-            params = placeholders(dt.date.fromisoformat(as_of), files)
-            steps = hand_steps(params, hand_target)
-        print(f"run {i + 1}/{repeat}: hand-written DuckDB …", flush=True)
-        hand_runs.append(run_hand_written(steps, threads, memory_limit))
-        print(
-            f"  Portrait {report.seconds:.2f} s (tags {tag_seconds(portrait_runs[-1]):.2f} s), "
-            f"hand-written {tag_seconds(hand_runs[-1]):.2f} s, "
-            f"load average {os.getloadavg()[0]:.1f}",
-            flush=True,
-        )
-        if not args.no_fused:
-            fused_runs.append(
-                run_hand_written(
-                    [("fused", f"CREATE TEMP TABLE h_fused AS {fused_preferences_sql(params)}")],
-                    threads,
-                    memory_limit,
-                )["fused"]
-            )
-
-    best_portrait = best_of(portrait_runs)
-    best_hand = best_of(hand_runs)
-    snap = ws.built
-    profile_file = snap.profile_file
-    index_bytes = dir_size(snap.index_dir)
-    profile_bytes = profile_file.stat().st_size
-    con = connect(threads, memory_limit)
-    machine = machine_facts(con)
-    machine["load_average_before"] = load_before
-
-    # -- equality check -------------------------------------------------------------------
-    portrait_rel = f"read_parquet({sql_string(str(profile_file))})"
-    hand_rel = f"read_parquet({sql_string(str(hand_target))})"
-    check = compare(con, portrait_rel, hand_rel)
-
-    fused_check: Comparison | None = None
-    if not args.no_fused:
-        con.execute(f"CREATE TEMP TABLE h_fused AS {fused_preferences_sql(params)}")
-        fused_check = compare(con, hand_rel, "h_fused")
-
-    # -- polars ---------------------------------------------------------------------------
-    polars_result: dict[str, Any] | None = None
-    polars_check: Comparison | None = None
-    if not args.no_polars:
-        print("polars: event metrics …", flush=True)
-        outcome = polars_event_metrics(files["events"], dt.date.fromisoformat(as_of), repeat)
-        if outcome is None:
-            print("polars is not installed; skipped (.venv/bin/pip install polars)")
-        else:
-            polars_result, polars_table = outcome
-            con.register("polars_metrics", polars_table)
-            con.execute(
-                "CREATE TEMP TABLE h_metric_events AS " + EVENT_METRICS_SQL.format(**params)
-            )
-            polars_check = compare(con, "h_metric_events", "polars_metrics")
-
-    # -- profiling --------------------------------------------------------------------------
-    profile: dict[str, dict[str, Any]] = {}
-    if not args.no_profile:
-        print("profiling the hand-written queries once …", flush=True)
-        profile = profile_hand_written(steps, threads, memory_limit, scratch)
-        if not args.no_fused:
-            fused = profile_hand_written(
-                [
-                    (
-                        "fused event preferences",
-                        f"CREATE TEMP TABLE h_fused AS {fused_preferences_sql(params)}",
-                    )
-                ],
-                threads,
-                memory_limit,
-                scratch,
-            )
-            profile.update(fused)
-    con.close()
-
-    # -- the report -------------------------------------------------------------------------
-    labels = [label for label in best_portrait if label != "index"]
-    labels += [label for label in best_hand if label not in labels]
-    rows: list[tuple[str, float | None, float | None]] = []
-    kinds: dict[str, list[float]] = {}
-    for label in labels:
-        p, h = best_portrait.get(label), best_hand.get(label)
-        rows.append((label, p, h))
-        bucket = kinds.setdefault(kind_of(label), [0.0, 0.0])
-        bucket[0] += p or 0.0
-        bucket[1] += h or 0.0
-    compute_p = sum(best_portrait.get(label, 0.0) for label in labels)
-    compute_h = sum(best_hand.get(label, 0.0) for label in labels)
-    index_s = best_portrait.get("index", 0.0)
-    best_total = min(portrait_totals)
-    other = best_total - sum(portrait_runs[portrait_totals.index(best_total)].values())
-    n_prefs = sum(1 for label in labels if label.startswith("preference:"))
-    summary_rows: list[tuple[str, float | None, float | None]] = [
-        (f"**{k}**" + (f" ({n_prefs} tags)" if k == "preference" else ""), v[0], v[1])
-        for k, v in kinds.items()
-    ]
-    summary_rows += [
-        ("**tag computation**", compute_p, compute_h),
-        ("index (bitmaps + stats)", index_s, None),
-        ("other (load/validate tags, plan, manifest)", other, None),
-        ("**full build (best wall time)**", best_total, compute_h),
-    ]
-    ratio = compute_p / compute_h if compute_h else float("nan")
-    overhead = index_s / compute_p if compute_p else float("nan")
-    tables = {n: warehouse.tables[n].rows for n in warehouse.tables}
-
-    print()
-    print(f"## Portrait build benchmark — {args.users:,} users (seed {args.seed})")
-    print()
-    print(
-        f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['ram']} RAM, "
-        f"DuckDB {machine['duckdb']} ({machine['duckdb_threads']} threads, same for both), "
-        f"Python {machine['python']}; load average {load_before[0]:.1f} before the runs, "
-        f"{machine['load_average'][0]:.1f} after."
-    )
-    print(
-        f"Data: {tables.get('users', 0):,} users, {tables.get('events', 0):,} events "
-        f"({len(files.get('events', []))} files, {mib(dir_size(warehouse.path / 'events'))}), "
-        f"{tables.get('orders', 0):,} orders; as-of {as_of}; best of {repeat} runs per step."
-    )
-    print()
-    print("Per step:")
-    print()
-    print(markdown_table(rows))
-    print()
-    print("Per kind and totals (sums of per-step bests):")
-    print()
-    print(markdown_table(summary_rows))
-    print()
-    print(
-        f"- tag computation: Portrait {compute_p:.3f} s vs hand-written {compute_h:.3f} s = "
-        f"**{ratio:.2f}x** (target ≤ {TARGET_RATIO}x: "
-        f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})"
-    )
-    print(
-        f"- index build adds **{overhead:.0%}** on top of tag computation "
-        f"({index_s:.3f} s; target ≤ {TARGET_INDEX_OVERHEAD:.0%}: "
-        f"{'met' if overhead <= TARGET_INDEX_OVERHEAD else 'MISSED'})"
-    )
-    print(
-        f"- sizes: profile {mib(profile_bytes)}, index {mib(index_bytes)} "
-        f"({len(list(snap.index_dir.iterdir()))} files)"
-    )
-    slowest = sorted(
-        ((name, float(meta.get("index_seconds", 0.0))) for name, meta in snap.tags.items()),
-        key=lambda kv: -kv[1],
-    )
-    bitmaps_s = sum(s for _, s in slowest)
-    print(
-        f"- index: bitmaps (read column, build, save) {bitmaps_s:.3f} s, statistics and the "
-        f"rest {max(index_s - bitmaps_s, 0.0):.3f} s (last build); slowest: "
-        + ", ".join(f"{n} {s:.3f} s" for n, s in slowest[:5])
-    )
-    if fused_runs:
-        event_prefs_h = sum(
-            best_hand[f"preference:{p.name}"] for p in PREFERENCES if p.table == "events"
-        )
-        event_prefs_p = sum(
-            best_portrait.get(f"preference:{p.name}", 0.0)
-            for p in PREFERENCES
-            if p.table == "events"
-        )
-        print(
-            f"- what-if: the 7 event preference tags from one scan of events (hand-written): "
-            f"{min(fused_runs):.3f} s vs {event_prefs_h:.3f} s as 7 queries "
-            f"(Portrait {event_prefs_p:.3f} s)"
-        )
-    if polars_result is not None:
-        print(
-            f"- polars {polars_result['version']} ({polars_result['threads']} threads), the "
-            f"{len(EVENT_METRIC_NAMES)} event metrics: {polars_result['seconds']:.3f} s vs "
-            f"hand-written DuckDB {best_hand['metric:events']:.3f} s, "
-            f"Portrait {best_portrait.get('metric:events', 0.0):.3f} s"
-        )
-    if setup.get("created"):
-        print(
-            f"- demo setup: generate {setup['generate_seconds']:.1f} s, ingest "
-            f"{setup['ingest_seconds']:.1f} s, first build {setup['first_build_seconds']:.1f} s"
-        )
-    print()
-    print("Checks (rows with equal values, joined on user_id):")
-    report_comparison("- hand-written profile vs Portrait profile", check)
-    if fused_check is not None:
-        report_comparison("- fused preferences vs the 7 separate queries", fused_check)
-    if polars_check is not None:
-        report_comparison("- polars event metrics vs hand-written DuckDB", polars_check)
-
-    if profile:
-        print()
-        print("DuckDB profile of the hand-written queries (operator time summed over threads):")
-        print()
-        print("| step | CPU s | rows scanned | Parquet scan share | top operators |")
-        print("|---|---:|---:|---:|---|")
-        for label, data in profile.items():
-            if "error" in data:
-                print(f"| {label} | — | — | — | {data['error']} |")
-                continue
-            top = ", ".join(f"{k} {v:.2f}" for k, v in list(data["by_operator"].items())[:3])
-            print(
-                f"| {label} | {data['cpu_seconds']:.2f} | {data['rows_scanned']:,} | "
-                f"{data['parquet_scan_share']:.0%} | {top} |"
-            )
-
-    result = {
-        "benchmark": "build",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "args": {
-            "users": args.users,
-            "seed": args.seed,
-            "repeat": repeat,
-            "workdir": str(root),
-        },
-        "machine": machine,
-        "data": {
-            "rows": tables,
-            "event_files": len(files.get("events", [])),
-            "warehouse_bytes": {
-                n: sum(p.stat().st_size for p in paths) for n, paths in files.items()
-            },
-            "as_of": as_of,
-        },
-        "setup": setup,
-        "steps": [
-            {"step": s, "portrait_s": p, "hand_written_s": h, "ratio": (p / h) if p and h else None}
-            for s, p, h in rows
-        ],
-        "kinds": {k: {"portrait_s": v[0], "hand_written_s": v[1]} for k, v in kinds.items()},
-        "totals": {
-            "portrait_tag_computation_s": compute_p,
-            "hand_written_tag_computation_s": compute_h,
-            "ratio": ratio,
-            "target_ratio": TARGET_RATIO,
-            "ratio_met": ratio <= TARGET_RATIO,
-            "index_s": index_s,
-            "index_overhead": overhead,
-            "target_index_overhead": TARGET_INDEX_OVERHEAD,
-            "index_overhead_met": overhead <= TARGET_INDEX_OVERHEAD,
-            "portrait_other_s": other,
-            "portrait_best_full_build_s": best_total,
-        },
-        "sizes": {"profile_bytes": profile_bytes, "index_bytes": index_bytes},
-        "index_seconds_by_tag": dict(slowest),
-        "runs": {
-            "portrait": portrait_runs,
-            "portrait_full_build_s": portrait_totals,
-            "hand_written": hand_runs,
-            "fused_event_preferences_s": fused_runs,
-        },
-        "checks": {
-            "hand_vs_portrait": comparison_json(check),
-            "fused_vs_separate": comparison_json(fused_check) if fused_check else None,
-            "polars_vs_duckdb": comparison_json(polars_check) if polars_check else None,
-        },
-        "polars": polars_result,
-        "profile": profile,
-    }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"build-{args.users}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print()
-    print(f"wrote {out}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

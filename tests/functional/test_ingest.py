@@ -523,7 +523,10 @@ def test_bad_row_is_rejected_and_valid_rows_load(
         assert word in problem[len(case.prefix) :], problem
 
     header, rejects = read_rejects(report.rejects_file)
-    assert Path(report.rejects_file or "").parent == ws.layout.rejects_dir
+    rejects_file = Path(report.rejects_file or "")
+    assert rejects_file.parent == ws.layout.rejects_dir
+    assert rejects_file.suffix == ".csv"
+    assert list(ws.layout.rejects_dir.iterdir()) == [rejects_file]
     assert header[:4] == REJECT_COLUMNS
     assert len(rejects) == 1
     reject = rejects[0]
