@@ -72,10 +72,13 @@ SELECT uid, user_id, gender, age,
 FROM read_parquet({users})
 """
 
-EVENT_METRICS_SQL = """
+ACTIVE_DAYS_COLUMN = "    count(DISTINCT ts::DATE) FILTER (WHERE ts >= {d30}) AS active_days_30d,\n"
+EVENT_METRICS_SQL = (
+    """
 SELECT user_id,
-    count(DISTINCT ts::DATE) FILTER (WHERE ts >= {d30}) AS active_days_30d,
-    count(*) FILTER (WHERE ts >= {d7}) AS events_7d,
+"""
+    + ACTIVE_DAYS_COLUMN
+    + """    count(*) FILTER (WHERE ts >= {d7}) AS events_7d,
     count(*) FILTER (WHERE ts >= {d7} AND event = 'search') AS searches_7d,
     count(*) FILTER (WHERE ts >= {d30} AND event = 'push_click') AS push_clicks_30d,
     max(ts) AS last_active_at,
@@ -98,6 +101,7 @@ FROM read_parquet({events})
 WHERE ts < {end}
 GROUP BY user_id
 """
+)
 
 ORDER_METRICS_SQL = """
 SELECT user_id,
@@ -160,11 +164,14 @@ def _line(line: str, column: str) -> str:
 
 PREFERENCES: tuple[Preference, ...] = (
     Preference("visit_daypart", "events", DAYPART, 90, 1),
+    Preference("active_lines_360d", "events", "business_line", 360, 7, "business_line IS NOT NULL"),
     Preference(
-        "active_lines_360d", "events", "business_line", 360, 7, "business_line IS NOT NULL"
-    ),
-    Preference(
-        "preferred_house_age", "events", "house_age", 180, 1, _line("second_hand_house", "house_age")
+        "preferred_house_age",
+        "events",
+        "house_age",
+        180,
+        1,
+        _line("second_hand_house", "house_age"),
     ),
     Preference("preferred_rent_type", "events", "rent_type", 180, 1, _line("rent", "rent_type")),
     Preference(
@@ -285,6 +292,23 @@ GROUP BY user_id
 #    instead of an ICU time zone conversion per event.
 FIXED_OFFSET_HOUR = "hour(ts + INTERVAL 8 HOUR)"
 
+# 3. The event metrics with the distinct-days count taken out of the one-scan aggregate: a
+#    COUNT(DISTINCT) FILTER makes DuckDB split the aggregate (a CTE and a second hash aggregate
+#    over every event); counting DISTINCT (user, day) pairs of the 30-day window apart is cheap.
+SPLIT_DISTINCT_SQL = """
+WITH m AS ({metrics}), d AS (
+    SELECT user_id, count(*) AS active_days_30d
+    FROM (
+        SELECT DISTINCT user_id, ts::DATE AS day
+        FROM read_parquet({events})
+        WHERE ts >= {d30} AND ts < {end}
+    ) AS s
+    GROUP BY user_id
+)
+SELECT user_id, coalesce(d.active_days_30d, 0) AS active_days_30d, m.* EXCLUDE (user_id)
+FROM m LEFT JOIN d USING (user_id)
+"""
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -355,6 +379,8 @@ class WhatIf:
     sql: str
     columns: tuple[str, ...]
     replaces: tuple[str, ...]
+    #: compare with this query's rows (default: the hand-written profile, all users)
+    baseline_sql: str | None = None
 
 
 def what_ifs(params: dict[str, str]) -> list[WhatIf]:
@@ -373,6 +399,17 @@ def what_ifs(params: dict[str, str]) -> list[WhatIf]:
             fixed_offset_daypart_sql(params),
             ("visit_daypart",),
             ("preference:visit_daypart",),
+        ),
+        WhatIf(
+            "distinct_days_apart",
+            "the event metrics with distinct days counted in a separate subquery",
+            SPLIT_DISTINCT_SQL.format(
+                metrics=EVENT_METRICS_SQL.replace(ACTIVE_DAYS_COLUMN, "").format(**params),
+                **params,
+            ),
+            EVENT_METRIC_NAMES,
+            ("metric:events",),
+            baseline_sql=EVENT_METRICS_SQL.format(**params),
         ),
     ]
 
@@ -714,7 +751,7 @@ def profile_hand_written(
         con.execute("SET enable_profiling = 'json'")
         con.execute(f"SET profiling_output = {sql_string(str(target))}")
         for label, query in steps:
-            con.execute(query)
+            con.execute(query).fetchall()
             try:
                 out[label] = operator_breakdown(json.loads(target.read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
@@ -846,3 +883,428 @@ def machine_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
+Row = tuple[str, float | None, float | None, float | None, float | None]
+"""step, Portrait wall s, hand-written wall s, Portrait CPU s, hand-written CPU s"""
+
+
+def fmt_ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}x"
+
+
+def fmt_s(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = [
+        "| step | Portrait s | hand-written DuckDB s | ratio "
+        "| Portrait CPU s | hand-written CPU s | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s} | {fmt_s(p)} | {fmt_s(h)} | {fmt_ratio(p, h)} "
+        f"| {fmt_s(pc)} | {fmt_s(hc)} | {fmt_ratio(pc, hc)} |"
+        for s, p, h, pc, hc in rows
+    ]
+    return "\n".join(lines)
+
+
+def kind_of(label: str) -> str:
+    if label.startswith("metric:"):
+        return "metric"
+    if label.startswith("preference:"):
+        return "preference"
+    return label
+
+
+def index_file_sizes(index_dir: Path) -> dict[str, int]:
+    """Bytes on disk per tag (index files are named ``<tag>.<kind>.<ext>``)."""
+    sizes: dict[str, int] = {}
+    for path in index_dir.iterdir():
+        if path.is_file():
+            tag = path.name.split(".", 1)[0]
+            sizes[tag] = sizes.get(tag, 0) + path.stat().st_size
+    return sizes
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "MISSED"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=200_000, help="demo users (default 200000)")
+    parser.add_argument("--seed", type=int, default=7, help="demo data seed (default 7)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="demo workspace folder, reused when it holds one of the same size "
+        "(default: <tmp>/portrait-bench/u<users>-s<seed>)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (best is reported)")
+    parser.add_argument("--fresh", action="store_true", help="recreate the demo workspace")
+    parser.add_argument("--no-polars", action="store_true", help="skip the polars reference")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiling run")
+    parser.add_argument("--no-what-ifs", action="store_true", help="skip the what-if queries")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    repeat = max(1, args.repeat)
+    root: Path = args.workdir or (
+        Path(tempfile.gettempdir()) / "portrait-bench" / f"u{args.users}-s{args.seed}"
+    )
+    setup = prepare_workspace(root, args.users, args.seed, args.fresh)
+    load_before = list(os.getloadavg())
+    ws: Workspace = portrait.open(root)
+    warehouse = ws.warehouse
+    assert warehouse.path is not None
+    files = {
+        name: [warehouse.path / f for f in state.files] for name, state in warehouse.tables.items()
+    }
+    con_args = (int(ws.config["engine.threads"]), str(ws.config["engine.memory_limit"]))
+    scratch = Path(tempfile.mkdtemp(prefix="portrait-bench-"))
+    hand_target = scratch / "hand_profile.parquet"
+
+    # -- timed runs, interleaved so that load and caches treat both alike -------------------
+    portrait_runs: list[Run] = []
+    hand_runs: list[Run] = []
+    whatif_runs: dict[str, list[tuple[float, float]]] = {}
+    as_of = ""
+    steps: list[tuple[str, str]] = []
+    params: dict[str, str] = {}
+    alternatives: list[WhatIf] = []
+    for i in range(repeat):
+        print(f"run {i + 1}/{repeat}: Portrait build …", flush=True)
+        run, as_of = run_portrait(ws)
+        portrait_runs.append(run)
+        if not steps:
+            params = placeholders(dt.date.fromisoformat(as_of), files)
+            steps = hand_steps(params, hand_target)
+            alternatives = [] if args.no_what_ifs else what_ifs(params)
+        print(f"run {i + 1}/{repeat}: hand-written DuckDB …", flush=True)
+        hand_runs.append(run_hand_written(steps, *con_args))
+        for alt in alternatives:
+            whatif_runs.setdefault(alt.key, []).append(
+                run_sql(con_args, f"CREATE TEMP TABLE w AS {alt.sql}")
+            )
+        print(
+            f"  Portrait {run.total_wall:.2f} s (tags {tag_seconds(run.wall):.2f} s, "
+            f"CPU {run.total_cpu:.2f} s), hand-written {hand_runs[-1].total_wall:.2f} s "
+            f"(CPU {hand_runs[-1].total_cpu:.2f} s), load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+
+    p_wall = best_of([r.wall for r in portrait_runs])
+    p_cpu = best_of([r.cpu for r in portrait_runs])
+    h_wall = best_of([r.wall for r in hand_runs])
+    h_cpu = best_of([r.cpu for r in hand_runs])
+    snap = ws.built
+    profile_file = snap.profile_file
+    index_sizes = index_file_sizes(snap.index_dir)
+    index_bytes = dir_size(snap.index_dir)
+    profile_bytes = profile_file.stat().st_size
+    con = connect(*con_args)
+    machine = machine_facts(con)
+    machine["load_average_before"] = load_before
+
+    # -- equality checks ------------------------------------------------------------------
+    portrait_rel = f"read_parquet({sql_string(str(profile_file))})"
+    hand_rel = f"read_parquet({sql_string(str(hand_target))})"
+    checks: dict[str, tuple[str, Comparison]] = {
+        "hand_vs_portrait": (
+            "hand-written profile vs Portrait's profile",
+            compare(con, portrait_rel, hand_rel),
+        )
+    }
+    for alt in alternatives:
+        con.execute(f"CREATE TEMP TABLE w_{alt.key} AS {alt.sql}").fetchall()
+        if alt.baseline_sql:
+            left, right = f"({alt.baseline_sql})", f"w_{alt.key}"
+        else:
+            left = f"(SELECT user_id, {', '.join(alt.columns)} FROM {hand_rel})"
+            right = (
+                f"(SELECT user_id, {', '.join(f'w.{c}' for c in alt.columns)} "
+                f"FROM {hand_rel} LEFT JOIN w_{alt.key} AS w USING (user_id))"
+            )
+        checks[alt.key] = (f"what-if '{alt.key}' vs hand-written", compare(con, left, right))
+
+    # -- polars ---------------------------------------------------------------------------
+    polars_result: dict[str, Any] | None = None
+    if not args.no_polars:
+        print("polars: event metrics …", flush=True)
+        outcome = polars_event_metrics(files["events"], dt.date.fromisoformat(as_of), repeat)
+        if outcome is None:
+            print("polars is not installed; skipped (.venv/bin/pip install polars)")
+        else:
+            polars_result, polars_table = outcome
+            con.register("polars_metrics", polars_table)
+            con.execute(
+                f"CREATE TEMP TABLE h_metric_events AS {EVENT_METRICS_SQL.format(**params)}"
+            ).fetchall()
+            checks["polars_vs_duckdb"] = (
+                "polars event metrics vs hand-written DuckDB",
+                compare(con, "h_metric_events", "polars_metrics"),
+            )
+
+    # -- profiling --------------------------------------------------------------------------
+    profile: dict[str, dict[str, Any]] = {}
+    if not args.no_profile:
+        print("profiling the hand-written queries once …", flush=True)
+        profile = profile_hand_written(steps, *con_args, scratch)
+        profile.update(
+            profile_hand_written(
+                [
+                    (f"what-if: {a.key}", f"CREATE TEMP TABLE w_{a.key} AS {a.sql}")
+                    for a in alternatives
+                ],
+                *con_args,
+                scratch,
+            )
+        )
+    con.close()
+
+    # -- the report -------------------------------------------------------------------------
+    labels = [label for label in p_wall if label != "index"]
+    labels += [label for label in h_wall if label not in labels]
+    rows: list[Row] = []
+    kinds: dict[str, list[float]] = {}
+    for label in labels:
+        row = (label, p_wall.get(label), h_wall.get(label), p_cpu.get(label), h_cpu.get(label))
+        rows.append(row)
+        sums = kinds.setdefault(kind_of(label), [0.0, 0.0, 0.0, 0.0])
+        for k, value in enumerate(row[1:]):
+            sums[k] += value or 0.0
+    compute = [sum(p_wall.get(x, 0.0) for x in labels), sum(h_wall.get(x, 0.0) for x in labels)]
+    compute_cpu = [sum(p_cpu.get(x, 0.0) for x in labels), sum(h_cpu.get(x, 0.0) for x in labels)]
+    has_cpu = all(x in p_cpu for x in labels)
+    index_wall, index_cpu = p_wall.get("index", 0.0), p_cpu.get("index")
+    best = min(portrait_runs, key=lambda r: r.total_wall)
+    other_wall = best.total_wall - sum(best.wall.values())
+    other_cpu = best.total_cpu - sum(best.cpu.values()) if has_cpu else None
+    n_prefs = sum(1 for label in labels if label.startswith("preference:"))
+    summary: list[Row] = [
+        (f"{k} ({n_prefs} tags)" if k == "preference" else k, v[0], v[1], v[2], v[3])
+        for k, v in kinds.items()
+    ]
+    summary += [
+        (
+            "**tag computation**",
+            compute[0],
+            compute[1],
+            compute_cpu[0] if has_cpu else None,
+            compute_cpu[1],
+        ),
+        ("index (bitmaps + stats)", index_wall, None, index_cpu, None),
+        ("other (load/validate tags, plan, manifest)", other_wall, None, other_cpu, None),
+        (
+            "**full build** (best run)",
+            best.total_wall,
+            min(r.total_wall for r in hand_runs),
+            best.total_cpu,
+            min(r.total_cpu for r in hand_runs),
+        ),
+    ]
+    ratio = compute[0] / compute[1] if compute[1] else float("nan")
+    ratio_cpu = compute_cpu[0] / compute_cpu[1] if has_cpu and compute_cpu[1] else None
+    overhead = index_wall / compute[0] if compute[0] else float("nan")
+    overhead_cpu = index_cpu / compute_cpu[0] if index_cpu is not None and has_cpu else None
+    tables = {n: warehouse.tables[n].rows for n in warehouse.tables}
+
+    print()
+    print(f"## Portrait build benchmark — {args.users:,} users (seed {args.seed})")
+    print()
+    print(
+        f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['ram']} RAM, "
+        f"DuckDB {machine['duckdb']} ({machine['duckdb_threads']} threads, same for both), "
+        f"Python {machine['python']}; load average {load_before[0]:.1f} before the runs, "
+        f"{machine['load_average'][0]:.1f} after."
+    )
+    print(
+        f"Data: {tables.get('users', 0):,} users, {tables.get('events', 0):,} events "
+        f"({len(files.get('events', []))} files, {mib(dir_size(warehouse.path / 'events'))}), "
+        f"{tables.get('orders', 0):,} orders; as-of {as_of}. Best of {repeat} interleaved runs "
+        "per step; CPU = process CPU time over all threads (robust to other load)."
+    )
+    print()
+    print(markdown_table(rows))
+    print()
+    print("Per kind and totals (sums of per-step bests):")
+    print()
+    print(markdown_table(summary))
+    print()
+    cpu_text = (
+        f", CPU **{ratio_cpu:.2f}x** ({verdict(ratio_cpu, TARGET_RATIO)})" if ratio_cpu else ""
+    )
+    print(
+        f"- tag computation: Portrait {compute[0]:.3f} s vs hand-written {compute[1]:.3f} s: "
+        f"wall **{ratio:.2f}x** ({verdict(ratio, TARGET_RATIO)}){cpu_text}; "
+        f"target ≤ {TARGET_RATIO}x"
+    )
+    cpu_text = f", CPU **{overhead_cpu:.0%}**" if overhead_cpu is not None else ""
+    print(
+        f"- index build adds **{overhead:.0%}** on top of tag computation{cpu_text} "
+        f"({index_wall:.3f} s; target ≤ {TARGET_INDEX_OVERHEAD:.0%}: "
+        f"{verdict(overhead, TARGET_INDEX_OVERHEAD)})"
+    )
+    by_time = sorted(
+        ((n, float(m.get("index_seconds", 0.0))) for n, m in snap.tags.items()),
+        key=lambda kv: -kv[1],
+    )
+    bitmaps_s = sum(s for _, s in by_time)
+    last_index = float(
+        snap.manifest.get("timings", {}).get("index", portrait_runs[-1].wall.get("index", 0.0))
+    )
+    print(
+        f"- sizes: profile {mib(profile_bytes)}, index {mib(index_bytes)} "
+        f"({len(index_sizes)} tags); largest: "
+        + ", ".join(
+            f"{n} {mib(b)}" for n, b in sorted(index_sizes.items(), key=lambda kv: -kv[1])[:4]
+        )
+    )
+    print(
+        f"- index time of the last build ({last_index:.3f} s): bitmaps (read column, build, "
+        f"save) {bitmaps_s:.3f} s, statistics and the rest {max(last_index - bitmaps_s, 0.0):.3f}"
+        " s; slowest: " + ", ".join(f"{n} {s:.3f} s" for n, s in by_time[:4])
+    )
+    whatif_json: dict[str, Any] = {}
+    for alt in alternatives:
+        wall = min(w for w, _ in whatif_runs[alt.key])
+        cpu = min(c for _, c in whatif_runs[alt.key])
+        base_wall = sum(h_wall[x] for x in alt.replaces)
+        base_cpu = sum(h_cpu[x] for x in alt.replaces)
+        port_wall = sum(p_wall.get(x, 0.0) for x in alt.replaces)
+        ok = checks[alt.key][1].ok
+        print(
+            f"- what-if, {alt.title}: {wall:.3f} s (CPU {cpu:.2f} s) vs {base_wall:.3f} s "
+            f"(CPU {base_cpu:.2f} s) hand-written as now, Portrait {port_wall:.3f} s; "
+            f"{'same result' if ok else 'DIFFERENT RESULT'}"
+        )
+        whatif_json[alt.key] = {
+            "title": alt.title,
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "runs": whatif_runs[alt.key],
+            "replaces": list(alt.replaces),
+            "hand_written_s": base_wall,
+            "hand_written_cpu_s": base_cpu,
+            "portrait_s": port_wall,
+            "same_result": ok,
+        }
+    if polars_result is not None:
+        print(
+            f"- polars {polars_result['version']} ({polars_result['threads']} threads), the "
+            f"{len(EVENT_METRIC_NAMES)} event metrics: {polars_result['seconds']:.3f} s "
+            f"(CPU {polars_result['cpu_seconds']:.2f} s) vs hand-written DuckDB "
+            f"{h_wall['metric:events']:.3f} s (CPU {h_cpu['metric:events']:.2f} s), Portrait "
+            f"{p_wall.get('metric:events', 0.0):.3f} s"
+        )
+    if setup.get("created"):
+        print(
+            f"- demo setup: generate {setup['generate_seconds']:.1f} s, ingest "
+            f"{setup['ingest_seconds']:.1f} s, first build {setup['first_build_seconds']:.1f} s"
+        )
+    print()
+    print("Checks (rows with equal values, joined on user_id):")
+    for title, result in checks.values():
+        report_comparison(f"- {title}", result)
+
+    if profile:
+        print()
+        print("DuckDB profile of the hand-written queries (operator time summed over threads):")
+        print()
+        print("| step | CPU s | rows scanned | Parquet scan share | top operators (s) |")
+        print("|---|---:|---:|---:|---|")
+        for label, data in profile.items():
+            if "error" in data:
+                print(f"| {label} | — | — | — | {data['error']} |")
+                continue
+            top = ", ".join(f"{k} {v:.2f}" for k, v in list(data["by_operator"].items())[:3])
+            print(
+                f"| {label} | {data['cpu_seconds']:.2f} | {data['rows_scanned']:,} | "
+                f"{data['parquet_scan_share']:.0%} | {top} |"
+            )
+
+    payload = {
+        "benchmark": "build",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "args": {"users": args.users, "seed": args.seed, "repeat": repeat, "workdir": str(root)},
+        "machine": machine,
+        "data": {
+            "rows": tables,
+            "event_files": len(files.get("events", [])),
+            "warehouse_bytes": {
+                n: sum(p.stat().st_size for p in paths) for n, paths in files.items()
+            },
+            "as_of": as_of,
+        },
+        "setup": setup,
+        "steps": [
+            {
+                "step": s,
+                "portrait_s": p,
+                "hand_written_s": h,
+                "ratio": (p / h) if p and h else None,
+                "portrait_cpu_s": pc,
+                "hand_written_cpu_s": hc,
+                "cpu_ratio": (pc / hc) if pc and hc else None,
+            }
+            for s, p, h, pc, hc in rows
+        ],
+        "kinds": {
+            k: dict(
+                zip(
+                    ("portrait_s", "hand_written_s", "portrait_cpu_s", "hand_cpu_s"), v, strict=True
+                )
+            )
+            for k, v in kinds.items()
+        },
+        "totals": {
+            "portrait_tag_computation_s": compute[0],
+            "hand_written_tag_computation_s": compute[1],
+            "portrait_tag_computation_cpu_s": compute_cpu[0] if has_cpu else None,
+            "hand_written_tag_computation_cpu_s": compute_cpu[1],
+            "ratio": ratio,
+            "cpu_ratio": ratio_cpu,
+            "target_ratio": TARGET_RATIO,
+            "ratio_met": ratio <= TARGET_RATIO,
+            "index_s": index_wall,
+            "index_cpu_s": index_cpu,
+            "index_overhead": overhead,
+            "index_overhead_cpu": overhead_cpu,
+            "target_index_overhead": TARGET_INDEX_OVERHEAD,
+            "index_overhead_met": overhead <= TARGET_INDEX_OVERHEAD,
+            "portrait_other_s": other_wall,
+            "portrait_best_full_build_s": best.total_wall,
+            "portrait_best_full_build_cpu_s": best.total_cpu,
+        },
+        "sizes": {
+            "profile_bytes": profile_bytes,
+            "index_bytes": index_bytes,
+            "index_bytes_by_tag": dict(sorted(index_sizes.items(), key=lambda kv: -kv[1])),
+        },
+        "index_seconds_by_tag": dict(by_time),
+        "runs": {
+            "portrait": [vars(r) for r in portrait_runs],
+            "hand_written": [vars(r) for r in hand_runs],
+        },
+        "what_ifs": whatif_json,
+        "checks": {key: comparison_json(result) for key, (_, result) in checks.items()},
+        "polars": polars_result,
+        "profile": profile,
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"build-{args.users}.json"
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(f"wrote {out}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -61,8 +62,13 @@ def _timezone(value: Any) -> str:
     return text
 
 
-def _text(value: Any) -> str:
-    return str(value)
+def _memory(value: Any) -> str:
+    text = str(value).strip()
+    if text and not re.fullmatch(
+        r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.IGNORECASE
+    ):
+        raise ValueError("expected an amount such as 512MB or 8GB, or empty for the engine default")
+    return text
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "engine.memory_limit",
         "",
-        _text,
+        _memory,
         "Engine memory limit such as '8GB'; empty uses the engine default (80% of RAM).",
     ),
     Setting(

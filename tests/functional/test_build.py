@@ -237,3 +237,25 @@ def test_killed_build_leaves_previous_version(demo_ws: Workspace) -> None:
     assert report.profile_version > before_version
     assert not list((demo_ws.root / "profile").glob(".staging-*"))
     assert demo_ws.profile().to_pylist() == before  # same data, same values
+
+
+def test_manual_tag_keeps_dependents_and_follows_new_users(small_ws: Workspace) -> None:
+    tags_file = small_ws.root / "tags" / "basic.yaml"
+    text = tags_file.read_text(encoding="utf-8").replace(
+        "where: {event: view}, agg: count, window: 30d}",
+        "where: {event: view}, agg: count, window: 30d, refresh: manual}",
+    )
+    tags_file.write_text(text, encoding="utf-8")
+    small_ws.build()
+    tags_file.write_text(text.replace("window: 30d", "window: 60d"), encoding="utf-8")
+    report = small_ws.build()
+    assert report.stale == ["views_30d"]
+    assert report.computed == []  # 'busy' reads the kept tag and stays as it was
+    new_users = small_ws.root / "new.csv"
+    new_users.write_text("user_id,gender,age,city\nu7,女,22,深圳\n", encoding="utf-8")
+    small_ws.ingest("users", new_users)
+    rebuilt = small_ws.build()
+    assert "views_30d" in rebuilt.computed and rebuilt.stale == []
+    index = small_ws.index().range("views_30d")
+    assert index.n_users == 5 and len(index.range()) + len(index.missing) == 5
+    assert rows_by_user(small_ws)["u7"]["views_30d"] == 0

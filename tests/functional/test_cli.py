@@ -112,3 +112,15 @@ def test_demo_command(tmp_path: Path) -> None:
     assert summary["users"] == 1500 and summary["tags_built"] == 37
     assert summary["as_of"] == "2026-10-31"
     assert summary["events"] > 1500 * 20
+
+
+def test_error_text_keeps_brackets_and_dialects_are_checked(small_ws: Workspace) -> None:
+    ws = str(small_ws.root)
+    bad = run("tags", "show", "age", "-w", ws, "--dialect", "nosuch", check=False)
+    assert bad.returncode == 2 and "unknown SQL dialect 'nosuch'" in bad.stderr
+    (small_ws.root / "portrait.toml").write_text("engine = 3\n", encoding="utf-8")
+    toml = run("status", "-w", ws, check=False)
+    assert toml.returncode == 2 and "must be a [section]" in toml.stderr
+    (small_ws.root / "portrait.toml").write_text('[engine]\nmemory_limit = "lots"\n')
+    memory = run("build", "-w", ws, check=False)
+    assert memory.returncode == 2 and "engine.memory_limit" in memory.stderr

@@ -625,11 +625,6 @@ def test_all_rows_invalid_is_an_error_even_under_reject(ws: Workspace, tmp_path:
     assert_untouched(ws, "none", {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JSON lines: _line is rowid + 1, and read_json skips blank lines, so the reported "
-    "line number is wrong after a blank line",
-)
 def test_jsonl_problems_name_the_physical_line(ws: Workspace, tmp_path: Path) -> None:
     good = {"user_id": "u1", "ts": "2026-10-31 10:00:00", "event": "view"}
     bad = {"user_id": "u2", "ts": "bad", "event": "view"}
@@ -862,6 +857,31 @@ def test_several_files_are_one_ingest(ws: Workspace, tmp_path: Path) -> None:
     assert ws.ingest("users", [a, b]).already_ingested is True
 
 
+def test_several_files_are_read_in_the_given_order(ws: Workspace, tmp_path: Path) -> None:
+    b = write(tmp_path / "b.csv", "user_id,age\nb1,1\nx,2\n")
+    a = write(tmp_path / "a.csv", "user_id,age\na1,3\nx,4\n")
+    report = ws.ingest("users", [b, a])
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("a.csv row 2, column 'user_id': ")
+    assert "b.csv row 2" in report.problems[0]
+    assert [(u["uid"], u["user_id"], u["age"]) for u in users_parquet(ws)] == [
+        (0, "b1", 1),
+        (1, "x", 2),
+        (2, "a1", 3),
+    ]
+
+
+def test_same_named_files_from_two_folders_are_not_interleaved(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    first = write(tmp_path / "d1" / "users.csv", "user_id\nu1\nu2\n")
+    second = write(tmp_path / "d2" / "users.csv", "user_id\nu3\nu4\n")
+    assert ws.ingest("users", [first, second]).new_users == 4
+    assert [u["user_id"] for u in users_parquet(ws)] == ["u1", "u2", "u3", "u4"]
+
+
 def test_files_of_one_ingest_must_share_a_format(ws: Workspace, tmp_path: Path) -> None:
     a = write(tmp_path / "a.csv", "user_id\nu1\n")
     b = write_jsonl(tmp_path / "b.jsonl", [{"user_id": "u2"}])
@@ -999,12 +1019,6 @@ def _naive_parquet(path: Path) -> Path:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest._typed_expr: a column the reader already typed TIMESTAMP (Parquet, or JSON "
-    "lines auto-detected by DuckDB) is CAST AS TIMESTAMP without applying data.timezone, "
-    "unlike the same values in CSV",
-)
 @pytest.mark.parametrize("make", [_naive_jsonl, _naive_parquet], ids=["jsonl", "parquet"])
 def test_naive_timestamps_of_typed_formats_use_the_workspace_time_zone(
     ws: Workspace, tmp_path: Path, make: Any

@@ -84,7 +84,7 @@ def test_result_lists_one_part_per_chunk(demo: Demo) -> None:
 
 
 def test_parquet_schemas_are_exact(demo: Demo) -> None:
-    string, ts = pa.string(), pa.timestamp("us")
+    string, ts = pa.string(), pa.timestamp("us", tz="UTC")
     expected = {
         "users": [
             ("user_id", string),

@@ -139,3 +139,39 @@ def test_fingerprint_ignores_documentation_fields() -> None:
     c = parse("tags:\n  - {name: a, kind: attribute, column: city}\n")["a"]
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != c.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("where", "needle"),
+    [
+        ("{event: {like: x}}", "unknown operator 'like'"),
+        ("{event: {between: [1]}}", "'between' takes two values, [low, high]"),
+        ("{event: {in: []}}", "needs at least one value"),
+        ("{event: []}", "empty list"),
+        ("{event: {'>': [1, 2]}}", "takes one value"),
+    ],
+)
+def test_where_conditions_are_checked_when_parsed(where: str, needle: str) -> None:
+    text = f"tags:\n  - {{name: m, kind: metric, from: events, where: {where}, agg: count}}\n"
+    with pytest.raises(TagDefinitionError) as info:
+        parse(text)
+    assert needle in str(info.value)
+    assert "tags/x.yaml:2" in str(info.value) and "tag 'm'" in str(info.value)
+
+
+def test_metric_on_a_table_never_ingested() -> None:
+    text = "tags:\n  - {name: n, kind: metric, from: orders, agg: count}\n"
+    message = error_of(text)
+    assert "field 'from'" in message and "no orders have been ingested" in message
+
+
+def test_unknown_function_is_named() -> None:
+    text = (
+        "tags:\n  - {name: age2, kind: attribute, column: age, type: int}\n"
+        '  - {name: d, kind: derived, type: int, expr: "frobnicate(age2)"}\n'
+    )
+    assert "function 'frobnicate'" in error_of(text)
+    ok = text.replace("frobnicate(age2)", "lpad(CAST(age2 AS VARCHAR), 3, '0')").replace(
+        "type: int, expr", "type: string, expr"
+    )
+    assert validate_tags(parse(ok), SCHEMA)["d"].dependencies() == {"age2"}

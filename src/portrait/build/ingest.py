@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
 
 from portrait.build.warehouse import TableState, warehouse_dir
 from portrait.config import Config
@@ -158,7 +159,31 @@ class _Reader:
             )
         if self.fmt == "parquet":
             return f"read_parquet({lit})", []
-        return f"read_json({lit}, format = 'newline_delimited')", []
+        return f"read_json({lit}, format = 'auto')", []
+
+    def label(self, path: Path) -> str:
+        """How problems name a file: its name, or the path when two files share a name."""
+        names = [p.name for p in self.paths]
+        return path.name if names.count(path.name) == 1 else str(path)
+
+    def _json_lines(self, i: int, path: Path) -> str | None:
+        """A table mapping record number → physical line (read_json skips blank lines)."""
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lstrip()
+        if head.startswith(b"["):  # one JSON array: there are no lines to point at
+            return None
+        lines = []
+        with open(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    lines.append(number)
+        table = pa.table(
+            {"record": pa.array(range(len(lines)), pa.int64()), "line": pa.array(lines, pa.int64())}
+        )
+        self.con.register(f"lines_{i}_arrow", table)
+        self.con.execute(f"CREATE TEMP TABLE lines_{i} AS SELECT * FROM lines_{i}_arrow")
+        self.con.unregister(f"lines_{i}_arrow")
+        return f"lines_{i}"
 
     def load(self) -> dict[str, str]:
         for i, path in enumerate(self.paths):
@@ -176,20 +201,38 @@ class _Reader:
             columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE src_{i}").fetchall()}
             select = []
             for name, typ in columns.items():
-                if typ.upper().startswith("STRUCT") and self.fmt == "jsonl":
+                is_struct = typ.upper().startswith("STRUCT(") and typ.endswith(")")
+                if is_struct and self.fmt == "jsonl":
                     # JSON objects nest event properties: lift struct fields to columns.
                     fields = self.con.execute(
                         f"SELECT unnest(struct_keys(any_value({quote(name)}))) FROM src_{i}"
                     ).fetchall()
-                    select += [f"{quote(name)}.{quote(f[0])} AS {quote(f[0])}" for f in fields]
+                    select += [f"s.{quote(name)}.{quote(f[0])} AS {quote(f[0])}" for f in fields]
                 else:
-                    select.append(quote(name))
-            fname = sql_literal(path.name)
+                    select.append(f"s.{quote(name)}")
+            fname = sql_literal(self.label(path))
+            lines = self._json_lines(i, path) if self.fmt == "jsonl" else None
+            source = f"(SELECT *, rowid AS _rec FROM src_{i}) s"
+            line = "s._rec + 1"
+            if lines is not None:
+                source += f" JOIN {lines} l ON l.record = s._rec"
+                line = "l.line"
             parts.append(
-                f"SELECT {', '.join(select)}, {fname} AS _fname, rowid + 1 AS _line FROM src_{i}"
+                f"SELECT {', '.join(select)}, {fname} AS _fname, {line} AS _line, "
+                f"{i} AS _fidx FROM {source}"
             )
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
-        self.con.execute(f"CREATE TEMP TABLE src AS SELECT * FROM ({union}) ORDER BY _fname, _line")
+        try:
+            self.con.execute(
+                f"CREATE TEMP TABLE src AS SELECT * EXCLUDE (_fidx) FROM ({union}) "
+                "ORDER BY _fidx, _line"
+            )
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"cannot combine the columns of the files: {str(exc).splitlines()[0]}",
+                where=", ".join(str(p) for p in self.paths),
+                hint="nested values other than one level of properties are not supported",
+            ) from None
         for i in range(len(self.paths)):
             self.con.execute(f"DROP TABLE src_{i}")
         return data_columns(self.con)
@@ -208,9 +251,8 @@ def _typed_expr(column: str, vtype: str, raw_type: str) -> str:
     """SQL that converts a raw column to ``vtype``, NULL when it cannot."""
     col = quote(column)
     if vtype == "timestamp":
-        if raw_type.upper().startswith("TIMESTAMP") and "TIME ZONE" not in raw_type.upper():
-            return f"CAST({col} AS TIMESTAMP)"
-        # Strings with an offset are converted; without one they are in the session time zone.
+        # Values with an offset (or a zone-aware type) are converted to UTC; values without one
+        # (text or a naive timestamp type) are in the workspace time zone (the session's).
         return f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
     if vtype == "list<string>":
         if raw_type.upper().endswith("[]"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,9 +110,17 @@ def _reads(tag: AnyTag) -> list[str]:
 
 
 def fingerprints(
-    tags: TagSet, warehouse: WarehouseSnapshot, as_of: dt.date, timezone: str = "UTC"
+    tags: TagSet,
+    warehouse: WarehouseSnapshot,
+    as_of: dt.date,
+    timezone: str = "UTC",
+    keep: Callable[[str, str], str] | None = None,
 ) -> dict[str, str]:
-    """Per tag: a hash of everything its values depend on."""
+    """Per tag: a hash of everything its values depend on.
+
+    ``keep(name, fingerprint)`` may substitute the fingerprint of a tag that is kept as it was
+    (``refresh: manual``), so the tags that read it do not count as changed either.
+    """
     out: dict[str, str] = {}
     for name in tags.build_order():
         tag = tags[name]
@@ -122,7 +131,8 @@ def fingerprints(
         if isinstance(tag, MetricTag | PreferenceTag):
             parts += [as_of.isoformat(), timezone]
         parts += [f"{d}={out[d]}" for d in sorted(tags.tag_dependencies(name))]
-        out[name] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        out[name] = keep(name, fingerprint) if keep else fingerprint
     return out
 
 
@@ -157,21 +167,49 @@ def build(
                 f"unknown tag '{unknown[0]}' in --tags", hint="see portrait tags list"
             )
         as_of = resolve_as_of(config, warehouse)
-        prints = fingerprints(tags, warehouse, as_of, config["data.timezone"])
         store = profile_dir(layout)
         previous = profile_snapshot(layout)
         prev_tags = previous.tags if previous.path else {}
+        users_version = warehouse.tables["users"].version
+        # New or changed users change the uid set: nothing can be taken over, not even a
+        # manual tag (its old column would have no row for the new users).
+        rebuild_all = (
+            full or not prev_tags or previous.manifest.get("users_version") != users_version
+        )
+        forced = set(only or [])
+        stale: list[str] = []
+
+        def keep(name: str, fingerprint: str) -> str:
+            prev = prev_tags.get(name)
+            if (
+                not rebuild_all
+                and prev is not None
+                and tags[name].refresh == "manual"
+                and name not in forced
+                and prev["fingerprint"] != fingerprint
+            ):
+                stale.append(name)
+                return str(prev["fingerprint"])
+            return fingerprint
+
+        prints = fingerprints(tags, warehouse, as_of, config["data.timezone"], keep)
         report.as_of = as_of.isoformat()
         report.warehouse_version = warehouse.version
-
-        compute = _select(tags, prints, prev_tags, full=full, only=set(only or []))
+        if rebuild_all:
+            compute = set(tags)
+        else:
+            changed = {
+                n for n in tags if n not in prev_tags or prev_tags[n]["fingerprint"] != prints[n]
+            }
+            compute = tags.dependents(changed | forced)
         reused = [n for n in tags if n not in compute]
-        report.stale = [n for n in reused if prev_tags[n]["fingerprint"] != prints[n]]
+        report.stale = [n for n in tags if n in stale]
         same_columns = previous.manifest.get("columns") == list(tags)
         if (
             not compute
             and same_columns
             and previous.manifest.get("warehouse_version") == warehouse.version
+            and set(stale) == {n for n, meta in prev_tags.items() if meta.get("stale")}
         ):
             report.up_to_date = True
             report.profile_version = previous.version
@@ -203,15 +241,15 @@ def build(
                 t0 = time.perf_counter()
                 tag_meta, n_users = _index(tags, compute, prints, previous, staging, progress)
                 report.timings["index"] = time.perf_counter() - t0
-                for name in report.stale:
-                    tag_meta[name]["fingerprint"] = prev_tags[name]["fingerprint"]
-                    tag_meta[name]["stale"] = True
+                for name in reused:
+                    tag_meta[name]["stale"] = name in stale
                 write_manifest(
                     staging,
                     {
                         "format": 1,
                         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         "warehouse_version": warehouse.version,
+                        "users_version": users_version,
                         "as_of": as_of.isoformat(),
                         "users": n_users,
                         "columns": list(tags),
@@ -228,27 +266,6 @@ def build(
         report.reused = reused
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _select(
-    tags: TagSet,
-    prints: dict[str, str],
-    prev_tags: dict[str, dict[str, Any]],
-    *,
-    full: bool,
-    only: set[str],
-) -> set[str]:
-    if full or not prev_tags:
-        return set(tags)
-    changed = {
-        n for n in tags if n not in prev_tags or prev_tags[n].get("fingerprint") != prints[n]
-    }
-    manual_keep = {
-        n for n in changed if tags[n].refresh == "manual" and n in prev_tags and n not in only
-    }
-    compute = tags.dependents((changed - manual_keep) | only)
-    # A reused tag must exist in the previous profile with the same users (uid set).
-    return compute | {n for n in tags if n not in prev_tags}
 
 
 def _compute(engine: Any, plan: Any, target: Path, progress: Progress) -> dict[str, float]:

@@ -53,7 +53,8 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PortraitError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            err.print("error:", style="bold red", end=" ")
+            err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -207,6 +208,12 @@ def build(
     if fmt is not OutputFormat.table:
         emit_record(report, fmt)
         return
+    if report["stale"]:
+        err.print(
+            "stale (refresh: manual; definition or data changed, kept as built): "
+            + ", ".join(report["stale"])
+            + "; recompute with --tags NAME or --full"
+        )
     if report["up_to_date"]:
         Console().print(
             f"profile {report['profile_version']} is up to date (as of {report['as_of']}); "
@@ -218,10 +225,6 @@ def build(
         f"as of {report['as_of']}: {report['users']:,} users, {len(report['computed'])} tags computed, "
         f"{len(report['reused'])} reused, in {report['seconds']:.2f}s"
     )
-    if report["stale"]:
-        err.print(
-            "stale (refresh: manual, definition or data changed): " + ", ".join(report["stale"])
-        )
     rows = [{"step": k, "seconds": round(v, 3)} for k, v in report["timings"].items()]
     emit_rows(rows, fmt, title="timings")
 

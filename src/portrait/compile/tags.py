@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from portrait.compile.conditions import where_predicate
 from portrait.compile.virtual import VIRTUAL_TYPES, substitute_virtual
+from portrait.errors import InputError
 from portrait.model.schema import Schema
 from portrait.model.tags import (
     ZERO_WHEN_EMPTY,
@@ -363,6 +364,13 @@ def tag_sql(
     timezone: str = "UTC",
 ) -> str:
     """A standalone query computing one tag as ``(user_id, <tag>)``, for the catalog and docs."""
+    try:
+        sqlglot.Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise InputError(
+            f"unknown SQL dialect '{dialect}'",
+            hint="e.g. duckdb, spark, postgres, clickhouse, bigquery, snowflake, trino",
+        ) from None
     import portrait.compile.validate as validate
 
     tag = tags[name]

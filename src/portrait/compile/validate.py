@@ -76,8 +76,7 @@ _ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "Right",
         "Replace",
         "StrPosition",
-        "Lpad",
-        "Rpad",
+        "Pad",
         "DateDiff",
         "DateAdd",
         "DateSub",
@@ -89,7 +88,6 @@ _ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "Day",
         "DayOfWeek",
         "DayOfWeekIso",
-        "CurrentDate",
         "ArraySize",
         "ArrayContains",
         "ArrayContainsAll",
@@ -135,7 +133,8 @@ def parse_derived(tag: DerivedTag, known: Iterable[str], tags: TagSet) -> exp.Ex
                 tags,
                 tag,
                 "expr",
-                f"function '{node.sql_name()}' is not allowed in a derived expression",
+                f"function '{node.name if isinstance(node, exp.Anonymous) else node.sql_name()}' "
+                "is not allowed in a derived expression",
                 "allowed: arithmetic, comparisons, CASE, COALESCE, and scalar functions such as "
                 "round, least, greatest, lower, length, date_diff",
             )
@@ -208,6 +207,14 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
                 _err(tags, tag, "source", f"'{tag.source}' is {source_type}; buckets need a number")
         elif isinstance(tag, MetricTag | PreferenceTag):
             table = tag.from_
+            if table not in schema:
+                _err(
+                    tags,
+                    tag,
+                    "from",
+                    f"reads table '{table}', but no {table} have been ingested",
+                    f"load it first: portrait ingest {table} FILE",
+                )
             for column in tag.where:
                 _check_column(tags, tag, table, column, f"where.{column}", schema)
             if isinstance(tag, MetricTag) and tag.of:

@@ -323,7 +323,7 @@ _DICT8: Final = pa.dictionary(pa.int8(), pa.string())
 _EVENT_BATCH_SCHEMA: Final = pa.schema(
     [
         ("user_id", pa.dictionary(pa.int32(), pa.string())),
-        ("ts", pa.timestamp("us")),
+        ("ts", pa.timestamp("us", tz="UTC")),
         ("event", _DICT8),
         ("business_line", _DICT8),
         ("house_age", _DICT8),
@@ -507,8 +507,11 @@ def _dict_column(
 
 
 def _timestamps(seconds: IntArray, micros: IntArray) -> pa.Array:
-    """Naive UTC ``timestamp[us]`` from epoch seconds plus microseconds."""
-    return pa.array(seconds * 1_000_000 + micros, type=pa.int64()).view(pa.timestamp("us"))
+    """UTC ``timestamp[us, tz=UTC]`` from epoch seconds plus microseconds (zone-aware, so ingest
+    does not read it in the workspace time zone)."""
+    return pa.array(seconds * 1_000_000 + micros, type=pa.int64()).view(
+        pa.timestamp("us", tz="UTC")
+    )
 
 
 def _prefixed_ids(prefix: str, numbers: IntArray, width: int) -> pa.Array:
@@ -795,7 +798,7 @@ def _event_batch(
     users = pop.user_ids.slice(lo, hi - lo)
     columns = [
         _dict_column(user[order] - lo, users, wide=True),
-        pa.array(ts[order], type=pa.int64()).view(pa.timestamp("us")),
+        pa.array(ts[order], type=pa.int64()).view(pa.timestamp("us", tz="UTC")),
         _dict_column(event[order], _strings(EVENTS)),
         _dict_column(line[order], _strings(BUSINESS_LINES)),
         _dict_column(codes["house_age"][order], _strings(_HOUSE_AGES)),

@@ -36,14 +36,43 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 WINDOW_PATTERN = re.compile(r"^(\d{1,5})([dw])$")
 
 Scalar = str | int | float | bool
-Condition = (
-    Scalar
-    | list[Scalar]
-    | dict[
-        Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "contains"],
-        Scalar | list[Scalar] | None,
-    ]
+Condition = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar] | None]
+OPERATORS: tuple[str, ...] = (
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not_in",
+    "between",
+    "is_null",
+    "contains",
 )
+
+
+def check_condition(column: str, condition: Any) -> None:
+    """Raise ValueError for a ``where:`` entry the compiler could not turn into a predicate."""
+    if isinstance(condition, dict):
+        if not condition:
+            raise ValueError(f"'{column}': an empty condition")
+        for op, value in condition.items():
+            if op not in OPERATORS:
+                raise ValueError(
+                    f"'{column}': unknown operator '{op}'; use one of {', '.join(OPERATORS)}"
+                )
+            if op in ("in", "not_in") and (value == [] or value is None):
+                raise ValueError(f"'{column}': '{op}' needs at least one value")
+            if op == "between" and not (isinstance(value, list) and len(value) == 2):
+                raise ValueError(f"'{column}': 'between' takes two values, [low, high]")
+            if op in ("=", "!=", "<", "<=", ">", ">=") and (
+                isinstance(value, list) or value is None
+            ):
+                raise ValueError(f"'{column}': '{op}' takes one value")
+    elif isinstance(condition, list) and not condition:
+        raise ValueError(f"'{column}': an empty list matches nothing")
+
 
 MetricAgg = Literal[
     "count",
@@ -174,6 +203,17 @@ class _WindowedTag(_TagBase):
     window: str = "all"
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _check_where(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping of column: condition")
+        for column, condition in value.items():
+            if isinstance(condition, dict) and not all(isinstance(k, str) for k in condition):
+                raise ValueError(f"'{column}': operators must be text such as '>=' or in")
+            check_condition(str(column), condition)
+        return value
 
     @field_validator("window")
     @classmethod
