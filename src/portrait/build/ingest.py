@@ -422,7 +422,7 @@ def ingest(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = DuckDBEngine(EngineSettings.from_config(config))
+        engine = DuckDBEngine(EngineSettings.from_config(config, layout.spill_dir))
         con = engine.con
         try:
             con.execute("SET TimeZone = ?", [config["data.timezone"]])

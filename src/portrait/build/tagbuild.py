@@ -218,7 +218,7 @@ def build(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = open_engine(EngineSettings.from_config(config))
+        engine = open_engine(EngineSettings.from_config(config, layout.spill_dir))
         try:
             with store.stage() as staging:
                 for table, state in warehouse.tables.items():

@@ -18,14 +18,17 @@ class EngineSettings:
     threads: int = 0
     memory_limit: str = ""
     timezone: str = "UTC"
+    #: where the engine spills intermediate data that does not fit in memory
+    spill_directory: Path | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> EngineSettings:
+    def from_config(cls, config: Config, spill_directory: Path | None = None) -> EngineSettings:
         return cls(
             type=config["engine.type"],
             threads=config["engine.threads"],
             memory_limit=config["engine.memory_limit"],
             timezone=config["data.timezone"],
+            spill_directory=spill_directory,
         )
 
 

@@ -67,6 +67,9 @@ class DuckDBEngine:
         if settings.memory_limit:
             self.con.execute("SET memory_limit = ?", [settings.memory_limit])
         self.con.execute("SET TimeZone = 'UTC'")
+        if settings.spill_directory is not None:
+            settings.spill_directory.mkdir(parents=True, exist_ok=True)
+            self.con.execute("SET temp_directory = ?", [str(settings.spill_directory)])
 
     def sql(self, query: exp.Expr | str) -> str:
         return query if isinstance(query, str) else query.sql(dialect=self.dialect)

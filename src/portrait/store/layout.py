@@ -48,6 +48,11 @@ class Layout:
         return self.root / "meta"
 
     @property
+    def spill_dir(self) -> Path:
+        """Scratch space for the engine when a step needs more than the memory limit."""
+        return self.meta_dir / "spill"
+
+    @property
     def lock_file(self) -> Path:
         return self.meta_dir / "write.lock"
 
