@@ -210,7 +210,8 @@ def load_config(
 
 
 def default_toml() -> str:
-    """The commented ``portrait.toml`` that ``portrait init`` writes."""
+    """The ``portrait.toml`` that ``portrait init`` writes: every setting, commented out at its
+    default, so ``portrait config`` shows which ones a user changed."""
     lines = [
         "# Portrait workspace settings. Environment variables PORTRAIT_<SECTION>_<KEY> override."
     ]
@@ -221,5 +222,5 @@ def default_toml() -> str:
             lines.append(f"\n[{section}]")
         lines.append(f"# {s.help}")
         value = f'"{s.default}"' if isinstance(s.default, str) else str(s.default)
-        lines.append(f"{s.key} = {value}")
+        lines.append(f"# {s.key} = {value}")
     return "\n".join(lines) + "\n"

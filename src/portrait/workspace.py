@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from portrait import build as _build
+from portrait.build.masking import mask_column
 from portrait.compile import tag_sql
 from portrait.config import SETTINGS, Config, load_config
 from portrait.errors import NotFoundError
@@ -176,8 +177,11 @@ class Workspace:
             self.config["data.timezone"],
         )
 
-    def profile(self, columns: list[str] | None = None) -> pa.Table:
-        """The built profile as an Arrow table: ``user_id`` first, then one column per tag."""
+    def profile(self, columns: list[str] | None = None, *, unmask: bool = False) -> pa.Table:
+        """The built profile as an Arrow table: ``user_id`` first, then one column per tag.
+
+        Tags marked ``pii: true`` are masked (``138****5678``) unless ``unmask=True``.
+        """
         snap = self.built
         names = list(snap.tags) if columns is None else list(columns)
         unknown = [c for c in names if c not in snap.tags]
@@ -185,17 +189,28 @@ class Workspace:
             raise NotFoundError(
                 f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'"
             )
-        return pq.read_table(snap.profile_file, columns=["user_id", *names])
+        table = pq.read_table(snap.profile_file, columns=["user_id", *names])
+        if not unmask:
+            defined = load_tag_files(self.layout.tags_dir)
+            pii = {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
+            for i, field in enumerate(table.schema):
+                if field.name in pii:
+                    table = table.set_column(i, field.name, mask_column(table.column(i)))
+        return table
 
     def export_profile(
-        self, output: str | os.PathLike[str], columns: list[str] | None = None
+        self,
+        output: str | os.PathLike[str],
+        columns: list[str] | None = None,
+        *,
+        unmask: bool = False,
     ) -> int:
         """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV)."""
         import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 
         out = Path(output)
-        table = self.profile(columns)
+        table = self.profile(columns, unmask=unmask)
         tmp = out.with_name(f".{out.name}.tmp")
         if out.suffix.lower() == ".csv":
             for i, field in enumerate(table.schema):
@@ -292,7 +307,7 @@ def create_demo(
     config_text = Layout(root).config_file.read_text(encoding="utf-8")
     # Demo timestamps are UTC; local time (dayparts) is Beijing time.
     Layout(root).config_file.write_text(
-        config_text.replace('timezone = "UTC"', 'timezone = "Asia/Shanghai"'), encoding="utf-8"
+        config_text.replace('# timezone = "UTC"', 'timezone = "Asia/Shanghai"'), encoding="utf-8"
     )
     for item in resources.files("portrait.demo").joinpath("tags").iterdir():
         if item.name.endswith(".yaml"):

@@ -124,3 +124,28 @@ def test_error_text_keeps_brackets_and_dialects_are_checked(small_ws: Workspace)
     (small_ws.root / "portrait.toml").write_text('[engine]\nmemory_limit = "lots"\n')
     memory = run("build", "-w", ws, check=False)
     assert memory.returncode == 2 and "engine.memory_limit" in memory.stderr
+
+
+def test_pii_tags_are_masked_unless_asked(small_ws: Workspace, tmp_path: Path) -> None:
+    tags = small_ws.root / "tags" / "basic.yaml"
+    tags.write_text(
+        tags.read_text(encoding="utf-8").replace(
+            "{name: city, kind: attribute}", "{name: city, kind: attribute, pii: true}"
+        ),
+        encoding="utf-8",
+    )
+    ws = str(small_ws.root)
+    run("build", "-w", ws, "-q")
+    masked = json.loads(run("profile", "-w", ws, "--columns", "city", "-f", "json").stdout)
+    assert [r["city"] for r in masked] == ["****", "****", "****", "****"]
+    plain = json.loads(
+        run("profile", "-w", ws, "--columns", "city", "--unmask", "-f", "json").stdout
+    )
+    assert plain[0]["city"] == "北京"
+    shown = json.loads(run("tags", "show", "city", "-w", ws, "-f", "json").stdout)
+    assert {d["value"] for d in shown["distribution"]} == {"****"}
+    out = tmp_path / "p.parquet"
+    run("profile", "-w", ws, "--output", str(out))
+    import pyarrow.parquet as pq
+
+    assert set(pq.read_table(out).column("city").to_pylist()) == {"****"}

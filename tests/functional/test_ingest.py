@@ -1305,3 +1305,14 @@ def test_errors_are_portrait_errors() -> None:
     assert issubclass(InputError, PortraitError)
     assert issubclass(BusyError, PortraitError)
     assert IngestError("x").exit_code == 2
+
+
+def test_header_only_file_changes_nothing(ws: Workspace, tmp_path: Path) -> None:
+    first = write(tmp_path / "users.csv", "user_id,age\nu1,30\n")
+    ws.ingest("users", first)
+    version = ws.warehouse.version
+    empty = write(tmp_path / "empty.csv", "user_id,age\n")
+    report = ws.ingest("users", empty)
+    assert report.rows_read == 0 and report.rows_loaded == 0
+    assert ws.warehouse.version == version == report.warehouse_version
+    assert ws.warehouse.tables["users"].version == 1

@@ -55,3 +55,6 @@ def test_default_toml_round_trips(tmp_path: Path) -> None:
     (tmp_path / "portrait.toml").write_text(default_toml())
     config = load_config(tmp_path, environ={})
     assert {k: config[k] for k in config} == {s.name: s.default for s in SETTINGS}
+    assert all(config.sources[s.name] == "default" for s in SETTINGS)  # all commented out
+    text = default_toml()
+    assert all(f"# {s.key} = " in text for s in SETTINGS)

@@ -175,3 +175,11 @@ def test_unknown_function_is_named() -> None:
         "type: int, expr", "type: string, expr"
     )
     assert validate_tags(parse(ok), SCHEMA)["d"].dependencies() == {"age2"}
+
+
+def test_tag_category_overrides_file_category() -> None:
+    tags = parse(
+        "category: basic\ntags:\n  - {name: a, kind: attribute}\n"
+        "  - {name: b, kind: attribute, category: special}\n"
+    )
+    assert tags["a"].category == "basic" and tags["b"].category == "special"

@@ -435,7 +435,6 @@ def ingest(
             _check_required(spec, raw, path, mapping)
             progress.finish()
             types = _column_types(con, spec, raw, previous)
-            _check_consistent(types, previous, path)
 
             progress.start("validate rows")
             con.execute("CREATE TEMP TABLE checked AS " + _validation_query(spec, types, raw))
@@ -466,8 +465,12 @@ def ingest(
                 raise IngestError(
                     f"all {report.rows_read} rows are invalid; nothing was loaded:\n  "
                     + "\n  ".join(report.problems),
-                    where=str(path),
+                    where=label,
                 )
+            if report.rows_read == 0:  # a header alone: nothing changes, no new version
+                report.warehouse_version = current.name if current else ""
+                report.seconds = time.perf_counter() - started
+                return report
 
             with store.stage() as staging:
                 progress.start(f"write {table}")
@@ -553,18 +556,6 @@ def _check_required(
                 f"column '{column}' is reserved (Portrait assigns dense user ids itself)",
                 where=str(path),
                 hint=f"rename it, e.g. --map external_{column}={column}",
-            )
-
-
-def _check_consistent(types: Mapping[str, str], previous: TableState | None, path: Path) -> None:
-    if previous is None:
-        return
-    for column, vtype in types.items():
-        before = previous.columns.get(column)
-        if before is not None and before != vtype:
-            raise IngestError(
-                f"column '{column}' was loaded as {before} before, but is {vtype} in this file",
-                where=str(path),
             )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from portrait.index.ranges import RangeIndex
 from portrait.index.values import ValueIndex
+from portrait.model.pii import mask_text
 from portrait.model.tags import AnyTag, BucketTag
 
 TOP_VALUES = 50
@@ -46,7 +47,8 @@ def tag_stats(tag: AnyTag, index: ValueIndex | RangeIndex) -> dict[str, Any]:
             counts.sort(key=lambda vc: (-vc[1], vc[0]))
         stats["distinct"] = len(counts)
         for value, count in counts[:TOP_VALUES]:
-            distribution.append({"value": value, "count": count, "share": count / n if n else 0.0})
+            shown = mask_text(value) if tag.pii else value
+            distribution.append({"value": shown, "count": count, "share": count / n if n else 0.0})
         stats["distribution_truncated"] = len(counts) > TOP_VALUES
     else:
         values = index.sorted_values

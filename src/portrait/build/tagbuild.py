@@ -326,6 +326,7 @@ def _index(
                     "kind": tag.kind,
                     "type": tag.value_type,
                     "category": tag.category,
+                    "pii": tag.pii,
                     "built_at": now,
                     "index_seconds": time.perf_counter() - t0,
                     "stats": tag_stats(tag, index),

@@ -335,17 +335,20 @@ def profile(
     output: Annotated[
         Path | None, typer.Option(help="Write the whole profile to this .parquet or .csv file.")
     ] = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Show the first rows of the profile, or export it."""
+    """Show the first rows of the profile, or export it (pii tags masked unless --unmask)."""
     ws = _open(workspace)
     names = [c.strip() for c in columns.split(",")] if columns else None
     if output is not None:
-        rows = ws.export_profile(output, columns=names)
+        rows = ws.export_profile(output, columns=names, unmask=unmask)
         err.print(f"wrote {rows:,} users to {output}")
         return
-    table = ws.profile(names).slice(0, limit)
+    table = ws.profile(names, unmask=unmask).slice(0, limit)
     emit_rows(table.to_pylist(), fmt, title="profile")
 
 

@@ -381,7 +381,8 @@ def parse_tag_file(text: str, source: str, default_category: str) -> list[AnyTag
             where = f"{source}:{lines[index]}"
         raise TagDefinitionError(message, where=where, hint="see docs/tags.md") from None
     category = parsed.category or default_category
-    return [tag.model_copy(update={"category": category}) for tag in parsed.tags]
+    # A tag's own category wins over the file's.
+    return [tag.model_copy(update={"category": tag.category or category}) for tag in parsed.tags]
 
 
 class TagSet(Mapping[str, AnyTag]):
