@@ -5,7 +5,7 @@ One build reads one warehouse version and writes one profile version (atomically
 tag) and ``manifest.json`` (as-of date, per-tag fingerprint, type, stats and timings).
 
 Incremental: a tag's fingerprint hashes its definition, the versions of the tables it reads,
-the as-of date when it has a window, and its dependencies' fingerprints. Only tags whose
+the as-of date and time zone (metric and preference tags), and its dependencies' fingerprints. Only tags whose
 fingerprint changed (and the tags that read them) are computed; the others' columns and index
 files are taken over from the previous version.
 """

@@ -255,6 +255,7 @@ def tags_list(
             "distinct",
             "pii",
             "last_built",
+            "stale",
         ],
         percent=["coverage"],
     )

@@ -80,7 +80,9 @@ def emit_rows(
 
 
 def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list | tuple | dict):
+    if isinstance(value, list | tuple):  # as in profile exports: values joined with |
+        return "|".join("" if v is None else str(v) for v in value)
+    if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     return "" if value is None else value
 
