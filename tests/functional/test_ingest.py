@@ -125,9 +125,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def set_timezone(ws: Workspace, zone: str) -> Workspace:
     """Write ``data.timezone`` into portrait.toml and reopen the workspace."""
     text = ws.layout.config_file.read_text(encoding="utf-8")
-    assert 'timezone = "UTC"' in text
+    assert '# timezone = "UTC"' in text  # init writes the defaults commented out
     ws.layout.config_file.write_text(
-        text.replace('timezone = "UTC"', f'timezone = "{zone}"'), encoding="utf-8"
+        text.replace('# timezone = "UTC"', f'timezone = "{zone}"'), encoding="utf-8"
     )
     reopened = portrait.open(ws.root)
     assert reopened.config["data.timezone"] == zone

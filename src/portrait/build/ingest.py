@@ -222,10 +222,11 @@ class _Reader:
                 f"{i} AS _fidx FROM {source}"
             )
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
+        # One scanned file keeps its order; unions and joins need sorting back into it.
+        order = "" if len(parts) == 1 and self.fmt != "jsonl" else " ORDER BY _fidx, _line"
         try:
             self.con.execute(
-                f"CREATE TEMP TABLE src AS SELECT * EXCLUDE (_fidx) FROM ({union}) "
-                "ORDER BY _fidx, _line"
+                f"CREATE TEMP TABLE src AS SELECT * EXCLUDE (_fidx) FROM ({union}){order}"
             )
         except duckdb.Error as exc:
             raise IngestError(
@@ -247,34 +248,79 @@ def data_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     }
 
 
-def _typed_expr(column: str, vtype: str, raw_type: str) -> str:
-    """SQL that converts a raw column to ``vtype``, NULL when it cannot."""
+def _is_text(raw_type: str) -> bool:
+    return raw_type.upper().startswith("VARCHAR")
+
+
+def _typed_expr(column: str, vtype: str, raw_type: str, utc: bool = True, trim: bool = True) -> str:
+    """SQL that converts a raw column to ``vtype``, NULL when it cannot.
+
+    ``utc``: the workspace time zone is UTC, so naive timestamps need no conversion.
+    ``trim``: text typed by hand (CSV) has blanks trimmed; text in a typed format (Parquet,
+    JSON) is taken as written. Empty text is missing either way.
+    """
     col = quote(column)
+    raw = raw_type.upper()
+    as_text = col if _is_text(raw) else f"CAST({col} AS VARCHAR)"
+    text = f"NULLIF(trim({as_text}), '')" if trim else f"NULLIF({as_text}, '')"
     if vtype == "timestamp":
         # Values with an offset (or a zone-aware type) are converted to UTC; values without one
         # (text or a naive timestamp type) are in the workspace time zone (the session's).
-        return f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        # epoch_us/make_timestamp turn an instant into naive UTC without a time-zone lookup.
+        if raw == "TIMESTAMP WITH TIME ZONE":
+            return f"make_timestamp(epoch_us({col}))"
+        if raw.startswith("TIMESTAMP") or raw == "DATE":
+            if utc:
+                return f"CAST({col} AS TIMESTAMP)"
+            return f"make_timestamp(epoch_us(CAST({col} AS TIMESTAMPTZ)))"
+        return f"make_timestamp(epoch_us(TRY_CAST({text} AS TIMESTAMPTZ)))"
     if vtype == "list<string>":
-        if raw_type.upper().endswith("[]"):
+        if raw.endswith("[]"):
             return f"CAST({col} AS VARCHAR[])"
         return (
             f"list_filter(list_transform(string_split(CAST({col} AS VARCHAR), "
             f"'{LIST_SEPARATOR}'), lambda x: trim(x)), lambda x: x <> '')"
         )
     if vtype == "string":
-        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+        return text
+    if not _can_fail(vtype, raw):
+        return f"CAST({col} AS {_SQL_TYPES[vtype]})"
     if vtype == "bool":
-        return f"TRY_CAST(NULLIF(trim(CAST({col} AS VARCHAR)), '') AS BOOLEAN)"
-    text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
-    if vtype == "int" and not raw_type.upper().endswith("INT"):
+        return f"TRY_CAST({text} AS BOOLEAN)"
+    if vtype == "int" and not raw.endswith("INT"):
         # TRY_CAST('4.5' AS BIGINT) rounds; a whole number must look like one.
         return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
     return f"TRY_CAST({text} AS {_SQL_TYPES[vtype]})"
 
 
-def _is_blank(column: str) -> str:
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+
+
+def _can_fail(vtype: str, raw_type: str) -> bool:
+    """Whether converting a column of ``raw_type`` to ``vtype`` can fail on some row."""
+    raw = raw_type.upper()
+    if vtype in ("string", "list<string>"):
+        return False
+    if vtype == "int":
+        return raw not in _INT_TYPES
+    if vtype == "float":
+        return not (
+            raw in _INT_TYPES
+            or raw in ("FLOAT", "DOUBLE", "BIGINT", "HUGEINT", "UBIGINT")
+            or raw.startswith("DECIMAL")
+        )
+    if vtype == "bool":
+        return raw != "BOOLEAN"
+    if vtype in ("timestamp", "date"):
+        return _is_text(raw) or not (raw.startswith("TIMESTAMP") or raw == "DATE")
+    return True
+
+
+def _is_blank(column: str, raw_type: str) -> str:
     col = quote(column)
-    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+    if _is_text(raw_type):
+        return f"({col} IS NULL OR trim({col}) = '')"
+    return f"({col} IS NULL)"
 
 
 def _infer_type(con: duckdb.DuckDBPyConnection, column: str, raw_type: str) -> str:
@@ -307,8 +353,10 @@ def _column_types(
     spec: TableSpec,
     raw: Mapping[str, str],
     previous: TableState | None,
+    infer: bool = True,
 ) -> dict[str, str]:
-    """Value type of every column to load: spec types, then earlier batches, then inferred."""
+    """Value type of every column to load: spec types, then earlier batches, then the file's
+    own types (Parquet, JSON), inferred from the text for CSV (``infer``)."""
     known = spec.known()
     types: dict[str, str] = {}
     for column, raw_type in raw.items():
@@ -317,50 +365,78 @@ def _column_types(
         elif previous is not None and column in previous.columns:
             types[column] = previous.columns[column]
         else:
-            types[column] = _infer_type(con, column, raw_type)
+            types[column] = _infer_type(con, column, raw_type) if infer else value_type(raw_type)
     return types
 
 
-def _validation_query(spec: TableSpec, types: Mapping[str, str], raw: Mapping[str, str]) -> str:
-    """SELECT of typed columns plus ``_row``, ``_column``, ``_error`` (the first problem)."""
+def _validation_query(
+    spec: TableSpec,
+    types: Mapping[str, str],
+    raw: Mapping[str, str],
+    utc: bool = True,
+    trim: bool = True,
+) -> str:
+    """SELECT of typed columns plus ``_row``, ``_fname``, ``_line``, ``_column`` and ``_error``
+    (the first problem of the row). Each column is converted once; each check runs once."""
+    typed = {c: f"__typed_{i}" for i, c in enumerate(types)}
     checks: list[tuple[str, str, str]] = []  # (condition, column, reason SQL)
     for column in spec.required:
         if column in raw:
-            checks.append((_is_blank(column), column, "'missing value'"))
+            checks.append((_is_blank(column, raw[column]), column, "'missing value'"))
     for column, vtype in types.items():
-        if vtype in ("string", "list<string>"):
+        if not _can_fail(vtype, raw[column]):
             continue
-        typed = _typed_expr(column, vtype, raw[column])
         raw_text = f"CAST({quote(column)} AS VARCHAR)"
         checks.append(
             (
-                f"(NOT {_is_blank(column)} AND ({typed}) IS NULL)",
+                f"(NOT {_is_blank(column, raw[column])} AND {typed[column]} IS NULL)",
                 column,
                 f"'cannot read ' || {raw_text}[:40] || ' as {_TYPE_WORDS[vtype]}'",
             )
         )
-    if spec.key and spec.key in raw:
-        key = quote(spec.key)
+    key = spec.key if spec.key and spec.key in raw else None
+    if key:
         checks.append(
             (
-                f"(NOT {_is_blank(spec.key)} AND _first_row <> _row)",
-                spec.key,
-                f"'duplicate {spec.key} ' || {key} || ' (first at ' || _first_at || ')'",
+                f"(NOT {_is_blank(key, raw[key])} AND _first_row <> _row)",
+                key,
+                f"'duplicate {key} ' || {quote(key)} || ' (first at ' || _first_at || ')'",
             )
         )
-    column_case = "CASE " + " ".join(f"WHEN {c} THEN '{col}'" for c, col, _ in checks) + " END"
-    error_case = "CASE " + " ".join(f"WHEN {c} THEN {reason}" for c, _, reason in checks) + " END"
-    if not checks:
-        column_case = error_case = "NULL"
-    typed_cols = ", ".join(f"{_typed_expr(c, t, raw[c])} AS {quote(c)}" for c, t in types.items())
-    first = "_row, NULL"
-    if spec.key and spec.key in raw:
-        window = f"OVER (PARTITION BY {quote(spec.key)})"
-        first = f"min(_row) {window}, arg_min(_fname || ' row ' || _line, _row) {window}"
+    conversions = ", ".join(
+        f"{_typed_expr(c, t, raw[c], utc, trim)} AS {typed[c]}" for c, t in types.items()
+    )
+    first = "_row AS _first_row, NULL AS _first_at"
+    if key:
+        window = f"OVER (PARTITION BY {quote(key)})"
+        first = (
+            f"min(_row) {window} AS _first_row, "
+            f"arg_min(_fname || ' row ' || _line, _row) {window} AS _first_at"
+        )
+    which = "NULL"
+    if checks:
+        which = (
+            "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks)) + " END"
+        )
+    column_of = (
+        "CASE _check "
+        + " ".join(f"WHEN {i} THEN '{col}'" for i, (_, col, _) in enumerate(checks))
+        + " END"
+        if checks
+        else "NULL"
+    )
+    error_of = (
+        "CASE _check "
+        + " ".join(f"WHEN {i} THEN {reason}" for i, (_, _, reason) in enumerate(checks))
+        + " END"
+        if checks
+        else "NULL"
+    )
+    outputs = ", ".join(f"{typed[c]} AS {quote(c)}" for c in types)
     return (
-        f"SELECT _row, _fname, _line, {column_case} AS _column, {error_case} AS _error, "
-        f"{typed_cols} FROM (SELECT *, {first.split(', ', 1)[0]} AS _first_row, "
-        f"{first.split(', ', 1)[1]} AS _first_at FROM (SELECT *, rowid + 1 AS _row FROM src))"
+        f"SELECT _row, _fname, _line, {column_of} AS _column, {error_of} AS _error, {outputs} "
+        f"FROM (SELECT *, {which} AS _check FROM (SELECT *, {first} FROM "
+        f"(SELECT *, rowid + 1 AS _row, {conversions} FROM src)))"
     )
 
 
@@ -434,10 +510,14 @@ def ingest(
             raw = _apply_mapping(con, raw, mapping, path)
             _check_required(spec, raw, path, mapping)
             progress.finish()
-            types = _column_types(con, spec, raw, previous)
+            types = _column_types(con, spec, raw, previous, infer=file_format == "csv")
 
             progress.start("validate rows")
-            con.execute("CREATE TEMP TABLE checked AS " + _validation_query(spec, types, raw))
+            utc = config["data.timezone"] == "UTC"
+            con.execute(
+                "CREATE TEMP TABLE checked AS "
+                + _validation_query(spec, types, raw, utc, trim=file_format == "csv")
+            )
             progress.finish()
             counts = con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
             assert counts is not None
@@ -598,7 +678,7 @@ def _write_table(
             link_or_copy(current / f, staging / f)
         name = f"{spec.name}/batch-{version:06d}.parquet"
         con.execute(
-            f"COPY (SELECT * EXCLUDE (_row) FROM ({good}) ORDER BY ts, _row) "
+            f"COPY (SELECT * EXCLUDE (_row) FROM ({good})) "
             f"TO {path_literal(staging / name)} (FORMAT parquet, COMPRESSION zstd)"
         )
         row = con.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR) FROM ({good})").fetchone()
