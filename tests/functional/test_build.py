@@ -259,3 +259,33 @@ def test_manual_tag_keeps_dependents_and_follows_new_users(small_ws: Workspace) 
     index = small_ws.index().range("views_30d")
     assert index.n_users == 5 and len(index.range()) + len(index.missing) == 5
     assert rows_by_user(small_ws)["u7"]["views_30d"] == 0
+
+
+@pytest.mark.parametrize(
+    ("zone", "u1_hours", "u2_hours"),
+    [
+        ("UTC", {0, 20, 21, 23}, {2, 10}),
+        ("Asia/Shanghai", {4, 5, 7, 8}, {10, 18}),  # fixed +8: plain arithmetic
+        ("America/New_York", {16, 17, 19, 20}, {6, 22}),  # daylight time (-4) until Nov 1
+    ],
+)
+def test_local_time_and_distinct_counts(
+    small_ws: Workspace, zone: str, u1_hours: set[int], u2_hours: set[int]
+) -> None:
+    (small_ws.root / "tags" / "extra.yaml").write_text(
+        "tags:\n"
+        "  - {name: brands_90d, kind: metric, from: events, agg: count_distinct, of: car_brand,"
+        " window: 90d}\n"
+        "  - {name: hours, kind: preference, from: events, property: hour, top: 5,"
+        " window: 60d}\n",
+        encoding="utf-8",
+    )
+    ws = portrait.open(small_ws.root, overrides={"data.timezone": zone})
+    ws.build()
+    p = rows_by_user(ws)
+    assert (p["u1"]["brands_90d"], p["u2"]["brands_90d"], p["u3"]["brands_90d"]) == (2, 2, 0)
+    # UTC times in the 60 days: u1 10-31 21:00, 10-30 20:00, 10-25 00:00, 10-24 23:59:59,
+    # 10-01 21:00; u2 10-31 02:00, 09-02 10:00 (09-01 is outside).
+    assert {int(h) for h in p["u1"]["hours"]} == u1_hours
+    assert {int(h) for h in p["u2"]["hours"]} == u2_hours
+    assert p["u3"]["hours"] is None

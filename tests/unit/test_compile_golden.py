@@ -44,6 +44,7 @@ tags:
     agg: count
     window: 30d
   - {name: active_days_90d, kind: metric, from: events, agg: distinct_days, window: 90d}
+  - {name: brands_30d, kind: metric, from: events, agg: count_distinct, of: car_brand, window: 30d}
   - {name: days_since_active, kind: metric, from: events, agg: days_since_last}
   - {name: spend_365d, kind: metric, from: orders, agg: sum, of: amount, window: 365d}
   - {name: cars, kind: preference, from: events, property: car_brand, top: 3, window: 180d}
@@ -63,7 +64,7 @@ def queries() -> dict[str, str]:
     plan = plan_queries(ts, set(ts), AS_OF, SCHEMA, timezone="Asia/Shanghai")
     out = {"users": plan.users.sql("duckdb", pretty=True)}
     out |= {f"aggregate_{t}": q.sql("duckdb", pretty=True) for t, q in plan.aggregates.items()}
-    out |= {f"preference_{t}": q.sql("duckdb", pretty=True) for t, q in plan.preferences.items()}
+    out |= {f"per_tag_{t}": q.sql("duckdb", pretty=True) for t, q in plan.per_tag.items()}
     assert plan.assemble is not None
     out["assemble"] = plan.assemble.sql("duckdb", pretty=True)
     for name in ("busy", "spend_band", "searches_7d"):
@@ -91,9 +92,10 @@ def test_values_are_literals_not_text() -> None:
 def test_reused_tags_come_from_previous_profile() -> None:
     ts = tags()
     plan = plan_queries(ts, {"searches_7d", "busy"}, AS_OF, SCHEMA, reuse_relation="prev_profile")
+    assert "active_days_90d" not in plan.per_tag
     assert list(plan.aggregates) == ["events"]
     assert plan.kinds["agg_events"] == ["searches_7d"]
-    assert plan.preferences == {}
+    assert plan.per_tag == {}
     assert plan.assemble is not None
     assemble = plan.assemble.sql("duckdb")
     assert "prev_profile" in assemble

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from portrait.build.stats import tag_stats
 from portrait.build.warehouse import WarehouseSnapshot, snapshot
-from portrait.compile import plan_queries, validate_tags
+from portrait.compile import BuildQueries, plan_queries, validate_tags
 from portrait.config import Config
-from portrait.engine import EngineSettings, open_engine
+from portrait.engine import Engine, EngineSettings, open_engine
 from portrait.errors import BuildError, WorkspaceError
 from portrait.index.profile_index import build_tag_index, index_file
 from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, TagSet
@@ -236,7 +237,7 @@ def build(
                     reuse_relation=reuse_relation,
                     timezone=config["data.timezone"],
                 )
-                timings = _compute(engine, plan, staging / PROFILE_FILE, progress)
+                timings = _compute(engine, plan, tags, staging / PROFILE_FILE, progress)
                 report.timings.update(timings)
                 t0 = time.perf_counter()
                 tag_meta, n_users = _index(tags, compute, prints, previous, staging, progress)
@@ -268,11 +269,14 @@ def build(
     return report
 
 
-def _compute(engine: Any, plan: Any, target: Path, progress: Progress) -> dict[str, float]:
+def _compute(
+    engine: Engine, plan: BuildQueries, tags: TagSet, target: Path, progress: Progress
+) -> dict[str, float]:
+    """Run the plan's queries into temp tables, then the assembly into ``target``; time each."""
     timings: dict[str, float] = {}
-    steps: list[tuple[str, str, Any]] = [("t_users", "attribute+bucket", plan.users)]
+    steps: list[tuple[str, str, exp.Expr]] = [("t_users", "attribute+bucket", plan.users)]
     steps += [(f"t_agg_{t}", f"metric:{t}", q) for t, q in plan.aggregates.items()]
-    steps += [(f"t_pref_{n}", f"preference:{n}", q) for n, q in plan.preferences.items()]
+    steps += [(f"t_tag_{n}", f"{tags[n].kind}:{n}", q) for n, q in plan.per_tag.items()]
     with step(progress, "compute tags", total=len(steps) + 1) as bar:
         for relation, label, query in steps:
             t0 = time.perf_counter()
@@ -287,6 +291,7 @@ def _compute(engine: Any, plan: Any, target: Path, progress: Progress) -> dict[s
             bar.advance()
         t0 = time.perf_counter()
         try:
+            assert plan.assemble is not None
             engine.to_parquet(plan.assemble, target)
         except Exception as exc:
             raise BuildError(

@@ -171,12 +171,53 @@ def aggregate_query(
     return result
 
 
+#: Aggregates over distinct values, computed in a query of their own: inside the one-scan
+#: aggregate a COUNT(DISTINCT …) FILTER makes DuckDB split the aggregate into an extra pass over
+#: every row; counting distinct (user, value) pairs of the tag's own window is much cheaper.
+DISTINCT_AGGS = frozenset({"distinct_days", "count_distinct"})
+
+
+def distinct_count_query(
+    tag: MetricTag,
+    as_of: dt.date,
+    timezone: str = "UTC",
+    columns_of_table: set[str] | None = None,
+) -> exp.Select:
+    """``count(DISTINCT day or value)`` of one metric tag per user, from distinct pairs."""
+    key: exp.Expr = exp.cast(exp.column("ts"), "DATE")
+    if tag.agg == "count_distinct":
+        assert tag.of is not None
+        key = exp.column(tag.of)
+    conditions = [_window_predicate(tag.window_days, as_of)]
+    predicate = where_predicate(dict(tag.where), tag.name)
+    if predicate is not None:
+        conditions.append(predicate)
+    if tag.agg == "count_distinct":  # ts is required, so a day is never missing
+        conditions.append(exp.not_(exp.Is(this=key.copy(), expression=exp.Null())))
+    pairs = substitute_virtual(
+        exp.select(exp.column(TAG_TABLE_KEY), exp.alias_(key, "k"))
+        .distinct()
+        .from_(tag.from_)
+        .where(exp.and_(*conditions)),
+        tag.from_,
+        timezone,
+        columns_of_table,
+    )
+    return (
+        exp.select(
+            exp.column(TAG_TABLE_KEY), exp.alias_(exp.Count(this=exp.Star()), tag.name, quoted=True)
+        )
+        .from_(exp.Subquery(this=pairs, alias=exp.TableAlias(this=exp.to_identifier("pairs"))))
+        .group_by(exp.column(TAG_TABLE_KEY))
+    )
+
+
 _PREFERENCE_TEMPLATE = """
 SELECT user_id, ARRAY_AGG(v ORDER BY rn) AS :name FROM (
   SELECT user_id, v, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY :ranking) AS rn FROM (
     SELECT user_id, v, COUNT(*) AS n, MAX(ts) AS last_ts FROM (
       SELECT user_id, ts, CAST(:value AS VARCHAR) AS v FROM :source WHERE :condition
-    ) WHERE v IS NOT NULL GROUP BY user_id, v HAVING COUNT(*) >= :min_count
+    ) WHERE :keep GROUP BY user_id, v HAVING COUNT(*) >= :min_count
   )
 ) WHERE rn <= :top GROUP BY user_id
 """
@@ -199,7 +240,17 @@ def preference_query(
     if predicate is not None:
         conditions.append(predicate)
     value: exp.Expr = exp.column(tag.property_name)
-    if property_type.startswith("list"):
+    is_list = property_type.startswith("list")
+    is_virtual = tag.property_name in VIRTUAL_TYPES and tag.property_name not in (
+        columns_of_table or set()
+    )
+    if not is_virtual:
+        # Filter the stored column, not the computed value: DuckDB would push a filter on the
+        # computed value into the scan and evaluate the expression twice.
+        conditions.append(
+            exp.not_(exp.Is(this=exp.column(tag.property_name), expression=exp.Null()))
+        )
+    if is_list:
         value = exp.Unnest(expressions=[value])
     ranking = "n DESC, last_ts DESC, v" if tag.by == "frequency" else "last_ts DESC, n DESC, v"
     value = substitute_virtual(value, tag.from_, timezone, columns_of_table)
@@ -213,6 +264,9 @@ def preference_query(
         source=exp.to_table(tag.from_),
         condition=condition,
         min_count=exp.convert(tag.min_count),
+        keep=(
+            exp.not_(exp.Is(this=exp.column("v"), expression=exp.Null())) if is_list else exp.true()
+        ),
         top=exp.convert(tag.top),
         ranking=exp.column("n"),
     )
@@ -247,7 +301,7 @@ class BuildQueries:
 
     users: exp.Select
     aggregates: dict[str, exp.Select] = field(default_factory=dict)  # table → query
-    preferences: dict[str, exp.Select] = field(default_factory=dict)  # tag → query
+    per_tag: dict[str, exp.Select] = field(default_factory=dict)  # tag → query of its own
     assemble: exp.Select | None = None
     kinds: dict[str, list[str]] = field(default_factory=dict)  # relation → tag names
 
@@ -277,7 +331,7 @@ def plan_queries(
     level_of = {name: i for i, names in enumerate(levels) for name in names}
     base_users: list[AnyTag] = []
     metrics: dict[str, list[MetricTag]] = {}
-    prefs: list[PreferenceTag] = []
+    singles: list[MetricTag | PreferenceTag] = []
     later: list[list[DerivedTag | BucketTag]] = [[] for _ in levels]
     for name in tags:
         if name not in compute:
@@ -285,10 +339,10 @@ def plan_queries(
         tag = tags[name]
         if isinstance(tag, AttributeTag) or (isinstance(tag, BucketTag) and tag.source not in tags):
             base_users.append(tag)
-        elif isinstance(tag, MetricTag):
+        elif isinstance(tag, MetricTag) and tag.agg not in DISTINCT_AGGS:
             metrics.setdefault(tag.from_, []).append(tag)
-        elif isinstance(tag, PreferenceTag):
-            prefs.append(tag)
+        elif isinstance(tag, MetricTag | PreferenceTag):
+            singles.append(tag)
         else:
             assert isinstance(tag, DerivedTag | BucketTag)
             later[level_of[name]].append(tag)
@@ -300,13 +354,19 @@ def plan_queries(
             table, group, as_of, timezone, set(schema.get(table, {}))
         )
         plan.kinds[f"agg_{table}"] = [t.name for t in group]
-    for pref in prefs:
-        plan.preferences[pref.name] = preference_query(
-            pref, as_of, _property_type(schema, pref), timezone, set(schema.get(pref.from_, {}))
-        )
-        plan.kinds[f"pref_{pref.name}"] = [pref.name]
+    for single in singles:
+        columns = set(schema.get(single.from_, {}))
+        if isinstance(single, PreferenceTag):
+            query = preference_query(
+                single, as_of, _property_type(schema, single), timezone, columns
+            )
+        else:
+            query = distinct_count_query(single, as_of, timezone, columns)
+        plan.per_tag[single.name] = query
+        plan.kinds[f"tag_{single.name}"] = [single.name]
 
-    # Assembly: users ⟕ aggregates ⟕ preferences ⟕ previous profile, typed.
+    # Assembly: users ⟕ aggregates ⟕ per-tag queries ⟕ previous profile, typed, in
+    # declaration order (the select list is reordered below).
     select: list[exp.Expr] = [exp.column("uid", table="u"), exp.column("user_id", table="u")]
     query = exp.select().from_(exp.to_table("t_users").as_("u"))
     for tag in base_users:
@@ -318,12 +378,12 @@ def plan_queries(
         )
         for tag in metrics[table]:
             select.append(_typed(tag, exp.column(tag.name, table=alias, quoted=True)))
-    for i, pref in enumerate(prefs):
+    for i, single in enumerate(singles):
         alias = f"p{i}"
         query = query.join(
-            exp.to_table(f"t_pref_{pref.name}").as_(alias), using=["user_id"], join_type="left"
+            exp.to_table(f"t_tag_{single.name}").as_(alias), using=["user_id"], join_type="left"
         )
-        select.append(_typed(pref, exp.column(pref.name, table=alias, quoted=True)))
+        select.append(_typed(single, exp.column(single.name, table=alias, quoted=True)))
     reused = [n for n in tags if n not in compute]
     if reused:
         assert reuse_relation is not None, "tags to reuse need the previous profile"

@@ -7,6 +7,10 @@ preference tag over ``daypart`` gives each user's favourite time of day.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import zoneinfo
+
 from sqlglot import exp
 
 VIRTUAL_TYPES: dict[str, str] = {"hour": "int", "weekday": "int", "daypart": "string"}
@@ -20,10 +24,35 @@ DAYPARTS: tuple[tuple[int, str], ...] = (
 TIME_TABLES = frozenset({"events", "orders"})
 
 
+@functools.cache
+def fixed_offset_seconds(timezone: str) -> int | None:
+    """The zone's UTC offset if it has not changed in 2000-2040 (UTC, Asia/Shanghai, …), else
+    None (zones with daylight saving need a time-zone lookup per row)."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    offsets = {
+        dt.datetime(year, month, 15, tzinfo=zone).utcoffset()
+        for year in range(2000, 2041)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return None if offset is None else int(offset.total_seconds())
+
+
 def _local_ts(timezone: str) -> exp.Expr:
+    ts = exp.column("ts")
+    offset = fixed_offset_seconds(timezone)
+    if offset == 0:
+        return ts
+    if offset is not None:  # plain arithmetic is several times faster than a zone lookup
+        return exp.Add(
+            this=ts,
+            expression=exp.Interval(this=exp.Literal.string(str(offset)), unit=exp.var("SECOND")),
+        )
     return exp.Anonymous(
         this="TIMEZONE",
-        expressions=[exp.Literal.string(timezone), exp.cast(exp.column("ts"), "TIMESTAMPTZ")],
+        expressions=[exp.Literal.string(timezone), exp.cast(ts, "TIMESTAMPTZ")],
     )
 
 

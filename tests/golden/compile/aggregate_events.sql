@@ -16,9 +16,6 @@ SELECT
       AND car_price >= 30
       AND NOT car_brand IN ('大众', 'O''Neil')
     )) AS "luxury_views_30d",
-  COUNT(DISTINCT CAST(ts AS DATE)) FILTER(WHERE
-    ts >= CAST('2026-08-03 00:00:00' AS TIMESTAMP)
-    AND ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP)) AS "active_days_90d",
   DATE_DIFF('DAY', CAST(MAX(ts) AS DATE), CAST('2026-10-31' AS DATE)) AS "days_since_active"
 FROM events
 WHERE

@@ -19,11 +19,14 @@ FROM (
         CAST(car_brand AS TEXT) AS v
       FROM events
       WHERE
-        ts >= CAST('2026-05-05 00:00:00' AS TIMESTAMP)
-        AND ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP)
+        (
+          ts >= CAST('2026-05-05 00:00:00' AS TIMESTAMP)
+          AND ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP)
+        )
+        AND NOT car_brand IS NULL
     )
     WHERE
-      NOT v IS NULL
+      TRUE
     GROUP BY
       user_id,
       v

@@ -17,13 +17,13 @@ FROM (
         user_id,
         ts,
         CAST(CASE
-          WHEN HOUR(TIMEZONE('Asia/Shanghai', CAST(ts AS TIMESTAMPTZ))) < 6
+          WHEN HOUR(ts + INTERVAL '28800' SECOND) < 6
           THEN '凌晨'
-          WHEN HOUR(TIMEZONE('Asia/Shanghai', CAST(ts AS TIMESTAMPTZ))) < 11
+          WHEN HOUR(ts + INTERVAL '28800' SECOND) < 11
           THEN '早上'
-          WHEN HOUR(TIMEZONE('Asia/Shanghai', CAST(ts AS TIMESTAMPTZ))) < 13
+          WHEN HOUR(ts + INTERVAL '28800' SECOND) < 13
           THEN '中午'
-          WHEN HOUR(TIMEZONE('Asia/Shanghai', CAST(ts AS TIMESTAMPTZ))) < 19
+          WHEN HOUR(ts + INTERVAL '28800' SECOND) < 19
           THEN '下午'
           ELSE '晚上'
         END AS TEXT) AS v
@@ -33,7 +33,7 @@ FROM (
         AND ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP)
     )
     WHERE
-      NOT v IS NULL
+      TRUE
     GROUP BY
       user_id,
       v

@@ -19,7 +19,7 @@ FROM (
         CAST(UNNEST(items) AS TEXT) AS v
       FROM orders
       WHERE
-        ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP)
+        ts < CAST('2026-11-01 00:00:00' AS TIMESTAMP) AND NOT items IS NULL
     )
     WHERE
       NOT v IS NULL
