@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 
 from portrait import workspace as ws_api
 from portrait.cli.progress import RichProgress
-from portrait.cli.render import OutputFormat, emit_record, emit_rows
+from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.errors import PortraitError
 
 app = typer.Typer(
@@ -97,7 +97,7 @@ def demo(
     if fmt is not OutputFormat.table:
         emit_record(summary, fmt)
         return
-    console = Console()
+    console = output_console()
     console.print(f"[bold]Demo workspace[/] {summary['workspace']}  (as of {summary['as_of']})")
     console.print(
         f"users {summary['users']:,} · events {summary['events']:,} · orders {summary['orders']:,} · "
@@ -215,12 +215,12 @@ def build(
             + "; recompute with --tags NAME or --full"
         )
     if report["up_to_date"]:
-        Console().print(
+        output_console().print(
             f"profile {report['profile_version']} is up to date (as of {report['as_of']}); "
             "use --full to recompute"
         )
         return
-    Console().print(
+    output_console().print(
         f"built profile {report['profile_version']} from warehouse {report['warehouse_version']} "
         f"as of {report['as_of']}: {report['users']:,} users, {len(report['computed'])} tags computed, "
         f"{len(report['reused'])} reused, in {report['seconds']:.2f}s"
@@ -295,12 +295,18 @@ def tags_show(
         else:
             emit_rows(stats.get("distribution", []), fmt, columns=["value", "count", "share"])
         return
-    console = Console()
+    console = output_console()
     console.print(
         f"[bold]{name}[/] {info.definition.title}  ({info.definition.kind}, {info.definition.value_type}) — {info.source}"
     )
-    console.print(Syntax(yaml.safe_dump(definition, allow_unicode=True, sort_keys=False), "yaml"))
-    console.print(Syntax(sql, "sql"))
+    for text, lexer in (
+        (yaml.safe_dump(definition, allow_unicode=True, sort_keys=False), "yaml"),
+        (sql, "sql"),
+    ):
+        if console.is_terminal:
+            console.print(Syntax(text, lexer))
+        else:  # plain text in files and pipes (Syntax pads every line to the full width)
+            console.print(text.rstrip(), markup=False, highlight=False)
     if not stats:
         console.print("not built yet: run 'portrait build'")
         return

@@ -23,6 +23,8 @@ class OutputFormat(StrEnum):
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "✓" if value else ""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list | tuple):
@@ -76,7 +78,13 @@ def emit_rows(
                 for c in cols
             ]
         )
-    (console or Console()).print(table)
+    (console or output_console()).print(table)
+
+
+def output_console() -> Console:
+    """stdout; when it is not a terminal (a pipe, a file) tables get room instead of 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def _csv_cell(value: Any) -> Any:
