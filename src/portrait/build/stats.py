@@ -39,17 +39,17 @@ def tag_stats(tag: AnyTag, index: ValueIndex | RangeIndex) -> dict[str, Any]:
     }
     distribution: list[dict[str, Any]] = []
     if isinstance(index, ValueIndex):
-        counts = index.counts()
         if isinstance(tag, BucketTag):
+            counts = index.counts()
             order = {label: i for i, label in enumerate(tag.bucket_labels())}
             counts.sort(key=lambda vc: order.get(vc[0], len(order)))
         else:
-            counts.sort(key=lambda vc: (-vc[1], vc[0]))
-        stats["distinct"] = len(counts)
+            counts = index.top_counts(TOP_VALUES + 1)
+        stats["distinct"] = index.distinct
         for value, count in counts[:TOP_VALUES]:
             shown = mask_text(value) if tag.pii else value
             distribution.append({"value": shown, "count": count, "share": count / n if n else 0.0})
-        stats["distribution_truncated"] = len(counts) > TOP_VALUES
+        stats["distribution_truncated"] = index.distinct > TOP_VALUES
     else:
         values = index.sorted_values
         vtype = tag.value_type

@@ -1,13 +1,25 @@
-"""Value index: one bitmap per distinct value of a categorical or multi-valued tag."""
+"""Value index: the users holding each distinct value of a categorical or multi-valued tag.
+
+Values are kept sorted. Two layouts, chosen by cardinality when the index is built:
+
+- **bitmaps** (the usual case): one Roaring bitmap per value, serialized — small on disk, and
+  ready for bitmap algebra and intersection counts;
+- **grouped ids** for high-cardinality tags (more than :data:`SPARSE_MIN_VALUES` distinct values
+  and more than one per :data:`SPARSE_USERS_PER_VALUE` users, e.g. a phone number): the user
+  ids grouped by value (CSR: offsets + ids) in an Arrow file; a value's bitmap is built when it
+  is asked for. Millions of one-user bitmaps would cost minutes to build and far more space.
+"""
 
 from __future__ import annotations
 
+import bisect
 import json
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
@@ -15,6 +27,9 @@ from pyroaring import BitMap
 from portrait.index.bitmaps import bitmap_from_sorted
 
 _MAGIC = b"PTVIDX1\n"
+_ARROW_MAGIC = b"ARROW1"
+SPARSE_MIN_VALUES = 10_000
+SPARSE_USERS_PER_VALUE = 20
 
 
 def _as_text(array: pa.Array) -> pa.Array:
@@ -26,19 +41,31 @@ def _as_text(array: pa.Array) -> pa.Array:
 
 
 class ValueIndex:
-    """Bitmaps per value (strings; booleans as ``"true"``/``"false"``) plus the missing users.
+    """Users per value (strings; booleans as ``"true"``/``"false"``) plus the missing users.
 
     For a list column every element value maps to the users whose list holds it; a user with
     a NULL or empty list is missing.
     """
 
-    def __init__(self, n_users: int, values: list[str], bitmaps: list[BitMap], missing: BitMap):
+    def __init__(
+        self,
+        n_users: int,
+        values: pa.Array,
+        missing: BitMap,
+        *,
+        bitmaps: list[BitMap] | None = None,
+        offsets: npt.NDArray[np.int64] | None = None,
+        uids: npt.NDArray[np.uint32] | None = None,
+    ):
         self.n_users = n_users
-        self.values = values
-        self.bitmaps = bitmaps
+        self._values = values  # sorted, distinct
         self.missing = missing
-        self._position = {v: i for i, v in enumerate(values)}
+        self._bitmaps = bitmaps
+        self._offsets = offsets
+        self._uids = uids
+        self._position: dict[str, int] | None = None
 
+    # -- building ------------------------------------------------------------------------
     @classmethod
     def build(cls, column: pa.ChunkedArray | pa.Array) -> ValueIndex:
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -48,48 +75,116 @@ class ValueIndex:
             missing = bitmap_from_sorted(np.flatnonzero(lengths == 0))
             parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
             flat = _as_text(pc.list_flatten(array))
-            keep = pc.is_valid(flat).to_numpy(zero_copy_only=False)
-            flat = pc.filter(flat, pa.array(keep))
-            parents = parents[keep]
         else:
             flat = _as_text(array)
             parents = np.arange(n_users, dtype=np.int64)
-            valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+            missing = None
+        valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+        if missing is None:
             missing = bitmap_from_sorted(np.flatnonzero(~valid))
-            flat = pc.filter(flat, pa.array(valid))
-            parents = parents[valid]
+        flat = pc.filter(flat, pa.array(valid))
+        parents = parents[valid]
         encoded = pc.dictionary_encode(flat)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        dictionary = encoded.dictionary.to_pylist()
-        order = np.argsort(codes, kind="stable")  # stable: uids stay ascending within a value
-        sorted_codes = codes[order]
-        sorted_uids = parents[order]
-        bounds = np.searchsorted(sorted_codes, np.arange(len(dictionary) + 1))
+        dictionary = encoded.dictionary
+        # Sort the values and renumber the codes to match, so lookups can bisect.
+        order = pc.array_sort_indices(dictionary).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        values = pc.take(dictionary, pa.array(order))
+        codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        by_value = np.argsort(codes, kind="stable")  # stable: ids stay ascending in a value
+        codes, ids = codes[by_value], parents[by_value]
+        if len(codes) > 1:  # a list holding a value twice counts its user once
+            keep = np.ones(len(codes), dtype=bool)
+            keep[1:] = (np.diff(codes) != 0) | (np.diff(ids) != 0)
+            codes, ids = codes[keep], ids[keep]
+        offsets = np.searchsorted(codes, np.arange(len(values) + 1)).astype(np.int64)
+        uids = ids.astype(np.uint32)
+        if len(values) > SPARSE_MIN_VALUES and len(values) * SPARSE_USERS_PER_VALUE > n_users:
+            return cls(n_users, values, missing, offsets=offsets, uids=uids)
         bitmaps = [
-            bitmap_from_sorted(np.unique(sorted_uids[bounds[i] : bounds[i + 1]]))
-            for i in range(len(dictionary))
+            bitmap_from_sorted(uids[offsets[i] : offsets[i + 1]]) for i in range(len(values))
         ]
-        return cls(n_users, [str(v) for v in dictionary], bitmaps, missing)
+        return cls(n_users, values, missing, bitmaps=bitmaps)
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def sparse(self) -> bool:
+        """True for the grouped-ids layout of high-cardinality tags."""
+        return self._bitmaps is None
+
+    @property
+    def values(self) -> list[str]:
+        """Distinct values, sorted (a Python list: avoid on high-cardinality tags)."""
+        return [str(v) for v in self._values.to_pylist()]
+
+    @property
+    def distinct(self) -> int:
+        return len(self._values)
+
+    def _find(self, value: str) -> int | None:
+        if self._bitmaps is not None:
+            if self._position is None:
+                self._position = {v: i for i, v in enumerate(self.values)}
+            return self._position.get(value)
+        values = self._values
+        i = bisect.bisect_left(range(len(values)), value, key=lambda j: values[j].as_py())
+        return i if i < len(values) and values[i].as_py() == value else None
 
     def __contains__(self, value: str) -> bool:
-        return value in self._position
+        return self._find(value) is not None
+
+    def _bitmap(self, i: int) -> BitMap:
+        if self._bitmaps is not None:
+            return self._bitmaps[i]
+        assert self._offsets is not None
+        assert self._uids is not None
+        return bitmap_from_sorted(self._uids[self._offsets[i] : self._offsets[i + 1]])
 
     def get(self, value: str) -> BitMap:
         """Users holding ``value`` (an empty bitmap for an unseen value)."""
-        i = self._position.get(value)
-        return self.bitmaps[i] if i is not None else BitMap()
+        i = self._find(value)
+        return self._bitmap(i) if i is not None else BitMap()
 
     def items(self) -> Iterator[tuple[str, BitMap]]:
-        return zip(self.values, self.bitmaps, strict=True)
+        for i, value in enumerate(self.values):
+            yield value, self._bitmap(i)
+
+    def _sizes(self) -> npt.NDArray[np.int64]:
+        if self._bitmaps is not None:
+            return np.array([len(b) for b in self._bitmaps], dtype=np.int64)
+        assert self._offsets is not None
+        return np.diff(self._offsets)
 
     def counts(self) -> list[tuple[str, int]]:
-        return [(v, len(b)) for v, b in self.items()]
+        """(value, users) for every value, in value order."""
+        return list(zip(self.values, (int(n) for n in self._sizes()), strict=True))
+
+    def top_counts(self, k: int) -> list[tuple[str, int]]:
+        """The ``k`` values with most users (ties: value order), without touching the rest."""
+        sizes = self._sizes()
+        top = np.argsort(-sizes, kind="stable")[:k]
+        return [(str(self._values[int(i)].as_py()), int(sizes[i])) for i in top]
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        blobs = [b.serialize() for b in [self.missing, *self.bitmaps]]
+        if self._bitmaps is None:
+            assert self._offsets is not None
+            assert self._uids is not None
+            ids = pa.array(self._uids, pa.uint32())
+            if self._offsets[-1] < 2**31:
+                groups = pa.ListArray.from_arrays(pa.array(self._offsets, pa.int32()), ids)
+            else:
+                groups = pa.LargeListArray.from_arrays(pa.array(self._offsets, pa.int64()), ids)
+            table = pa.table({"value": self._values, "uids": groups})
+            meta = {b"n_users": str(self.n_users).encode(), b"missing": self.missing.serialize()}
+            table = table.replace_schema_metadata(meta)
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            return
+        blobs = [b.serialize() for b in [self.missing, *self._bitmaps]]
         header = json.dumps(
             {"n_users": self.n_users, "values": self.values, "sizes": [len(b) for b in blobs]},
             ensure_ascii=False,
@@ -103,6 +198,20 @@ class ValueIndex:
 
     @classmethod
     def load(cls, path: Path) -> ValueIndex:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_ARROW_MAGIC))
+        if head == _ARROW_MAGIC:
+            with pa.memory_map(str(path)) as source:
+                table = pa.ipc.open_file(source).read_all()
+            meta = table.schema.metadata
+            groups = table.column("uids").combine_chunks()
+            return cls(
+                int(meta[b"n_users"]),
+                table.column("value").combine_chunks(),
+                BitMap.deserialize(meta[b"missing"]),
+                offsets=groups.offsets.to_numpy().astype(np.int64),
+                uids=groups.values.to_numpy(),
+            )
         data = path.read_bytes()
         if not data.startswith(_MAGIC):
             raise ValueError(f"{path} is not a value index")
@@ -114,4 +223,5 @@ class ValueIndex:
         for n in header["sizes"]:
             bitmaps.append(BitMap.deserialize(data[offset : offset + n]))
             offset += n
-        return cls(header["n_users"], header["values"], bitmaps[1:], bitmaps[0])
+        values = pa.array(header["values"], pa.string())
+        return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:])
