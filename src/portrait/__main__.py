@@ -1,0 +1,5 @@
+"""``python -m portrait`` runs the command line."""
+
+from portrait.cli import main
+
+main()
