@@ -24,7 +24,7 @@ from portrait import build as _build
 from portrait.build.masking import mask_column
 from portrait.compile import tag_sql
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import NotFoundError
+from portrait.errors import NotFoundError, TagDefinitionError
 from portrait.index import ProfileIndex
 from portrait.model.tags import AnyTag, TagSet
 from portrait.progress import Progress
@@ -156,10 +156,11 @@ class Workspace:
         warehouse = self.warehouse
         try:
             definitions = _build.load_tags(self.layout, warehouse)
-        except Exception:
+        except TagDefinitionError:
             if warehouse.tables:
                 raise
-            definitions = load_tag_files(self.layout.tags_dir)  # nothing loaded to check against
+            # Nothing loaded yet to check columns against: show the definitions as written.
+            definitions = load_tag_files(self.layout.tags_dir)
         return TagCatalog(definitions, self.built.tags)
 
     def tag_sql(self, name: str, dialect: str = "duckdb") -> str:

@@ -149,3 +149,17 @@ def test_pii_tags_are_masked_unless_asked(small_ws: Workspace, tmp_path: Path) -
     import pyarrow.parquet as pq
 
     assert set(pq.read_table(out).column("city").to_pylist()) == {"****"}
+
+
+def test_catalog_before_any_data(tmp_path: Path) -> None:
+    ws = tmp_path / "fresh"
+    run("init", str(ws))
+    (ws / "tags" / "basic.yaml").write_text(
+        "tags:\n  - {name: city, kind: attribute}\n"
+        "  - {name: n, kind: metric, from: events, agg: count}\n",
+        encoding="utf-8",
+    )
+    rows = json.loads(run("tags", "list", "-w", str(ws), "-f", "json").stdout)
+    assert [(r["name"], r["coverage"]) for r in rows] == [("city", None), ("n", None)]
+    settings = json.loads(run("config", "-w", str(ws), "-f", "json").stdout)
+    assert {s["source"] for s in settings} == {"default"}

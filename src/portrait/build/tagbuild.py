@@ -290,8 +290,8 @@ def _compute(
             timings[label] = time.perf_counter() - t0
             bar.advance()
         t0 = time.perf_counter()
+        assert plan.assemble is not None
         try:
-            assert plan.assemble is not None
             engine.to_parquet(plan.assemble, target)
         except Exception as exc:
             raise BuildError(
