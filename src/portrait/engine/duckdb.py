@@ -67,6 +67,8 @@ class DuckDBEngine:
         if settings.memory_limit:
             self.con.execute("SET memory_limit = ?", [settings.memory_limit])
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB's own progress bar writes to stdout and would corrupt --format json output.
+        self.con.execute("SET enable_progress_bar = false")
         if settings.spill_directory is not None:
             settings.spill_directory.mkdir(parents=True, exist_ok=True)
             self.con.execute("SET temp_directory = ?", [str(settings.spill_directory)])
