@@ -1167,9 +1167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print(
-        f"- index time of the last build ({last_index:.3f} s): bitmaps (read column, build, "
-        f"save) {bitmaps_s:.3f} s, statistics and the rest {max(last_index - bitmaps_s, 0.0):.3f}"
-        " s; slowest: " + ", ".join(f"{n} {s:.3f} s" for n, s in by_time[:4])
+        f"- index time of the last build ({last_index:.3f} s wall; tags are indexed in parallel "
+        f"threads): per-tag index times add up to {bitmaps_s:.3f} s; slowest: "
+        + ", ".join(f"{n} {s:.3f} s" for n, s in by_time[:4])
     )
     whatif_json: dict[str, Any] = {}
     for alt in alternatives:
