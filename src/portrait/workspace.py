@@ -91,6 +91,11 @@ class TagCatalog(Mapping[str, TagInfo]):
     def __len__(self) -> int:
         return len(self._tags)
 
+    def summaries(self, category: str | None = None) -> list[dict[str, Any]]:
+        """One row per tag (of ``category``, or all) for listings."""
+        rows = [self[name].summary() for name in self._tags]
+        return [r for r in rows if category is None or r["category"] == category]
+
     @property
     def definitions(self) -> TagSet:
         return self._tags

@@ -43,6 +43,8 @@ def test_init_ingest_build_and_catalog(small_ws: Workspace) -> None:
     assert (
         "COUNT_IF" in json.loads(spark.stdout)["sql"] or "FILTER" in json.loads(spark.stdout)["sql"]
     )
+    only = json.loads(run("tags", "list", "-w", ws, "--category", "nope", "-f", "json").stdout)
+    assert only == []
     rows = list(csv.DictReader(io.StringIO(run("tags", "list", "-w", ws, "-f", "csv").stdout)))
     assert [r["name"] for r in rows][:3] == ["gender", "age", "city"]
     status = json.loads(run("status", "-w", ws, "-f", "json").stdout)

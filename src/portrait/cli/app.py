@@ -238,9 +238,7 @@ def tags_list(
 ) -> None:
     """Every tag with category, kind, type, coverage, distinct values and last build time."""
     ws = _open(workspace)
-    rows = [info.summary() for info in ws.tags.values()]
-    if category:
-        rows = [r for r in rows if r["category"] == category]
+    rows = ws.tags.summaries(category)
     emit_rows(
         rows,
         fmt,
