@@ -58,12 +58,3 @@ def test_default_toml_round_trips(tmp_path: Path) -> None:
     assert all(config.sources[s.name] == "default" for s in SETTINGS)  # all commented out
     text = default_toml()
     assert all(f"# {s.key} = " in text for s in SETTINGS)
-
-
-def test_engine_keeps_stdout_clean() -> None:
-    """DuckDB's progress bar writes to stdout; it would corrupt --format json output."""
-    from portrait.engine.duckdb import DuckDBEngine
-
-    engine = DuckDBEngine()
-    row = engine.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
-    assert row == (False,)
