@@ -1,6 +1,7 @@
 """Capabilities that load and compute data: ingest and the tag build."""
 
-from portrait.build.ingest import IngestReport, ingest, parse_mapping
+from portrait.build.ingest import IngestReport, ingest
+from portrait.build.readers import parse_mapping
 from portrait.build.tagbuild import (
     BuildReport,
     ProfileSnapshot,

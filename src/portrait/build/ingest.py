@@ -20,15 +20,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
+from portrait.build.readers import (
+    FileReader,
+    apply_mapping,
+    detect_format,
+    file_digest,
+)
+from portrait.build.validation import check_required, column_types, validation_query
 from portrait.build.warehouse import TableState, warehouse_dir
 from portrait.config import Config
 from portrait.engine.base import EngineSettings
-from portrait.engine.duckdb import DuckDBEngine, path_literal, quote, sql_literal, value_type
+from portrait.engine.duckdb import DuckDBEngine, path_literal, quote
 from portrait.errors import IngestError, InputError
 from portrait.model.schema import TABLE_SPECS, TableSpec
 from portrait.progress import NullProgress, Progress
@@ -36,47 +42,7 @@ from portrait.store.layout import Layout
 from portrait.store.manifest import read_manifest, write_manifest
 from portrait.store.versions import link_or_copy, workspace_lock
 
-FileFormat = Literal["csv", "parquet", "jsonl"]
-_SUFFIXES: dict[str, FileFormat] = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "list<string>": "VARCHAR[]",
-}
-_TYPE_WORDS = {
-    "string": "text",
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true/false",
-    "date": "a date",
-    "timestamp": "a timestamp",
-    "list<string>": "a list",
-}
-LIST_SEPARATOR = "|"
 MAX_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    row: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column '{self.column}': {self.reason}"
 
 
 @dataclass
@@ -99,345 +65,6 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def detect_format(path: Path, fmt: str | None) -> FileFormat:
-    if fmt:
-        if fmt not in ("csv", "parquet", "jsonl"):
-            raise InputError(f"unknown format '{fmt}'", hint="use csv, parquet or jsonl")
-        return fmt  # type: ignore[return-value]
-    found = _SUFFIXES.get(path.suffix.lower())
-    if found is None:
-        raise IngestError(
-            f"cannot tell the format from the suffix '{path.suffix}'",
-            where=str(path),
-            hint="name the file .csv, .parquet or .jsonl, or pass --file-format",
-        )
-    return found
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def parse_mapping(items: list[str] | None) -> dict[str, str]:
-    """``["user_id=uid", "ts=event_time"]`` → ``{"user_id": "uid", "ts": "event_time"}``."""
-    mapping: dict[str, str] = {}
-    for item in items or []:
-        target, sep, source = item.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise InputError(
-                f"bad column mapping '{item}'",
-                hint="write TARGET=SOURCE, e.g. --map user_id=member_no",
-            )
-        mapping[target.strip()] = source.strip()
-    return mapping
-
-
-class _Reader:
-    """Reads input files into a DuckDB temp table ``src`` with ``_fname`` and ``_line``
-    (the file's name and the row's number in it: the data row for CSV and Parquet, the line
-    for JSON lines) so every problem can be pointed at."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, paths: list[Path], fmt: FileFormat):
-        self.con = con
-        self.paths = paths
-        self.fmt = fmt
-
-    def _source(self, path: Path) -> tuple[str, list[Any]]:
-        lit = path_literal(path)
-        if self.fmt == "csv":
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            return (
-                f"read_csv({lit}, all_varchar = true, header = true, delim = ?, "
-                "quote = '\"', escape = '\"', strict_mode = true, null_padding = false)",
-                [sep],
-            )
-        if self.fmt == "parquet":
-            return f"read_parquet({lit})", []
-        return f"read_json({lit}, format = 'auto')", []
-
-    def label(self, path: Path) -> str:
-        """How problems name a file: its name, or the path when two files share a name."""
-        names = [p.name for p in self.paths]
-        return path.name if names.count(path.name) == 1 else str(path)
-
-    def _json_lines(self, i: int, path: Path) -> str | None:
-        """A table mapping record number → physical line (read_json skips blank lines)."""
-        with open(path, "rb") as fh:
-            head = fh.read(4096).lstrip()
-        if head.startswith(b"["):  # one JSON array: there are no lines to point at
-            return None
-        lines = []
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                if line.strip():
-                    lines.append(number)
-        table = pa.table(
-            {"record": pa.array(range(len(lines)), pa.int64()), "line": pa.array(lines, pa.int64())}
-        )
-        self.con.register(f"lines_{i}_arrow", table)
-        self.con.execute(f"CREATE TEMP TABLE lines_{i} AS SELECT * FROM lines_{i}_arrow")
-        self.con.unregister(f"lines_{i}_arrow")
-        return f"lines_{i}"
-
-    def load(self) -> dict[str, str]:
-        for i, path in enumerate(self.paths):
-            source, params = self._source(path)
-            try:
-                self.con.execute(f"CREATE TEMP TABLE src_{i} AS SELECT * FROM {source}", params)
-            except duckdb.Error as exc:
-                raise IngestError(
-                    f"cannot read the file as {self.fmt}: {str(exc).splitlines()[0]}",
-                    where=str(path),
-                    hint="check the format, the header line and the quoting",
-                ) from None
-        parts = []
-        for i, path in enumerate(self.paths):
-            columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE src_{i}").fetchall()}
-            select = []
-            for name, typ in columns.items():
-                is_struct = typ.upper().startswith("STRUCT(") and typ.endswith(")")
-                if is_struct and self.fmt == "jsonl":
-                    # JSON objects nest event properties: lift struct fields to columns.
-                    fields = self.con.execute(
-                        f"SELECT unnest(struct_keys(any_value({quote(name)}))) FROM src_{i}"
-                    ).fetchall()
-                    select += [f"s.{quote(name)}.{quote(f[0])} AS {quote(f[0])}" for f in fields]
-                else:
-                    select.append(f"s.{quote(name)}")
-            fname = sql_literal(self.label(path))
-            lines = self._json_lines(i, path) if self.fmt == "jsonl" else None
-            source = f"(SELECT *, rowid AS _rec FROM src_{i}) s"
-            line = "s._rec + 1"
-            if lines is not None:
-                source += f" JOIN {lines} l ON l.record = s._rec"
-                line = "l.line"
-            parts.append(
-                f"SELECT {', '.join(select)}, {fname} AS _fname, {line} AS _line, "
-                f"{i} AS _fidx FROM {source}"
-            )
-        union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
-        # One scanned file keeps its order; unions and joins need sorting back into it.
-        order = "" if len(parts) == 1 and self.fmt != "jsonl" else " ORDER BY _fidx, _line"
-        try:
-            self.con.execute(
-                f"CREATE TEMP TABLE src AS SELECT * EXCLUDE (_fidx) FROM ({union}){order}"
-            )
-        except duckdb.Error as exc:
-            raise IngestError(
-                f"cannot combine the columns of the files: {str(exc).splitlines()[0]}",
-                where=", ".join(str(p) for p in self.paths),
-                hint="nested values other than one level of properties are not supported",
-            ) from None
-        for i in range(len(self.paths)):
-            self.con.execute(f"DROP TABLE src_{i}")
-        return data_columns(self.con)
-
-
-def data_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Columns of ``src`` without the bookkeeping ones."""
-    return {
-        r[0]: r[1]
-        for r in con.execute("DESCRIBE src").fetchall()
-        if r[0] not in ("_fname", "_line")
-    }
-
-
-def _is_text(raw_type: str) -> bool:
-    return raw_type.upper().startswith("VARCHAR")
-
-
-def _typed_expr(column: str, vtype: str, raw_type: str, utc: bool = True, trim: bool = True) -> str:
-    """SQL that converts a raw column to ``vtype``, NULL when it cannot.
-
-    ``utc``: the workspace time zone is UTC, so naive timestamps need no conversion.
-    ``trim``: text typed by hand (CSV) has blanks trimmed; text in a typed format (Parquet,
-    JSON) is taken as written. Empty text is missing either way.
-    """
-    col = quote(column)
-    raw = raw_type.upper()
-    as_text = col if _is_text(raw) else f"CAST({col} AS VARCHAR)"
-    text = f"NULLIF(trim({as_text}), '')" if trim else f"NULLIF({as_text}, '')"
-    if vtype == "timestamp":
-        # Values with an offset (or a zone-aware type) are converted to UTC; values without one
-        # (text or a naive timestamp type) are in the workspace time zone (the session's).
-        # epoch_us/make_timestamp turn an instant into naive UTC without a time-zone lookup.
-        if raw == "TIMESTAMP WITH TIME ZONE":
-            return f"make_timestamp(epoch_us({col}))"
-        if raw.startswith("TIMESTAMP") or raw == "DATE":
-            if utc:
-                return f"CAST({col} AS TIMESTAMP)"
-            return f"make_timestamp(epoch_us(CAST({col} AS TIMESTAMPTZ)))"
-        return f"make_timestamp(epoch_us(TRY_CAST({text} AS TIMESTAMPTZ)))"
-    if vtype == "list<string>":
-        if raw.endswith("[]"):
-            return f"CAST({col} AS VARCHAR[])"
-        return (
-            f"list_filter(list_transform(string_split(CAST({col} AS VARCHAR), "
-            f"'{LIST_SEPARATOR}'), lambda x: trim(x)), lambda x: x <> '')"
-        )
-    if vtype == "string":
-        return text
-    if not _can_fail(vtype, raw):
-        return f"CAST({col} AS {_SQL_TYPES[vtype]})"
-    if vtype == "bool":
-        return f"TRY_CAST({text} AS BOOLEAN)"
-    if vtype == "int" and not raw.endswith("INT"):
-        # TRY_CAST('4.5' AS BIGINT) rounds; a whole number must look like one.
-        return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
-    return f"TRY_CAST({text} AS {_SQL_TYPES[vtype]})"
-
-
-_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
-
-
-def _can_fail(vtype: str, raw_type: str) -> bool:
-    """Whether converting a column of ``raw_type`` to ``vtype`` can fail on some row."""
-    raw = raw_type.upper()
-    if vtype in ("string", "list<string>"):
-        return False
-    if vtype == "int":
-        return raw not in _INT_TYPES
-    if vtype == "float":
-        return not (
-            raw in _INT_TYPES
-            or raw in ("FLOAT", "DOUBLE", "BIGINT", "HUGEINT", "UBIGINT")
-            or raw.startswith("DECIMAL")
-        )
-    if vtype == "bool":
-        return raw != "BOOLEAN"
-    if vtype in ("timestamp", "date"):
-        return _is_text(raw) or not (raw.startswith("TIMESTAMP") or raw == "DATE")
-    return True
-
-
-def _is_blank(column: str, raw_type: str) -> str:
-    col = quote(column)
-    if _is_text(raw_type):
-        return f"({col} IS NULL OR trim({col}) = '')"
-    return f"({col} IS NULL)"
-
-
-def _infer_type(con: duckdb.DuckDBPyConnection, column: str, raw_type: str) -> str:
-    """Value type of a column the table spec does not know (an attribute or a property)."""
-    natural = value_type(raw_type)
-    if natural != "string" or not raw_type.upper().startswith("VARCHAR"):
-        return natural
-    col = quote(column)
-    text = f"NULLIF(trim({col}), '')"
-    row = con.execute(
-        f"SELECT count({text}), count_if(regexp_full_match({text}, '[+-]?[0-9]+')), "
-        f"count(TRY_CAST({text} AS DOUBLE)),"
-        f" count(TRY_CAST({text} AS BOOLEAN)) FROM src"
-    ).fetchone()
-    assert row is not None
-    n, ints, floats, bools = row
-    if n == 0:
-        return "string"
-    if ints == n:
-        return "int"
-    if floats == n:
-        return "float"
-    if bools == n and n > 0:
-        return "bool"
-    return "string"
-
-
-def _column_types(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    raw: Mapping[str, str],
-    previous: TableState | None,
-    infer: bool = True,
-) -> dict[str, str]:
-    """Value type of every column to load: spec types, then earlier batches, then the file's
-    own types (Parquet, JSON), inferred from the text for CSV (``infer``)."""
-    known = spec.known()
-    types: dict[str, str] = {}
-    for column, raw_type in raw.items():
-        if column in known:
-            types[column] = known[column]
-        elif previous is not None and column in previous.columns:
-            types[column] = previous.columns[column]
-        else:
-            types[column] = _infer_type(con, column, raw_type) if infer else value_type(raw_type)
-    return types
-
-
-def _validation_query(
-    spec: TableSpec,
-    types: Mapping[str, str],
-    raw: Mapping[str, str],
-    utc: bool = True,
-    trim: bool = True,
-) -> str:
-    """SELECT of typed columns plus ``_row``, ``_fname``, ``_line``, ``_column`` and ``_error``
-    (the first problem of the row). Each column is converted once; each check runs once."""
-    typed = {c: f"__typed_{i}" for i, c in enumerate(types)}
-    checks: list[tuple[str, str, str]] = []  # (condition, column, reason SQL)
-    for column in spec.required:
-        if column in raw:
-            checks.append((_is_blank(column, raw[column]), column, "'missing value'"))
-    for column, vtype in types.items():
-        if not _can_fail(vtype, raw[column]):
-            continue
-        raw_text = f"CAST({quote(column)} AS VARCHAR)"
-        checks.append(
-            (
-                f"(NOT {_is_blank(column, raw[column])} AND {typed[column]} IS NULL)",
-                column,
-                f"'cannot read ' || {raw_text}[:40] || ' as {_TYPE_WORDS[vtype]}'",
-            )
-        )
-    key = spec.key if spec.key and spec.key in raw else None
-    if key:
-        checks.append(
-            (
-                f"(NOT {_is_blank(key, raw[key])} AND _first_row <> _row)",
-                key,
-                f"'duplicate {key} ' || {quote(key)} || ' (first at ' || _first_at || ')'",
-            )
-        )
-    conversions = ", ".join(
-        f"{_typed_expr(c, t, raw[c], utc, trim)} AS {typed[c]}" for c, t in types.items()
-    )
-    first = "_row AS _first_row, NULL AS _first_at"
-    if key:
-        window = f"OVER (PARTITION BY {quote(key)})"
-        first = (
-            f"min(_row) {window} AS _first_row, "
-            f"arg_min(_fname || ' row ' || _line, _row) {window} AS _first_at"
-        )
-    which = "NULL"
-    if checks:
-        which = (
-            "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks)) + " END"
-        )
-    column_of = (
-        "CASE _check "
-        + " ".join(f"WHEN {i} THEN '{col}'" for i, (_, col, _) in enumerate(checks))
-        + " END"
-        if checks
-        else "NULL"
-    )
-    error_of = (
-        "CASE _check "
-        + " ".join(f"WHEN {i} THEN {reason}" for i, (_, _, reason) in enumerate(checks))
-        + " END"
-        if checks
-        else "NULL"
-    )
-    outputs = ", ".join(f"{typed[c]} AS {quote(c)}" for c in types)
-    return (
-        f"SELECT _row, _fname, _line, {column_of} AS _column, {error_of} AS _error, {outputs} "
-        f"FROM (SELECT *, {which} AS _check FROM (SELECT *, {first} FROM "
-        f"(SELECT *, rowid + 1 AS _row, {conversions} FROM src)))"
-    )
 
 
 def ingest(
@@ -505,18 +132,18 @@ def ingest(
             progress.start(
                 f"read {path.name}" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
             )
-            reader = _Reader(con, files, file_format)
+            reader = FileReader(con, files, file_format)
             raw = reader.load()
-            raw = _apply_mapping(con, raw, mapping, path)
-            _check_required(spec, raw, path, mapping)
+            raw = apply_mapping(con, raw, mapping, path)
+            check_required(spec, raw, path, mapping)
             progress.finish()
-            types = _column_types(con, spec, raw, previous, infer=file_format == "csv")
+            types = column_types(con, spec, raw, previous, infer=file_format == "csv")
 
             progress.start("validate rows")
             utc = config["data.timezone"] == "UTC"
             con.execute(
                 "CREATE TEMP TABLE checked AS "
-                + _validation_query(spec, types, raw, utc, trim=file_format == "csv")
+                + validation_query(spec, types, raw, utc, trim=file_format == "csv")
             )
             progress.finish()
             counts = con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
@@ -591,52 +218,6 @@ def ingest(
             engine.close()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _apply_mapping(
-    con: duckdb.DuckDBPyConnection, raw: dict[str, str], mapping: Mapping[str, str], path: Path
-) -> dict[str, str]:
-    if not mapping:
-        return raw
-    for target, source in mapping.items():
-        if source not in raw:
-            raise IngestError(
-                f"--map {target}={source}: the file has no column '{source}'",
-                where=str(path),
-                hint="columns in the file: " + ", ".join(raw),
-            )
-    renamed = {source: target for target, source in mapping.items()}
-    select = ", ".join(
-        f"{quote(c)} AS {quote(renamed.get(c, c))}"
-        for c in raw
-        if not (c not in renamed and c in mapping)  # a mapped target shadows a same-named column
-    )
-    con.execute(f"CREATE TEMP TABLE src2 AS SELECT {select}, _fname, _line FROM src ORDER BY rowid")
-    con.execute("DROP TABLE src")
-    con.execute("ALTER TABLE src2 RENAME TO src")
-    return data_columns(con)
-
-
-def _check_required(
-    spec: TableSpec, raw: Mapping[str, str], path: Path, mapping: Mapping[str, str]
-) -> None:
-    missing = [c for c in spec.required if c not in raw]
-    if missing:
-        names = ", ".join(f"'{c}'" for c in missing)
-        raise IngestError(
-            f"missing required column{'s' if len(missing) > 1 else ''} {names} for {spec.name}",
-            where=str(path),
-            hint="columns in the file: "
-            + ", ".join(raw)
-            + f"; map yours with --map {missing[0]}=YOUR_COLUMN",
-        )
-    for column in ("uid",):
-        if column in raw:
-            raise IngestError(
-                f"column '{column}' is reserved (Portrait assigns dense user ids itself)",
-                where=str(path),
-                hint=f"rename it, e.g. --map external_{column}={column}",
-            )
 
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, layout: Layout, table: str, path: Path) -> Path:
