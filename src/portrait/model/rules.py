@@ -1,0 +1,155 @@
+"""The rule model: one canonical, JSON-serialisable form of an audience rule.
+
+A rule is a tree of ``and`` / ``or`` / ``not`` nodes over four kinds of leaves: a tag
+condition, a behaviour condition (an aggregate of events over a window, compared to a number),
+a reference to a saved segment, and a reference to an uploaded ID list. The text form
+(``city in ("北京", "上海") and not segment("churned")``) is parsed into and printed from this
+model by :mod:`portrait.rules`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RULE_VERSION: Literal[1] = 1
+
+Scalar = str | int | float | bool
+TagOp = Literal[
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not in",
+    "between",
+    "is null",
+    "is not null",
+    "contains any",
+    "contains all",
+]
+CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "between"]
+LIST_OPS = frozenset({"in", "not in", "contains any", "contains all"})
+NULL_OPS = frozenset({"is null", "is not null"})
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TagCondition(_Node):
+    """``tag op value``: ``value`` is a list for in / not in / contains, a pair for between,
+    absent for the null tests."""
+
+    kind: Literal["tag"] = "tag"
+    tag: str
+    op: TagOp
+    value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _check_value(self) -> TagCondition:
+        if self.op in NULL_OPS:
+            if self.value is not None:
+                raise ValueError(f"'{self.op}' takes no value")
+        elif self.op in LIST_OPS:
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"'{self.op}' takes a non-empty list of values")
+        elif self.op == "between":
+            if not isinstance(self.value, list) or len(self.value) != 2:
+                raise ValueError("'between' takes two values")
+        elif self.value is None or isinstance(self.value, list):
+            raise ValueError(f"'{self.op}' takes one value")
+        return self
+
+
+class Window(_Node):
+    """``last`` days up to and including the as-of date, or the dates ``start``..``end``."""
+
+    last: int | None = Field(default=None, ge=1)
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Window:
+        if (self.last is None) == (self.start is None or self.end is None):
+            raise ValueError("a window is either last=N days or start and end dates")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError("the window starts after it ends")
+        return self
+
+
+class BehaviourCondition(_Node):
+    """An aggregate of events in a window, compared to a number.
+
+    ``measure``: ``count`` of events, ``sum`` of a numeric property (``of``), or ``active_days``
+    (distinct days with a matching event). ``event`` (None: any event), ``business_line`` and
+    ``where`` (property equality) filter the events.
+    """
+
+    kind: Literal["behaviour"] = "behaviour"
+    measure: Literal["count", "sum", "active_days"]
+    event: str | None = None
+    business_line: str | None = None
+    where: dict[str, Scalar] = Field(default_factory=dict)
+    of: str | None = None
+    window: Window
+    op: CompareOp
+    value: float | list[float]
+
+    @model_validator(mode="after")
+    def _check(self) -> BehaviourCondition:
+        if (self.measure == "sum") != (self.of is not None):
+            raise ValueError("'sum' needs the property to add up (of=...), the others take none")
+        if self.op == "between":
+            if not isinstance(self.value, list) or len(self.value) != 2:
+                raise ValueError("'between' takes two numbers")
+        elif isinstance(self.value, list):
+            raise ValueError(f"'{self.op}' takes one number")
+        return self
+
+
+class SegmentRef(_Node):
+    kind: Literal["segment"] = "segment"
+    name: str
+
+
+class IdListRef(_Node):
+    kind: Literal["ids"] = "ids"
+    name: str
+
+
+class And(_Node):
+    kind: Literal["and"] = "and"
+    items: list[Rule] = Field(min_length=2)
+
+
+class Or(_Node):
+    kind: Literal["or"] = "or"
+    items: list[Rule] = Field(min_length=2)
+
+
+class Not(_Node):
+    kind: Literal["not"] = "not"
+    item: Rule
+
+
+Rule = Annotated[
+    TagCondition | BehaviourCondition | SegmentRef | IdListRef | And | Or | Not,
+    Field(discriminator="kind"),
+]
+Leaf = TagCondition | BehaviourCondition | SegmentRef | IdListRef
+
+And.model_rebuild()
+Or.model_rebuild()
+Not.model_rebuild()
+
+
+class RuleDocument(_Node):
+    """A rule as stored and exchanged: ``{"version": 1, "rule": {...}}``."""
+
+    version: Literal[1] = RULE_VERSION
+    rule: Rule

@@ -1,0 +1,246 @@
+"""Rule text → rule model (lark LALR parser over ``grammar.lark``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from importlib import resources
+from typing import Any, cast
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput, VisitError
+from pydantic import ValidationError
+
+from portrait.errors import InputError
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    CompareOp,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    SegmentRef,
+    TagCondition,
+    TagOp,
+    Window,
+)
+
+WINDOW_TEXT = re.compile(r"^(\d+)([dw])$")
+_TOKEN_WORDS = {
+    "STRING": 'a "string"',
+    "SIGNED_NUMBER": "a number",
+    "TRUE": "true",
+    "FALSE": "false",
+    "NAME": "a tag name",
+    "COMPARE": "a comparison (=, !=, <, <=, >, >=)",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": ",",
+    "EQUAL": "=",
+    "MEASURE": "events(...)/active_days(...)/sum(...)",
+    "_AND": "and",
+    "_OR": "or",
+    "_NOT": "not",
+    "_IN": "in",
+    "_IS": "is",
+    "_NULL": "null",
+    "_BETWEEN": "between",
+    "_CONTAINS": "contains",
+    "_ANY": "any",
+    "_ALL": "all",
+    "_SEGMENT": "segment(...)",
+    "_IDS": "ids(...)",
+    "$END": "the end of the rule",
+}
+
+
+class RuleSyntaxError(InputError):
+    """The rule text does not parse, or a condition in it is malformed."""
+
+    code = "bad_rule"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        context: str | None = None,
+        hint: str | None = None,
+    ):
+        where = f"rule, line {line}, column {column}" if line is not None else "rule"
+        super().__init__(
+            message + (f"\n{context.rstrip()}" if context else ""), where=where, hint=hint
+        )
+        self.line = line
+        self.column = column
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = resources.files("portrait.rules").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", maybe_placeholders=False, propagate_positions=True)
+
+
+def _string(token: Token) -> str:
+    value: str = json.loads(str(token))
+    return value
+
+
+def _window(named: dict[str, Any], where: str) -> Window:
+    if "last" in named:
+        last = named.pop("last")
+        if isinstance(last, str):
+            match = WINDOW_TEXT.match(last)
+            if not match:
+                raise ValueError(f'{where}: last={last!r}: write a number of days such as "7d"')
+            days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        elif isinstance(last, int) and not isinstance(last, bool):
+            days = last
+        else:
+            raise ValueError(f'{where}: last= takes a number of days such as "7d"')
+        return Window(last=days)
+    if "start" in named or "end" in named:
+        try:
+            start = dt.date.fromisoformat(str(named.pop("start")))
+            end = dt.date.fromisoformat(str(named.pop("end")))
+        except (KeyError, ValueError):
+            raise ValueError(
+                f'{where}: give both start= and end= as dates like "2026-10-01"'
+            ) from None
+        return Window(start=start, end=end)
+    raise ValueError(f'{where}: needs a window: last="30d", or start= and end= dates')
+
+
+@v_args(inline=True)
+class _ToModel(Transformer[Token, Rule]):
+    def number(self, token: Token) -> int | float:
+        text = str(token)
+        return float(text) if any(c in text for c in ".eE") else int(text)
+
+    def STRING(self, token: Token) -> str:
+        return _string(token)
+
+    def TRUE(self, _: Token) -> bool:
+        return True
+
+    def FALSE(self, _: Token) -> bool:
+        return False
+
+    def values(self, *items: Any) -> list[Any]:
+        return [*items]
+
+    def or_expr(self, *items: Rule) -> Or:
+        return Or(items=list(items))
+
+    def and_expr(self, *items: Rule) -> And:
+        return And(items=list(items))
+
+    def negation(self, item: Rule) -> Not:
+        return Not(item=item)
+
+    def in_(self, name: Token, values: list[Any]) -> TagCondition:
+        return TagCondition(tag=str(name), op="in", value=values)
+
+    def not_in(self, name: Token, values: list[Any]) -> TagCondition:
+        return TagCondition(tag=str(name), op="not in", value=values)
+
+    def between(self, name: Token, low: Any, high: Any) -> TagCondition:
+        return TagCondition(tag=str(name), op="between", value=[low, high])
+
+    def is_null(self, name: Token) -> TagCondition:
+        return TagCondition(tag=str(name), op="is null")
+
+    def is_not_null(self, name: Token) -> TagCondition:
+        return TagCondition(tag=str(name), op="is not null")
+
+    def contains_any(self, name: Token, values: list[Any]) -> TagCondition:
+        return TagCondition(tag=str(name), op="contains any", value=values)
+
+    def contains_all(self, name: Token, values: list[Any]) -> TagCondition:
+        return TagCondition(tag=str(name), op="contains all", value=values)
+
+    def compare(self, name: Token, op: Token, value: Any) -> TagCondition:
+        return TagCondition(tag=str(name), op=cast(TagOp, str(op)), value=value)
+
+    def segment(self, name: str) -> SegmentRef:
+        return SegmentRef(name=name)
+
+    def ids(self, name: str) -> IdListRef:
+        return IdListRef(name=name)
+
+    def positional(self, value: str) -> tuple[None, str]:
+        return (None, value)
+
+    def named(self, name: Token, value: Any) -> tuple[str, Any]:
+        return (str(name), value)
+
+    def call(self, measure: Token, *args: tuple[str | None, Any]) -> dict[str, Any]:
+        kind = str(measure).lower()
+        positional = [v for k, v in args if k is None]
+        named: dict[str, Any] = {}
+        for k, v in args:
+            if k is not None:
+                if k in named:
+                    raise ValueError(f"{kind}(): {k}= is given twice")
+                named[k] = v
+        if len(positional) > 1:
+            raise ValueError(f"{kind}(): only the event name goes without a name=")
+        measure_name = {"events": "count", "active_days": "active_days", "sum": "sum"}[kind]
+        event = positional[0] if positional else named.pop("event", None)
+        if kind == "events" and event is None:
+            raise ValueError(
+                'events() needs the event name first, e.g. events("search", last="7d")'
+            )
+        window = _window(named, f"{kind}()")
+        return {
+            "measure": measure_name,
+            "event": event,
+            "business_line": named.pop("line", None),
+            "of": named.pop("of", None),
+            "window": window,
+            "where": named,
+        }
+
+    def behaviour(self, call: dict[str, Any], op: Token, value: float) -> BehaviourCondition:
+        return BehaviourCondition(**call, op=cast(CompareOp, str(op)), value=float(value))
+
+    def behaviour_between(
+        self, call: dict[str, Any], low: float, high: float
+    ) -> BehaviourCondition:
+        return BehaviourCondition(**call, op="between", value=[float(low), float(high)])
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse rule text into the model; errors point at line and column with a caret."""
+    if not text.strip():
+        raise RuleSyntaxError("the rule is empty", hint='e.g. city = "北京" and age >= 25')
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or []
+        words = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
+        hint = ("expected " + " or ".join(words[:10])) if words else None
+        raise RuleSyntaxError(
+            "cannot parse the rule",
+            line=exc.line,
+            column=exc.column,
+            context=exc.get_context(text, span=60),
+            hint=hint,
+        ) from None
+    try:
+        rule: Rule = _ToModel().transform(tree)
+    except VisitError as exc:
+        original = exc.orig_exc
+        meta = getattr(exc.obj, "meta", None)
+        line = getattr(meta, "line", None)
+        column = getattr(meta, "column", None)
+        if isinstance(original, ValidationError):
+            message = original.errors()[0]["msg"].removeprefix("Value error, ")
+        else:
+            message = str(original)
+        raise RuleSyntaxError(message, line=line, column=column) from None
+    return rule

@@ -1,0 +1,95 @@
+"""Rule model → canonical rule text (``parse_rule(print_rule(r)) == r``)."""
+
+from __future__ import annotations
+
+import json
+
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    Scalar,
+    SegmentRef,
+    TagCondition,
+    Window,
+)
+
+
+def _value(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return repr(value)  # keeps the ".0" so a float stays a float
+    return repr(value)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _window(window: Window) -> list[str]:
+    if window.last is not None:
+        return [f'last="{window.last}d"']
+    assert window.start is not None
+    assert window.end is not None
+    return [f'start="{window.start.isoformat()}"', f'end="{window.end.isoformat()}"']
+
+
+def _tag(cond: TagCondition) -> str:
+    if cond.op in ("is null", "is not null"):
+        return f"{cond.tag} {cond.op}"
+    if cond.op == "between":
+        assert isinstance(cond.value, list)
+        return f"{cond.tag} between {_value(cond.value[0])} and {_value(cond.value[1])}"
+    if isinstance(cond.value, list):
+        return f"{cond.tag} {cond.op} ({', '.join(_value(v) for v in cond.value)})"
+    assert cond.value is not None
+    return f"{cond.tag} {cond.op} {_value(cond.value)}"
+
+
+def _behaviour(cond: BehaviourCondition) -> str:
+    name = {"count": "events", "active_days": "active_days", "sum": "sum"}[cond.measure]
+    args: list[str] = []
+    if cond.event is not None:
+        args.append(json.dumps(cond.event, ensure_ascii=False))
+    if cond.business_line is not None:
+        args.append(f"line={json.dumps(cond.business_line, ensure_ascii=False)}")
+    if cond.of is not None:
+        args.append(f"of={json.dumps(cond.of, ensure_ascii=False)}")
+    args += [f"{k}={_value(v)}" for k, v in sorted(cond.where.items())]
+    args += _window(cond.window)
+    call = f"{name}({', '.join(args)})"
+    if cond.op == "between":
+        assert isinstance(cond.value, list)
+        return f"{call} between {_number(cond.value[0])} and {_number(cond.value[1])}"
+    assert not isinstance(cond.value, list)
+    return f"{call} {cond.op} {_number(cond.value)}"
+
+
+def print_rule(rule: Rule) -> str:
+    """The canonical text of ``rule``: ``and`` binds tighter than ``or``; groups that would
+    otherwise merge with their parent are parenthesised."""
+    if isinstance(rule, TagCondition):
+        return _tag(rule)
+    if isinstance(rule, BehaviourCondition):
+        return _behaviour(rule)
+    if isinstance(rule, SegmentRef):
+        return f"segment({json.dumps(rule.name, ensure_ascii=False)})"
+    if isinstance(rule, IdListRef):
+        return f"ids({json.dumps(rule.name, ensure_ascii=False)})"
+    if isinstance(rule, Not):
+        inner = print_rule(rule.item)
+        return f"not ({inner})" if isinstance(rule.item, And | Or) else f"not {inner}"
+    if isinstance(rule, And):
+        return " and ".join(
+            f"({print_rule(i)})" if isinstance(i, And | Or) else print_rule(i) for i in rule.items
+        )
+    assert isinstance(rule, Or)
+    return " or ".join(
+        f"({print_rule(i)})" if isinstance(i, Or) else print_rule(i) for i in rule.items
+    )

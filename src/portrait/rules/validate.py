@@ -1,0 +1,130 @@
+"""Check a rule against the tag catalog before it is evaluated: tags exist, values fit their
+type, list operators go with list tags; unknown names get "did you mean"."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+
+from portrait.errors import InputError
+from portrait.model.rules import And, BehaviourCondition, Not, Or, Rule, TagCondition
+
+NUMERIC = frozenset({"int", "float"})
+TEMPORAL = frozenset({"date", "timestamp"})
+
+
+class RuleValidationError(InputError):
+    """The rule parses but does not fit the catalog."""
+
+    code = "bad_rule"
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
+
+
+def _leaves(rule: Rule) -> Iterable[Rule]:
+    if isinstance(rule, And | Or):
+        for item in rule.items:
+            yield from _leaves(item)
+    elif isinstance(rule, Not):
+        yield from _leaves(rule.item)
+    else:
+        yield rule
+
+
+def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | None) -> None:
+    from portrait.rules.printer import print_rule
+
+    text = print_rule(cond)
+    values = cond.value if isinstance(cond.value, list) else [cond.value]
+    is_list = vtype == "list<string>"
+    if cond.op in ("contains any", "contains all") and not is_list:
+        raise RuleValidationError(
+            f"'{cond.tag}' holds one value ({vtype}); 'contains' is for multi-valued tags",
+            where=text,
+            hint=f"use {cond.tag} in (...)",
+        )
+    if is_list and cond.op not in ("contains any", "contains all", "is null", "is not null"):
+        raise RuleValidationError(
+            f"'{cond.tag}' holds several values; compare it with 'contains any' or 'contains all'",
+            where=text,
+            hint=f'e.g. {cond.tag} contains any ("a", "b")',
+        )
+    if cond.op in ("is null", "is not null"):
+        return
+    for value in values:
+        ok = (
+            (vtype in NUMERIC and isinstance(value, int | float) and not isinstance(value, bool))
+            or (vtype == "bool" and isinstance(value, bool))
+            or (vtype in ("string", "list<string>") and isinstance(value, str))
+            or (vtype in TEMPORAL and isinstance(value, str))
+        )
+        if not ok:
+            raise RuleValidationError(
+                f"'{cond.tag}' is {vtype}, so {value!r} cannot be compared with it",
+                where=text,
+                hint="quote text values; numbers go without quotes",
+            )
+    if vtype in ("string", "list<string>") and cond.op in ("<", "<=", ">", ">=", "between"):
+        raise RuleValidationError(
+            f"'{cond.tag}' is text; '{cond.op}' compares numbers and dates",
+            where=text,
+            hint=f"use = or in for {cond.tag}",
+        )
+    if known_values is not None and vtype in ("string", "list<string>"):
+        known = set(known_values)
+        for value in values:
+            if isinstance(value, str) and value not in known:
+                raise RuleValidationError(
+                    f"'{cond.tag}' has no value {value!r}",
+                    where=text,
+                    hint=_suggest(value, known) or "see portrait tags show " + cond.tag,
+                )
+
+
+def validate_rule(
+    rule: Rule,
+    tag_types: Mapping[str, str],
+    *,
+    tag_values: Mapping[str, Iterable[str]] | None = None,
+    events: Iterable[str] | None = None,
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Raise :class:`RuleValidationError` for the first leaf that does not fit.
+
+    ``tag_types``: tag → value type; ``tag_values``: known values of categorical tags (checked
+    when given); ``events``: known event names; ``properties``: event columns → value type.
+    """
+    for leaf in _leaves(rule):
+        if isinstance(leaf, TagCondition):
+            if leaf.tag not in tag_types:
+                raise RuleValidationError(
+                    f"unknown tag '{leaf.tag}'",
+                    where="rule",
+                    hint=_suggest(leaf.tag, tag_types) or "see portrait tags list",
+                )
+            known = None if tag_values is None else tag_values.get(leaf.tag)
+            _check_tag(leaf, tag_types[leaf.tag], known)
+        elif isinstance(leaf, BehaviourCondition):
+            if events is not None and leaf.event is not None and leaf.event not in set(events):
+                names = list(events)
+                raise RuleValidationError(
+                    f"no event named '{leaf.event}'",
+                    where="rule",
+                    hint=_suggest(leaf.event, names) or "events: " + ", ".join(sorted(names)[:20]),
+                )
+            if properties is not None:
+                for column in [*leaf.where, *([leaf.of] if leaf.of else [])]:
+                    if column not in properties:
+                        raise RuleValidationError(
+                            f"events have no property '{column}'",
+                            where="rule",
+                            hint=_suggest(column, properties) or None,
+                        )
+                if leaf.of and properties[leaf.of] not in NUMERIC:
+                    raise RuleValidationError(
+                        f"sum(of={leaf.of!r}) needs a numeric property; it is {properties[leaf.of]}",
+                        where="rule",
+                    )

@@ -1,0 +1,295 @@
+"""The rule language: text ⇄ model round trips, errors with positions, catalog checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    RuleDocument,
+    SegmentRef,
+    TagCondition,
+    Window,
+)
+from portrait.rules import RuleSyntaxError, parse_rule, print_rule
+from portrait.rules.validate import RuleValidationError, validate_rule
+
+ISSUE_EXAMPLE = (
+    'city in ("北京", "上海") and age >= 25 and not segment("churned") and '
+    'events("search", last="7d") > 3 and active_days(last="30d") between 8 and 10'
+)
+
+
+def test_issue_example_parses_to_the_model() -> None:
+    rule = parse_rule(ISSUE_EXAMPLE)
+    assert rule == And(
+        items=[
+            TagCondition(tag="city", op="in", value=["北京", "上海"]),
+            TagCondition(tag="age", op=">=", value=25),
+            Not(item=SegmentRef(name="churned")),
+            BehaviourCondition(
+                measure="count", event="search", window=Window(last=7), op=">", value=3
+            ),
+            BehaviourCondition(
+                measure="active_days", window=Window(last=30), op="between", value=[8, 10]
+            ),
+        ]
+    )
+    assert print_rule(rule) == ISSUE_EXAMPLE
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("A = 1 OR b = 2 AND c = 3", "A = 1 or b = 2 and c = 3"),
+        ("(a = 1 or b = 2) and c = 3", "(a = 1 or b = 2) and c = 3"),
+        ("not (a = 1 and b = 2)", "not (a = 1 and b = 2)"),
+        ("x is not null and y is null", "x is not null and y is null"),
+        ('brands contains any ("宝马", "Audi")', 'brands contains any ("宝马", "Audi")'),
+        ('brands contains all ("a")', 'brands contains all ("a")'),
+        ('city not in ("北京")', 'city not in ("北京")'),
+        ("vip = true and score between -1.5 and 2", "vip = true and score between -1.5 and 2"),
+        ('ids("upload-1") or segment("s")', 'ids("upload-1") or segment("s")'),
+        (
+            'sum("order", of="amount", last="4w") >= 100',
+            'sum("order", of="amount", last="28d") >= 100',
+        ),
+        (
+            'events("view", line="beauty_shop", item_category="anti_aging_cream", last="30d") = 0',
+            'events("view", line="beauty_shop", item_category="anti_aging_cream", last="30d") = 0',
+        ),
+        (
+            'events("view", start="2026-10-01", end="2026-10-31") >= 1',
+            'events("view", start="2026-10-01", end="2026-10-31") >= 1',
+        ),
+        ('note = "say \\"hi\\""', 'note = "say \\"hi\\""'),
+    ],
+)
+def test_text_round_trip(text: str, canonical: str) -> None:
+    rule = parse_rule(text)
+    assert print_rule(rule) == canonical
+    assert parse_rule(canonical) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ("city ==", 1, 7, ["a number", '"string"']),
+        ("age between 1", 1, 13, ["and"]),
+        ("a = 1 or (b = 2", 1, 15, [")"]),
+        ('city = "北京"\n  and age >>= 3', 2, 12, []),
+    ],
+)
+def test_syntax_errors_point_at_the_problem(
+    text: str, line: int, column: int, words: list[str]
+) -> None:
+    with pytest.raises(RuleSyntaxError) as info:
+        parse_rule(text)
+    err = info.value
+    assert (err.line, err.column) == (line, column)
+    assert "^" in str(err)
+    for word in words:
+        assert word in str(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("", "empty"),
+        ('events(last="7d") > 3', "needs the event name"),
+        ('events("x") > 3', "needs a window"),
+        ('events("x", last="soon") > 3', "7d"),
+        ('events("x", last="7d", last="8d") > 3', "twice"),
+        ('sum("order", last="7d") > 3', "sum"),
+        ('events("x", start="2026-10-31", end="2026-10-01") > 1', "starts after"),
+    ],
+)
+def test_malformed_conditions(text: str, needle: str) -> None:
+    with pytest.raises(RuleSyntaxError, match=needle):
+        parse_rule(text)
+
+
+def test_document_is_versioned_json() -> None:
+    doc = RuleDocument(rule=parse_rule(ISSUE_EXAMPLE))
+    text = doc.model_dump_json()
+    assert '"version":1' in text
+    assert RuleDocument.model_validate_json(text) == doc
+
+
+TYPES = {
+    "city": "string",
+    "age": "int",
+    "vip": "bool",
+    "brands": "list<string>",
+    "last_seen": "timestamp",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('cty = "北京"', "did you mean 'city'"),
+        ("city > 3", "city' is string"),
+        ('city > "a"', "compares numbers"),
+        ('age = "30"', "quote text values"),
+        ('city contains any ("北京")', "'contains' is for multi-valued"),
+        ('brands = "宝马"', "contains any"),
+        ("vip = 1", "vip' is bool"),
+        ('city = "北经"', "did you mean '北京'"),
+        ('events("serch", last="7d") > 1', "did you mean 'search'"),
+        ('sum("order", of="brand", last="7d") > 1', "numeric property"),
+        ('events("view", colour="red", last="7d") > 1', "no property 'colour'"),
+    ],
+)
+def test_validation_against_the_catalog(text: str, needle: str) -> None:
+    with pytest.raises(RuleValidationError, match=needle):
+        validate_rule(
+            parse_rule(text),
+            TYPES,
+            tag_values={"city": ["北京", "上海"], "brands": ["宝马"]},
+            events=["search", "view", "order"],
+            properties={"amount": "float", "brand": "string"},
+        )
+
+
+def test_valid_rule_passes() -> None:
+    rule = parse_rule(
+        'city in ("北京") and age between 20 and 30 and vip = true and brands contains any '
+        '("宝马") and last_seen >= "2026-10-01" and not segment("x") and '
+        'sum("order", of="amount", last="30d") > 1'
+    )
+    validate_rule(rule, TYPES, events=["order"], properties={"amount": "float"})
+
+
+# -- property-based round trip ------------------------------------------------------------
+names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda s: (
+        s
+        not in {
+            "and",
+            "or",
+            "not",
+            "in",
+            "is",
+            "null",
+            "between",
+            "contains",
+            "any",
+            "all",
+            "true",
+            "false",
+            "events",
+            "active_days",
+            "sum",
+            "segment",
+            "ids",
+        }
+    )
+)
+texts = st.text(min_size=1, max_size=8)
+scalars = st.one_of(
+    texts,
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(float),
+)
+numbers = st.integers(0, 1000).map(float)
+
+
+def tag_conditions() -> st.SearchStrategy[TagCondition]:
+    return st.one_of(
+        st.builds(
+            TagCondition,
+            tag=names,
+            op=st.sampled_from(["=", "!=", "<", "<=", ">", ">="]),
+            value=scalars,
+        ),
+        st.builds(
+            TagCondition,
+            tag=names,
+            op=st.sampled_from(["in", "not in", "contains any", "contains all"]),
+            value=st.lists(scalars, min_size=1, max_size=3),
+        ),
+        st.builds(
+            TagCondition,
+            tag=names,
+            op=st.just("between"),
+            value=st.lists(scalars, min_size=2, max_size=2),
+        ),
+        st.builds(TagCondition, tag=names, op=st.sampled_from(["is null", "is not null"])),
+    )
+
+
+windows = st.one_of(
+    st.builds(Window, last=st.integers(1, 400)),
+    st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)).map(
+        lambda d: Window(start=d, end=d + dt.timedelta(days=3))
+    ),
+)
+
+
+@st.composite
+def behaviours(draw: st.DrawFn) -> BehaviourCondition:
+    measure = draw(st.sampled_from(["count", "sum", "active_days"]))
+    between = draw(st.booleans())
+    low = draw(numbers)
+    return BehaviourCondition(
+        measure=measure,
+        event=draw(texts) if measure != "active_days" or draw(st.booleans()) else None,
+        business_line=draw(st.one_of(st.none(), texts)),
+        where=draw(
+            st.dictionaries(
+                names.filter(lambda n: n not in {"line", "of", "event", "last", "start", "end"}),
+                scalars,
+                max_size=2,
+            )
+        ),
+        of=draw(names) if measure == "sum" else None,
+        window=draw(windows),
+        op="between" if between else draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="])),
+        value=[low, low + draw(numbers)] if between else low,
+    )
+
+
+leaves = st.one_of(
+    tag_conditions(),
+    behaviours(),
+    st.builds(SegmentRef, name=texts),
+    st.builds(IdListRef, name=texts),
+)
+rules: st.SearchStrategy[Rule] = st.recursive(
+    leaves,
+    lambda children: st.one_of(
+        st.builds(And, items=st.lists(children, min_size=2, max_size=3)),
+        st.builds(Or, items=st.lists(children, min_size=2, max_size=3)),
+        st.builds(Not, item=children),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rules)
+def test_any_model_round_trips_through_text(rule: Rule) -> None:
+    assert parse_rule(print_rule(rule)) == rule
+
+
+def test_docs_examples_run() -> None:
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).parent.parent.parent / "docs" / "rules.md"
+    for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+        exec(compile(block, str(page), "exec"), {})  # noqa: S102 (our own documentation)
+    text = page.read_text(encoding="utf-8")
+    example = re.findall(r"```text\n(.*?)```", text, re.DOTALL)[0]
+    assert print_rule(parse_rule(example)) == " ".join(example.split())
