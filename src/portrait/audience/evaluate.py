@@ -1,0 +1,119 @@
+"""Rule → Roaring bitmap of dense user ids, with SQL's three-valued logic.
+
+Every node evaluates to a pair (true, unknown) of bitmaps; false is everyone else. A condition
+on a user without a value is unknown; ``not`` swaps true and false and keeps unknown; ``and`` is
+false as soon as one side is false, ``or`` true as soon as one side is true. Only true users are
+selected, so ``not city = "北京"`` leaves out users whose city is unknown and
+``city is null`` selects them — exactly what SQL's WHERE does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import reduce
+
+import numpy as np
+from pyroaring import BitMap
+
+from portrait.errors import InputError
+from portrait.index.profile_index import ProfileIndex
+from portrait.index.ranges import RangeIndex
+from portrait.index.values import ValueIndex
+from portrait.model.rules import And, Not, Or, Rule, Scalar, TagCondition
+
+Truth = tuple[BitMap, BitMap]  # (true, unknown)
+
+
+class UnsupportedLeafError(InputError):
+    """A leaf the evaluator cannot answer yet (behaviour, segment and ID-list conditions)."""
+
+    code = "unsupported_rule"
+
+
+def _number(value: Scalar, value_type: str) -> float:
+    """A rule value in the unit of the range index (days for dates, microseconds for times)."""
+    if value_type == "date":
+        return float((dt.date.fromisoformat(str(value)) - dt.date(1970, 1, 1)).days)
+    if value_type == "timestamp":
+        moment = dt.datetime.fromisoformat(str(value))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return float(np.datetime64(moment, "us").astype(np.int64))
+    return float(value)
+
+
+def _text(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _tag(
+    cond: TagCondition, index: ValueIndex | RangeIndex, everyone: BitMap, value_type: str
+) -> Truth:
+    missing = index.missing
+    present = everyone - missing
+    op = cond.op
+    if op == "is null":
+        return missing.copy(), BitMap()
+    if op == "is not null":
+        return present, BitMap()
+    values = cond.value if isinstance(cond.value, list) else [cond.value]
+    if isinstance(index, ValueIndex):
+        sets = [index.get(_text(v)) for v in values if v is not None]
+        if op in ("=", "in", "contains any"):
+            true = reduce(BitMap.union, sets, BitMap()) if len(sets) != 1 else sets[0].copy()
+        elif op in ("!=", "not in"):
+            true = present - reduce(BitMap.union, sets, BitMap())
+        elif op == "contains all":
+            true = reduce(BitMap.intersection, sorted(sets, key=len))
+        else:
+            raise UnsupportedLeafError(f"'{op}' does not apply to tag '{cond.tag}'")
+        return true, missing.copy()
+    numbers = [_number(v, value_type) for v in values if v is not None]
+    if op in ("=", "in"):
+        true = reduce(BitMap.union, (index.equal(n) for n in numbers), BitMap())
+    elif op in ("!=", "not in"):
+        true = present - reduce(BitMap.union, (index.equal(n) for n in numbers), BitMap())
+    elif op == "<":
+        true = index.range(None, numbers[0], high_inclusive=False)
+    elif op == "<=":
+        true = index.range(None, numbers[0])
+    elif op == ">":
+        true = index.range(numbers[0], None, low_inclusive=False)
+    elif op == ">=":
+        true = index.range(numbers[0], None)
+    elif op == "between":
+        true = index.range(numbers[0], numbers[1])
+    else:
+        raise UnsupportedLeafError(f"'{op}' does not apply to tag '{cond.tag}'")
+    return true, missing.copy()
+
+
+def _evaluate(rule: Rule, index: ProfileIndex, everyone: BitMap) -> Truth:
+    if isinstance(rule, TagCondition):
+        return _tag(rule, index.tag(rule.tag), everyone, index.types[rule.tag])
+    if isinstance(rule, Not):
+        true, unknown = _evaluate(rule.item, index, everyone)
+        return everyone - true - unknown, unknown
+    if isinstance(rule, And):
+        parts = sorted((_evaluate(i, index, everyone) for i in rule.items), key=lambda p: len(p[0]))
+        true = reduce(BitMap.intersection, (t for t, _ in parts))  # smallest first
+        maybe = reduce(BitMap.intersection, (t | u for t, u in parts))
+        return true, maybe - true
+    if isinstance(rule, Or):
+        parts = [_evaluate(i, index, everyone) for i in rule.items]
+        true = reduce(BitMap.union, (t for t, _ in parts))
+        unknown = reduce(BitMap.union, (u for _, u in parts)) - true
+        return true, unknown
+    raise UnsupportedLeafError(
+        f"{rule.kind} conditions are not evaluated yet",
+        hint="tag conditions with and/or/not are supported",
+    )
+
+
+def evaluate_rule(rule: Rule, index: ProfileIndex) -> BitMap:
+    """The users (dense ids) for whom ``rule`` is true."""
+    everyone = BitMap(range(index.n_users))
+    true, _ = _evaluate(rule, index, everyone)
+    return true

@@ -1,0 +1,141 @@
+"""Rule evaluation on bitmaps agrees with SQL over the profile, NULLs and lists included."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from portrait.audience import UnsupportedLeafError, evaluate_rule
+from portrait.compile.rules import rule_query
+from portrait.index import RangeIndex, ValueIndex
+from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.rules import parse_rule, print_rule
+
+# Tags of the demo used by the generated rules (name → value type).
+CATEGORICAL = [
+    "gender",
+    "city",
+    "age_band",
+    "education",
+    "activity_level",
+    "second_hand_intent",
+    "value_tier",
+    "car_price_band",
+]
+LISTS = ["preferred_car_brands", "visit_daypart", "active_lines_360d", "preferred_items"]
+NUMERIC = [
+    "age",
+    "work_years",
+    "searches_7d",
+    "days_since_active",
+    "car_price_avg_180d",
+    "spend_365d",
+]
+
+
+@pytest.fixture(scope="module")
+def setup(demo_template):  # type: ignore[no-untyped-def]
+    import portrait
+
+    ws = portrait.open(demo_template)
+    index = ws.index()
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE profile AS SELECT * FROM read_parquet('{ws.built.profile_file}')")
+    types = {n: m["type"] for n, m in ws.built.tags.items()}
+    values: dict[str, list[object]] = {}
+    for name in CATEGORICAL + LISTS:
+        tag_index = index.tag(name)
+        assert isinstance(tag_index, ValueIndex)
+        values[name] = [*tag_index.values, "no-such-value"]
+    for name in NUMERIC:
+        tag_index = index.tag(name)
+        assert isinstance(tag_index, RangeIndex)
+        sample = tag_index.sorted_values[:: max(1, len(tag_index.sorted_values) // 20)]
+        values[name] = sorted({float(v) if types[name] == "float" else int(v) for v in sample})
+    return ws, index, con, types, values
+
+
+def sql_uids(con: duckdb.DuckDBPyConnection, rule: Rule, types: dict[str, str]) -> list[int]:
+    return [r[0] for r in con.execute(rule_query(rule, types).sql("duckdb")).fetchall()]
+
+
+@st.composite
+def conditions(draw: st.DrawFn, values: dict[str, list[object]]) -> TagCondition:
+    group = draw(st.sampled_from(["cat", "list", "num"]))
+    if group == "cat":
+        tag = draw(st.sampled_from(CATEGORICAL))
+        op = draw(st.sampled_from(["=", "!=", "in", "not in", "is null", "is not null"]))
+    elif group == "list":
+        tag = draw(st.sampled_from(LISTS))
+        op = draw(st.sampled_from(["contains any", "contains all", "is null", "is not null"]))
+    else:
+        tag = draw(st.sampled_from(NUMERIC))
+        op = draw(
+            st.sampled_from(["=", "!=", "<", "<=", ">", ">=", "between", "in", "not in", "is null"])
+        )
+    pool = values[tag]
+    if op in ("is null", "is not null"):
+        return TagCondition(tag=tag, op=op)
+    if op in ("in", "not in", "contains any", "contains all"):
+        chosen = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
+        return TagCondition(tag=tag, op=op, value=chosen)
+    if op == "between":
+        a, b = sorted(draw(st.lists(st.sampled_from(pool), min_size=2, max_size=2)))
+        return TagCondition(tag=tag, op=op, value=[a, b])
+    return TagCondition(tag=tag, op=op, value=draw(st.sampled_from(pool)))
+
+
+def rules(values: dict[str, list[object]]) -> st.SearchStrategy[Rule]:
+    return st.recursive(
+        conditions(values),
+        lambda children: st.one_of(
+            st.builds(And, items=st.lists(children, min_size=2, max_size=3)),
+            st.builds(Or, items=st.lists(children, min_size=2, max_size=3)),
+            st.builds(Not, item=children),
+        ),
+        max_leaves=6,
+    )
+
+
+def test_bitmaps_agree_with_sql_on_random_rules(setup) -> None:  # type: ignore[no-untyped-def]
+    _, index, con, types, values = setup
+
+    @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(rules(values))
+    def check(rule: Rule) -> None:
+        assert list(evaluate_rule(rule, index)) == sql_uids(con, rule, types), print_rule(rule)
+
+    check()
+
+
+def test_three_valued_logic(setup) -> None:  # type: ignore[no-untyped-def]
+    _, index, con, types, _ = setup
+    everyone = index.n_users
+    has_intent = len(evaluate_rule(parse_rule("second_hand_intent is not null"), index))
+    high = parse_rule('second_hand_intent = "高"')
+    not_high = parse_rule('not second_hand_intent = "高"')
+    assert 0 < has_intent < everyone
+    # "not" of a condition on a missing value stays unknown: neither side selects those users
+    assert len(evaluate_rule(high, index)) + len(evaluate_rule(not_high, index)) == has_intent
+    either = parse_rule('second_hand_intent = "高" or not second_hand_intent = "高"')
+    assert len(evaluate_rule(either, index)) == has_intent
+    assert list(evaluate_rule(either, index)) == sql_uids(con, either, types)
+
+
+def test_unsupported_leaves_are_named(setup) -> None:  # type: ignore[no-untyped-def]
+    _, index, _, _, _ = setup
+    with pytest.raises(UnsupportedLeafError, match="segment"):
+        evaluate_rule(parse_rule('city = "北京" and segment("x")'), index)
+
+
+def test_timestamps_and_booleans(setup) -> None:  # type: ignore[no-untyped-def]
+    _, index, con, types, _ = setup
+    for text in (
+        'last_active_at >= "2026-10-25"',
+        'last_active_at between "2026-10-01" and "2026-10-15T12:00:00"',
+        'registered_at < "2022-01-01" and not last_active_at is null',
+    ):
+        rule = parse_rule(text)
+        assert list(evaluate_rule(rule, index)) == sql_uids(con, rule, types), text
