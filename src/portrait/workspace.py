@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from portrait import build as _build
+from portrait.audience import Audience, evaluate_rule
 from portrait.build.masking import mask_column
 from portrait.compile import tag_sql
 from portrait.config import SETTINGS, Config, load_config
 from portrait.errors import NotFoundError, TagDefinitionError
 from portrait.index import ProfileIndex
+from portrait.index.profile_index import index_kind
+from portrait.model.rules import Rule
 from portrait.model.tags import AnyTag, TagSet
 from portrait.progress import Progress
+from portrait.rules import parse_rule, print_rule
+from portrait.rules.validate import rule_tags, validate_rule
 from portrait.store.layout import Layout
 from portrait.store.tagfiles import load_tag_files
 
@@ -116,6 +122,7 @@ class Workspace:
         self.layout = Layout(root).require()
         self.root = root
         self.config: Config = load_config(root, overrides=overrides)
+        self._index: ProfileIndex | None = None
 
     # -- data --------------------------------------------------------------------------
     def ingest(
@@ -235,10 +242,48 @@ class Workspace:
         return int(table.num_rows)
 
     def index(self) -> ProfileIndex:
-        """The bitmap index of the built profile (a value or range index per tag)."""
+        """The bitmap index of the built profile (a value or range index per tag); kept open
+        while the profile version stays the same."""
         snap = self.built
-        types = {n: m["type"] for n, m in snap.tags.items()}
-        return ProfileIndex(snap.index_dir, types, int(snap.manifest.get("users", 0)))
+        if self._index is None or self._index.index_dir != snap.index_dir:
+            types = {n: m["type"] for n, m in snap.tags.items()}
+            self._index = ProfileIndex(snap.index_dir, types, int(snap.manifest.get("users", 0)))
+        return self._index
+
+    # -- audiences ---------------------------------------------------------------------
+    def select(self, rule: str | Rule) -> Audience:
+        """The users a rule selects now (tag conditions with and/or/not for the time being).
+
+        Example: ``ws.select('city in ("北京", "上海") and age >= 25')``.
+        """
+        parsed = parse_rule(rule) if isinstance(rule, str) else rule
+        index = self.index()
+        snap = self.built
+        types = {n: str(m["type"]) for n, m in snap.tags.items()}
+        values: dict[str, list[str]] = {}
+        for name in rule_tags(parsed):
+            if name in types and index_kind(types[name]) == "values":
+                value_index = index.values(name)
+                if not value_index.sparse:
+                    values[name] = value_index.values
+        validate_rule(parsed, types, tag_values=values)
+        return Audience(evaluate_rule(parsed, index), snap.profile_file, index.n_users)
+
+    def count(self, rule: str | Rule) -> dict[str, Any]:
+        """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
+        started = time.perf_counter()
+        audience = self.select(rule)
+        seconds = time.perf_counter() - started
+        parsed = parse_rule(rule) if isinstance(rule, str) else rule
+        return {
+            "rule": print_rule(parsed),
+            "size": len(audience),
+            "population": audience.population,
+            "share": audience.share,
+            "seconds": seconds,
+            "as_of": self.built.manifest.get("as_of"),
+            "profile_version": self.built.version,
+        }
 
     def status(self) -> dict[str, Any]:
         """Tables loaded, profile built, as-of date and settings in force."""

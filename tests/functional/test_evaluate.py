@@ -12,6 +12,7 @@ from portrait.compile.rules import rule_query
 from portrait.index import RangeIndex, ValueIndex
 from portrait.model.rules import And, Not, Or, Rule, TagCondition
 from portrait.rules import parse_rule, print_rule
+from portrait.workspace import Workspace
 
 # Tags of the demo used by the generated rules (name → value type).
 CATEGORICAL = [
@@ -139,3 +140,55 @@ def test_timestamps_and_booleans(setup) -> None:  # type: ignore[no-untyped-def]
     ):
         rule = parse_rule(text)
         assert list(evaluate_rule(rule, index)) == sql_uids(con, rule, types), text
+
+
+def test_select_and_count_through_the_facade(demo_ws: Workspace) -> None:
+    rule = 'city in ("北京", "上海") and age >= 25'
+    audience = demo_ws.select(rule)
+    profile = demo_ws.profile(["city", "age"]).to_pylist()
+    expected = [
+        r["user_id"] for r in profile if r["city"] in ("北京", "上海") and (r["age"] or 0) >= 25
+    ]
+    assert audience.ids() == expected
+    assert audience.to_arrow(["city"]).column("city").to_pylist()[:1] in (["北京"], ["上海"])
+    women = demo_ws.select('gender = "女"')
+    assert len(audience & women) + len(audience - women) == len(audience)
+    assert len(audience | women) == len(audience) + len(women) - len(audience & women)
+    result = demo_ws.count(rule)
+    assert result["size"] == len(expected)
+    assert result["share"] == len(expected) / len(profile)
+    assert result["rule"] == rule
+
+
+def test_count_command(demo_ws: Workspace) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).parent / "portrait")
+    ws = str(demo_ws.root)
+    out = subprocess.run(
+        [exe, "count", 'gender = "女" and not city = "北京"', "-w", ws, "-f", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["size"] == len(demo_ws.select('gender = "女" and city != "北京"'))
+    table = subprocess.run(
+        [exe, "count", 'gender = "女"', "-w", ws], capture_output=True, text=True, check=True
+    )
+    assert "users (" in table.stdout and "ms" in table.stdout
+    for bad, needle in (
+        ("gender = ", "line 1, column 8"),
+        ('gendr = "女"', "did you mean 'gender'"),
+        ("city > 3", "city' is string"),
+        ('city = "北经"', "did you mean '北京'"),
+        ('segment("x")', "not evaluated yet"),
+    ):
+        res = subprocess.run(
+            [exe, "count", bad, "-w", ws], capture_output=True, text=True, check=False
+        )
+        assert res.returncode == 2, (bad, res.stderr)
+        assert needle in res.stderr and "Traceback" not in res.stderr, (bad, res.stderr)

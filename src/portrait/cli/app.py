@@ -359,6 +359,27 @@ def profile(
 
 @app.command()
 @handles_errors
+def count(
+    rule: Annotated[
+        str, typer.Argument(help='Rule text, e.g. \'city in ("北京", "上海") and age >= 25\'.')
+    ],
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Size of the audience a rule selects (tag conditions with and/or/not, for now)."""
+    result = _open(workspace).count(rule)
+    if fmt is not OutputFormat.table:
+        emit_record(result, fmt)
+        return
+    output_console().print(
+        f"{result['size']:,} users ({result['share'] * 100:.2f}% of {result['population']:,}) "
+        f"as of {result['as_of']} · {result['seconds'] * 1000:.1f} ms",
+        highlight=False,
+    )
+
+
+@app.command()
+@handles_errors
 def status(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
     """What is loaded and built: tables, versions, as-of date, users."""
     emit_record(_open(workspace).status(), fmt, title="workspace")

@@ -34,6 +34,11 @@ def _leaves(rule: Rule) -> Iterable[Rule]:
         yield rule
 
 
+def rule_tags(rule: Rule) -> set[str]:
+    """Names of the tags a rule's conditions read."""
+    return {leaf.tag for leaf in _leaves(rule) if isinstance(leaf, TagCondition)}
+
+
 def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | None) -> None:
     from portrait.rules.printer import print_rule
 

@@ -1,0 +1,64 @@
+"""An audience: a set of users (a Roaring bitmap of dense ids) tied to one built profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyroaring import BitMap
+
+
+class Audience:
+    """Users selected by a rule. Supports ``len``, ``&``, ``|``, ``-``, ``^`` and ``in``."""
+
+    def __init__(self, bitmap: BitMap, profile_file: Path, population: int):
+        self.bitmap = bitmap
+        self.profile_file = profile_file
+        self.population = population
+
+    def __len__(self) -> int:
+        return len(self.bitmap)
+
+    def __contains__(self, uid: int) -> bool:
+        return uid in self.bitmap
+
+    def _combine(self, other: Audience, bitmap: BitMap) -> Audience:
+        if other.profile_file != self.profile_file:
+            raise ValueError("audiences from different profile versions cannot be combined")
+        return Audience(bitmap, self.profile_file, self.population)
+
+    def __and__(self, other: Audience) -> Audience:
+        return self._combine(other, self.bitmap & other.bitmap)
+
+    def __or__(self, other: Audience) -> Audience:
+        return self._combine(other, self.bitmap | other.bitmap)
+
+    def __sub__(self, other: Audience) -> Audience:
+        return self._combine(other, self.bitmap - other.bitmap)
+
+    def __xor__(self, other: Audience) -> Audience:
+        return self._combine(other, self.bitmap ^ other.bitmap)
+
+    @property
+    def share(self) -> float:
+        """Members / all users of the profile."""
+        return len(self) / self.population if self.population else 0.0
+
+    def uids(self) -> npt.NDArray[np.uint32]:
+        """Dense ids of the members, ascending."""
+        return np.asarray(self.bitmap.to_array(), dtype=np.uint32)
+
+    def to_arrow(self, columns: list[str] | None = None) -> pa.Table:
+        """Members as a table: ``user_id`` and the given tag columns (none by default).
+
+        Values are as stored; mask personal data before showing it (the workspace facade does).
+        """
+        table = pq.read_table(self.profile_file, columns=["user_id", *(columns or [])])
+        return table.take(pa.array(self.uids()))
+
+    def ids(self) -> list[str]:
+        """External user ids of the members."""
+        return [str(v) for v in self.to_arrow().column("user_id").to_pylist()]
