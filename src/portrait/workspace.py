@@ -123,6 +123,7 @@ class Workspace:
         self.root = root
         self.config: Config = load_config(root, overrides=overrides)
         self._index: ProfileIndex | None = None
+        self._built: _build.ProfileSnapshot | None = None
 
     # -- data --------------------------------------------------------------------------
     def ingest(
@@ -160,7 +161,12 @@ class Workspace:
 
     @property
     def built(self) -> _build.ProfileSnapshot:
-        return _build.profile_snapshot(self.layout)
+        """The live profile version (its manifest is read once per version: versions are
+        immutable, only the CURRENT pointer moves)."""
+        current = _build.profile_dir(self.layout).current()
+        if self._built is None or self._built.path != current:
+            self._built = _build.profile_snapshot(self.layout)
+        return self._built
 
     @property
     def tags(self) -> TagCatalog:
@@ -272,9 +278,9 @@ class Workspace:
     def count(self, rule: str | Rule) -> dict[str, Any]:
         """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
         started = time.perf_counter()
-        audience = self.select(rule)
-        seconds = time.perf_counter() - started
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
+        audience = self.select(parsed)
+        seconds = time.perf_counter() - started
         return {
             "rule": print_rule(parsed),
             "size": len(audience),

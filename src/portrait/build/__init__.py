@@ -7,6 +7,7 @@ from portrait.build.tagbuild import (
     ProfileSnapshot,
     build,
     load_tags,
+    profile_dir,
     profile_snapshot,
     resolve_as_of,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ingest",
     "load_tags",
     "parse_mapping",
+    "profile_dir",
     "profile_snapshot",
     "resolve_as_of",
     "snapshot",
