@@ -19,7 +19,8 @@ from portrait.errors import InputError
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.ranges import RangeIndex
 from portrait.index.values import ValueIndex
-from portrait.model.rules import And, Not, Or, Rule, Scalar, TagCondition
+from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.model.schema import Scalar
 
 Truth = tuple[BitMap, BitMap]  # (true, unknown)
 

@@ -10,17 +10,8 @@ import duckdb
 from portrait.build.warehouse import TableState
 from portrait.engine.duckdb import quote, value_type
 from portrait.errors import IngestError
-from portrait.model.schema import TableSpec
+from portrait.model.schema import SQL_TYPES, TableSpec
 
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "list<string>": "VARCHAR[]",
-}
 _TYPE_WORDS = {
     "string": "text",
     "int": "a whole number",
@@ -69,13 +60,13 @@ def _typed_expr(column: str, vtype: str, raw_type: str, utc: bool = True, trim: 
     if vtype == "string":
         return text
     if not _can_fail(vtype, raw):
-        return f"CAST({col} AS {_SQL_TYPES[vtype]})"
+        return f"CAST({col} AS {SQL_TYPES[vtype]})"
     if vtype == "bool":
         return f"TRY_CAST({text} AS BOOLEAN)"
     if vtype == "int" and not raw.endswith("INT"):
         # TRY_CAST('4.5' AS BIGINT) rounds; a whole number must look like one.
         return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
-    return f"TRY_CAST({text} AS {_SQL_TYPES[vtype]})"
+    return f"TRY_CAST({text} AS {SQL_TYPES[vtype]})"
 
 
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
@@ -154,6 +145,14 @@ def column_types(
     return types
 
 
+def _case(subject: str, branches: list[tuple[str, str]]) -> str:
+    """``CASE [subject] WHEN a THEN b … END``, or NULL without branches."""
+    if not branches:
+        return "NULL"
+    whens = " ".join(f"WHEN {when} THEN {then}" for when, then in branches)
+    return f"CASE {subject + ' ' if subject else ''}{whens} END"
+
+
 def validation_query(
     spec: TableSpec,
     types: Mapping[str, str],
@@ -198,25 +197,10 @@ def validation_query(
             f"min(_row) {window} AS _first_row, "
             f"arg_min(_fname || ' row ' || _line, _row) {window} AS _first_at"
         )
-    which = "NULL"
-    if checks:
-        which = (
-            "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks)) + " END"
-        )
-    column_of = (
-        "CASE _check "
-        + " ".join(f"WHEN {i} THEN '{col}'" for i, (_, col, _) in enumerate(checks))
-        + " END"
-        if checks
-        else "NULL"
-    )
-    error_of = (
-        "CASE _check "
-        + " ".join(f"WHEN {i} THEN {reason}" for i, (_, _, reason) in enumerate(checks))
-        + " END"
-        if checks
-        else "NULL"
-    )
+    # _check numbers the first failing check; the column and message are looked up by it.
+    which = _case("", [(c, str(i)) for i, (c, _, _) in enumerate(checks)])
+    column_of = _case("_check", [(str(i), f"'{col}'") for i, (_, col, _) in enumerate(checks)])
+    error_of = _case("_check", [(str(i), reason) for i, (_, _, reason) in enumerate(checks)])
     outputs = ", ".join(f"{typed[c]} AS {quote(c)}" for c in types)
     return (
         f"SELECT _row, _fname, _line, {column_of} AS _column, {error_of} AS _error, {outputs} "

@@ -8,7 +8,8 @@ from sqlglot import exp
 
 from portrait.errors import TagDefinitionError
 
-_COMPARISONS: dict[str, type[exp.Binary]] = {
+#: comparison operators → SQLGlot node, shared by tag filters and rules
+COMPARISONS: dict[str, type[exp.Binary]] = {
     "=": exp.EQ,
     "!=": exp.NEQ,
     "<": exp.LT,
@@ -28,10 +29,10 @@ def literal(value: Any) -> exp.Expr:
 def _one(column: str, op: str, value: Any, tag: str) -> exp.Expr:
     col = exp.column(column)
     where = f"tag '{tag}', field 'where.{column}'"
-    if op in _COMPARISONS:
+    if op in COMPARISONS:
         if isinstance(value, list):
             raise TagDefinitionError(f"'{op}' takes one value, not a list", where=where)
-        return _COMPARISONS[op](this=col, expression=literal(value))
+        return COMPARISONS[op](this=col, expression=literal(value))
     if op in ("in", "not_in"):
         values = value if isinstance(value, list) else [value]
         if not values:

@@ -8,17 +8,10 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
+from portrait.compile.conditions import COMPARISONS
 from portrait.errors import InputError
-from portrait.model.rules import And, Not, Or, Rule, Scalar, TagCondition
-
-_COMPARE: dict[str, type[exp.Binary]] = {
-    "=": exp.EQ,
-    "!=": exp.NEQ,
-    "<": exp.LT,
-    "<=": exp.LTE,
-    ">": exp.GT,
-    ">=": exp.GTE,
-}
+from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.model.schema import Scalar
 
 
 def _literal(value: Scalar, value_type: str) -> exp.Expr:
@@ -53,7 +46,7 @@ def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
         return exp.not_(col.isin(*lits))
     if op == "between":
         return exp.Between(this=col, low=lits[0], high=lits[1])
-    return _COMPARE[op](this=col, expression=lits[0])
+    return COMPARISONS[op](this=col, expression=lits[0])
 
 
 def rule_condition(rule: Rule, tag_types: Mapping[str, str]) -> exp.Expr:

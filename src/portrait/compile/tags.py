@@ -22,7 +22,7 @@ from sqlglot import exp
 from portrait.compile.conditions import where_predicate
 from portrait.compile.virtual import VIRTUAL_TYPES, substitute_virtual
 from portrait.errors import InputError
-from portrait.model.schema import Schema
+from portrait.model.schema import SQL_TYPES, Schema
 from portrait.model.tags import (
     ZERO_WHEN_EMPTY,
     AnyTag,
@@ -36,16 +36,6 @@ from portrait.model.tags import (
 
 #: the column every per-user relation is keyed by
 TAG_TABLE_KEY = "user_id"
-
-SQL_TYPES: dict[str, str] = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "list<string>": "VARCHAR[]",
-}
 
 
 def sql_type(value_type: str) -> exp.DataType:

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from portrait.model.schema import Scalar
+
 RULE_VERSION: Literal[1] = 1
 
-Scalar = str | int | float | bool
 TagOp = Literal[
     "=",
     "!=",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+#: A single value in a definition or a rule.
+Scalar = str | int | float | bool
+
 ValueType = Literal["string", "int", "float", "bool", "date", "timestamp", "list<string>"]
 VALUE_TYPES: tuple[str, ...] = (
     "string",
@@ -16,6 +19,17 @@ VALUE_TYPES: tuple[str, ...] = (
     "list<string>",
 )
 NUMERIC_TYPES = frozenset({"int", "float", "date", "timestamp"})
+
+#: The SQL (DuckDB) type that stores each value type, in the warehouse and the profile.
+SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "list<string>": "VARCHAR[]",
+}
 
 TableName = Literal["users", "events", "orders"]
 TABLES: tuple[TableName, ...] = ("users", "events", "orders")

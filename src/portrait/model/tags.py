@@ -30,12 +30,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from portrait.errors import DependencyCycleError, TagDefinitionError
-from portrait.model.schema import RESERVED_COLUMNS, ValueType
+from portrait.model.schema import RESERVED_COLUMNS, Scalar, ValueType
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 WINDOW_PATTERN = re.compile(r"^(\d{1,5})([dw])$")
 
-Scalar = str | int | float | bool
 Condition = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar] | None]
 OPERATORS: tuple[str, ...] = (
     "=",

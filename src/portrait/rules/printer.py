@@ -11,11 +11,11 @@ from portrait.model.rules import (
     Not,
     Or,
     Rule,
-    Scalar,
     SegmentRef,
     TagCondition,
     Window,
 )
+from portrait.model.schema import Scalar
 
 
 def _value(value: Scalar) -> str:
