@@ -71,6 +71,13 @@ def _memory(value: Any) -> str:
     return text
 
 
+def _database_url(value: Any) -> str:
+    text = str(value).strip()
+    if text and not re.fullmatch(r"[a-z][a-z0-9+]*://.*", text):
+        raise ValueError("expected a database URL such as postgresql+psycopg://user@host/db")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: dotted name (``section.key``), default, parser/validator and help text."""
@@ -127,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
         2,
         _positive_int,
         "How many earlier data and profile versions to keep after a swap (for readers still on them).",
+    ),
+    Setting(
+        "store.metadata_url",
+        "",
+        _database_url,
+        "SQLAlchemy URL of the metadata database (segments, ID lists, snapshots); empty: "
+        "SQLite in meta/portrait.db. PostgreSQL: postgresql+psycopg://user@host/db.",
     ),
 )
 

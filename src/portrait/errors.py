@@ -84,3 +84,15 @@ class BuildError(PortraitError):
     """The engine failed while computing tags; the previous build stays in place."""
 
     code = "build_failed"
+
+
+class SegmentError(InputError):
+    """A segment or ID list cannot be created, changed or deleted as asked."""
+
+    code = "bad_segment"
+
+
+class SegmentCycleError(SegmentError):
+    """Segments would reference each other in a circle."""
+
+    code = "segment_cycle"

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -20,21 +21,31 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyroaring import FrozenBitMap
 
 from portrait import build as _build
-from portrait.audience import Audience, evaluate_rule
+from portrait.audience import Audience
+from portrait.audience.export import export_members, output_format
+from portrait.audience.segments import Segments
+from portrait.audience.selector import BuiltProfile, Selector
+from portrait.audience.sqlpath import SqlInputs, evaluate_sql
 from portrait.build.masking import mask_column
 from portrait.compile import tag_sql
+from portrait.compile.rollup import rollup_sums
+from portrait.compile.rules import RuleSQL, rule_query
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import NotFoundError, TagDefinitionError
+from portrait.engine import EngineSettings, open_engine
+from portrait.errors import InputError, NotFoundError, TagDefinitionError
 from portrait.index import ProfileIndex
 from portrait.index.profile_index import index_kind
-from portrait.model.rules import Rule
+from portrait.index.rollup import RollupIndex
+from portrait.model.rules import BehaviourCondition, Rule
 from portrait.model.tags import AnyTag, TagSet
 from portrait.progress import Progress
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_tags, validate_rule
 from portrait.store.layout import Layout
+from portrait.store.metadata import MetadataStore, open_database
 from portrait.store.tagfiles import load_tag_files
 
 WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
@@ -124,6 +135,8 @@ class Workspace:
         self.config: Config = load_config(root, overrides=overrides)
         self._index: ProfileIndex | None = None
         self._built: _build.ProfileSnapshot | None = None
+        self._selector: Selector | None = None
+        self._metadata: MetadataStore | None = None
 
     # -- data --------------------------------------------------------------------------
     def ingest(
@@ -151,8 +164,17 @@ class Workspace:
     def build(
         self, *, full: bool = False, tags: list[str] | None = None, progress: Progress | None = None
     ) -> _build.BuildReport:
-        """Compute changed tags into a new profile version (``full``: all of them)."""
-        return _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
+        """Compute changed tags into a new profile version (``full``: all of them), then
+        re-evaluate the dynamic segments against it."""
+        report = _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
+        if not report.up_to_date and self._has_metadata():
+            for name in self.segments:
+                try:
+                    self.segments.refresh(name)
+                    report.segments_refreshed.append(name)
+                except InputError as exc:  # the build stands; the segment's rule needs fixing
+                    report.segments_failed[name] = str(exc)
+        return report
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -209,13 +231,7 @@ class Workspace:
                 f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'"
             )
         table = pq.read_table(snap.profile_file, columns=["user_id", *names])
-        if not unmask:
-            defined = load_tag_files(self.layout.tags_dir)
-            pii = {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
-            for i, field in enumerate(table.schema):
-                if field.name in pii:
-                    table = table.set_column(i, field.name, mask_column(table.column(i)))
-        return table
+        return self._masker(names, unmask)(table)
 
     def export_profile(
         self,
@@ -224,28 +240,14 @@ class Workspace:
         *,
         unmask: bool = False,
     ) -> int:
-        """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV)."""
-        import pyarrow.compute as pc
-        import pyarrow.csv as pacsv
-
+        """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV),
+        streamed row group by row group; PII masked unless ``unmask``."""
+        snap = self.built
+        names = self._check_columns(list(snap.tags) if columns is None else columns)
         out = Path(output)
-        table = self.profile(columns, unmask=unmask)
-        tmp = out.with_name(f".{out.name}.tmp")
-        if out.suffix.lower() == ".csv":
-            for i, field in enumerate(table.schema):
-                if pa.types.is_list(field.type):
-                    table = table.set_column(i, field.name, pc.binary_join(table.column(i), "|"))
-            pacsv.write_csv(table, tmp)
-        elif out.suffix.lower() in (".parquet", ".pq"):
-            pq.write_table(table, tmp, compression="zstd")
-        else:
-            from portrait.errors import InputError
-
-            raise InputError(
-                f"cannot write '{out.suffix}' files", where=str(out), hint="use .parquet or .csv"
-            )
-        tmp.replace(out)
-        return int(table.num_rows)
+        output_format(out)
+        everyone = FrozenBitMap(range(int(snap.manifest.get("users", 0))))
+        return export_members(snap.profile_file, everyone, out, names, self._masker(names, unmask))
 
     def index(self) -> ProfileIndex:
         """The bitmap index of the built profile (a value or range index per tag); kept open
@@ -257,11 +259,39 @@ class Workspace:
         return self._index
 
     # -- audiences ---------------------------------------------------------------------
-    def select(self, rule: str | Rule) -> Audience:
-        """The users a rule selects now (tag conditions with and/or/not for the time being).
+    def _has_metadata(self) -> bool:
+        return (
+            bool(self.config["store.metadata_url"])
+            or (self.layout.meta_dir / "portrait.db").exists()
+        )
 
-        Example: ``ws.select('city in ("北京", "上海") and age >= 25')``.
-        """
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata database (segments, snapshots, ID lists), opened on first use."""
+        if self._metadata is None:
+            url = self.config["store.metadata_url"]
+            self._metadata = MetadataStore(open_database(url, self.layout.meta_dir))
+        return self._metadata
+
+    def selector(self) -> Selector:
+        """Rule evaluation on the live profile version (kept while the version stays)."""
+        snap = self.built
+        if self._selector is None or self._selector.profile.version != snap.version:
+            rollup = RollupIndex(snap.rollup_dir) if snap.rollup_dir else None
+            as_of = snap.manifest.get("as_of")
+            profile = BuiltProfile(
+                version=snap.version,
+                profile_file=snap.profile_file,
+                index=self.index(),
+                rollup=rollup,
+                as_of=dt.date.fromisoformat(as_of) if as_of else None,
+            )
+            self._selector = Selector(profile, self.metadata, self._events_sql)
+        return self._selector
+
+    def check_rule(self, rule: str | Rule) -> Rule:
+        """Parse (if text) and check a rule against the catalog: tags, values, types, events,
+        business lines and event properties. Returns the rule."""
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
         index = self.index()
         snap = self.built
@@ -272,8 +302,37 @@ class Workspace:
                 value_index = index.values(name)
                 if not value_index.sparse:
                     values[name] = value_index.values
-        validate_rule(parsed, types, tag_values=values)
-        return Audience(evaluate_rule(parsed, index), snap.profile_file, index.n_users)
+        rollup = self.selector().profile.rollup
+        validate_rule(
+            parsed,
+            types,
+            tag_values=values,
+            events=rollup.events if rollup else None,
+            business_lines=rollup.business_lines if rollup else None,
+            properties=self.warehouse.schema().get("events"),
+        )
+        return parsed
+
+    @property
+    def segments(self) -> Segments:
+        """Saved segments and uploaded ID lists: ``ws.segments.create("vip", 'value_tier = "高"')``."""
+        return Segments(
+            self.metadata,
+            self.selector,
+            self.check_rule,
+            lambda: pq.read_table(self.built.profile_file, columns=["user_id"]).column(0),
+            self.layout.rejects_dir / "ids",
+        )
+
+    def select(self, rule: str | Rule) -> Audience:
+        """The users a rule selects now (bitmap index; results cached per data version).
+
+        Example: ``ws.select('city in ("北京", "上海") and events("search", last="7d") > 3')``.
+        """
+        parsed = self.check_rule(rule)
+        selector = self.selector()
+        members = selector.evaluate(parsed)
+        return Audience(members, selector.profile.profile_file, selector.profile.population)
 
     def count(self, rule: str | Rule) -> dict[str, Any]:
         """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
@@ -290,6 +349,117 @@ class Workspace:
             "as_of": self.built.manifest.get("as_of"),
             "profile_version": self.built.version,
         }
+
+    def _sql_context(self, behaviour_source: str = "rollup") -> RuleSQL:
+        snap = self.built
+        as_of = snap.manifest.get("as_of")
+        return RuleSQL(
+            tag_types={n: str(m["type"]) for n, m in snap.tags.items()},
+            as_of=dt.date.fromisoformat(as_of) if as_of else None,
+            behaviour_source="events" if behaviour_source == "events" else "rollup",
+        )
+
+    def rule_sql(self, rule: str | Rule, dialect: str = "duckdb") -> str:
+        """The SQL selecting a rule's users from the profile and rollup tables, in ``dialect``."""
+        parsed = self.check_rule(rule)
+        return rule_query(parsed, self._sql_context()).sql(dialect=dialect, pretty=True)
+
+    def _sql_members(self, rule: Rule, behaviour_source: str) -> Any:
+        snap = self.built
+        warehouse = self.warehouse
+        events = warehouse.tables.get("events")
+        inputs = SqlInputs(
+            profile_file=snap.profile_file,
+            rollup_file=snap.rollup_file,
+            rollup_groups_file=(
+                snap.rollup_file.with_name(_build.rollup.GROUPS_FILE) if snap.rollup_file else None
+            ),
+            rollup_sums=rollup_sums(warehouse.schema()),
+            events_files=events.paths(warehouse.path) if events and warehouse.path else [],
+        )
+        selector = self.selector()
+        engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))
+        try:
+            return evaluate_sql(
+                rule,
+                self._sql_context(behaviour_source),
+                inputs,
+                engine,
+                selector.segment_members,
+                selector.id_list_members,
+            )
+        finally:
+            engine.close()
+
+    def _events_sql(self, cond: BehaviourCondition) -> Any:
+        return self._sql_members(cond, "events")
+
+    def select_sql(self, rule: str | Rule, *, behaviour_source: str = "rollup") -> Audience:
+        """The same as :meth:`select`, computed by the SQL engine from the Parquet files
+        (behaviour from the rollup table, or from the raw events with ``"events"``)."""
+        parsed = self.check_rule(rule)
+        members = self._sql_members(parsed, behaviour_source)
+        snap = self.built
+        return Audience(members, snap.profile_file, int(snap.manifest.get("users", 0)))
+
+    def _pii(self, names: list[str]) -> set[str]:
+        snap = self.built
+        defined = load_tag_files(self.layout.tags_dir)
+        return {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
+
+    def _masker(self, names: list[str], unmask: bool) -> Any:
+        pii = set() if unmask else self._pii(names)
+
+        def mask(table: pa.Table) -> pa.Table:
+            for i, field in enumerate(table.schema):
+                if field.name in pii:
+                    table = table.set_column(i, field.name, mask_column(table.column(i)))
+            return table
+
+        return mask
+
+    def _check_columns(self, columns: list[str] | None) -> list[str]:
+        snap = self.built
+        names = list(columns or [])
+        unknown = [c for c in names if c not in snap.tags]
+        if unknown:
+            raise NotFoundError(
+                f"no built tag named '{unknown[0]}'", hint="see 'portrait tags list'"
+            )
+        return names
+
+    def export_audience(
+        self,
+        audience: Audience | str,
+        output: str | os.PathLike[str],
+        columns: list[str] | None = None,
+        *,
+        unmask: bool = False,
+    ) -> int:
+        """Stream an audience (or a segment, by name) to .csv/.parquet: ``user_id`` and the
+        given tag columns, PII masked unless ``unmask``. Returns rows written."""
+        names = self._check_columns(columns)
+        out = Path(output)
+        output_format(out)
+        members = self.segments.members(audience) if isinstance(audience, str) else audience.bitmap
+        return export_members(
+            self.built.profile_file, members, out, names, self._masker(names, unmask)
+        )
+
+    def sample(
+        self,
+        segment: str,
+        n: int,
+        *,
+        seed: int = 0,
+        columns: list[str] | None = None,
+        unmask: bool = False,
+    ) -> pa.Table:
+        """``n`` random members of a segment (the same for the same seed), with tag columns."""
+        names = self._check_columns(columns)
+        uids = self.segments.sample(segment, n, seed)
+        table = pq.read_table(self.built.profile_file, columns=["user_id", *names])
+        return self._masker(names, unmask)(table.take(pa.array(uids)))
 
     def status(self) -> dict[str, Any]:
         """Tables loaded, profile built, as-of date and settings in force."""

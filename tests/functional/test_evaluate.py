@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portrait.audience import UnsupportedLeafError, evaluate_rule
-from portrait.compile.rules import rule_query
+from portrait.compile.rules import RuleSQL, rule_query
 from portrait.index import RangeIndex, ValueIndex
 from portrait.model.rules import And, Not, Or, Rule, TagCondition
 from portrait.rules import parse_rule, print_rule
@@ -59,7 +59,7 @@ def setup(demo_template):  # type: ignore[no-untyped-def]
 
 
 def sql_uids(con: duckdb.DuckDBPyConnection, rule: Rule, types: dict[str, str]) -> list[int]:
-    return [r[0] for r in con.execute(rule_query(rule, types).sql("duckdb")).fetchall()]
+    return [r[0] for r in con.execute(rule_query(rule, RuleSQL(types)).sql("duckdb")).fetchall()]
 
 
 @st.composite
@@ -185,7 +185,8 @@ def test_count_command(demo_ws: Workspace) -> None:
         ('gendr = "女"', "did you mean 'gender'"),
         ("city > 3", "city' is string"),
         ('city = "北经"', "did you mean '北京'"),
-        ('segment("x")', "not evaluated yet"),
+        ('segment("x")', "no segment named 'x'"),
+        ('events("serch", last="7d") > 1', "did you mean 'search'"),
     ):
         res = subprocess.run(
             [exe, "count", bad, "-w", ws], capture_output=True, text=True, check=False

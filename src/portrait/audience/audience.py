@@ -8,13 +8,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap
 
 
 class Audience:
     """Users selected by a rule. Supports ``len``, ``&``, ``|``, ``-``, ``^`` and ``in``."""
 
-    def __init__(self, bitmap: BitMap, profile_file: Path, population: int):
+    def __init__(self, bitmap: AbstractBitMap, profile_file: Path, population: int):
         self.bitmap = bitmap
         self.profile_file = profile_file
         self.population = population
@@ -25,7 +25,7 @@ class Audience:
     def __contains__(self, uid: int) -> bool:
         return uid in self.bitmap
 
-    def _combine(self, other: Audience, bitmap: BitMap) -> Audience:
+    def _combine(self, other: Audience, bitmap: AbstractBitMap) -> Audience:
         if other.profile_file != self.profile_file:
             raise ValueError("audiences from different profile versions cannot be combined")
         return Audience(bitmap, self.profile_file, self.population)

@@ -10,6 +10,8 @@ selected, so ``not city = "北京"`` leaves out users whose city is unknown and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import reduce
 
 import numpy as np
@@ -18,17 +20,76 @@ from pyroaring import BitMap
 from portrait.errors import InputError
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.ranges import RangeIndex
+from portrait.index.rollup import RollupIndex, compare
 from portrait.index.values import ValueIndex
-from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    SegmentRef,
+    TagCondition,
+)
 from portrait.model.schema import Scalar
 
 Truth = tuple[BitMap, BitMap]  # (true, unknown)
 
 
 class UnsupportedLeafError(InputError):
-    """A leaf the evaluator cannot answer yet (behaviour, segment and ID-list conditions)."""
+    """A leaf the evaluator cannot answer with the data at hand."""
 
     code = "unsupported_rule"
+
+
+def _no_source(kind: str) -> Callable[[str], BitMap]:
+    def refuse(name: str) -> BitMap:
+        raise UnsupportedLeafError(f"{kind}('{name}') cannot be evaluated here")
+
+    return refuse
+
+
+@dataclass
+class Sources:
+    """What leaves other than tag conditions read.
+
+    ``rollup``: the event rollup index (behaviour conditions); ``as_of``: the date windows end
+    on; ``segment`` / ``id_list``: members of a saved segment / uploaded list by name;
+    ``events_sql``: behaviour conditions with property filters, which the rollup does not
+    keep, answered over the raw events.
+    """
+
+    rollup: RollupIndex | None = None
+    as_of: dt.date | None = None
+    segment: Callable[[str], BitMap] = field(default_factory=lambda: _no_source("segment"))
+    id_list: Callable[[str], BitMap] = field(default_factory=lambda: _no_source("ids"))
+    events_sql: Callable[[BehaviourCondition], BitMap] | None = None
+
+
+def behaviour_bitmap(cond: BehaviourCondition, sources: Sources, n_users: int) -> BitMap:
+    """Users for whom the measure over the window satisfies the comparison (users without
+    matching events count 0, so ``events("x", last="30d") = 0`` selects them)."""
+    if cond.where:
+        if sources.events_sql is None:
+            raise UnsupportedLeafError("behaviour conditions with property filters need the events")
+        return sources.events_sql(cond)
+    if sources.rollup is None or sources.as_of is None:
+        raise UnsupportedLeafError(
+            "behaviour conditions need the event rollup",
+            hint="load events and run 'portrait build'",
+        )
+    start, end = cond.window.days(sources.as_of)
+    values = sources.rollup.measure(
+        cond.measure,
+        start,
+        end,
+        n_users,
+        event=cond.event,
+        business_line=cond.business_line,
+        of=cond.of,
+    )
+    return compare(values, cond.op, cond.value)
 
 
 def _number(value: Scalar, value_type: str) -> float:
@@ -91,30 +152,35 @@ def _tag(
     return true, missing.copy()
 
 
-def _evaluate(rule: Rule, index: ProfileIndex, everyone: BitMap) -> Truth:
+def _evaluate(rule: Rule, index: ProfileIndex, everyone: BitMap, sources: Sources) -> Truth:
     if isinstance(rule, TagCondition):
         return _tag(rule, index.tag(rule.tag), everyone, index.types[rule.tag])
+    if isinstance(rule, BehaviourCondition):
+        return behaviour_bitmap(rule, sources, index.n_users), BitMap()
+    if isinstance(rule, SegmentRef):
+        return sources.segment(rule.name) & everyone, BitMap()
+    if isinstance(rule, IdListRef):
+        return sources.id_list(rule.name) & everyone, BitMap()
     if isinstance(rule, Not):
-        true, unknown = _evaluate(rule.item, index, everyone)
+        true, unknown = _evaluate(rule.item, index, everyone, sources)
         return everyone - true - unknown, unknown
     if isinstance(rule, And):
-        parts = sorted((_evaluate(i, index, everyone) for i in rule.items), key=lambda p: len(p[0]))
+        parts = sorted(
+            (_evaluate(i, index, everyone, sources) for i in rule.items), key=lambda p: len(p[0])
+        )
         true = reduce(BitMap.intersection, (t for t, _ in parts))  # smallest first
         maybe = reduce(BitMap.intersection, (t | u for t, u in parts))
         return true, maybe - true
     if isinstance(rule, Or):
-        parts = [_evaluate(i, index, everyone) for i in rule.items]
+        parts = [_evaluate(i, index, everyone, sources) for i in rule.items]
         true = reduce(BitMap.union, (t for t, _ in parts))
         unknown = reduce(BitMap.union, (u for _, u in parts)) - true
         return true, unknown
-    raise UnsupportedLeafError(
-        f"{rule.kind} conditions are not evaluated yet",
-        hint="tag conditions with and/or/not are supported",
-    )
+    raise UnsupportedLeafError(f"unknown rule node {rule!r}")
 
 
-def evaluate_rule(rule: Rule, index: ProfileIndex) -> BitMap:
+def evaluate_rule(rule: Rule, index: ProfileIndex, sources: Sources | None = None) -> BitMap:
     """The users (dense ids) for whom ``rule`` is true."""
     everyone = BitMap(range(index.n_users))
-    true, _ = _evaluate(rule, index, everyone)
+    true, _ = _evaluate(rule, index, everyone, sources or Sources())
     return true

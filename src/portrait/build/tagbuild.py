@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlglot import exp
 
+from portrait.build import rollup
 from portrait.build.stats import tag_stats
 from portrait.build.warehouse import WarehouseSnapshot, snapshot
 from portrait.compile import BuildQueries, plan_queries, validate_tags
@@ -53,6 +54,8 @@ class BuildReport:
     reused: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     up_to_date: bool = False
+    segments_refreshed: list[str] = field(default_factory=list)
+    segments_failed: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -81,6 +84,20 @@ class ProfileSnapshot:
     def index_dir(self) -> Path:
         assert self.path is not None
         return self.path / INDEX_DIR
+
+    @property
+    def rollup_dir(self) -> Path | None:
+        """The rollup index, when events were loaded at build time."""
+        if self.path is None or not self.manifest.get("rollup"):
+            return None
+        return self.path / rollup.ROLLUP_DIR
+
+    @property
+    def rollup_file(self) -> Path | None:
+        """The rollup table (Parquet), when events were loaded at build time."""
+        if self.path is None or not self.manifest.get("rollup"):
+            return None
+        return self.path / rollup.ROLLUP_FILE
 
     @property
     def tags(self) -> dict[str, dict[str, Any]]:
@@ -213,6 +230,7 @@ def build(
             and same_columns
             and previous.manifest.get("warehouse_version") == warehouse.version
             and set(stale) == {n for n, meta in prev_tags.items() if meta.get("stale")}
+            and ("events" not in warehouse.tables or previous.manifest.get("rollup"))
         ):
             report.up_to_date = True
             report.profile_version = previous.version
@@ -248,6 +266,9 @@ def build(
                 report.timings["index"] = time.perf_counter() - t0
                 for name in reused:
                     tag_meta[name]["stale"] = name in stale
+                rollup_meta = _rollup(engine, warehouse, previous, staging, progress, full)
+                if rollup_meta:
+                    report.timings["rollup"] = float(rollup_meta.get("seconds", 0.0))
                 write_manifest(
                     staging,
                     {
@@ -259,6 +280,7 @@ def build(
                         "users": n_users,
                         "columns": list(tags),
                         "tags": tag_meta,
+                        "rollup": rollup_meta,
                         "timings": report.timings,
                     },
                 )
@@ -271,6 +293,37 @@ def build(
         report.reused = reused
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _rollup(
+    engine: Engine,
+    warehouse: WarehouseSnapshot,
+    previous: ProfileSnapshot,
+    staging: Path,
+    progress: Progress,
+    full: bool,
+) -> dict[str, Any] | None:
+    """The event rollup for behaviour conditions: taken over when events and users are the
+    same as in the previous version, else computed."""
+    events = warehouse.tables.get("events")
+    if events is None:
+        return None
+    users_version = warehouse.tables["users"].version
+    prev = previous.manifest.get("rollup")
+    with step(progress, "event rollup", total=1) as bar:
+        if (
+            not full
+            and previous.path is not None
+            and rollup.reusable(prev, events.version, users_version)
+        ):
+            rollup.take_over(previous.path, staging)
+            meta = dict(prev or {})
+            meta["seconds"] = 0.0
+        else:
+            meta = rollup.build_rollup(engine, warehouse.schema(), staging)
+            meta.update(events_version=events.version, users_version=users_version)
+        bar.advance()
+    return meta
 
 
 def _compute(

@@ -1,17 +1,50 @@
 """Rule → SQLGlot condition over the profile table (the path for other engines, and the
 independent oracle the bitmap evaluation is tested against). SQL's own three-valued logic
-gives the semantics documented in :mod:`portrait.audience.evaluate`."""
+gives the semantics documented in :mod:`portrait.audience.evaluate`.
+
+Relations the SQL reads: ``profile`` (uid, user_id, a column per tag); for behaviour
+conditions ``rollup`` (uid, event, business_line, day, n, sum_<p>) or, with
+``behaviour_source="events"`` and always for property filters, ``events`` (user_id, ts,
+event, …); ``segment_members`` (segment, uid) and ``id_list_members`` (list, uid).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlglot import exp
 
 from portrait.compile.conditions import COMPARISONS
+from portrait.compile.rollup import ROLLUP_TABLE, sum_column
 from portrait.errors import InputError
-from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    SegmentRef,
+    TagCondition,
+)
 from portrait.model.schema import Scalar
+
+SEGMENT_MEMBERS = "segment_members"
+ID_LIST_MEMBERS = "id_list_members"
+
+
+@dataclass(frozen=True)
+class RuleSQL:
+    """What compiling a rule needs: tag value types, the as-of date windows end on, and where
+    behaviour conditions read events from."""
+
+    tag_types: Mapping[str, str]
+    as_of: dt.date | None = None
+    behaviour_source: Literal["rollup", "events"] = "rollup"
+    profile: str = "profile"
 
 
 def _literal(value: Scalar, value_type: str) -> exp.Expr:
@@ -49,19 +82,123 @@ def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
     return COMPARISONS[op](this=col, expression=lits[0])
 
 
-def rule_condition(rule: Rule, tag_types: Mapping[str, str]) -> exp.Expr:
+def _date(day: dt.date) -> exp.Expr:
+    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.Type.DATE)
+
+
+def _number(value: float) -> exp.Expr:
+    return exp.convert(int(value) if float(value).is_integer() else value)
+
+
+def _behaviour(cond: BehaviourCondition, ctx: RuleSQL) -> exp.Expr:
+    """``COALESCE((SELECT <measure> FROM <events> WHERE <this user, window, filters>), 0) op v``:
+    users without matching events have 0."""
+    try:
+        start, end = cond.window.days(ctx.as_of)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    raw = ctx.behaviour_source == "events" or bool(cond.where)
+    filters: list[exp.Expr] = []
+    if raw:
+        source = "events"
+        ts = exp.column("ts", table="b")
+        filters.append(
+            exp.EQ(
+                this=exp.column("user_id", table="b"),
+                expression=exp.column("user_id", table=ctx.profile),
+            )
+        )
+        filters.append(exp.GTE(this=ts.copy(), expression=exp.cast(_date(start), "TIMESTAMP")))
+        filters.append(
+            exp.LT(
+                this=ts.copy(),
+                expression=exp.cast(_date(end + dt.timedelta(days=1)), "TIMESTAMP"),
+            )
+        )
+        day: exp.Expr = exp.cast(ts.copy(), exp.DataType.Type.DATE)
+        count: exp.Expr = exp.Count(this=exp.Star())
+        total = exp.Sum(this=exp.column(cond.of, table="b", quoted=True)) if cond.of else None
+    else:
+        source = ROLLUP_TABLE
+        filters.append(
+            exp.EQ(
+                this=exp.column("uid", table="b"), expression=exp.column("uid", table=ctx.profile)
+            )
+        )
+        day = exp.column("day", table="b")
+        filters.append(exp.Between(this=day.copy(), low=_date(start), high=_date(end)))
+        count = exp.Sum(this=exp.column("n", table="b"))
+        total = (
+            exp.Sum(this=exp.column(sum_column(cond.of), table="b", quoted=True))
+            if cond.of
+            else None
+        )
+    if cond.event is not None:
+        filters.append(
+            exp.EQ(this=exp.column("event", table="b"), expression=exp.convert(cond.event))
+        )
+    if cond.business_line is not None:
+        filters.append(
+            exp.EQ(
+                this=exp.column("business_line", table="b"),
+                expression=exp.convert(cond.business_line),
+            )
+        )
+    for prop, value in sorted(cond.where.items()):
+        filters.append(
+            exp.EQ(this=exp.column(prop, table="b", quoted=True), expression=exp.convert(value))
+        )
+    if cond.measure == "count":
+        measure = count
+    elif cond.measure == "sum":
+        assert total is not None
+        measure = total
+    else:
+        measure = exp.Count(this=exp.Distinct(expressions=[day]))
+    sub = exp.select(measure).from_(exp.to_table(source).as_("b")).where(exp.and_(*filters))
+    amount = exp.func("coalesce", exp.Subquery(this=sub), exp.Literal.number(0))
+    if cond.op == "between":
+        assert isinstance(cond.value, list)
+        return exp.Between(
+            this=amount, low=_number(cond.value[0]), high=_number(cond.value[1])
+        )
+    assert not isinstance(cond.value, list)
+    return COMPARISONS[cond.op](this=amount, expression=_number(cond.value))
+
+
+def _member(table: str, key: str, name: str, profile: str) -> exp.Expr:
+    members = (
+        exp.select("uid")
+        .from_(table)
+        .where(exp.EQ(this=exp.column(key), expression=exp.convert(name)))
+    )
+    return exp.In(this=exp.column("uid", table=profile), query=exp.Subquery(this=members))
+
+
+def rule_condition(rule: Rule, ctx: RuleSQL) -> exp.Expr:
     """The WHERE condition selecting ``rule``'s users from the profile."""
     if isinstance(rule, TagCondition):
-        return exp.paren(_tag(rule, tag_types[rule.tag]), copy=False)
+        return exp.paren(_tag(rule, ctx.tag_types[rule.tag]), copy=False)
+    if isinstance(rule, BehaviourCondition):
+        return exp.paren(_behaviour(rule, ctx), copy=False)
+    if isinstance(rule, SegmentRef):
+        return _member(SEGMENT_MEMBERS, "segment", rule.name, ctx.profile)
+    if isinstance(rule, IdListRef):
+        return _member(ID_LIST_MEMBERS, "list", rule.name, ctx.profile)
     if isinstance(rule, Not):
-        return exp.not_(exp.paren(rule_condition(rule.item, tag_types), copy=False))
+        return exp.not_(exp.paren(rule_condition(rule.item, ctx), copy=False))
     if isinstance(rule, And):
-        return exp.and_(*[rule_condition(i, tag_types) for i in rule.items])
+        return exp.and_(*[rule_condition(i, ctx) for i in rule.items])
     if isinstance(rule, Or):
-        return exp.paren(exp.or_(*[rule_condition(i, tag_types) for i in rule.items]), copy=False)
-    raise InputError(f"{rule.kind} conditions have no SQL form yet")
+        return exp.paren(exp.or_(*[rule_condition(i, ctx) for i in rule.items]), copy=False)
+    raise InputError(f"unknown rule node {rule!r}")
 
 
-def rule_query(rule: Rule, tag_types: Mapping[str, str], profile: str = "profile") -> exp.Select:
+def rule_query(rule: Rule, ctx: RuleSQL) -> exp.Select:
     """``SELECT uid FROM profile WHERE <rule> ORDER BY uid``."""
-    return exp.select("uid").from_(profile).where(rule_condition(rule, tag_types)).order_by("uid")
+    return (
+        exp.select(exp.column("uid", table=ctx.profile))
+        .from_(ctx.profile)
+        .where(rule_condition(rule, ctx))
+        .order_by(exp.column("uid", table=ctx.profile))
+    )

@@ -41,6 +41,12 @@ class Engine(Protocol):
     def register_parquet(self, name: str, paths: list[Path]) -> None:
         """Expose Parquet files as a view ``name`` (columns unioned by name)."""
 
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table as relation ``name``."""
+
+    def create_view(self, name: str, query: exp.Expr) -> None:
+        """A view ``name`` over ``query``."""
+
     def columns(self, name: str) -> dict[str, str]:
         """Column name → Portrait value type of a registered relation."""
 

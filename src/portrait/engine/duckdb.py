@@ -83,6 +83,12 @@ class DuckDBEngine:
             f"SELECT * FROM read_parquet({files}, union_by_name = true)"
         )
 
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def create_view(self, name: str, query: exp.Expr | str) -> None:
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {self.sql(query)}")
+
     def columns(self, name: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE {quote(name)}").fetchall()
         return {row[0]: value_type(row[1]) for row in rows}

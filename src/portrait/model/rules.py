@@ -82,6 +82,16 @@ class Window(_Node):
             raise ValueError("the window starts after it ends")
         return self
 
+    def days(self, as_of: dt.date | None) -> tuple[dt.date, dt.date]:
+        """First and last day (inclusive); ``last=N`` ends on the as-of date."""
+        if self.last is not None:
+            if as_of is None:
+                raise ValueError("a window of the last N days needs the as-of date")
+            return as_of - dt.timedelta(days=self.last - 1), as_of
+        if self.start is None or self.end is None:
+            raise ValueError("a window needs last=N or start and end")
+        return self.start, self.end
+
 
 class BehaviourCondition(_Node):
     """An aggregate of events in a window, compared to a number.

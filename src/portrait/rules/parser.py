@@ -191,10 +191,6 @@ class _ToModel(Transformer[Token, Rule]):
             raise ValueError(f"{kind}(): only the event name goes without a name=")
         measure_name = {"events": "count", "active_days": "active_days", "sum": "sum"}[kind]
         event = positional[0] if positional else named.pop("event", None)
-        if kind == "events" and event is None:
-            raise ValueError(
-                'events() needs the event name first, e.g. events("search", last="7d")'
-            )
         window = _window(named, f"{kind}()")
         return {
             "measure": measure_name,

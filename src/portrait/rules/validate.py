@@ -7,7 +7,16 @@ import difflib
 from collections.abc import Iterable, Mapping
 
 from portrait.errors import InputError
-from portrait.model.rules import And, BehaviourCondition, Not, Or, Rule, TagCondition
+from portrait.model.rules import (
+    And,
+    BehaviourCondition,
+    IdListRef,
+    Not,
+    Or,
+    Rule,
+    SegmentRef,
+    TagCondition,
+)
 
 NUMERIC = frozenset({"int", "float"})
 TEMPORAL = frozenset({"date", "timestamp"})
@@ -19,7 +28,7 @@ class RuleValidationError(InputError):
     code = "bad_rule"
 
 
-def _suggest(name: str, candidates: Iterable[str]) -> str | None:
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
 
@@ -32,6 +41,17 @@ def _leaves(rule: Rule) -> Iterable[Rule]:
         yield from _leaves(rule.item)
     else:
         yield rule
+
+
+def rule_references(rule: Rule) -> dict[str, set[str]]:
+    """Names of the segments (``"segment"``) and ID lists (``"ids"``) a rule refers to."""
+    refs: dict[str, set[str]] = {"segment": set(), "ids": set()}
+    for leaf in _leaves(rule):
+        if isinstance(leaf, SegmentRef):
+            refs["segment"].add(leaf.name)
+        elif isinstance(leaf, IdListRef):
+            refs["ids"].add(leaf.name)
+    return refs
 
 
 def rule_tags(rule: Rule) -> set[str]:
@@ -85,7 +105,7 @@ def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | Non
                 raise RuleValidationError(
                     f"'{cond.tag}' has no value {value!r}",
                     where=text,
-                    hint=_suggest(value, known) or "see portrait tags show " + cond.tag,
+                    hint=suggest(value, known) or "see portrait tags show " + cond.tag,
                 )
 
 
@@ -95,6 +115,7 @@ def validate_rule(
     *,
     tag_values: Mapping[str, Iterable[str]] | None = None,
     events: Iterable[str] | None = None,
+    business_lines: Iterable[str] | None = None,
     properties: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`RuleValidationError` for the first leaf that does not fit.
@@ -108,7 +129,7 @@ def validate_rule(
                 raise RuleValidationError(
                     f"unknown tag '{leaf.tag}'",
                     where="rule",
-                    hint=_suggest(leaf.tag, tag_types) or "see portrait tags list",
+                    hint=suggest(leaf.tag, tag_types) or "see portrait tags list",
                 )
             known = None if tag_values is None else tag_values.get(leaf.tag)
             _check_tag(leaf, tag_types[leaf.tag], known)
@@ -118,15 +139,24 @@ def validate_rule(
                 raise RuleValidationError(
                     f"no event named '{leaf.event}'",
                     where="rule",
-                    hint=_suggest(leaf.event, names) or "events: " + ", ".join(sorted(names)[:20]),
+                    hint=suggest(leaf.event, names) or "events: " + ", ".join(sorted(names)[:20]),
                 )
+            if business_lines is not None and leaf.business_line is not None:
+                lines = list(business_lines)
+                if leaf.business_line not in lines:
+                    raise RuleValidationError(
+                        f"no business line named '{leaf.business_line}'",
+                        where="rule",
+                        hint=suggest(leaf.business_line, lines)
+                        or "business lines: " + ", ".join(sorted(lines)[:20]),
+                    )
             if properties is not None:
                 for column in [*leaf.where, *([leaf.of] if leaf.of else [])]:
                     if column not in properties:
                         raise RuleValidationError(
                             f"events have no property '{column}'",
                             where="rule",
-                            hint=_suggest(column, properties) or None,
+                            hint=suggest(column, properties) or None,
                         )
                 if leaf.of and properties[leaf.of] not in NUMERIC:
                     raise RuleValidationError(

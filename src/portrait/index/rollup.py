@@ -1,0 +1,299 @@
+"""The rollup index: the event rollup as memory-mapped arrays, sliced by day.
+
+Rows of the rollup table (one per event, business line, UTC day and user; sorted that way)
+are stored column-wise: ``uid.npy`` and ``n.npy`` (event count). An (event, business line)
+pair is a *group*; ``offsets.npy[g, d]`` is where group ``g``'s rows of day ``d`` start, so a
+window is one contiguous slice per group. ``any_uid.npy`` / ``any_n.npy`` hold the same per
+(day, user) over all events, for ``active_days`` and event-less counts. Sums of numeric
+properties are stored for the groups that have values (``sum.<property>.npy``).
+
+A measure over a window is a ``bincount`` over the slices: one value per user, zero for users
+without matching events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from numpy.lib.format import open_memmap
+from pyroaring import BitMap
+
+META_FILE = "meta.json"
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Group:
+    event: str
+    business_line: str | None
+    rows: int
+    sums: dict[str, int]  # property → start of this group's rows in sum.<property>.npy
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+class RollupWriter:
+    """Writes the index from the rollup's batches (in the rollup's order)."""
+
+    def __init__(
+        self,
+        target: Path,
+        groups: Sequence[dict[str, Any]],
+        sums: Sequence[str],
+        first_day: dt.date,
+        last_day: dt.date,
+    ):
+        self.target = target
+        target.mkdir(parents=True, exist_ok=True)
+        self.first_day = first_day
+        self.n_days = (last_day - first_day).days + 1
+        self.sums = list(sums)
+        self.groups: list[Group] = []
+        sum_sizes = dict.fromkeys(self.sums, 0)
+        for g in groups:
+            starts: dict[str, int] = {}
+            for prop in self.sums:
+                if int(g.get(f"sum_{prop}") or 0) > 0:
+                    starts[prop] = sum_sizes[prop]
+                    sum_sizes[prop] += int(g["rows"])
+            self.groups.append(Group(str(g["event"]), g["business_line"], int(g["rows"]), starts))
+        self.bounds = np.cumsum([0] + [g.rows for g in self.groups], dtype=np.int64)
+        total = int(self.bounds[-1])
+        self.uid = open_memmap(target / "uid.npy", mode="w+", dtype=np.uint32, shape=(total,))
+        self.n = open_memmap(target / "n.npy", mode="w+", dtype=np.uint32, shape=(total,))
+        self.sum_arrays = {
+            p: open_memmap(target / f"sum.{p}.npy", mode="w+", dtype=np.float64, shape=(size,))
+            for p, size in sum_sizes.items()
+            if size
+        }
+        self.sum_start = {
+            p: np.array([g.sums.get(p, -1) for g in self.groups], dtype=np.int64) for p in self.sums
+        }
+        self.counts = np.zeros((len(self.groups), self.n_days), dtype=np.int64)
+        self.pos = 0
+        self.any_parts: list[Path] = []
+
+    def _days(self, column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+        days = np.asarray(column.cast(pa.int32()), dtype=np.int64)
+        return days - _day_number(self.first_day)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Rows of the rollup table, continuing where the previous batch stopped."""
+        size = batch.num_rows
+        if size == 0:
+            return
+        rows = np.arange(self.pos, self.pos + size, dtype=np.int64)
+        group = np.searchsorted(self.bounds, rows, side="right") - 1
+        days = self._days(batch.column("day"))
+        if days.min() < 0 or days.max() >= self.n_days:
+            raise ValueError("a rollup day lies outside the index's day range")
+        self.counts += np.bincount(group * self.n_days + days, minlength=self.counts.size).reshape(
+            self.counts.shape
+        )
+        self.uid[self.pos : self.pos + size] = np.asarray(batch.column("uid"), dtype=np.uint32)
+        self.n[self.pos : self.pos + size] = np.asarray(batch.column("n"), dtype=np.uint32)
+        for prop, array in self.sum_arrays.items():
+            start = self.sum_start[prop][group]
+            has = start >= 0
+            if not has.any():
+                continue
+            values = np.asarray(batch.column(f"sum_{prop}").fill_null(0.0), dtype=np.float64)
+            at = start[has] + (rows[has] - self.bounds[group[has]])
+            array[at] = values[has]
+        self.pos += size
+
+    def finish(self, any_batches: Iterable[pa.RecordBatch], any_rows: int) -> None:
+        """Write the per (day, user) rows over all events (columns ``d``, ``uid``, ``n``),
+        then the offsets and the metadata."""
+        any_uid = open_memmap(
+            self.target / "any_uid.npy", mode="w+", dtype=np.uint32, shape=(any_rows,)
+        )
+        any_n = open_memmap(
+            self.target / "any_n.npy", mode="w+", dtype=np.uint32, shape=(any_rows,)
+        )
+        any_counts = np.zeros(self.n_days, dtype=np.int64)
+        pos = 0
+        for batch in any_batches:
+            size = batch.num_rows
+            any_uid[pos : pos + size] = np.asarray(batch.column("uid"), dtype=np.uint32)
+            any_n[pos : pos + size] = np.asarray(batch.column("n"), dtype=np.uint32)
+            days = np.asarray(batch.column("d"), dtype=np.int64)
+            any_counts += np.bincount(days, minlength=self.n_days)
+            pos += size
+        if pos != any_rows or self.pos != int(self.bounds[-1]):
+            raise RuntimeError("the rollup changed while its index was written")
+        offsets = np.zeros((len(self.groups) + 1, self.n_days + 1), dtype=np.int64)
+        offsets[:-1, 0] = self.bounds[:-1]
+        offsets[:-1, 1:] = self.bounds[:-1, None] + np.cumsum(self.counts, axis=1)
+        offsets[-1, 1:] = np.cumsum(any_counts)
+        np.save(self.target / "offsets.npy", offsets)
+        for array in [self.uid, self.n, any_uid, any_n, *self.sum_arrays.values()]:
+            array.flush()
+        meta = {
+            "format": 1,
+            "first_day": self.first_day.isoformat(),
+            "days": self.n_days,
+            "sums": self.sums,
+            "groups": [
+                {"event": g.event, "business_line": g.business_line, "rows": g.rows, "sums": g.sums}
+                for g in self.groups
+            ],
+        }
+        (self.target / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+
+
+def _bitmap(mask: npt.NDArray[np.bool_]) -> BitMap:
+    return BitMap(np.flatnonzero(mask).astype(np.uint32))
+
+
+class RollupIndex:
+    """Reads the rollup index of a profile version (arrays are memory-mapped)."""
+
+    def __init__(self, path: Path):
+        meta = json.loads((path / META_FILE).read_text("utf-8"))
+        self.path = path
+        self.first_day = dt.date.fromisoformat(meta["first_day"])
+        self.n_days = int(meta["days"])
+        self.sums: list[str] = list(meta["sums"])
+        self.groups = [
+            Group(g["event"], g["business_line"], int(g["rows"]), dict(g["sums"]))
+            for g in meta["groups"]
+        ]
+        self.offsets = np.load(path / "offsets.npy")
+        self.uid = np.load(path / "uid.npy", mmap_mode="r")
+        self.n = np.load(path / "n.npy", mmap_mode="r")
+        self.any_uid = np.load(path / "any_uid.npy", mmap_mode="r")
+        self.any_n = np.load(path / "any_n.npy", mmap_mode="r")
+        self._sum_arrays = {
+            p: np.load(path / f"sum.{p}.npy", mmap_mode="r")
+            for p in self.sums
+            if (path / f"sum.{p}.npy").exists()
+        }
+
+    @property
+    def events(self) -> list[str]:
+        return sorted({g.event for g in self.groups})
+
+    @property
+    def business_lines(self) -> list[str]:
+        return sorted({g.business_line for g in self.groups if g.business_line is not None})
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.first_day + dt.timedelta(days=self.n_days - 1)
+
+    def _day_range(self, start: dt.date, end: dt.date) -> tuple[int, int] | None:
+        """[d0, d1) day positions of the dates start..end (inclusive), clipped."""
+        d0 = max((start - self.first_day).days, 0)
+        d1 = min((end - self.first_day).days + 1, self.n_days)
+        return (d0, d1) if d0 < d1 else None
+
+    def measure(
+        self,
+        measure: str,
+        start: dt.date,
+        end: dt.date,
+        n_users: int,
+        *,
+        event: str | None = None,
+        business_line: str | None = None,
+        of: str | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Per user (dense id): ``count`` of matching events, ``sum`` of property ``of``, or
+        ``active_days`` (days with a matching event) on the days start..end."""
+        out_len = n_users
+        days = self._day_range(start, end) if n_users else None
+        if days is None:
+            return np.zeros(out_len, dtype=np.float64)
+        d0, d1 = days
+        if event is None and business_line is None and measure != "sum":
+            lo, hi = self.offsets[-1, d0], self.offsets[-1, d1]
+            uids = self.any_uid[lo:hi]
+            weights = self.any_n[lo:hi] if measure == "count" else None
+            return np.bincount(uids, weights=weights, minlength=out_len).astype(np.float64)
+        chosen = [
+            g
+            for g, group in enumerate(self.groups)
+            if (event is None or group.event == event)
+            and (business_line is None or group.business_line == business_line)
+        ]
+        if measure == "active_days" and len(chosen) > 1:
+            return self._active_days(chosen, d0, d1, out_len)
+        uid_parts, weight_parts = [], []
+        for g in chosen:
+            lo, hi = int(self.offsets[g, d0]), int(self.offsets[g, d1])
+            if lo == hi:
+                continue
+            uid_parts.append(self.uid[lo:hi])
+            if measure == "count":
+                weight_parts.append(self.n[lo:hi])
+            elif measure == "sum":
+                assert of is not None
+                group = self.groups[g]
+                if of not in group.sums:
+                    uid_parts.pop()
+                    continue
+                base = group.sums[of] - int(self.offsets[g, 0])
+                weight_parts.append(self._sum_arrays[of][base + lo : base + hi])
+        if not uid_parts:
+            return np.zeros(out_len, dtype=np.float64)
+        uids = uid_parts[0] if len(uid_parts) == 1 else np.concatenate(uid_parts)
+        weights = None
+        if weight_parts:
+            weights = weight_parts[0] if len(weight_parts) == 1 else np.concatenate(weight_parts)
+        return np.bincount(uids, weights=weights, minlength=out_len).astype(np.float64)
+
+    def _active_days(
+        self, groups: list[int], d0: int, d1: int, n_users: int
+    ) -> npt.NDArray[np.float64]:
+        """Days with an event in any of several groups: users are merged day by day."""
+        per_day = []
+        for d in range(d0, d1):
+            day = BitMap.union(
+                *(
+                    BitMap(self.uid[int(self.offsets[g, d]) : int(self.offsets[g, d + 1])])
+                    for g in groups
+                )
+            )
+            if day:
+                per_day.append(np.asarray(day.to_array(), dtype=np.uint32))
+        if not per_day:
+            return np.zeros(n_users, dtype=np.float64)
+        return np.bincount(np.concatenate(per_day), minlength=n_users).astype(np.float64)
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays (memory-mapped: resident only as far as they are read)."""
+        arrays = [self.uid, self.n, self.any_uid, self.any_n, *self._sum_arrays.values()]
+        return int(sum(a.nbytes for a in arrays) + self.offsets.nbytes)
+
+
+def compare(values: npt.NDArray[np.float64], op: str, value: float | list[float]) -> BitMap:
+    """Users whose value satisfies ``op value`` (``between`` takes [low, high], inclusive)."""
+    if op == "between":
+        assert isinstance(value, list)
+        return _bitmap((values >= value[0]) & (values <= value[1]))
+    assert not isinstance(value, list)
+    match op:
+        case "=":
+            return _bitmap(values == value)
+        case "!=":
+            return _bitmap(values != value)
+        case "<":
+            return _bitmap(values < value)
+        case "<=":
+            return _bitmap(values <= value)
+        case ">":
+            return _bitmap(values > value)
+        case ">=":
+            return _bitmap(values >= value)
+    raise ValueError(f"unknown comparison {op!r}")
