@@ -151,8 +151,8 @@ class Segments:
             mode=row["mode"],
             rule=row["rule_text"],
             description=row["description"] or "",
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            created_at=_utc(row["created_at"]),
+            updated_at=_utc(row["updated_at"]),
             size=last.size if last else None,
             profile_version=last.profile_version if last else None,
             as_of=last.as_of if last else None,
@@ -231,7 +231,7 @@ class Segments:
         name: str,
         rule: str | Rule,
         *,
-        mode: Mode = "dynamic",
+        mode: str = "dynamic",
         description: str = "",
         replace: bool = False,
     ) -> SegmentInfo:
@@ -277,10 +277,10 @@ class Segments:
     def combine(
         self,
         name: str,
-        operation: Literal["union", "intersection", "difference"],
+        operation: str,
         names: list[str],
         *,
-        mode: Mode = "dynamic",
+        mode: str = "dynamic",
         description: str = "",
     ) -> SegmentInfo:
         """A segment from set operations on segments: ``union`` / ``intersection`` of all,
@@ -377,7 +377,7 @@ class Segments:
             row = self.store.id_list(list_name)
             assert row is not None
             row.pop("members")
-            row["created_at"] = row["created_at"].isoformat()
+            row["created_at"] = _utc(row["created_at"]).isoformat(timespec="seconds")
             out.append(row)
         return out
 
@@ -458,6 +458,11 @@ class Segments:
             return members
         rng = np.random.default_rng(seed)
         return np.sort(members[rng.choice(members.size, size=n, replace=False)])
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _rule(row: dict[str, Any]) -> Rule:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 from rich.syntax import Syntax
 
 from portrait import workspace as ws_api
+from portrait.cli.common import (
+    FormatOpt,
+    QuietOpt,
+    WorkspaceOpt,
+    err,
+    handles_errors,
+)
+from portrait.cli.common import open_ws as _open
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
-from portrait.errors import PortraitError
+from portrait.cli.segments import ids_app, segment_app
 
 app = typer.Typer(
     name="portrait",
@@ -28,40 +33,8 @@ tags_app = typer.Typer(
     help="The tag catalog (标签市场): list tags and show one in detail.", no_args_is_help=True
 )
 app.add_typer(tags_app, name="tags")
-
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder [default: $PORTRAIT_WORKSPACE or the current folder]",
-        show_default=False,
-    ),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-
-
-def handles_errors(func: F) -> F:
-    """Print Portrait errors for people (no traceback); exit 2 for bad input, 1 for failures."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PortraitError as exc:
-            err.print("error:", style="bold red", end=" ")
-            err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _open(workspace: Path | None) -> ws_api.Workspace:
-    return ws_api.open_workspace(workspace)
+app.add_typer(segment_app, name="segment")
+app.add_typer(ids_app, name="ids")
 
 
 @app.command()

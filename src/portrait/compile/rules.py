@@ -159,9 +159,7 @@ def _behaviour(cond: BehaviourCondition, ctx: RuleSQL) -> exp.Expr:
     amount = exp.func("coalesce", exp.Subquery(this=sub), exp.Literal.number(0))
     if cond.op == "between":
         assert isinstance(cond.value, list)
-        return exp.Between(
-            this=amount, low=_number(cond.value[0]), high=_number(cond.value[1])
-        )
+        return exp.Between(this=amount, low=_number(cond.value[0]), high=_number(cond.value[1]))
     assert not isinstance(cond.value, list)
     return COMPARISONS[cond.op](this=amount, expression=_number(cond.value))
 

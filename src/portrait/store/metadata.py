@@ -271,4 +271,8 @@ class MetadataStore:
         columns = [c for c in snapshots.c if c.name != "members"]
         query = select(*columns).where(snapshots.c.segment == segment).order_by(snapshots.c.id)
         with self.engine.connect() as conn:
-            return [SnapshotRow(**dict(r)) for r in conn.execute(query).mappings()]
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for row in rows:  # SQLite returns naive datetimes; they were written in UTC
+            if row["evaluated_at"].tzinfo is None:
+                row["evaluated_at"] = row["evaluated_at"].replace(tzinfo=dt.UTC)
+        return [SnapshotRow(**row) for row in rows]

@@ -1,0 +1,49 @@
+"""What every command shares: the workspace option, output options, error handling."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from portrait import workspace as ws_api
+from portrait.cli.render import OutputFormat
+from portrait.errors import PortraitError
+
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder [default: $PORTRAIT_WORKSPACE or the current folder]",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def handles_errors(func: F) -> F:
+    """Print Portrait errors for people (no traceback); exit 2 for bad input, 1 for failures."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PortraitError as exc:
+            err.print("error:", style="bold red", end=" ")
+            err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_ws(workspace: Path | None) -> ws_api.Workspace:
+    return ws_api.open_workspace(workspace)
