@@ -117,21 +117,21 @@ def _tag(
     present = everyone - missing
     op = cond.op
     if op == "is null":
-        return missing.copy(), BitMap()
+        return missing, BitMap()
     if op == "is not null":
         return present, BitMap()
     values = cond.value if isinstance(cond.value, list) else [cond.value]
     if isinstance(index, ValueIndex):
         sets = [index.get(_text(v)) for v in values if v is not None]
         if op in ("=", "in", "contains any"):
-            true = reduce(BitMap.union, sets, BitMap()) if len(sets) != 1 else sets[0].copy()
+            true = reduce(BitMap.union, sets, BitMap()) if len(sets) != 1 else sets[0]
         elif op in ("!=", "not in"):
             true = present - reduce(BitMap.union, sets, BitMap())
         elif op == "contains all":
             true = reduce(BitMap.intersection, sorted(sets, key=len))
         else:
             raise UnsupportedLeafError(f"'{op}' does not apply to tag '{cond.tag}'")
-        return true, missing.copy()
+        return true, missing
     numbers = [_number(v, value_type) for v in values if v is not None]
     if op in ("=", "in"):
         true = reduce(BitMap.union, (index.equal(n) for n in numbers), BitMap())
@@ -149,7 +149,7 @@ def _tag(
         true = index.range(numbers[0], numbers[1])
     else:
         raise UnsupportedLeafError(f"'{op}' does not apply to tag '{cond.tag}'")
-    return true, missing.copy()
+    return true, missing
 
 
 def _evaluate(rule: Rule, index: ProfileIndex, everyone: BitMap, sources: Sources) -> Truth:

@@ -41,6 +41,8 @@ from portrait.store.tagfiles import load_tag_files
 from portrait.store.versions import VersionedDir, link_or_copy, workspace_lock
 
 PROFILE_FILE = "profile.parquet"
+INDEX_FORMAT = 2
+"""Version of the index files; a profile built with another version is re-indexed in full."""
 INDEX_DIR = "index"
 
 
@@ -194,7 +196,10 @@ def build(
         # New or changed users change the uid set: nothing can be taken over, not even a
         # manual tag (its old column would have no row for the new users).
         rebuild_all = (
-            full or not prev_tags or previous.manifest.get("users_version") != users_version
+            full
+            or not prev_tags
+            or previous.manifest.get("users_version") != users_version
+            or previous.manifest.get("index_format") != INDEX_FORMAT
         )
         forced = set(only or [])
         stale: list[str] = []
@@ -273,6 +278,7 @@ def build(
                     staging,
                     {
                         "format": 1,
+                        "index_format": INDEX_FORMAT,
                         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         "warehouse_version": warehouse.version,
                         "users_version": users_version,

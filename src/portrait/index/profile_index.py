@@ -18,7 +18,7 @@ def index_kind(value_type: str) -> str:
 
 
 def index_file(index_dir: Path, tag: str, value_type: str) -> Path:
-    suffix = ".range.npz" if index_kind(value_type) == "range" else ".values.bin"
+    suffix = ".range.bin" if index_kind(value_type) == "range" else ".values.bin"
     return index_dir / f"{tag}{suffix}"
 
 

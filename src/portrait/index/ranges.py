@@ -1,15 +1,25 @@
-"""Range index for numeric tags: the users sorted by value.
+"""Range index for numeric tags (ints, floats, dates, timestamps): range-encoded bitmaps.
 
-Design: a sorted-value index (values ascending, with the uid of each) answers any range
-predicate with two binary searches and one bitmap built from the slice of uids; equality is a
-range of width zero. It stores 12 bytes per user with a value and needs no choice of bins, so
-it serves ints, floats, dates and timestamps alike. (A bit-sliced index would be smaller for
-narrow ints, but is slower to answer wide ranges in Python.)
+Design. Breakpoints ``b_0 < … < b_{K-1}`` split the values into bins ``(b_{k-1}, b_k]``; for
+every breakpoint the index keeps the bitmap of users with value ``≤ b_k`` (range encoding), so
+any range is one bitmap difference: ``lo ≤ v ≤ hi`` is ``cum(hi) − cum(<lo)``.
+
+- **Exact** (at most :data:`EXACT_MAX` distinct values, e.g. ages, counts, scores): every
+  distinct value is a breakpoint; no refinement is ever needed.
+- **Binned** (more distinct values: amounts, timestamps): :data:`BINS` quantile breakpoints;
+  a bound that falls inside a bin is refined from that bin's (value, user) pairs, stored
+  sorted by user id and memory-mapped, so only the one or two edge bins are read.
+
+A cumulative bitmap denser than half the users is stored as its complement (smaller when a
+tag is skewed, e.g. mostly zeros). Missing values (NULL, NaN) are a bitmap of their own.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +29,12 @@ from pyroaring import BitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
 
-NumericArray = npt.NDArray[np.float64] | npt.NDArray[np.int64]
+NumericArray = npt.NDArray[Any]
+
+EXACT_MAX = 64
+BINS = 32
+_MAGIC = b"PTRIDX2\n"
+_ALIGN = 64
 
 
 def numeric_values(array: pa.Array) -> tuple[NumericArray, npt.NDArray[np.bool_]]:
@@ -37,32 +52,113 @@ def numeric_values(array: pa.Array) -> tuple[NumericArray, npt.NDArray[np.bool_]
 
 
 class RangeIndex:
-    """Users sorted by a numeric value; range and equality predicates → bitmaps."""
+    """Range and equality predicates on a numeric tag → bitmaps.
+
+    Returned bitmaps may be the index's own: combine them into new ones, never change them in
+    place.
+    """
 
     def __init__(
         self,
         n_users: int,
-        sorted_values: NumericArray,
-        uids: npt.NDArray[np.uint32],
+        breakpoints: NumericArray,
+        stored: list[BitMap],
+        complemented: npt.NDArray[np.bool_],
         missing: BitMap,
+        counts: npt.NDArray[np.int64],
+        bin_offsets: npt.NDArray[np.int64] | None = None,
+        bin_values: NumericArray | None = None,
+        bin_uids: npt.NDArray[np.uint32] | None = None,
     ):
         self.n_users = n_users
-        self.sorted_values = sorted_values
-        self.uids = uids
+        self.breakpoints = breakpoints
+        self.stored = stored
+        self.complemented = complemented
         self.missing = missing
+        self.counts = counts  # users per bin
+        self.bin_offsets = bin_offsets
+        self.bin_values = bin_values
+        self.bin_uids = bin_uids
+        self.exact = bin_offsets is None
+        self.present_users = BitMap(range(n_users)) - missing
 
+    # -- building ---------------------------------------------------------------------
     @classmethod
     def build(cls, column: pa.ChunkedArray | pa.Array) -> RangeIndex:
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         values, valid = numeric_values(array)
         if values.dtype.kind == "f":
             valid = valid & ~np.isnan(values)
+        n_users = len(array)
         uids = np.flatnonzero(valid).astype(np.uint32)
         present = values[valid]
-        order = np.argsort(present, kind="stable")
+        missing = bitmap_from_sorted(np.flatnonzero(~valid))
+        distinct = np.unique(present)
+        exact = distinct.size <= EXACT_MAX
+        if exact:
+            breakpoints = distinct
+        else:
+            ordered = np.sort(present)
+            cuts = (np.arange(1, BINS + 1) * ordered.size) // BINS - 1
+            breakpoints = np.unique(ordered[cuts])
+        bins = np.searchsorted(breakpoints, present, side="left")
+        order = np.argsort(bins, kind="stable")  # by bin, users ascending within a bin
+        bin_offsets = np.searchsorted(bins[order], np.arange(breakpoints.size + 1)).astype(np.int64)
+        counts = np.diff(bin_offsets)
+        sorted_uids = uids[order]
+        stored: list[BitMap] = []
+        complemented = np.zeros(breakpoints.size, dtype=np.bool_)
+        cumulative = BitMap()
+        everyone_present = bitmap_from_sorted(uids)
+        for k in range(breakpoints.size):
+            cumulative |= bitmap_from_sorted(sorted_uids[bin_offsets[k] : bin_offsets[k + 1]])
+            if len(cumulative) * 2 > present.size:
+                complemented[k] = True
+                stored.append(everyone_present - cumulative)
+            else:
+                stored.append(cumulative.copy())
+        if exact:
+            return cls(n_users, breakpoints, stored, complemented, missing, counts)
         return cls(
-            len(array), present[order], uids[order], bitmap_from_sorted(np.flatnonzero(~valid))
+            n_users,
+            breakpoints,
+            stored,
+            complemented,
+            missing,
+            counts,
+            bin_offsets,
+            present[order],
+            sorted_uids,
         )
+
+    # -- queries ----------------------------------------------------------------------
+    def _cum(self, k: int) -> BitMap:
+        """Users with value ≤ breakpoint k (k = -1: nobody)."""
+        if k < 0:
+            return BitMap()
+        if self.complemented[k]:
+            return self.present_users - self.stored[k]
+        return self.stored[k]
+
+    def _refine(self, k: int, bound: float, inclusive: bool) -> BitMap:
+        """Users of bin ``k`` with value below (or at) ``bound``."""
+        assert self.bin_offsets is not None
+        assert self.bin_values is not None
+        assert self.bin_uids is not None
+        lo, hi = int(self.bin_offsets[k]), int(self.bin_offsets[k + 1])
+        values = self.bin_values[lo:hi]
+        keep = values <= bound if inclusive else values < bound
+        return bitmap_from_sorted(self.bin_uids[lo:hi][keep])
+
+    def _below(self, bound: float, inclusive: bool) -> BitMap:
+        """Users with value < bound (≤ with ``inclusive``)."""
+        side: Literal["left", "right"] = "right" if inclusive else "left"
+        k = int(np.searchsorted(self.breakpoints, bound, side=side)) - 1
+        base = self._cum(k)
+        if self.exact or k + 1 >= self.breakpoints.size:
+            return base
+        extra = self._refine(k + 1, bound, inclusive)
+        return base | extra if extra else base
 
     def range(
         self,
@@ -73,42 +169,110 @@ class RangeIndex:
         high_inclusive: bool = True,
     ) -> BitMap:
         """Users whose value lies between ``low`` and ``high`` (None: unbounded)."""
-        start = 0
-        end = len(self.sorted_values)
-        if low is not None:
-            start = int(
-                np.searchsorted(self.sorted_values, low, side="left" if low_inclusive else "right")
-            )
-        if high is not None:
-            end = int(
-                np.searchsorted(
-                    self.sorted_values, high, side="right" if high_inclusive else "left"
-                )
-            )
-        if end <= start:
-            return BitMap()
-        return bitmap_from_sorted(np.sort(self.uids[start:end]))
+        upper = self.present_users if high is None else self._below(high, high_inclusive)
+        if low is None:
+            return upper.copy() if upper is self.present_users else upper
+        return upper - self._below(low, not low_inclusive)
 
     def equal(self, value: float) -> BitMap:
         return self.range(value, value)
 
     @property
     def present(self) -> int:
-        return len(self.sorted_values)
+        return int(self.counts.sum())
 
+    @property
+    def sorted_values(self) -> NumericArray:
+        """Every present value, ascending (for statistics; built on demand)."""
+        if self.exact:
+            return np.repeat(self.breakpoints, self.counts)
+        assert self.bin_values is not None
+        assert self.bin_offsets is not None
+        parts = [
+            np.sort(self.bin_values[self.bin_offsets[k] : self.bin_offsets[k + 1]])
+            for k in range(self.breakpoints.size)
+        ]
+        return np.concatenate(parts) if parts else self.breakpoints[:0]
+
+    def nbytes(self) -> int:
+        """Bytes held in memory: bitmaps and the small arrays (bin arrays are mapped)."""
+        total = sum(b.get_statistics()["n_bytes_array_containers"] for b in self.stored)
+        total += sum(b.get_statistics()["n_bytes_bitset_containers"] for b in self.stored)
+        total += sum(b.get_statistics()["n_bytes_run_containers"] for b in self.stored)
+        return int(total + len(self.missing.serialize()) + len(self.present_users.serialize()))
+
+    # -- storage ----------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        missing = np.frombuffer(self.missing.serialize(), dtype=np.uint8)
+        sections: list[tuple[str, bytes]] = [
+            ("breakpoints", self.breakpoints.tobytes()),
+            ("counts", self.counts.astype(np.int64).tobytes()),
+            ("complemented", self.complemented.astype(np.uint8).tobytes()),
+            ("missing", self.missing.serialize()),
+        ]
+        sections += [(f"bitmap{k}", b.serialize()) for k, b in enumerate(self.stored)]
+        if not self.exact:
+            assert self.bin_offsets is not None
+            assert self.bin_values is not None
+            assert self.bin_uids is not None
+            sections += [
+                ("bin_offsets", self.bin_offsets.astype(np.int64).tobytes()),
+                ("bin_values", np.ascontiguousarray(self.bin_values).tobytes()),
+                ("bin_uids", self.bin_uids.astype(np.uint32).tobytes()),
+            ]
+        layout: dict[str, list[int]] = {}
+        offset = 0
+        for name, data in sections:
+            layout[name] = [offset, len(data)]
+            offset += -(-len(data) // _ALIGN) * _ALIGN
+        header = json.dumps(
+            {
+                "n_users": self.n_users,
+                "dtype": self.breakpoints.dtype.str,
+                "breakpoints": int(self.breakpoints.size),
+                "exact": self.exact,
+                "sections": layout,
+            }
+        ).encode()
+        start = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
         with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                values=self.sorted_values,
-                uids=self.uids,
-                missing=missing,
-                n_users=np.array([self.n_users]),
-            )
+            fh.write(_MAGIC + struct.pack("<Q", len(header)) + header)
+            for name, data in sections:
+                fh.seek(start + layout[name][0])
+                fh.write(data)
+            fh.truncate(start + offset)
 
     @classmethod
     def load(cls, path: Path) -> RangeIndex:
-        with np.load(path) as data:
-            missing = BitMap.deserialize(data["missing"].tobytes())
-            return cls(int(data["n_users"][0]), data["values"], data["uids"], missing)
+        with open(path, "rb") as fh:
+            if fh.read(len(_MAGIC)) != _MAGIC:
+                raise ValueError(f"{path} is not a range index of this version")
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header: dict[str, Any] = json.loads(fh.read(size))
+        start = -(-(len(_MAGIC) + 8 + size) // _ALIGN) * _ALIGN
+        mapped = np.memmap(path, dtype=np.uint8, mode="r")
+        sections = header["sections"]
+
+        def raw(name: str) -> npt.NDArray[np.uint8]:
+            offset, length = sections[name]
+            return mapped[start + offset : start + offset + length]
+
+        dtype = np.dtype(header["dtype"])
+        breakpoints = np.frombuffer(raw("breakpoints").tobytes(), dtype=dtype)
+        k = int(header["breakpoints"])
+        stored = [BitMap.deserialize(raw(f"bitmap{i}").tobytes()) for i in range(k)]
+        common: dict[str, Any] = {
+            "n_users": int(header["n_users"]),
+            "breakpoints": breakpoints,
+            "stored": stored,
+            "complemented": raw("complemented").astype(np.bool_),
+            "missing": BitMap.deserialize(raw("missing").tobytes()),
+            "counts": np.frombuffer(raw("counts").tobytes(), dtype=np.int64),
+        }
+        if header["exact"]:
+            return cls(**common)
+        return cls(
+            **common,
+            bin_offsets=np.frombuffer(raw("bin_offsets").tobytes(), dtype=np.int64),
+            bin_values=raw("bin_values").view(dtype),
+            bin_uids=raw("bin_uids").view(np.uint32),
+        )
