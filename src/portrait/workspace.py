@@ -17,36 +17,29 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-from pyroaring import FrozenBitMap
+from typing import TYPE_CHECKING, Any
 
 from portrait import build as _build
-from portrait.audience import Audience
-from portrait.audience.export import export_members, output_format
-from portrait.audience.segments import Segments
-from portrait.audience.selector import BuiltProfile, Selector
-from portrait.audience.sqlpath import SqlInputs, evaluate_sql
-from portrait.build.masking import mask_column
-from portrait.compile import tag_sql
-from portrait.compile.rollup import rollup_sums
-from portrait.compile.rules import RuleSQL, rule_query
+from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.engine import EngineSettings, open_engine
 from portrait.errors import InputError, NotFoundError, TagDefinitionError
-from portrait.index import ProfileIndex
-from portrait.index.profile_index import index_kind
-from portrait.index.rollup import RollupIndex
+from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.rules import BehaviourCondition, Rule
-from portrait.model.tags import AnyTag, TagSet
 from portrait.progress import Progress
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_tags, validate_rule
 from portrait.store.layout import Layout
-from portrait.store.metadata import MetadataStore, open_database
-from portrait.store.tagfiles import load_tag_files
+
+# Heavy parts (Arrow, the engine, the SQL compiler, the metadata database) are imported where
+# they are used, so that `portrait count` starts fast.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from portrait.audience.segments import Segments
+    from portrait.audience.selector import Selector
+    from portrait.compile.rules import RuleSQL
+    from portrait.model.tags import AnyTag, TagSet
+    from portrait.store.metadata import MetadataStore
 
 WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
 
@@ -193,6 +186,8 @@ class Workspace:
     @property
     def tags(self) -> TagCatalog:
         """The tag catalog: definitions from ``tags/`` with the stats of the last build."""
+        from portrait.store.tagfiles import load_tag_files
+
         warehouse = self.warehouse
         try:
             definitions = _build.load_tags(self.layout, warehouse)
@@ -205,6 +200,8 @@ class Workspace:
 
     def tag_sql(self, name: str, dialect: str = "duckdb") -> str:
         """The SQL that computes one tag (standalone form), in ``dialect``."""
+        from portrait.compile import tag_sql
+
         catalog = self.tags
         catalog[name]  # raises a helpful NotFoundError
         warehouse = self.warehouse
@@ -223,6 +220,8 @@ class Workspace:
 
         Tags marked ``pii: true`` are masked (``138****5678``) unless ``unmask=True``.
         """
+        import pyarrow.parquet as pq
+
         snap = self.built
         names = list(snap.tags) if columns is None else list(columns)
         unknown = [c for c in names if c not in snap.tags]
@@ -242,6 +241,10 @@ class Workspace:
     ) -> int:
         """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV),
         streamed row group by row group; PII masked unless ``unmask``."""
+        from pyroaring import FrozenBitMap
+
+        from portrait.audience.export import export_members, output_format
+
         snap = self.built
         names = self._check_columns(list(snap.tags) if columns is None else columns)
         out = Path(output)
@@ -268,6 +271,8 @@ class Workspace:
     @property
     def metadata(self) -> MetadataStore:
         """The metadata database (segments, snapshots, ID lists), opened on first use."""
+        from portrait.store.metadata import MetadataStore, open_database
+
         if self._metadata is None:
             url = self.config["store.metadata_url"]
             self._metadata = MetadataStore(open_database(url, self.layout.meta_dir))
@@ -275,34 +280,46 @@ class Workspace:
 
     def selector(self) -> Selector:
         """Rule evaluation on the live profile version (kept while the version stays)."""
+        from portrait.audience.selector import BuiltProfile, Selector
+        from portrait.index.rollup import RollupIndex
+
         snap = self.built
         if self._selector is None or self._selector.profile.version != snap.version:
             rollup = RollupIndex(snap.rollup_dir) if snap.rollup_dir else None
             as_of = snap.manifest.get("as_of")
             profile = BuiltProfile(
                 version=snap.version,
+                tags=snap.tags,
                 profile_file=snap.profile_file,
                 index=self.index(),
                 rollup=rollup,
                 as_of=dt.date.fromisoformat(as_of) if as_of else None,
             )
-            self._selector = Selector(profile, self.metadata, self._events_sql)
+            self._selector = Selector(profile, lambda: self.metadata, self._events_sql)
         return self._selector
 
     def check_rule(self, rule: str | Rule) -> Rule:
-        """Parse (if text) and check a rule against the catalog: tags, values, types, events,
-        business lines and event properties. Returns the rule."""
+        """Parse (if text) and check a rule against the catalog of the live profile: tags,
+        values, types, events, business lines and event properties. Returns the rule.
+
+        A rule that passed once is not checked again on the same profile version.
+        """
+        from portrait.audience.selector import rule_key
+
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
-        index = self.index()
-        snap = self.built
-        types = {n: str(m["type"]) for n, m in snap.tags.items()}
+        selector = self.selector()
+        key = rule_key(parsed)
+        if key in selector.checked:
+            return parsed
+        index = selector.profile.index
+        types = {n: str(m["type"]) for n, m in selector.profile.tags.items()}
         values: dict[str, list[str]] = {}
         for name in rule_tags(parsed):
             if name in types and index_kind(types[name]) == "values":
                 value_index = index.values(name)
                 if not value_index.sparse:
                     values[name] = value_index.values
-        rollup = self.selector().profile.rollup
+        rollup = selector.profile.rollup
         validate_rule(
             parsed,
             types,
@@ -311,11 +328,16 @@ class Workspace:
             business_lines=rollup.business_lines if rollup else None,
             properties=self.warehouse.schema().get("events"),
         )
+        selector.checked.add(key)
         return parsed
 
     @property
     def segments(self) -> Segments:
         """Saved segments and uploaded ID lists: ``ws.segments.create("vip", 'value_tier = "高"')``."""
+        import pyarrow.parquet as pq
+
+        from portrait.audience.segments import Segments
+
         return Segments(
             self.metadata,
             self.selector,
@@ -324,33 +346,37 @@ class Workspace:
             self.layout.rejects_dir / "ids",
         )
 
-    def select(self, rule: str | Rule) -> Audience:
-        """The users a rule selects now (bitmap index; results cached per data version).
+    def select(self, rule: str | Rule, *, cache: bool = True) -> Audience:
+        """The users a rule selects now, from the bitmap index. Results are cached by (rule,
+        data version, segment/ID-list changes); ``cache=False`` evaluates afresh.
 
         Example: ``ws.select('city in ("北京", "上海") and events("search", last="7d") > 3')``.
         """
         parsed = self.check_rule(rule)
         selector = self.selector()
-        members = selector.evaluate(parsed)
+        members = selector.evaluate(parsed, cache=cache)
         return Audience(members, selector.profile.profile_file, selector.profile.population)
 
-    def count(self, rule: str | Rule) -> dict[str, Any]:
+    def count(self, rule: str | Rule, *, cache: bool = True) -> dict[str, Any]:
         """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
         started = time.perf_counter()
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
-        audience = self.select(parsed)
+        audience = self.select(parsed, cache=cache)
         seconds = time.perf_counter() - started
+        profile = self.selector().profile
         return {
             "rule": print_rule(parsed),
             "size": len(audience),
             "population": audience.population,
             "share": audience.share,
             "seconds": seconds,
-            "as_of": self.built.manifest.get("as_of"),
-            "profile_version": self.built.version,
+            "as_of": profile.as_of.isoformat() if profile.as_of else None,
+            "profile_version": profile.version,
         }
 
     def _sql_context(self, behaviour_source: str = "rollup") -> RuleSQL:
+        from portrait.compile.rules import RuleSQL
+
         snap = self.built
         as_of = snap.manifest.get("as_of")
         return RuleSQL(
@@ -361,10 +387,17 @@ class Workspace:
 
     def rule_sql(self, rule: str | Rule, dialect: str = "duckdb") -> str:
         """The SQL selecting a rule's users from the profile and rollup tables, in ``dialect``."""
+        from portrait.compile.rules import rule_query
+
         parsed = self.check_rule(rule)
         return rule_query(parsed, self._sql_context()).sql(dialect=dialect, pretty=True)
 
     def _sql_members(self, rule: Rule, behaviour_source: str) -> Any:
+        from portrait.audience.sqlpath import SqlInputs, evaluate_sql
+        from portrait.build.built import GROUPS_FILE
+        from portrait.compile.rollup import rollup_sums
+        from portrait.engine import EngineSettings, open_engine
+
         snap = self.built
         warehouse = self.warehouse
         events = warehouse.tables.get("events")
@@ -372,7 +405,7 @@ class Workspace:
             profile_file=snap.profile_file,
             rollup_file=snap.rollup_file,
             rollup_groups_file=(
-                snap.rollup_file.with_name(_build.rollup.GROUPS_FILE) if snap.rollup_file else None
+                snap.rollup_file.with_name(GROUPS_FILE) if snap.rollup_file else None
             ),
             rollup_sums=rollup_sums(warehouse.schema()),
             events_files=events.paths(warehouse.path) if events and warehouse.path else [],
@@ -403,11 +436,15 @@ class Workspace:
         return Audience(members, snap.profile_file, int(snap.manifest.get("users", 0)))
 
     def _pii(self, names: list[str]) -> set[str]:
+        from portrait.store.tagfiles import load_tag_files
+
         snap = self.built
         defined = load_tag_files(self.layout.tags_dir)
         return {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
 
     def _masker(self, names: list[str], unmask: bool) -> Any:
+        from portrait.build.masking import mask_column
+
         pii = set() if unmask else self._pii(names)
 
         def mask(table: pa.Table) -> pa.Table:
@@ -438,6 +475,8 @@ class Workspace:
     ) -> int:
         """Stream an audience (or a segment, by name) to .csv/.parquet: ``user_id`` and the
         given tag columns, PII masked unless ``unmask``. Returns rows written."""
+        from portrait.audience.export import export_members, output_format
+
         names = self._check_columns(columns)
         out = Path(output)
         output_format(out)
@@ -456,6 +495,9 @@ class Workspace:
         unmask: bool = False,
     ) -> pa.Table:
         """``n`` random members of a segment (the same for the same seed), with tag columns."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         names = self._check_columns(columns)
         uids = self.segments.sample(segment, n, seed)
         table = pq.read_table(self.built.profile_file, columns=["user_id", *names])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyroaring import AbstractBitMap
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class Audience:
@@ -56,6 +58,9 @@ class Audience:
 
         Values are as stored; mask personal data before showing it (the workspace facade does).
         """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pq.read_table(self.profile_file, columns=["user_id", *(columns or [])])
         return table.take(pa.array(self.uids()))
 

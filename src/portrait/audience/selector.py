@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
@@ -18,7 +19,9 @@ from portrait.index.profile_index import ProfileIndex
 from portrait.index.rollup import RollupIndex
 from portrait.model.rules import BehaviourCondition, Rule, RuleDocument
 from portrait.rules.validate import rule_references, suggest
-from portrait.store.metadata import MetadataStore
+
+if TYPE_CHECKING:
+    from portrait.store.metadata import MetadataStore
 
 CACHE_SIZE = 128
 
@@ -28,6 +31,7 @@ class BuiltProfile:
     """What evaluation reads of one profile version."""
 
     version: str
+    tags: dict[str, dict[str, Any]]  # built tags: name → manifest entry (type, stats, …)
     profile_file: Path
     index: ProfileIndex
     rollup: RollupIndex | None
@@ -48,28 +52,40 @@ class Selector:
     def __init__(
         self,
         profile: BuiltProfile,
-        store: MetadataStore,
+        store: Callable[[], MetadataStore],
         events_sql: Callable[[BehaviourCondition], BitMap] | None = None,
     ):
         self.profile = profile
-        self.store = store
+        self._store = store  # opened on first use: rules without references never need it
         self.events_sql = events_sql
         self._cache: OrderedDict[tuple[str, int], FrozenBitMap] = OrderedDict()
+        self._members: dict[tuple[str, str], tuple[int, BitMap]] = {}
+        self._generation = 0
+        self.checked: set[str] = set()  # rule keys that passed validation on this version
 
-    def evaluate(self, rule: Rule, *, resolving: tuple[str, ...] = ()) -> FrozenBitMap:
-        """Members of ``rule`` now. ``resolving``: segments being resolved (cycle guard)."""
+    @property
+    def store(self) -> MetadataStore:
+        return self._store()
+
+    def evaluate(
+        self, rule: Rule, *, resolving: tuple[str, ...] = (), cache: bool = True
+    ) -> FrozenBitMap:
+        """Members of ``rule`` now. ``resolving``: segments being resolved (cycle guard);
+        ``cache=False``: evaluate afresh (segment members are still reused while unchanged)."""
         refs = rule_references(rule)
-        generation = self.store.generation() if refs["segment"] or refs["ids"] else 0
+        generation = 0
+        if refs["segment"] or refs["ids"]:
+            generation = self._generation = self.store.generation()
         key = (rule_key(rule), generation)
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) if cache else None
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
         sources = Sources(
             rollup=self.profile.rollup,
             as_of=self.profile.as_of,
-            segment=lambda name: self.segment_members(name, resolving=resolving),
-            id_list=self.id_list_members,
+            segment=lambda name: self.segment_members(name, resolving=resolving, fresh=False),
+            id_list=lambda name: self.id_list_members(name, fresh=False),
             events_sql=self.events_sql,
         )
         result = FrozenBitMap(evaluate_rule(rule, self.profile.index, sources))
@@ -78,21 +94,43 @@ class Selector:
             self._cache.popitem(last=False)
         return result
 
-    def id_list_members(self, name: str) -> BitMap:
+    def _remembered(self, kind: str, name: str) -> BitMap | None:
+        """Members read earlier, while no segment or ID list has changed since."""
+        entry = self._members.get((kind, name))
+        return entry[1] if entry is not None and entry[0] == self._generation else None
+
+    def _remember(self, kind: str, name: str, members: BitMap) -> BitMap:
+        self._members[(kind, name)] = (self._generation, members)
+        return members
+
+    def id_list_members(self, name: str, *, fresh: bool = True) -> BitMap:
+        """Members of an uploaded ID list (``fresh``: first see whether anything changed)."""
+        if fresh:
+            self._generation = self.store.generation()
+        known = self._remembered("ids", name)
+        if known is not None:
+            return known
         row = self.store.id_list(name)
         if row is None:
             raise NotFoundError(
                 f"no ID list named '{name}'",
                 hint=suggest(name, self.store.id_list_names()) or "upload one: portrait ids upload",
             )
-        return BitMap.deserialize(row["members"])
+        return self._remember("ids", name, BitMap.deserialize(row["members"]))
 
-    def segment_members(self, name: str, *, resolving: tuple[str, ...] = ()) -> BitMap:
+    def segment_members(
+        self, name: str, *, resolving: tuple[str, ...] = (), fresh: bool = True
+    ) -> BitMap:
         """A segment's members: frozen ones for a static segment; for a dynamic one, its
         snapshot of this profile version, else its rule evaluated now."""
         if name in resolving:
             chain = " → ".join((*resolving, name))
             raise SegmentCycleError(f"segments reference each other in a circle: {chain}")
+        if fresh:
+            self._generation = self.store.generation()
+        known = self._remembered("segment", name)
+        if known is not None:
+            return known
         row = self.store.segment(name)
         if row is None:
             names = [s["name"] for s in self.store.segments()]
@@ -104,6 +142,7 @@ class Selector:
         if snapshot is not None and (
             row["mode"] == "static" or snapshot["profile_version"] == self.profile.version
         ):
-            return BitMap.deserialize(snapshot["members"])
+            return self._remember("segment", name, BitMap.deserialize(snapshot["members"]))
         rule = RuleDocument.model_validate_json(row["rule"]).rule
-        return BitMap(self.evaluate(rule, resolving=(*resolving, name)))
+        members = BitMap(self.evaluate(rule, resolving=(*resolving, name)))
+        return self._remember("segment", name, members)

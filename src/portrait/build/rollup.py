@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlglot import exp
 
+from portrait.build.built import GROUPS_FILE, ROLLUP_DIR, ROLLUP_FILE
 from portrait.compile.rollup import (
     group_rows_query,
     groups_query,
@@ -26,9 +27,6 @@ from portrait.index.rollup import RollupWriter
 from portrait.model.schema import Schema
 from portrait.store.versions import link_or_copy
 
-ROLLUP_FILE = "rollup.parquet"
-GROUPS_FILE = "rollup_groups.parquet"
-ROLLUP_DIR = "rollup"
 _BATCH_ROWS = 1 << 20
 FORMAT = 2
 

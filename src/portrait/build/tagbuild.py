@@ -26,6 +26,13 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from portrait.build import rollup
+from portrait.build.built import (
+    INDEX_DIR,
+    PROFILE_FILE,
+    ProfileSnapshot,
+    profile_dir,
+    profile_snapshot,
+)
 from portrait.build.stats import tag_stats
 from portrait.build.warehouse import WarehouseSnapshot, snapshot
 from portrait.compile import BuildQueries, plan_queries, validate_tags
@@ -36,14 +43,12 @@ from portrait.index.profile_index import build_tag_index, index_file
 from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, TagSet
 from portrait.progress import NullProgress, Progress, step
 from portrait.store.layout import Layout
-from portrait.store.manifest import read_manifest, write_manifest
+from portrait.store.manifest import write_manifest
 from portrait.store.tagfiles import load_tag_files
-from portrait.store.versions import VersionedDir, link_or_copy, workspace_lock
+from portrait.store.versions import link_or_copy, workspace_lock
 
-PROFILE_FILE = "profile.parquet"
 INDEX_FORMAT = 2
 """Version of the index files; a profile built with another version is re-indexed in full."""
-INDEX_DIR = "index"
 
 
 @dataclass
@@ -63,58 +68,6 @@ class BuildReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ProfileSnapshot:
-    """One built profile version."""
-
-    path: Path | None
-    manifest: dict[str, Any]
-
-    @property
-    def version(self) -> str:
-        return self.path.name if self.path else "none"
-
-    @property
-    def profile_file(self) -> Path:
-        if self.path is None:
-            raise WorkspaceError("nothing has been built yet", hint="run 'portrait build'")
-        return self.path / PROFILE_FILE
-
-    @property
-    def index_dir(self) -> Path:
-        assert self.path is not None
-        return self.path / INDEX_DIR
-
-    @property
-    def rollup_dir(self) -> Path | None:
-        """The rollup index, when events were loaded at build time."""
-        if self.path is None or not self.manifest.get("rollup"):
-            return None
-        return self.path / rollup.ROLLUP_DIR
-
-    @property
-    def rollup_file(self) -> Path | None:
-        """The rollup table (Parquet), when events were loaded at build time."""
-        if self.path is None or not self.manifest.get("rollup"):
-            return None
-        return self.path / rollup.ROLLUP_FILE
-
-    @property
-    def tags(self) -> dict[str, dict[str, Any]]:
-        """Built tags in declaration order (name → fingerprint, type, stats, …)."""
-        tags: dict[str, dict[str, Any]] = self.manifest.get("tags", {})
-        return {n: tags[n] for n in self.manifest.get("columns", []) if n in tags}
-
-
-def profile_dir(layout: Layout) -> VersionedDir:
-    return VersionedDir(layout.profile_dir)
-
-
-def profile_snapshot(layout: Layout) -> ProfileSnapshot:
-    current = profile_dir(layout).current()
-    return ProfileSnapshot(current, read_manifest(current))
 
 
 def resolve_as_of(config: Config, warehouse: WarehouseSnapshot) -> dt.date:

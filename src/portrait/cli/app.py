@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from rich.syntax import Syntax
 
 from portrait import workspace as ws_api
 from portrait.cli.common import (
@@ -266,6 +264,9 @@ def tags_show(
         else:
             emit_rows(stats.get("distribution", []), fmt, columns=["value", "count", "share"])
         return
+    import yaml
+    from rich.syntax import Syntax
+
     console = output_console()
     console.print(
         f"[bold]{name}[/] {info.definition.title}  ({info.definition.kind}, {info.definition.value_type}) — {info.source}"

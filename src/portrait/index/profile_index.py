@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from portrait.index.ranges import RangeIndex
 from portrait.index.values import ValueIndex
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 NUMERIC = frozenset({"int", "float", "date", "timestamp"})
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 NumericArray = npt.NDArray[Any]
 
@@ -39,6 +40,9 @@ _ALIGN = 64
 
 def numeric_values(array: pa.Array) -> tuple[NumericArray, npt.NDArray[np.bool_]]:
     """Values as float64 (int, float) or int64 (days for dates, microseconds for timestamps)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
     if pa.types.is_date(array.type):
         ints = pc.fill_null(array.cast(pa.date32()).cast(pa.int32()), 0).cast(pa.int64())
@@ -85,6 +89,8 @@ class RangeIndex:
     # -- building ---------------------------------------------------------------------
     @classmethod
     def build(cls, column: pa.ChunkedArray | pa.Array) -> RangeIndex:
+        import pyarrow as pa
+
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         values, valid = numeric_values(array)
         if values.dtype.kind == "f":

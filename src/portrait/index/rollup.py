@@ -18,13 +18,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 from numpy.lib.format import open_memmap
 from pyroaring import BitMap
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 META_FILE = "meta.json"
 _EPOCH = dt.date(1970, 1, 1)
@@ -84,6 +86,8 @@ class RollupWriter:
         self.any_parts: list[Path] = []
 
     def _days(self, column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+        import pyarrow as pa
+
         days = np.asarray(column.cast(pa.int32()), dtype=np.int64)
         return days - _day_number(self.first_day)
 

@@ -17,14 +17,16 @@ import json
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _MAGIC = b"PTVIDX1\n"
 _ARROW_MAGIC = b"ARROW1"
@@ -33,6 +35,9 @@ SPARSE_USERS_PER_VALUE = 20
 
 
 def _as_text(array: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if pa.types.is_boolean(array.type):
         return pc.if_else(array, "true", "false")
     if pa.types.is_dictionary(array.type):
@@ -50,7 +55,7 @@ class ValueIndex:
     def __init__(
         self,
         n_users: int,
-        values: pa.Array,
+        values: pa.Array | list[str],
         missing: BitMap,
         *,
         bitmaps: list[BitMap] | None = None,
@@ -68,6 +73,9 @@ class ValueIndex:
     # -- building ------------------------------------------------------------------------
     @classmethod
     def build(cls, column: pa.ChunkedArray | pa.Array) -> ValueIndex:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         n_users = len(array)
         if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
@@ -118,6 +126,8 @@ class ValueIndex:
     @property
     def values(self) -> list[str]:
         """Distinct values, sorted (a Python list: avoid on high-cardinality tags)."""
+        if isinstance(self._values, list):
+            return self._values
         return [str(v) for v in self._values.to_pylist()]
 
     @property
@@ -129,9 +139,13 @@ class ValueIndex:
             if self._position is None:
                 self._position = {v: i for i, v in enumerate(self.values)}
             return self._position.get(value)
-        values = self._values
-        i = bisect.bisect_left(range(len(values)), value, key=lambda j: values[j].as_py())
-        return i if i < len(values) and values[i].as_py() == value else None
+        i = bisect.bisect_left(range(self.distinct), value, key=self._value_at)
+        return i if i < self.distinct and self._value_at(i) == value else None
+
+    def _value_at(self, i: int) -> str:
+        if isinstance(self._values, list):
+            return self._values[i]
+        return str(self._values[i].as_py())
 
     def __contains__(self, value: str) -> bool:
         return self._find(value) is not None
@@ -166,10 +180,12 @@ class ValueIndex:
         """The ``k`` values with most users (ties: value order), without touching the rest."""
         sizes = self._sizes()
         top = np.argsort(-sizes, kind="stable")[:k]
-        return [(str(self._values[int(i)].as_py()), int(sizes[i])) for i in top]
+        return [(self._value_at(int(i)), int(sizes[i])) for i in top]
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        import pyarrow as pa
+
         if self._bitmaps is None:
             assert self._offsets is not None
             assert self._uids is not None
@@ -198,6 +214,8 @@ class ValueIndex:
 
     @classmethod
     def load(cls, path: Path) -> ValueIndex:
+        import pyarrow as pa
+
         with open(path, "rb") as fh:
             head = fh.read(len(_ARROW_MAGIC))
         if head == _ARROW_MAGIC:
@@ -223,5 +241,5 @@ class ValueIndex:
         for n in header["sizes"]:
             bitmaps.append(BitMap.deserialize(data[offset : offset + n]))
             offset += n
-        values = pa.array(header["values"], pa.string())
+        values = [str(v) for v in header["values"]]
         return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:])
