@@ -355,7 +355,8 @@ class Workspace:
         parsed = self.check_rule(rule)
         selector = self.selector()
         members = selector.evaluate(parsed, cache=cache)
-        return Audience(members, selector.profile.profile_file, selector.profile.population)
+        profile = selector.profile
+        return Audience(members, profile.profile_file, profile.population, self._pii_tags)
 
     def count(self, rule: str | Rule, *, cache: bool = True) -> dict[str, Any]:
         """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
@@ -433,7 +434,12 @@ class Workspace:
         parsed = self.check_rule(rule)
         members = self._sql_members(parsed, behaviour_source)
         snap = self.built
-        return Audience(members, snap.profile_file, int(snap.manifest.get("users", 0)))
+        population = int(snap.manifest.get("users", 0))
+        return Audience(members, snap.profile_file, population, self._pii_tags)
+
+    def _pii_tags(self) -> frozenset[str]:
+        """Tags marked ``pii: true`` (when built, or in their definitions now)."""
+        return frozenset(self._pii(list(self.built.tags)))
 
     def _pii(self, names: list[str]) -> set[str]:
         from portrait.store.tagfiles import load_tag_files
@@ -443,7 +449,7 @@ class Workspace:
         return {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
 
     def _masker(self, names: list[str], unmask: bool) -> Any:
-        from portrait.build.masking import mask_column
+        from portrait.model.pii import mask_column
 
         pii = set() if unmask else self._pii(names)
 
@@ -495,13 +501,13 @@ class Workspace:
         unmask: bool = False,
     ) -> pa.Table:
         """``n`` random members of a segment (the same for the same seed), with tag columns."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+
+        from portrait.audience.export import take_rows
 
         names = self._check_columns(columns)
         uids = self.segments.sample(segment, n, seed)
-        table = pq.read_table(self.built.profile_file, columns=["user_id", *names])
-        return self._masker(names, unmask)(table.take(pa.array(uids)))
+        table = take_rows(self.built.profile_file, uids, ["user_id", *names])
+        return self._masker(names, unmask)(table)
 
     def status(self) -> dict[str, Any]:
         """Tables loaded, profile built, as-of date and settings in force."""

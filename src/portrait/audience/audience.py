@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,17 @@ if TYPE_CHECKING:
 class Audience:
     """Users selected by a rule. Supports ``len``, ``&``, ``|``, ``-``, ``^`` and ``in``."""
 
-    def __init__(self, bitmap: AbstractBitMap, profile_file: Path, population: int):
+    def __init__(
+        self,
+        bitmap: AbstractBitMap,
+        profile_file: Path,
+        population: int,
+        pii: Callable[[], frozenset[str]] | frozenset[str] = frozenset(),
+    ):
         self.bitmap = bitmap
         self.profile_file = profile_file
         self.population = population
+        self._pii = pii  # tag columns masked by to_arrow unless unmask=True (or how to know)
 
     def __len__(self) -> int:
         return len(self.bitmap)
@@ -30,7 +38,7 @@ class Audience:
     def _combine(self, other: Audience, bitmap: AbstractBitMap) -> Audience:
         if other.profile_file != self.profile_file:
             raise ValueError("audiences from different profile versions cannot be combined")
-        return Audience(bitmap, self.profile_file, self.population)
+        return Audience(bitmap, self.profile_file, self.population, self._pii)
 
     def __and__(self, other: Audience) -> Audience:
         return self._combine(other, self.bitmap & other.bitmap)
@@ -53,16 +61,20 @@ class Audience:
         """Dense ids of the members, ascending."""
         return np.asarray(self.bitmap.to_array(), dtype=np.uint32)
 
-    def to_arrow(self, columns: list[str] | None = None) -> pa.Table:
-        """Members as a table: ``user_id`` and the given tag columns (none by default).
+    def to_arrow(self, columns: list[str] | None = None, *, unmask: bool = False) -> pa.Table:
+        """Members as a table: ``user_id`` and the given tag columns (none by default), read
+        from the row groups that hold members only. Personal data (``pii`` tags) is masked
+        unless ``unmask=True``."""
+        from portrait.audience.export import take_rows
+        from portrait.model.pii import mask_column
 
-        Values are as stored; mask personal data before showing it (the workspace facade does).
-        """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(self.profile_file, columns=["user_id", *(columns or [])])
-        return table.take(pa.array(self.uids()))
+        table = take_rows(self.profile_file, self.uids(), ["user_id", *(columns or [])])
+        if not unmask:
+            pii = self._pii() if callable(self._pii) else self._pii
+            for i, field in enumerate(table.schema):
+                if field.name in pii:
+                    table = table.set_column(i, field.name, mask_column(table.column(i)))
+        return table
 
     def ids(self) -> list[str]:
         """External user ids of the members."""

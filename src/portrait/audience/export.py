@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -39,6 +41,25 @@ def csv_ready(table: pa.Table) -> pa.Table:
         if pa.types.is_list(field.type):
             table = table.set_column(i, field.name, pc.binary_join(table.column(i), "|"))
     return table
+
+
+def take_rows(profile_file: Path, uids: npt.NDArray[Any], columns: list[str]) -> pa.Table:
+    """Rows of the given dense ids (ascending) with ``columns``, reading only the row groups
+    that hold them."""
+    parquet = pq.ParquetFile(profile_file)
+    ids = np.asarray(uids, dtype=np.int64)
+    parts = []
+    start = 0
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        lo, hi = np.searchsorted(ids, [start, start + rows])
+        if hi > lo:
+            chunk = parquet.read_row_group(group, columns=columns)
+            parts.append(chunk.take(pa.array(ids[lo:hi] - start)))
+        start += rows
+    if not parts:
+        return parquet.schema_arrow.empty_table().select(columns)
+    return pa.concat_tables(parts)
 
 
 def export_members(
