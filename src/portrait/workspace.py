@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from portrait import build as _build
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import InputError, NotFoundError, TagDefinitionError
+from portrait.errors import NotFoundError, PortraitError, TagDefinitionError
 from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.rules import BehaviourCondition, Rule
 from portrait.progress import Progress
@@ -163,9 +163,9 @@ class Workspace:
         if not report.up_to_date and self._has_metadata():
             for name in self.segments:
                 try:
-                    self.segments.refresh(name)
-                    report.segments_refreshed.append(name)
-                except InputError as exc:  # the build stands; the segment's rule needs fixing
+                    if self.segments.refresh(name):
+                        report.segments_refreshed.append(name)
+                except PortraitError as exc:  # the build stands; the segment's rule needs fixing
                     report.segments_failed[name] = str(exc)
         return report
 

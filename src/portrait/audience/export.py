@@ -74,6 +74,7 @@ def export_members(
     ``transform`` is applied to each chunk before writing (PII masking).
     """
     fmt = output_format(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
     uids = np.asarray(members.to_array(), dtype=np.int64)
     parquet = pq.ParquetFile(profile_file)
     names = ["user_id", *columns]

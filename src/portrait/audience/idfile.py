@@ -37,7 +37,7 @@ class IdFile:
 def read_id_file(path: Path, column: str | None = None) -> IdFile:
     """Read the ids of ``path``; ``column`` names the CSV column that holds them."""
     if not path.is_file():
-        raise InputError(f"no such file: {path}", where=str(path))
+        raise InputError("no such file", where=str(path))
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")

@@ -282,6 +282,7 @@ class Segments:
         *,
         mode: str = "dynamic",
         description: str = "",
+        replace: bool = False,
     ) -> SegmentInfo:
         """A segment from set operations on segments: ``union`` / ``intersection`` of all,
         ``difference``: the first minus the others."""
@@ -298,7 +299,7 @@ class Segments:
             rule = And(items=[refs[0], Not(item=rest)])
         else:
             raise SegmentError(f"unknown set operation {operation!r}")
-        return self.create(name, rule, mode=mode, description=description)
+        return self.create(name, rule, mode=mode, description=description, replace=replace)
 
     def upload_ids(
         self,
@@ -410,8 +411,10 @@ class Segments:
             row = next(r for r in rows if r["name"] == target)
             if row["mode"] != "dynamic":
                 continue
+            rule = _rule(row)
+            self._check(rule)  # a tag may have been removed since the segment was saved
             started = time.perf_counter()
-            members = BitMap(selector.evaluate(_rule(row), resolving=(target,)))
+            members = BitMap(selector.evaluate(rule, resolving=(target,)))
             seconds = time.perf_counter() - started
             with self.store.transaction() as conn:
                 self._snapshot(conn, target, members, seconds)

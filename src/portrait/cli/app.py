@@ -198,6 +198,10 @@ def build(
     )
     rows = [{"step": k, "seconds": round(v, 3)} for k, v in report["timings"].items()]
     emit_rows(rows, fmt, title="timings")
+    if report["segments_refreshed"]:
+        err.print("dynamic segments refreshed: " + ", ".join(report["segments_refreshed"]))
+    for name, problem in report["segments_failed"].items():
+        err.print(f"segment '{name}' was not refreshed: {problem}", style="yellow")
 
 
 @tags_app.command("list")

@@ -109,6 +109,7 @@ def create(
             _names(names),
             mode=mode,
             description=description,
+            replace=replace,
         )
     record = info.to_dict()
     if fmt is not OutputFormat.table:
