@@ -389,6 +389,9 @@ class Workspace:
     def rule_sql(self, rule: str | Rule, dialect: str = "duckdb") -> str:
         """The SQL selecting a rule's users from the profile and rollup tables, in ``dialect``."""
         from portrait.compile.rules import rule_query
+        from portrait.compile.tags import check_dialect
+
+        check_dialect(dialect)
 
         parsed = self.check_rule(rule)
         return rule_query(parsed, self._sql_context()).sql(dialect=dialect, pretty=True)

@@ -341,11 +341,21 @@ def count(
     rule: Annotated[
         str, typer.Argument(help='Rule text, e.g. \'city in ("北京", "上海") and age >= 25\'.')
     ],
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the rule as SQL instead of counting.")
+    ] = False,
+    dialect: Annotated[
+        str, typer.Option("--dialect", help="SQL dialect for --sql (duckdb, spark, …).")
+    ] = "duckdb",
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Size of the audience a rule selects (tag conditions with and/or/not, for now)."""
-    result = _open(workspace).count(rule)
+    """Size of the audience a rule selects: tags, behaviour, segments and ID lists."""
+    ws = _open(workspace)
+    if sql:
+        output_console().print(ws.rule_sql(rule, dialect), markup=False, highlight=False)
+        return
+    result = ws.count(rule)
     if fmt is not OutputFormat.table:
         emit_record(result, fmt)
         return

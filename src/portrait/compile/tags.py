@@ -405,6 +405,17 @@ def _property_type(schema: Schema, tag: PreferenceTag) -> str:
     return columns.get(tag.property_name) or VIRTUAL_TYPES.get(tag.property_name, "string")
 
 
+def check_dialect(dialect: str) -> None:
+    """Raise a clear error for a SQL dialect SQLGlot does not know."""
+    try:
+        sqlglot.Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise InputError(
+            f"unknown SQL dialect '{dialect}'",
+            hint="e.g. duckdb, spark, postgres, clickhouse, bigquery, snowflake, trino",
+        ) from None
+
+
 def tag_sql(
     tags: TagSet,
     name: str,
@@ -414,13 +425,7 @@ def tag_sql(
     timezone: str = "UTC",
 ) -> str:
     """A standalone query computing one tag as ``(user_id, <tag>)``, for the catalog and docs."""
-    try:
-        sqlglot.Dialect.get_or_raise(dialect)
-    except ValueError:
-        raise InputError(
-            f"unknown SQL dialect '{dialect}'",
-            hint="e.g. duckdb, spark, postgres, clickhouse, bigquery, snowflake, trino",
-        ) from None
+    check_dialect(dialect)
     import portrait.compile.validate as validate
 
     tag = tags[name]
