@@ -2,9 +2,11 @@
 
 - ``bash`` blocks of docs/quickstart.md marked with a ``<!-- test: run -->`` line right before
   them run in order, in one empty temporary folder, with the venv's ``bin`` first on PATH;
-- then the ``python`` blocks of docs/quickstart.md and docs/index-and-profile.md run, in that
-  order, in the same folder (the blocks of one file share one interpreter, like a reader's
-  session);
+- then the ``python`` blocks of docs/quickstart.md, docs/index-and-profile.md and docs/rules.md
+  run, in that order, in the same folder (the blocks of one file share one interpreter, like a
+  reader's session);
+- then the marked ``bash`` blocks of docs/segments.md and its ``python`` blocks, in the same
+  folder (on the quickstart's demo workspace);
 - every setting of ``portrait.config.SETTINGS`` is named in docs/configuration.md;
 - every command, subcommand and long option of the CLI is named in docs/cli.md;
 - the YAML examples of docs/tags.md are valid tag files.
@@ -113,6 +115,23 @@ _PYTHON_RUNNER = textwrap.dedent(
 )
 
 
+def _run_bash_blocks(name: str, cwd: Path, env: dict[str, str]) -> None:
+    """The marked ``bash`` blocks of ``docs/<name>``, in order, each with ``bash -e``."""
+    blocks = [b for b in code_blocks(name) if b.runnable and b.lang == "bash"]
+    assert blocks, f"{name} has no runnable bash blocks"
+    for block in blocks:
+        result = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", block.code],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        assert result.returncode == 0, _explain(f"bash block {block.label}", result)
+
+
 def _run_python_blocks(name: str, cwd: Path, env: dict[str, str]) -> None:
     blocks = [b for b in code_blocks(name) if b.lang == "python"]
     assert blocks, f"{name} has no python blocks"
@@ -141,26 +160,20 @@ def test_quickstart_has_runnable_examples() -> None:
 
 
 def test_doc_examples_run(tmp_path: Path) -> None:
-    """Quickstart shell steps, then the Python examples of the quickstart and the index page."""
+    """Quickstart shell steps, then the Python examples of the quickstart, the index page and
+    the rule language, then the shell and Python examples of the segments page."""
     env = _env()
-    for block in code_blocks("quickstart.md"):
-        if not (block.runnable and block.lang == "bash"):
-            continue
-        result = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", block.code],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        assert result.returncode == 0, _explain(f"bash block {block.label}", result)
+    _run_bash_blocks("quickstart.md", tmp_path, env)
     assert (tmp_path / "shop" / "profile" / "CURRENT").is_file()
     assert (tmp_path / "demo-ws" / "profile" / "CURRENT").is_file()
 
     _run_python_blocks("quickstart.md", tmp_path, env)
     _run_python_blocks("index-and-profile.md", tmp_path, env)
+    _run_python_blocks("rules.md", tmp_path, env)
+
+    _run_bash_blocks("segments.md", tmp_path, env)
+    assert (tmp_path / "demo-ws" / "meta" / "portrait.db").is_file()
+    _run_python_blocks("segments.md", tmp_path, env)
 
 
 def test_every_setting_is_documented() -> None:
