@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from portrait import build as _build
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import NotFoundError, PortraitError, TagDefinitionError
+from portrait.errors import NotFoundError, TagDefinitionError
 from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.rules import BehaviourCondition, Rule
 from portrait.progress import Progress
@@ -161,12 +161,8 @@ class Workspace:
         re-evaluate the dynamic segments against it."""
         report = _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
         if not report.up_to_date and self._has_metadata():
-            for name in self.segments:
-                try:
-                    if self.segments.refresh(name):
-                        report.segments_refreshed.append(name)
-                except PortraitError as exc:  # the build stands; the segment's rule needs fixing
-                    report.segments_failed[name] = str(exc)
+            # the build stands even when a segment's rule no longer fits: it is reported
+            report.segments_refreshed, report.segments_failed = self.segments.refresh_all()
         return report
 
     # -- reading -----------------------------------------------------------------------
@@ -399,7 +395,6 @@ class Workspace:
     def _sql_members(self, rule: Rule, behaviour_source: str) -> Any:
         from portrait.audience.sqlpath import SqlInputs, evaluate_sql
         from portrait.build.built import GROUPS_FILE
-        from portrait.compile.rollup import rollup_sums
         from portrait.engine import EngineSettings, open_engine
 
         snap = self.built
@@ -411,7 +406,7 @@ class Workspace:
             rollup_groups_file=(
                 snap.rollup_file.with_name(GROUPS_FILE) if snap.rollup_file else None
             ),
-            rollup_sums=rollup_sums(warehouse.schema()),
+            rollup_sums=list((snap.manifest.get("rollup") or {}).get("sums", [])),
             events_files=events.paths(warehouse.path) if events and warehouse.path else [],
         )
         selector = self.selector()

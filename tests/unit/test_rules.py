@@ -282,13 +282,13 @@ def test_any_model_round_trips_through_text(rule: Rule) -> None:
     assert parse_rule(print_rule(rule)) == rule
 
 
-def test_docs_examples_run() -> None:
+def test_docs_first_example_round_trips() -> None:
+    """The first rule of docs/rules.md prints back as written (its Python blocks run in
+    tests/test_docs.py, on a demo workspace)."""
     import re
     from pathlib import Path
 
     page = Path(__file__).parent.parent.parent / "docs" / "rules.md"
-    for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
-        exec(compile(block, str(page), "exec"), {})  # noqa: S102 (our own documentation)
     text = page.read_text(encoding="utf-8")
     example = re.findall(r"```text\n(.*?)```", text, re.DOTALL)[0]
     assert print_rule(parse_rule(example)) == " ".join(example.split())

@@ -32,7 +32,7 @@ from portrait.model.rules import (
     SegmentRef,
     TagCondition,
 )
-from portrait.model.schema import Scalar
+from portrait.model.schema import Scalar, temporal_value
 
 Truth = tuple[BitMap, BitMap]  # (true, unknown)
 
@@ -94,13 +94,11 @@ def behaviour_bitmap(cond: BehaviourCondition, sources: Sources, n_users: int) -
 
 def _number(value: Scalar, value_type: str) -> float:
     """A rule value in the unit of the range index (days for dates, microseconds for times)."""
-    if value_type == "date":
-        return float((dt.date.fromisoformat(str(value)) - dt.date(1970, 1, 1)).days)
-    if value_type == "timestamp":
-        moment = dt.datetime.fromisoformat(str(value))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-        return float(np.datetime64(moment, "us").astype(np.int64))
+    if value_type in ("date", "timestamp"):
+        moment = temporal_value(value, value_type)
+        if isinstance(moment, dt.datetime):
+            return float(np.datetime64(moment, "us").astype(np.int64))
+        return float((moment - dt.date(1970, 1, 1)).days)
     return float(value)
 
 

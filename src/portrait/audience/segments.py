@@ -20,7 +20,13 @@ from pyroaring import BitMap, FrozenBitMap
 
 from portrait.audience.idfile import match_ids, read_id_file
 from portrait.audience.selector import Selector
-from portrait.errors import InputError, NotFoundError, SegmentCycleError, SegmentError
+from portrait.errors import (
+    InputError,
+    NotFoundError,
+    PortraitError,
+    SegmentCycleError,
+    SegmentError,
+)
 from portrait.model.rules import And, IdListRef, Not, Or, Rule, RuleDocument, SegmentRef
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_references, suggest
@@ -318,6 +324,7 @@ class Segments:
                 f"an ID list named '{name}' exists", hint="choose another name or --replace"
             )
         ids = read_id_file(source, column)
+        source = source.resolve()
         match = match_ids(ids.ids, self._user_ids())
         out: Path | None = None
         if match.unmatched:
@@ -421,6 +428,20 @@ class Segments:
                 self.store.bump(conn)
             done.append(self.store.history(target)[-1])
         return done
+
+    def refresh_all(self) -> tuple[list[str], dict[str, str]]:
+        """Re-evaluate every dynamic segment, each after the segments it refers to. A segment
+        whose rule no longer fits (a tag was removed) is skipped and reported, the others go
+        on. Returns (refreshed names, {name: problem})."""
+        refreshed: list[str] = []
+        failed: dict[str, str] = {}
+        for name in _reference_order(self.store.segments()):
+            try:
+                if self.refresh(name):
+                    refreshed.append(name)
+            except PortraitError as exc:
+                failed[name] = str(exc)
+        return refreshed, failed
 
     def delete(self, name: str) -> None:
         """Delete a segment; refused while other segments refer to it."""

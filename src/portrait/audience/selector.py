@@ -138,11 +138,18 @@ class Selector:
                 f"no segment named '{name}'",
                 hint=suggest(name, names) or "see portrait segment list",
             )
+        rule = RuleDocument.model_validate_json(row["rule"]).rule
+        refs = rule_references(rule)
         snapshot = self.store.latest_snapshot(name)
+        # A dynamic segment's snapshot of this version holds unless it refers to segments or
+        # lists, which may have changed since: then its rule is evaluated (results are cached).
         if snapshot is not None and (
-            row["mode"] == "static" or snapshot["profile_version"] == self.profile.version
+            row["mode"] == "static"
+            or (
+                snapshot["profile_version"] == self.profile.version
+                and not (refs["segment"] or refs["ids"])
+            )
         ):
             return self._remember("segment", name, BitMap.deserialize(snapshot["members"]))
-        rule = RuleDocument.model_validate_json(row["rule"]).rule
         members = BitMap(self.evaluate(rule, resolving=(*resolving, name)))
         return self._remember("segment", name, members)

@@ -102,7 +102,7 @@ def ingest(
     on_error: Annotated[
         str | None,
         typer.Option(
-            help="reject: load valid rows, write bad ones to rejects/; fail: load nothing. [default: setting ingest.on_error]"
+            help="reject: load valid rows, write bad ones to rejects/; fail: load nothing. (default: setting ingest.on_error)"
         ),
     ] = None,
     file_format: Annotated[
@@ -360,7 +360,8 @@ def count(
         emit_record(result, fmt)
         return
     output_console().print(
-        f"{result['size']:,} users ({result['share'] * 100:.2f}% of {result['population']:,}) "
+        f"{result['size']:,} user{'' if result['size'] == 1 else 's'} "
+        f"({result['share'] * 100:.2f}% of {result['population']:,}) "
         f"as of {result['as_of']} · {result['seconds'] * 1000:.1f} ms",
         highlight=False,
     )

@@ -22,7 +22,7 @@ WorkspaceOpt = Annotated[
     typer.Option(
         "--workspace",
         "-w",
-        help="Workspace folder [default: $PORTRAIT_WORKSPACE or the current folder]",
+        help="Workspace folder (default: $PORTRAIT_WORKSPACE or the current folder)",
         show_default=False,
     ),
 ]

@@ -70,7 +70,7 @@ def create(
     ] = None,
     unmatched: Annotated[
         Path | None,
-        typer.Option("--unmatched", help="Where to write unmatched ids [default: rejects/ids/]."),
+        typer.Option("--unmatched", help="Where to write unmatched ids (default: rejects/ids/)."),
     ] = None,
     description: Annotated[str, typer.Option("--description", "-d", help="What it is for.")] = "",
     replace: Annotated[
@@ -85,6 +85,13 @@ def create(
         raise InputError(
             "give exactly one of: RULE, --union, --intersect, --minus, --ids",
             hint="e.g. portrait segment create vip 'value_tier = \"高\"'",
+        )
+    if ids is None and (column is not None or unmatched is not None):
+        raise InputError("--column and --unmatched go with --ids")
+    if ids is not None and (static or replace):
+        raise InputError(
+            "a segment from an ID file is always static and new",
+            hint="drop --static/--replace; to change the list: portrait ids upload NAME FILE --replace",
         )
     ws = open_ws(workspace)
     mode = "static" if static else "dynamic"
@@ -149,11 +156,15 @@ def show(
 @segment_app.command("refresh")
 @handles_errors
 def refresh(
-    name: Annotated[str | None, typer.Argument(help="Segment name [default: all]")] = None,
+    name: Annotated[str | None, typer.Argument(help="Segment name (default: all)")] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Re-evaluate dynamic segments against the live profile (builds do this too)."""
+    ws = open_ws(workspace)
+    if name is not None and ws.segments[name].mode == "static":
+        err.print(f"segment '{name}' is static: its members stay as they were saved")
+        return
     rows = [
         {
             "segment": s.segment,
@@ -162,7 +173,7 @@ def refresh(
             "as_of": s.as_of,
             "seconds": round(s.seconds, 4),
         }
-        for s in open_ws(workspace).segments.refresh(name)
+        for s in ws.segments.refresh(name)
     ]
     emit_rows(rows, fmt, title="refreshed", columns=list(rows[0]) if rows else ["segment"])
 
@@ -252,7 +263,7 @@ def upload(
     ] = None,
     unmatched: Annotated[
         Path | None,
-        typer.Option("--unmatched", help="Where to write unmatched ids [default: rejects/ids/]."),
+        typer.Option("--unmatched", help="Where to write unmatched ids (default: rejects/ids/)."),
     ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace a list of this name.")

@@ -30,7 +30,7 @@ from portrait.model.rules import (
     SegmentRef,
     TagCondition,
 )
-from portrait.model.schema import Scalar
+from portrait.model.schema import Scalar, temporal_value
 
 SEGMENT_MEMBERS = "segment_members"
 ID_LIST_MEMBERS = "id_list_members"
@@ -48,10 +48,10 @@ class RuleSQL:
 
 
 def _literal(value: Scalar, value_type: str) -> exp.Expr:
-    if value_type in ("date", "timestamp"):
-        return exp.cast(
-            exp.Literal.string(str(value)), "DATE" if value_type == "date" else "TIMESTAMP"
-        )
+    if value_type in ("date", "timestamp"):  # timestamps with an offset are compared in UTC
+        moment = temporal_value(value, value_type)
+        text = moment.isoformat(sep=" ") if isinstance(moment, dt.datetime) else str(moment)
+        return exp.cast(exp.Literal.string(text), "DATE" if value_type == "date" else "TIMESTAMP")
     return exp.convert(value)
 
 
@@ -60,7 +60,7 @@ def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
     values = cond.value if isinstance(cond.value, list) else [cond.value]
     lits = [_literal(v, value_type) for v in values if v is not None]
     is_list = value_type == "list<string>"
-    empty = exp.EQ(this=exp.func("len", col.copy()), expression=exp.convert(0))
+    empty = exp.EQ(this=exp.ArraySize(this=col.copy()), expression=exp.convert(0))
     missing: exp.Expr = exp.Is(this=col.copy(), expression=exp.Null())
     if is_list:  # an empty list counts as missing, as in the index
         missing = exp.or_(missing, empty.copy())
@@ -69,10 +69,10 @@ def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
         return missing
     if op == "is not null":
         return exp.not_(missing)
-    if op in ("contains any", "contains all"):
-        fn = "list_has_any" if op == "contains any" else "list_has_all"
-        test = exp.func(fn, col.copy(), exp.Array(expressions=lits))
-        return exp.Case().when(empty, exp.Null()).else_(test)
+    if op in ("contains any", "contains all"):  # ARRAY_CONTAINS transpiles to every dialect
+        tests = [exp.ArrayContains(this=col.copy(), expression=lit) for lit in lits]
+        test = exp.or_(*tests) if op == "contains any" else exp.and_(*tests)
+        return exp.Case().when(empty, exp.Null()).else_(exp.paren(test, copy=False))
     if op == "in":
         return col.isin(*lits)
     if op == "not in":

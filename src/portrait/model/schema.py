@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,28 @@ SQL_TYPES: dict[str, str] = {
 
 TableName = Literal["users", "events", "orders"]
 TABLES: tuple[TableName, ...] = ("users", "events", "orders")
+
+
+def temporal_value(text: object, value_type: str) -> dt.date | dt.datetime:
+    """A date (``2026-10-01``) or timestamp (``2026-10-01T08:00:00``, optionally with an offset
+    such as ``+08:00``) written in a rule, as a date or a naive UTC datetime.
+
+    Raises ``ValueError`` with a readable message for text that is neither.
+    """
+    raw = str(text).strip()
+    try:
+        if value_type == "date":
+            return dt.date.fromisoformat(raw)
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        example = (
+            "2026-10-01" if value_type == "date" else "2026-10-01 or 2026-10-01T08:00:00+08:00"
+        )
+        raise ValueError(f"{raw!r} is not a {value_type} (e.g. {example})") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
 
 #: Column names reserved in the profile: the external id and the dense id.
 RESERVED_COLUMNS = frozenset({"user_id", "uid"})

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import re
+import unicodedata
 from importlib import resources
 from typing import Any, cast
 
@@ -222,6 +223,15 @@ def parse_rule(text: str) -> Rule:
     return _parse_cached(text)
 
 
+def _context(text: str, line: int, column: int) -> str:
+    """The offending line and a caret under the column, padded by display width (CJK
+    characters take two cells in a terminal)."""
+    lines = text.splitlines() or [""]
+    source = lines[min(max(line, 1), len(lines)) - 1]
+    width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in source[: column - 1])
+    return f"{source}\n{' ' * width}^"
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_cached(text: str) -> Rule:
     if not text.strip():
@@ -236,7 +246,7 @@ def _parse_cached(text: str) -> Rule:
             "cannot parse the rule",
             line=exc.line,
             column=exc.column,
-            context=exc.get_context(text, span=60),
+            context=_context(text, exc.line, exc.column),
             hint=hint,
         ) from None
     try:

@@ -17,6 +17,7 @@ from portrait.model.rules import (
     SegmentRef,
     TagCondition,
 )
+from portrait.model.schema import temporal_value
 
 NUMERIC = frozenset({"int", "float"})
 TEMPORAL = frozenset({"date", "timestamp"})
@@ -92,6 +93,12 @@ def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | Non
                 where=text,
                 hint="quote text values; numbers go without quotes",
             )
+    if vtype in TEMPORAL:
+        for value in values:
+            try:
+                temporal_value(value, vtype)
+            except ValueError as exc:
+                raise RuleValidationError(f"'{cond.tag}' is a {vtype}: {exc}", where=text) from None
     if vtype in ("string", "list<string>") and cond.op in ("<", "<=", ">", ">=", "between"):
         raise RuleValidationError(
             f"'{cond.tag}' is text; '{cond.op}' compares numbers and dates",
@@ -107,6 +114,22 @@ def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | Non
                     where=text,
                     hint=suggest(value, known) or "see portrait tags show " + cond.tag,
                 )
+
+
+def _check_property_value(column: str, value: object, vtype: str) -> None:
+    """A property filter's value must fit the property's type."""
+    fits = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "string": isinstance(value, str),
+    }.get(vtype, isinstance(value, str))
+    if not fits:
+        raise RuleValidationError(
+            f"event property '{column}' is {vtype}, so {value!r} cannot be compared with it",
+            where="rule",
+            hint="quote text values; numbers go without quotes",
+        )
 
 
 def validate_rule(
@@ -148,7 +171,11 @@ def validate_rule(
                         f"no business line named '{leaf.business_line}'",
                         where="rule",
                         hint=suggest(leaf.business_line, lines)
-                        or "business lines: " + ", ".join(sorted(lines)[:20]),
+                        or (
+                            "business lines: " + ", ".join(sorted(lines)[:20])
+                            if lines
+                            else "the events have no business_line column"
+                        ),
                     )
             if properties is not None:
                 for column in [*leaf.where, *([leaf.of] if leaf.of else [])]:
@@ -158,6 +185,8 @@ def validate_rule(
                             where="rule",
                             hint=suggest(column, properties) or None,
                         )
+                for column, value in leaf.where.items():
+                    _check_property_value(column, value, properties[column])
                 if leaf.of and properties[leaf.of] not in NUMERIC:
                     raise RuleValidationError(
                         f"sum(of={leaf.of!r}) needs a numeric property; it is {properties[leaf.of]}",
