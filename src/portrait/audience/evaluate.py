@@ -10,12 +10,13 @@ selected, so ``not city = "北京"`` leaves out users whose city is unknown and
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 
 import numpy as np
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.errors import InputError
 from portrait.index.profile_index import ProfileIndex
@@ -34,7 +35,7 @@ from portrait.model.rules import (
 )
 from portrait.model.schema import Scalar, temporal_value
 
-Truth = tuple[BitMap, BitMap]  # (true, unknown)
+Truth = tuple[AbstractBitMap, AbstractBitMap]  # (true, unknown)
 
 
 class UnsupportedLeafError(InputError):
@@ -43,8 +44,8 @@ class UnsupportedLeafError(InputError):
     code = "unsupported_rule"
 
 
-def _no_source(kind: str) -> Callable[[str], BitMap]:
-    def refuse(name: str) -> BitMap:
+def _no_source(kind: str) -> Callable[[str], AbstractBitMap]:
+    def refuse(name: str) -> AbstractBitMap:
         raise UnsupportedLeafError(f"{kind}('{name}') cannot be evaluated here")
 
     return refuse
@@ -62,12 +63,12 @@ class Sources:
 
     rollup: RollupIndex | None = None
     as_of: dt.date | None = None
-    segment: Callable[[str], BitMap] = field(default_factory=lambda: _no_source("segment"))
-    id_list: Callable[[str], BitMap] = field(default_factory=lambda: _no_source("ids"))
-    events_sql: Callable[[BehaviourCondition], BitMap] | None = None
+    segment: Callable[[str], AbstractBitMap] = field(default_factory=lambda: _no_source("segment"))
+    id_list: Callable[[str], AbstractBitMap] = field(default_factory=lambda: _no_source("ids"))
+    events_sql: Callable[[BehaviourCondition], AbstractBitMap] | None = None
 
 
-def behaviour_bitmap(cond: BehaviourCondition, sources: Sources, n_users: int) -> BitMap:
+def behaviour_bitmap(cond: BehaviourCondition, sources: Sources, n_users: int) -> AbstractBitMap:
     """Users for whom the measure over the window satisfies the comparison (users without
     matching events count 0, so ``events("x", last="30d") = 0`` selects them)."""
     if cond.where:
@@ -108,33 +109,36 @@ def _text(value: Scalar) -> str:
     return str(value)
 
 
-def _tag(
-    cond: TagCondition, index: ValueIndex | RangeIndex, everyone: BitMap, value_type: str
-) -> Truth:
+def _union(sets: list[AbstractBitMap]) -> AbstractBitMap:
+    if not sets:
+        return FrozenBitMap()
+    return sets[0] if len(sets) == 1 else FrozenBitMap.union(*sets)
+
+
+def _tag(cond: TagCondition, index: ValueIndex | RangeIndex, value_type: str) -> Truth:
     missing = index.missing
-    present = everyone - missing
     op = cond.op
     if op == "is null":
         return missing, BitMap()
     if op == "is not null":
-        return present, BitMap()
+        return index.present_users, BitMap()
     values = cond.value if isinstance(cond.value, list) else [cond.value]
     if isinstance(index, ValueIndex):
         sets = [index.get(_text(v)) for v in values if v is not None]
         if op in ("=", "in", "contains any"):
-            true = reduce(BitMap.union, sets, BitMap()) if len(sets) != 1 else sets[0]
+            true = _union(sets)
         elif op in ("!=", "not in"):
-            true = present - reduce(BitMap.union, sets, BitMap())
+            true = index.present_users - _union(sets)
         elif op == "contains all":
-            true = reduce(BitMap.intersection, sorted(sets, key=len))
+            true = reduce(operator.and_, sorted(sets, key=len))
         else:
             raise UnsupportedLeafError(f"'{op}' does not apply to tag '{cond.tag}'")
         return true, missing
     numbers = [_number(v, value_type) for v in values if v is not None]
     if op in ("=", "in"):
-        true = reduce(BitMap.union, (index.equal(n) for n in numbers), BitMap())
+        true = _union([index.equal(n) for n in numbers])
     elif op in ("!=", "not in"):
-        true = present - reduce(BitMap.union, (index.equal(n) for n in numbers), BitMap())
+        true = index.present_users - _union([index.equal(n) for n in numbers])
     elif op == "<":
         true = index.range(None, numbers[0], high_inclusive=False)
     elif op == "<=":
@@ -150,35 +154,59 @@ def _tag(
     return true, missing
 
 
-def _evaluate(rule: Rule, index: ProfileIndex, everyone: BitMap, sources: Sources) -> Truth:
+def _evaluate(rule: Rule, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources) -> Truth:
     if isinstance(rule, TagCondition):
-        return _tag(rule, index.tag(rule.tag), everyone, index.types[rule.tag])
+        return _tag(rule, index.tag(rule.tag), index.types[rule.tag])
     if isinstance(rule, BehaviourCondition):
         return behaviour_bitmap(rule, sources, index.n_users), BitMap()
+    # Dense ids never shrink (users are only added), so members of a segment or list saved
+    # earlier are all below the population.
     if isinstance(rule, SegmentRef):
-        return sources.segment(rule.name) & everyone, BitMap()
+        return sources.segment(rule.name), BitMap()
     if isinstance(rule, IdListRef):
-        return sources.id_list(rule.name) & everyone, BitMap()
+        return sources.id_list(rule.name), BitMap()
     if isinstance(rule, Not):
         true, unknown = _evaluate(rule.item, index, everyone, sources)
-        return everyone - true - unknown, unknown
+        return (everyone - true - unknown if unknown else everyone - true), unknown
     if isinstance(rule, And):
-        parts = sorted(
-            (_evaluate(i, index, everyone, sources) for i in rule.items), key=lambda p: len(p[0])
-        )
-        true = reduce(BitMap.intersection, (t for t, _ in parts))  # smallest first
-        maybe = reduce(BitMap.intersection, (t | u for t, u in parts))
-        return true, maybe - true
+        return _and(rule, index, everyone, sources)
     if isinstance(rule, Or):
         parts = [_evaluate(i, index, everyone, sources) for i in rule.items]
-        true = reduce(BitMap.union, (t for t, _ in parts))
-        unknown = reduce(BitMap.union, (u for _, u in parts)) - true
-        return true, unknown
+        true = BitMap.union(*(t for t, _ in parts))
+        unknowns = [u for _, u in parts if u]
+        return true, (BitMap.union(*unknowns) - true if unknowns else BitMap())
     raise UnsupportedLeafError(f"unknown rule node {rule!r}")
 
 
-def evaluate_rule(rule: Rule, index: ProfileIndex, sources: Sources | None = None) -> BitMap:
+def _and(rule: And, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources) -> Truth:
+    """``and``: intersect the positive items smallest first and subtract the negated ones
+    (``a and not b`` is ``a − b``, never the dense complement of ``b``). Unknown users are
+    tracked only when some item has any."""
+    positives: list[Truth] = []
+    negatives: list[Truth] = []  # the (true, unknown) of X for each item "not X"
+    for item in rule.items:
+        if isinstance(item, Not):
+            negatives.append(_evaluate(item.item, index, everyone, sources))
+        else:
+            positives.append(_evaluate(item, index, everyone, sources))
+    if not any(u for _, u in positives + negatives):  # two-valued: the fast path
+        # pairwise operators: pyroaring's many-argument intersection/difference are slower
+        sets = sorted((t for t, _ in positives), key=len)
+        true = reduce(operator.and_, sets) if sets else everyone
+        for t, _ in negatives:
+            true = true - t
+        return true, BitMap()
+    parts = positives + [(everyone - t - u, u) for t, u in negatives]
+    parts.sort(key=lambda p: len(p[0]))
+    true = reduce(operator.and_, (t for t, _ in parts))
+    maybe = reduce(operator.and_, (t | u for t, u in parts))
+    return true, maybe - true
+
+
+def evaluate_rule(
+    rule: Rule, index: ProfileIndex, sources: Sources | None = None
+) -> AbstractBitMap:
     """The users (dense ids) for whom ``rule`` is true."""
-    everyone = BitMap(range(index.n_users))
+    everyone = FrozenBitMap(range(index.n_users))
     true, _ = _evaluate(rule, index, everyone, sources or Sources())
     return true

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.audience.evaluate import Sources, evaluate_rule
 from portrait.errors import NotFoundError, SegmentCycleError
@@ -53,13 +53,13 @@ class Selector:
         self,
         profile: BuiltProfile,
         store: Callable[[], MetadataStore],
-        events_sql: Callable[[BehaviourCondition], BitMap] | None = None,
+        events_sql: Callable[[BehaviourCondition], AbstractBitMap] | None = None,
     ):
         self.profile = profile
         self._store = store  # opened on first use: rules without references never need it
         self.events_sql = events_sql
         self._cache: OrderedDict[tuple[str, int], FrozenBitMap] = OrderedDict()
-        self._members: dict[tuple[str, str], tuple[int, BitMap]] = {}
+        self._members: dict[tuple[str, str], tuple[int, AbstractBitMap]] = {}
         self._generation = 0
         self.checked: set[str] = set()  # rule keys that passed validation on this version
 
@@ -88,22 +88,24 @@ class Selector:
             id_list=lambda name: self.id_list_members(name, fresh=False),
             events_sql=self.events_sql,
         )
-        result = FrozenBitMap(evaluate_rule(rule, self.profile.index, sources))
+        result = evaluate_rule(rule, self.profile.index, sources)
+        if not isinstance(result, FrozenBitMap):  # index bitmaps are frozen: results mostly too
+            result = FrozenBitMap(result)
         self._cache[key] = result
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
 
-    def _remembered(self, kind: str, name: str) -> BitMap | None:
+    def _remembered(self, kind: str, name: str) -> AbstractBitMap | None:
         """Members read earlier, while no segment or ID list has changed since."""
         entry = self._members.get((kind, name))
         return entry[1] if entry is not None and entry[0] == self._generation else None
 
-    def _remember(self, kind: str, name: str, members: BitMap) -> BitMap:
+    def _remember(self, kind: str, name: str, members: AbstractBitMap) -> AbstractBitMap:
         self._members[(kind, name)] = (self._generation, members)
         return members
 
-    def id_list_members(self, name: str, *, fresh: bool = True) -> BitMap:
+    def id_list_members(self, name: str, *, fresh: bool = True) -> AbstractBitMap:
         """Members of an uploaded ID list (``fresh``: first see whether anything changed)."""
         if fresh:
             self._generation = self.store.generation()
@@ -116,11 +118,11 @@ class Selector:
                 f"no ID list named '{name}'",
                 hint=suggest(name, self.store.id_list_names()) or "upload one: portrait ids upload",
             )
-        return self._remember("ids", name, BitMap.deserialize(row["members"]))
+        return self._remember("ids", name, FrozenBitMap.deserialize(row["members"]))
 
     def segment_members(
         self, name: str, *, resolving: tuple[str, ...] = (), fresh: bool = True
-    ) -> BitMap:
+    ) -> AbstractBitMap:
         """A segment's members: frozen ones for a static segment; for a dynamic one, its
         snapshot of this profile version, else its rule evaluated now."""
         if name in resolving:
@@ -150,6 +152,6 @@ class Selector:
                 and not (refs["segment"] or refs["ids"])
             )
         ):
-            return self._remember("segment", name, BitMap.deserialize(snapshot["members"]))
+            return self._remember("segment", name, FrozenBitMap.deserialize(snapshot["members"]))
         members = BitMap(self.evaluate(rule, resolving=(*resolving, name)))
         return self._remember("segment", name, members)

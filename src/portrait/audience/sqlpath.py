@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap
 
 from portrait.compile.rollup import rollup_view
 from portrait.compile.rules import ID_LIST_MEMBERS, SEGMENT_MEMBERS, RuleSQL, rule_query
@@ -29,7 +29,7 @@ class SqlInputs:
     events_files: list[Path]
 
 
-def _members_table(key: str, members: Mapping[str, BitMap]) -> pa.Table:
+def _members_table(key: str, members: Mapping[str, AbstractBitMap]) -> pa.Table:
     names: list[str] = []
     uids: list[np.ndarray] = []
     for name, bitmap in members.items():
@@ -45,8 +45,8 @@ def evaluate_sql(
     ctx: RuleSQL,
     inputs: SqlInputs,
     engine: Engine,
-    segment: Callable[[str], BitMap],
-    id_list: Callable[[str], BitMap],
+    segment: Callable[[str], AbstractBitMap],
+    id_list: Callable[[str], AbstractBitMap],
 ) -> BitMap:
     """The users ``rule`` selects, computed by ``engine`` from the Parquet files."""
     engine.register_parquet(ctx.profile, [inputs.profile_file])

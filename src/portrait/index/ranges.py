@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
 
@@ -66,9 +66,9 @@ class RangeIndex:
         self,
         n_users: int,
         breakpoints: NumericArray,
-        stored: list[BitMap],
+        stored: list[AbstractBitMap],
         complemented: npt.NDArray[np.bool_],
-        missing: BitMap,
+        missing: AbstractBitMap,
         counts: npt.NDArray[np.int64],
         bin_offsets: npt.NDArray[np.int64] | None = None,
         bin_values: NumericArray | None = None,
@@ -84,7 +84,7 @@ class RangeIndex:
         self.bin_values = bin_values
         self.bin_uids = bin_uids
         self.exact = bin_offsets is None
-        self.present_users = BitMap(range(n_users)) - missing
+        self.present_users = FrozenBitMap(range(n_users)) - missing
 
     # -- building ---------------------------------------------------------------------
     @classmethod
@@ -112,7 +112,7 @@ class RangeIndex:
         bin_offsets = np.searchsorted(bins[order], np.arange(breakpoints.size + 1)).astype(np.int64)
         counts = np.diff(bin_offsets)
         sorted_uids = uids[order]
-        stored: list[BitMap] = []
+        stored: list[AbstractBitMap] = []
         complemented = np.zeros(breakpoints.size, dtype=np.bool_)
         cumulative = BitMap()
         everyone_present = bitmap_from_sorted(uids)
@@ -138,15 +138,7 @@ class RangeIndex:
         )
 
     # -- queries ----------------------------------------------------------------------
-    def _cum(self, k: int) -> BitMap:
-        """Users with value ≤ breakpoint k (k = -1: nobody)."""
-        if k < 0:
-            return BitMap()
-        if self.complemented[k]:
-            return self.present_users - self.stored[k]
-        return self.stored[k]
-
-    def _refine(self, k: int, bound: float, inclusive: bool) -> BitMap:
+    def _refine(self, k: int, bound: float, inclusive: bool) -> AbstractBitMap:
         """Users of bin ``k`` with value below (or at) ``bound``."""
         assert self.bin_offsets is not None
         assert self.bin_values is not None
@@ -156,15 +148,22 @@ class RangeIndex:
         keep = values <= bound if inclusive else values < bound
         return bitmap_from_sorted(self.bin_uids[lo:hi][keep])
 
-    def _below(self, bound: float, inclusive: bool) -> BitMap:
-        """Users with value < bound (≤ with ``inclusive``)."""
+    def _below(self, bound: float, inclusive: bool) -> tuple[AbstractBitMap, bool]:
+        """Users with value < bound (≤ with ``inclusive``), as (bitmap, complemented): when
+        complemented, the users are the present ones *not* in the bitmap."""
         side: Literal["left", "right"] = "right" if inclusive else "left"
         k = int(np.searchsorted(self.breakpoints, bound, side=side)) - 1
-        base = self._cum(k)
+        if k < 0:
+            base: AbstractBitMap = FrozenBitMap()
+            flipped = False
+        else:
+            base, flipped = self.stored[k], bool(self.complemented[k])
         if self.exact or k + 1 >= self.breakpoints.size:
-            return base
+            return base, flipped
         extra = self._refine(k + 1, bound, inclusive)
-        return base | extra if extra else base
+        if not extra:
+            return base, flipped
+        return (self.present_users - base if flipped else base) | extra, False
 
     def range(
         self,
@@ -173,14 +172,30 @@ class RangeIndex:
         *,
         low_inclusive: bool = True,
         high_inclusive: bool = True,
-    ) -> BitMap:
-        """Users whose value lies between ``low`` and ``high`` (None: unbounded)."""
-        upper = self.present_users if high is None else self._below(high, high_inclusive)
-        if low is None:
-            return upper.copy() if upper is self.present_users else upper
-        return upper - self._below(low, not low_inclusive)
+    ) -> AbstractBitMap:
+        """Users whose value lies between ``low`` and ``high`` (None: unbounded).
 
-    def equal(self, value: float) -> BitMap:
+        Cumulative bitmaps stored as complements are combined without building the dense
+        side: (P − A) − (P − B) = B − A, A − (P − B) = A ∩ B.
+        """
+        present = self.present_users
+        upper: AbstractBitMap
+        if high is None:
+            upper, upper_flipped = present, False
+        else:
+            upper, upper_flipped = self._below(high, high_inclusive)
+        if low is None:
+            return present - upper if upper_flipped else upper
+        lower, lower_flipped = self._below(low, not low_inclusive)
+        if upper_flipped and lower_flipped:
+            return lower - upper
+        if upper_flipped:
+            return present - upper - lower
+        if lower_flipped:
+            return upper & lower
+        return upper - lower
+
+    def equal(self, value: float) -> AbstractBitMap:
         return self.range(value, value)
 
     @property
@@ -265,13 +280,13 @@ class RangeIndex:
         dtype = np.dtype(header["dtype"])
         breakpoints = np.frombuffer(raw("breakpoints").tobytes(), dtype=dtype)
         k = int(header["breakpoints"])
-        stored = [BitMap.deserialize(raw(f"bitmap{i}").tobytes()) for i in range(k)]
+        stored = [FrozenBitMap.deserialize(raw(f"bitmap{i}").tobytes()) for i in range(k)]
         common: dict[str, Any] = {
             "n_users": int(header["n_users"]),
             "breakpoints": breakpoints,
             "stored": stored,
             "complemented": raw("complemented").astype(np.bool_),
-            "missing": BitMap.deserialize(raw("missing").tobytes()),
+            "missing": FrozenBitMap.deserialize(raw("missing").tobytes()),
             "counts": np.frombuffer(raw("counts").tobytes(), dtype=np.int64),
         }
         if header["exact"]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import bisect
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
 
@@ -56,9 +56,9 @@ class ValueIndex:
         self,
         n_users: int,
         values: pa.Array | list[str],
-        missing: BitMap,
+        missing: AbstractBitMap,
         *,
-        bitmaps: list[BitMap] | None = None,
+        bitmaps: Sequence[AbstractBitMap] | None = None,
         offsets: npt.NDArray[np.int64] | None = None,
         uids: npt.NDArray[np.uint32] | None = None,
     ):
@@ -69,6 +69,7 @@ class ValueIndex:
         self._offsets = offsets
         self._uids = uids
         self._position: dict[str, int] | None = None
+        self._present: AbstractBitMap | None = None
 
     # -- building ------------------------------------------------------------------------
     @classmethod
@@ -119,6 +120,13 @@ class ValueIndex:
 
     # -- reading -------------------------------------------------------------------------
     @property
+    def present_users(self) -> AbstractBitMap:
+        """Users with a value (computed once)."""
+        if self._present is None:
+            self._present = FrozenBitMap(range(self.n_users)) - self.missing
+        return self._present
+
+    @property
     def sparse(self) -> bool:
         """True for the grouped-ids layout of high-cardinality tags."""
         return self._bitmaps is None
@@ -150,19 +158,19 @@ class ValueIndex:
     def __contains__(self, value: str) -> bool:
         return self._find(value) is not None
 
-    def _bitmap(self, i: int) -> BitMap:
+    def _bitmap(self, i: int) -> AbstractBitMap:
         if self._bitmaps is not None:
             return self._bitmaps[i]
         assert self._offsets is not None
         assert self._uids is not None
         return bitmap_from_sorted(self._uids[self._offsets[i] : self._offsets[i + 1]])
 
-    def get(self, value: str) -> BitMap:
+    def get(self, value: str) -> AbstractBitMap:
         """Users holding ``value`` (an empty bitmap for an unseen value)."""
         i = self._find(value)
         return self._bitmap(i) if i is not None else BitMap()
 
-    def items(self) -> Iterator[tuple[str, BitMap]]:
+    def items(self) -> Iterator[tuple[str, AbstractBitMap]]:
         for i, value in enumerate(self.values):
             yield value, self._bitmap(i)
 
@@ -226,7 +234,7 @@ class ValueIndex:
             return cls(
                 int(meta[b"n_users"]),
                 table.column("value").combine_chunks(),
-                BitMap.deserialize(meta[b"missing"]),
+                FrozenBitMap.deserialize(meta[b"missing"]),
                 offsets=groups.offsets.to_numpy().astype(np.int64),
                 uids=groups.values.to_numpy(),
             )
@@ -239,7 +247,7 @@ class ValueIndex:
         offset += size
         bitmaps = []
         for n in header["sizes"]:
-            bitmaps.append(BitMap.deserialize(data[offset : offset + n]))
+            bitmaps.append(FrozenBitMap.deserialize(data[offset : offset + n]))
             offset += n
         values = [str(v) for v in header["values"]]
         return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:])
