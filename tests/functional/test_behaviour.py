@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import portrait
+import portrait.compile.rollup as compile_rollup
+import portrait.index.rollup as index_rollup
 from portrait.compile.rollup import rollup_view
 from portrait.compile.rules import RuleSQL, rule_query
 from portrait.errors import InputError
@@ -41,6 +43,15 @@ def setup(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     root = tmp_path_factory.mktemp("behaviour") / "ws"
     shutil.copytree(demo_template, root, symlinks=True)
     ws = portrait.open(root)
+    # Blocks of 256 users instead of 2^20, so the 3,000 demo users span 12 blocks and the
+    # block-by-block counting is exercised.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compile_rollup, "ROLLUP_BLOCK_BITS", 8)
+        patch.setattr(index_rollup, "BLOCK_BITS", 8)
+        patch.setattr(index_rollup, "BLOCK", 256)
+        ws.build(full=True)
+    assert ws.selector().profile.rollup is not None
+    assert ws.selector().profile.rollup.offsets.shape[1] == 12
     ws.segments.create("women", 'gender = "女"')
     ws.segments.create("buyers", "orders_365d >= 1", mode="static")
     ids_file = root / "vip.txt"

@@ -81,3 +81,13 @@ def test_dense_cumulative_bitmaps_are_stored_as_complements() -> None:
     assert index.complemented[0]  # "≤ 0" holds 99% of users: kept as the 1% complement
     assert len(index.stored[0]) == 1000
     assert len(index.range(None, 0)) == 99_000
+
+
+def test_few_values_far_apart() -> None:
+    """Exact mode with integers spread over a huge range (timestamps of a few moments)."""
+    moments = np.array([0, 1_700_000_000_000_000, 57_754_800_000_000_000], dtype=np.int64)
+    values = moments[np.arange(1000) % 3]
+    index = RangeIndex.build(pa.array(values))
+    assert index.exact
+    assert len(index.range(1, None)) == 666
+    assert len(index.equal(57_754_800_000_000_000)) == 333

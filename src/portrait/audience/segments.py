@@ -27,6 +27,7 @@ from portrait.errors import (
     SegmentCycleError,
     SegmentError,
 )
+from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.model.rules import And, IdListRef, Not, Or, Rule, RuleDocument, SegmentRef
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_references, suggest
@@ -342,7 +343,7 @@ class Segments:
                 matched=int(match.uids.size),
                 unmatched=len(match.unmatched),
                 duplicates=match.duplicates,
-                members=BitMap(match.uids).serialize(),
+                members=bitmap_from_sorted(match.uids).serialize(),
             )
             self.store.bump(conn)
         return IdUploadReport(

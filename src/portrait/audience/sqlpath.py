@@ -14,6 +14,7 @@ from pyroaring import AbstractBitMap, BitMap
 from portrait.compile.rollup import rollup_view
 from portrait.compile.rules import ID_LIST_MEMBERS, SEGMENT_MEMBERS, RuleSQL, rule_query
 from portrait.engine import Engine
+from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.model.rules import Rule
 from portrait.rules.validate import rule_references
 
@@ -67,4 +68,4 @@ def evaluate_sql(
         ID_LIST_MEMBERS, _members_table("list", {n: id_list(n) for n in sorted(refs["ids"])})
     )
     result = engine.to_arrow(rule_query(rule, ctx))
-    return BitMap(np.asarray(result.column(0), dtype=np.uint32))
+    return bitmap_from_sorted(np.asarray(result.column(0), dtype=np.uint32))  # ORDER BY uid

@@ -28,7 +28,7 @@ from portrait.model.schema import Schema
 from portrait.store.versions import link_or_copy
 
 _BATCH_ROWS = 1 << 20
-FORMAT = 2
+FORMAT = 3
 
 
 def reusable(previous: dict[str, Any] | None, events_version: int, users_version: int) -> bool:
@@ -49,7 +49,7 @@ def take_over(previous_dir: Path, staging: Path) -> None:
         link_or_copy(item, staging / ROLLUP_DIR / item.name)
 
 
-def build_rollup(engine: Engine, schema: Schema, staging: Path) -> dict[str, Any]:
+def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) -> dict[str, Any]:
     """Compute the rollup from the ``events`` and ``users`` relations registered in ``engine``
     and write it with its index into ``staging``. Returns its manifest entry."""
     t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def build_rollup(engine: Engine, schema: Schema, staging: Path) -> dict[str, Any
     )
     first = bounds.column("lo")[0].as_py() or dt.date(1970, 1, 1)
     last = bounds.column("hi")[0].as_py() or first
-    writer = RollupWriter(staging / ROLLUP_DIR, groups, sums, first, last)
+    writer = RollupWriter(staging / ROLLUP_DIR, groups, sums, first, last, n_users)
     t1 = time.perf_counter()
     columns = ["day", "uid", "n", *(sum_column(p) for p in sums)]
     for batch in pq.ParquetFile(table).iter_batches(batch_size=_BATCH_ROWS, columns=columns):

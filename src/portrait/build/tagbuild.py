@@ -188,7 +188,10 @@ def build(
             and same_columns
             and previous.manifest.get("warehouse_version") == warehouse.version
             and set(stale) == {n for n, meta in prev_tags.items() if meta.get("stale")}
-            and ("events" not in warehouse.tables or previous.manifest.get("rollup"))
+            and (
+                "events" not in warehouse.tables
+                or (previous.manifest.get("rollup") or {}).get("format") == rollup.FORMAT
+            )
         ):
             report.up_to_date = True
             report.profile_version = previous.version
@@ -224,7 +227,7 @@ def build(
                 report.timings["index"] = time.perf_counter() - t0
                 for name in reused:
                     tag_meta[name]["stale"] = name in stale
-                rollup_meta = _rollup(engine, warehouse, previous, staging, progress, full)
+                rollup_meta = _rollup(engine, warehouse, previous, staging, progress, full, n_users)
                 if rollup_meta:
                     report.timings["rollup"] = float(rollup_meta.get("seconds", 0.0))
                 write_manifest(
@@ -261,6 +264,7 @@ def _rollup(
     staging: Path,
     progress: Progress,
     full: bool,
+    n_users: int,
 ) -> dict[str, Any] | None:
     """The event rollup for behaviour conditions: taken over when events and users are the
     same as in the previous version, else computed."""
@@ -279,7 +283,7 @@ def _rollup(
             meta = dict(prev or {})
             meta["seconds"] = 0.0
         else:
-            meta = rollup.build_rollup(engine, warehouse.schema(), staging)
+            meta = rollup.build_rollup(engine, warehouse.schema(), staging, n_users)
             meta.update(events_version=events.version, users_version=users_version)
         bar.advance()
     return meta

@@ -55,6 +55,36 @@ def numeric_values(array: pa.Array) -> tuple[NumericArray, npt.NDArray[np.bool_]
     return pc.fill_null(array.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False), valid
 
 
+def _small_int_counts(values: NumericArray) -> npt.NDArray[np.int64] | None:
+    """Counts per value offset from the minimum, for integers spanning a small range."""
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return None
+    low, high = int(values.min()), int(values.max())
+    if high - low > 1 << 20:
+        return None
+    return np.bincount(values - low, minlength=high - low + 1)
+
+
+def _breakpoints(values: NumericArray) -> tuple[NumericArray, bool]:
+    """(breakpoints ascending, exact): every distinct value when there are at most EXACT_MAX,
+    else BINS quantiles (the last one the maximum). Integers over a small range are counted,
+    not sorted."""
+    cuts = (np.arange(1, BINS + 1) * values.size) // BINS - 1
+    counts = _small_int_counts(values)
+    if counts is not None:
+        distinct = np.flatnonzero(counts).astype(np.int64) + int(values.min())
+        if distinct.size <= EXACT_MAX:
+            return distinct.astype(values.dtype), True
+        cumulative = np.cumsum(counts[counts > 0])
+        chosen = distinct[np.searchsorted(cumulative, cuts, side="right")]
+        return np.unique(chosen).astype(values.dtype), False
+    ordered = np.sort(values)
+    change = np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else ordered.astype(bool)
+    if np.count_nonzero(change) <= EXACT_MAX:
+        return ordered[change], True
+    return np.unique(ordered[cuts]), False
+
+
 class RangeIndex:
     """Range and equality predicates on a numeric tag → bitmaps.
 
@@ -99,15 +129,16 @@ class RangeIndex:
         uids = np.flatnonzero(valid).astype(np.uint32)
         present = values[valid]
         missing = bitmap_from_sorted(np.flatnonzero(~valid))
-        distinct = np.unique(present)
-        exact = distinct.size <= EXACT_MAX
-        if exact:
-            breakpoints = distinct
+        breakpoints, exact = _breakpoints(present)
+        # bin codes fit 8 bits, so the stable sort below is a radix sort
+        small = present.dtype.kind in "iu" and present.size and exact
+        if small and int(present.max()) - int(present.min()) <= 1 << 20:
+            low = int(present.min())
+            span = np.arange(low, int(present.max()) + 1, dtype=present.dtype)
+            lookup = np.searchsorted(breakpoints, span, side="left").astype(np.uint8)
+            bins = lookup[present - low]
         else:
-            ordered = np.sort(present)
-            cuts = (np.arange(1, BINS + 1) * ordered.size) // BINS - 1
-            breakpoints = np.unique(ordered[cuts])
-        bins = np.searchsorted(breakpoints, present, side="left")
+            bins = np.searchsorted(breakpoints, present, side="left").astype(np.uint8)
         order = np.argsort(bins, kind="stable")  # by bin, users ascending within a bin
         bin_offsets = np.searchsorted(bins[order], np.arange(breakpoints.size + 1)).astype(np.int64)
         counts = np.diff(bin_offsets)

@@ -25,10 +25,16 @@ import numpy.typing as npt
 from numpy.lib.format import open_memmap
 from pyroaring import BitMap
 
+from portrait.index.bitmaps import bitmap_from_mask, bitmap_from_sorted
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
 META_FILE = "meta.json"
+BLOCK_BITS = 20  # = compile.rollup.ROLLUP_BLOCK_BITS
+BLOCK = 1 << BLOCK_BITS
+"""Users per block: rows are ordered by block inside a group, so a window's counts are
+accumulated block by block into a histogram that stays in the CPU cache."""
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -54,8 +60,10 @@ class RollupWriter:
         sums: Sequence[str],
         first_day: dt.date,
         last_day: dt.date,
+        n_users: int,
     ):
         self.target = target
+        self.n_blocks = max(1, -(-n_users // BLOCK))
         target.mkdir(parents=True, exist_ok=True)
         self.first_day = first_day
         self.n_days = (last_day - first_day).days + 1
@@ -81,7 +89,7 @@ class RollupWriter:
         self.sum_start = {
             p: np.array([g.sums.get(p, -1) for g in self.groups], dtype=np.int64) for p in self.sums
         }
-        self.counts = np.zeros((len(self.groups), self.n_days), dtype=np.int64)
+        self.counts = np.zeros((len(self.groups), self.n_blocks, self.n_days), dtype=np.int64)
         self.pos = 0
         self.any_parts: list[Path] = []
 
@@ -101,10 +109,13 @@ class RollupWriter:
         days = self._days(batch.column("day"))
         if days.min() < 0 or days.max() >= self.n_days:
             raise ValueError("a rollup day lies outside the index's day range")
-        self.counts += np.bincount(group * self.n_days + days, minlength=self.counts.size).reshape(
-            self.counts.shape
-        )
-        self.uid[self.pos : self.pos + size] = np.asarray(batch.column("uid"), dtype=np.uint32)
+        uids = np.asarray(batch.column("uid"), dtype=np.uint32)
+        blocks = (uids >> BLOCK_BITS).astype(np.int64)
+        if blocks.max() >= self.n_blocks:
+            raise ValueError("a rollup user id lies beyond the population")
+        key = (group * self.n_blocks + blocks) * self.n_days + days
+        self.counts += np.bincount(key, minlength=self.counts.size).reshape(self.counts.shape)
+        self.uid[self.pos : self.pos + size] = uids
         self.n[self.pos : self.pos + size] = np.asarray(batch.column("n"), dtype=np.uint32)
         for prop, array in self.sum_arrays.items():
             start = self.sum_start[prop][group]
@@ -125,26 +136,29 @@ class RollupWriter:
         any_n = open_memmap(
             self.target / "any_n.npy", mode="w+", dtype=np.uint32, shape=(any_rows,)
         )
-        any_counts = np.zeros(self.n_days, dtype=np.int64)
+        any_counts = np.zeros((1, self.n_blocks, self.n_days), dtype=np.int64)
         pos = 0
         for batch in any_batches:
             size = batch.num_rows
-            any_uid[pos : pos + size] = np.asarray(batch.column("uid"), dtype=np.uint32)
+            uids = np.asarray(batch.column("uid"), dtype=np.uint32)
+            any_uid[pos : pos + size] = uids
             any_n[pos : pos + size] = np.asarray(batch.column("n"), dtype=np.uint32)
             days = np.asarray(batch.column("d"), dtype=np.int64)
-            any_counts += np.bincount(days, minlength=self.n_days)
+            key = (uids >> BLOCK_BITS).astype(np.int64) * self.n_days + days
+            any_counts += np.bincount(key, minlength=any_counts.size).reshape(any_counts.shape)
             pos += size
         if pos != any_rows or self.pos != int(self.bounds[-1]):
             raise RuntimeError("the rollup changed while its index was written")
-        offsets = np.zeros((len(self.groups) + 1, self.n_days + 1), dtype=np.int64)
-        offsets[:-1, 0] = self.bounds[:-1]
-        offsets[:-1, 1:] = self.bounds[:-1, None] + np.cumsum(self.counts, axis=1)
-        offsets[-1, 1:] = np.cumsum(any_counts)
+        offsets = np.concatenate(
+            [_offsets(self.counts, self.bounds[:-1]), _offsets(any_counts, np.zeros(1, np.int64))]
+        )
         np.save(self.target / "offsets.npy", offsets)
         for array in [self.uid, self.n, any_uid, any_n, *self.sum_arrays.values()]:
             array.flush()
         meta = {
-            "format": 1,
+            "format": 2,
+            "block": BLOCK,
+            "blocks": self.n_blocks,
             "first_day": self.first_day.isoformat(),
             "days": self.n_days,
             "sums": self.sums,
@@ -156,8 +170,19 @@ class RollupWriter:
         (self.target / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
 
 
+def _offsets(counts: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """offsets[g, b, d]: first row of group g, user block b, day d (rows are ordered by
+    group, block, day, user); d = days is where the block ends."""
+    groups, blocks, days = counts.shape
+    flat = counts.reshape(groups, blocks * days)
+    cum = np.zeros((groups, blocks * days + 1), dtype=np.int64)
+    cum[:, 1:] = np.cumsum(flat, axis=1)
+    index = np.arange(blocks)[:, None] * days + np.arange(days + 1)[None, :]
+    return starts[:, None, None] + cum[:, index]
+
+
 def _bitmap(mask: npt.NDArray[np.bool_]) -> BitMap:
-    return BitMap(np.flatnonzero(mask).astype(np.uint32))
+    return bitmap_from_mask(mask)
 
 
 class RollupIndex:
@@ -165,15 +190,18 @@ class RollupIndex:
 
     def __init__(self, path: Path):
         meta = json.loads((path / META_FILE).read_text("utf-8"))
+        if meta.get("format") != 2:
+            raise ValueError(f"{path} is a rollup index of another version")
         self.path = path
         self.first_day = dt.date.fromisoformat(meta["first_day"])
         self.n_days = int(meta["days"])
+        self.block = int(meta["block"])
         self.sums: list[str] = list(meta["sums"])
         self.groups = [
             Group(g["event"], g["business_line"], int(g["rows"]), dict(g["sums"]))
             for g in meta["groups"]
         ]
-        self.offsets = np.load(path / "offsets.npy")
+        self.offsets = np.load(path / "offsets.npy")  # [group (+ any), block, day]
         self.uid = np.load(path / "uid.npy", mmap_mode="r")
         self.n = np.load(path / "n.npy", mmap_mode="r")
         self.any_uid = np.load(path / "any_uid.npy", mmap_mode="r")
@@ -202,6 +230,30 @@ class RollupIndex:
         d1 = min((end - self.first_day).days + 1, self.n_days)
         return (d0, d1) if d0 < d1 else None
 
+    def _sources(
+        self, measure: str, event: str | None, business_line: str | None, of: str | None
+    ) -> list[tuple[int, npt.NDArray[Any], npt.NDArray[Any] | None, int]]:
+        """(offsets row, uid array, weight array or None, weight shift) for each group read."""
+        if event is None and business_line is None and measure != "sum":
+            weights = self.any_n if measure == "count" else None
+            return [(len(self.groups), self.any_uid, weights, 0)]
+        out: list[tuple[int, npt.NDArray[Any], npt.NDArray[Any] | None, int]] = []
+        for g, group in enumerate(self.groups):
+            if event is not None and group.event != event:
+                continue
+            if business_line is not None and group.business_line != business_line:
+                continue
+            if measure == "count":
+                out.append((g, self.uid, self.n, 0))
+            elif measure == "sum":
+                assert of is not None
+                if of in group.sums:  # rows of groups without the property add nothing
+                    shift = group.sums[of] - int(self.offsets[g, 0, 0])
+                    out.append((g, self.uid, self._sum_arrays[of], shift))
+            else:
+                out.append((g, self.uid, None, 0))
+        return out
+
     def measure(
         self,
         measure: str,
@@ -215,57 +267,51 @@ class RollupIndex:
     ) -> npt.NDArray[np.float64]:
         """Per user (dense id): ``count`` of matching events, ``sum`` of property ``of``, or
         ``active_days`` (days with a matching event) on the days start..end."""
-        out_len = n_users
+        out = np.zeros(n_users, dtype=np.float64)
         days = self._day_range(start, end) if n_users else None
         if days is None:
-            return np.zeros(out_len, dtype=np.float64)
+            return out
         d0, d1 = days
-        if event is None and business_line is None and measure != "sum":
-            lo, hi = self.offsets[-1, d0], self.offsets[-1, d1]
-            uids = self.any_uid[lo:hi]
-            weights = self.any_n[lo:hi] if measure == "count" else None
-            return np.bincount(uids, weights=weights, minlength=out_len).astype(np.float64)
-        chosen = [
-            g
-            for g, group in enumerate(self.groups)
-            if (event is None or group.event == event)
-            and (business_line is None or group.business_line == business_line)
-        ]
-        if measure == "active_days" and len(chosen) > 1:
-            return self._active_days(chosen, d0, d1, out_len)
-        uid_parts, weight_parts = [], []
-        for g in chosen:
-            lo, hi = int(self.offsets[g, d0]), int(self.offsets[g, d1])
-            if lo == hi:
+        sources = self._sources(measure, event, business_line, of)
+        if measure == "active_days" and len(sources) > 1:
+            return self._active_days([g for g, *_ in sources], d0, d1, n_users)
+        # Block by block, so the histogram being filled stays in the CPU cache.
+        for b in range(min(self.offsets.shape[1], -(-n_users // self.block))):
+            base = b * self.block
+            uid_parts, weight_parts = [], []
+            for row, uids, weights, shift in sources:
+                lo, hi = int(self.offsets[row, b, d0]), int(self.offsets[row, b, d1])
+                if hi > lo:
+                    uid_parts.append(uids[lo:hi])
+                    if weights is not None:
+                        weight_parts.append(weights[shift + lo : shift + hi])
+            if not uid_parts:
                 continue
-            uid_parts.append(self.uid[lo:hi])
-            if measure == "count":
-                weight_parts.append(self.n[lo:hi])
-            elif measure == "sum":
-                assert of is not None
-                group = self.groups[g]
-                if of not in group.sums:
-                    uid_parts.pop()
-                    continue
-                base = group.sums[of] - int(self.offsets[g, 0])
-                weight_parts.append(self._sum_arrays[of][base + lo : base + hi])
-        if not uid_parts:
-            return np.zeros(out_len, dtype=np.float64)
-        uids = uid_parts[0] if len(uid_parts) == 1 else np.concatenate(uid_parts)
-        weights = None
-        if weight_parts:
-            weights = weight_parts[0] if len(weight_parts) == 1 else np.concatenate(weight_parts)
-        return np.bincount(uids, weights=weights, minlength=out_len).astype(np.float64)
+            local = np.concatenate(uid_parts).astype(np.int64) - base
+            w = np.concatenate(weight_parts).astype(np.float64) if weight_parts else None
+            size = min(self.block, n_users - base)
+            out[base : base + size] = np.bincount(local, weights=w, minlength=size)[:size]
+        return out
 
     def _active_days(
         self, groups: list[int], d0: int, d1: int, n_users: int
     ) -> npt.NDArray[np.float64]:
         """Days with an event in any of several groups: users are merged day by day."""
         per_day = []
+        blocks = self.offsets.shape[1]
         for d in range(d0, d1):
             day = BitMap.union(
                 *(
-                    BitMap(self.uid[int(self.offsets[g, d]) : int(self.offsets[g, d + 1])])
+                    bitmap_from_sorted(
+                        np.concatenate(
+                            [
+                                self.uid[
+                                    int(self.offsets[g, b, d]) : int(self.offsets[g, b, d + 1])
+                                ]
+                                for b in range(blocks)
+                            ]
+                        )
+                    )
                     for g in groups
                 )
             )

@@ -99,15 +99,17 @@ class ValueIndex:
         dictionary = encoded.dictionary
         # Sort the values and renumber the codes to match, so lookups can bisect.
         order = pc.array_sort_indices(dictionary).to_numpy(zero_copy_only=False)
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
+        # the narrowest code type: a stable sort of 8/16-bit codes is a radix sort
+        code_type = np.min_scalar_type(max(len(order) - 1, 0))
+        rank = np.empty(len(order), dtype=code_type)
+        rank[order] = np.arange(len(order), dtype=code_type)
         values = pc.take(dictionary, pa.array(order))
         codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
         by_value = np.argsort(codes, kind="stable")  # stable: ids stay ascending in a value
         codes, ids = codes[by_value], parents[by_value]
         if len(codes) > 1:  # a list holding a value twice counts its user once
             keep = np.ones(len(codes), dtype=bool)
-            keep[1:] = (np.diff(codes) != 0) | (np.diff(ids) != 0)
+            keep[1:] = (codes[1:] != codes[:-1]) | (ids[1:] != ids[:-1])
             codes, ids = codes[keep], ids[keep]
         offsets = np.searchsorted(codes, np.arange(len(values) + 1)).astype(np.int64)
         uids = ids.astype(np.uint32)
