@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 USERS  ?= 200000
 DEMO   ?= demo-workspace
 
-.PHONY: demo test lint types layers unit bench clean
+.PHONY: demo test lint types layers unit bench bench-audience clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,8 @@ demo: $(VENV)/.installed
 	$(BIN)/portrait demo $(DEMO) --users $(USERS)
 	$(BIN)/portrait tags list -w $(DEMO)
 	$(BIN)/portrait tags show age_band -w $(DEMO)
+	$(BIN)/portrait count 'city in ("北京", "上海") and age between 25 and 40 and events("view", last="30d") > 3' -w $(DEMO)
+	$(BIN)/portrait segment create active_young 'age < 30 and active_days(last="30d") >= 5' -w $(DEMO)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
@@ -38,6 +40,10 @@ test: lint types layers unit
 bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/build_bench.py --users $(USERS)
+
+bench-audience: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/audience_bench.py --create --users $(USERS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,8 @@ whole audience as Python objects. The file appears complete or not at all (temp 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,23 +44,31 @@ def csv_ready(table: pa.Table) -> pa.Table:
     return table
 
 
-def take_rows(profile_file: Path, uids: npt.NDArray[Any], columns: list[str]) -> pa.Table:
-    """Rows of the given dense ids (ascending) with ``columns``, reading only the row groups
-    that hold them."""
+def member_chunks(
+    profile_file: Path, uids: npt.NDArray[Any], columns: list[str]
+) -> Iterator[pa.Table]:
+    """The rows of the given dense ids (ascending) with ``columns``, one table per profile
+    row group that holds any (row number = dense id); other row groups are not read."""
     parquet = pq.ParquetFile(profile_file)
     ids = np.asarray(uids, dtype=np.int64)
-    parts = []
     start = 0
     for group in range(parquet.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
         lo, hi = np.searchsorted(ids, [start, start + rows])
         if hi > lo:
             chunk = parquet.read_row_group(group, columns=columns)
-            parts.append(chunk.take(pa.array(ids[lo:hi] - start)))
+            yield chunk.take(pa.array(ids[lo:hi] - start))
         start += rows
-    if not parts:
-        return parquet.schema_arrow.empty_table().select(columns)
-    return pa.concat_tables(parts)
+
+
+def _empty(profile_file: Path, columns: list[str]) -> pa.Table:
+    return pq.ParquetFile(profile_file).schema_arrow.empty_table().select(columns)
+
+
+def take_rows(profile_file: Path, uids: npt.NDArray[Any], columns: list[str]) -> pa.Table:
+    """The rows of the given dense ids (ascending) with ``columns``, as one table."""
+    parts = list(member_chunks(profile_file, uids, columns))
+    return pa.concat_tables(parts) if parts else _empty(profile_file, columns)
 
 
 def export_members(
@@ -76,39 +85,25 @@ def export_members(
     fmt = output_format(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     uids = np.asarray(members.to_array(), dtype=np.int64)
-    parquet = pq.ParquetFile(profile_file)
     names = ["user_id", *columns]
     tmp = output.with_name(f".{output.name}.tmp")
     written = 0
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     try:
-        start = 0
-        for group in range(parquet.num_row_groups):
-            rows = parquet.metadata.row_group(group).num_rows
-            lo, hi = np.searchsorted(uids, [start, start + rows])
-            if hi > lo:
-                chunk = parquet.read_row_group(group, columns=names)
-                chunk = transform(chunk.take(pa.array(uids[lo:hi] - start)))
-                if fmt == "csv":
-                    chunk = csv_ready(chunk)
-                if writer is None:
-                    writer = (
-                        pacsv.CSVWriter(tmp, chunk.schema)
-                        if fmt == "csv"
-                        else pq.ParquetWriter(tmp, chunk.schema, compression="zstd")
-                    )
-                writer.write_table(chunk)
-                written += chunk.num_rows
-            start += rows
-        if writer is None:  # no members: a file with the header / schema only
-            empty = transform(parquet.schema_arrow.empty_table().select(names))
+        chunks = member_chunks(profile_file, uids, names)
+        for raw in itertools.chain(chunks, [] if len(uids) else [_empty(profile_file, names)]):
+            chunk = transform(raw)  # no members: a file with the header / schema only
             if fmt == "csv":
-                empty = csv_ready(empty)
-            writer = (
-                pacsv.CSVWriter(tmp, empty.schema)
-                if fmt == "csv"
-                else pq.ParquetWriter(tmp, empty.schema, compression="zstd")
-            )
+                chunk = csv_ready(chunk)
+            if writer is None:
+                writer = (
+                    pacsv.CSVWriter(tmp, chunk.schema)
+                    if fmt == "csv"
+                    else pq.ParquetWriter(tmp, chunk.schema, compression="zstd")
+                )
+            writer.write_table(chunk)
+            written += chunk.num_rows
+        assert writer is not None
         writer.close()
         writer = None
         tmp.replace(output)

@@ -19,7 +19,7 @@ import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from portrait.audience.idfile import match_ids, read_id_file
-from portrait.audience.selector import Selector
+from portrait.audience.selector import Selector, no_such_segment
 from portrait.errors import (
     InputError,
     NotFoundError,
@@ -136,11 +136,7 @@ class Segments:
     def _row(self, name: str) -> dict[str, Any]:
         row = self.store.segment(name)
         if row is None:
-            names = [s["name"] for s in self.store.segments()]
-            raise NotFoundError(
-                f"no segment named '{name}'",
-                hint=suggest(name, names) or "see portrait segment list",
-            )
+            raise no_such_segment(name, self.store)
         return row
 
     def _dependents(self, rows: list[dict[str, Any]]) -> dict[str, list[str]]:

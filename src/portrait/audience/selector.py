@@ -42,6 +42,14 @@ class BuiltProfile:
         return self.index.n_users
 
 
+def no_such_segment(name: str, store: MetadataStore) -> NotFoundError:
+    """The error for a segment name that is not saved, with the nearest names."""
+    names = [s["name"] for s in store.segments()]
+    return NotFoundError(
+        f"no segment named '{name}'", hint=suggest(name, names) or "see portrait segment list"
+    )
+
+
 def rule_key(rule: Rule) -> str:
     return json.dumps(RuleDocument(rule=rule).model_dump(mode="json"), sort_keys=True)
 
@@ -135,11 +143,7 @@ class Selector:
             return known
         row = self.store.segment(name)
         if row is None:
-            names = [s["name"] for s in self.store.segments()]
-            raise NotFoundError(
-                f"no segment named '{name}'",
-                hint=suggest(name, names) or "see portrait segment list",
-            )
+            raise no_such_segment(name, self.store)
         rule = RuleDocument.model_validate_json(row["rule"]).rule
         refs = rule_references(rule)
         snapshot = self.store.latest_snapshot(name)
