@@ -322,7 +322,7 @@ class Workspace:
             tag_values=values,
             events=rollup.events if rollup else None,
             business_lines=rollup.business_lines if rollup else None,
-            properties=self.warehouse.schema().get("events"),
+            properties=self._built_warehouse().schema().get("events"),
         )
         selector.checked.add(key)
         return parsed
@@ -392,13 +392,20 @@ class Workspace:
         parsed = self.check_rule(rule)
         return rule_query(parsed, self._sql_context()).sql(dialect=dialect, pretty=True)
 
+    def _built_warehouse(self) -> _build.WarehouseSnapshot:
+        """The warehouse version the live profile was built from (its events are the rollup's),
+        while it is kept; else the live one."""
+        version = self.built.manifest.get("warehouse_version")
+        warehouse = _build.snapshot(self.layout, str(version)) if version else None
+        return warehouse if warehouse is not None and warehouse.path else self.warehouse
+
     def _sql_members(self, rule: Rule, behaviour_source: str) -> Any:
         from portrait.audience.sqlpath import SqlInputs, evaluate_sql
         from portrait.build.built import GROUPS_FILE
         from portrait.engine import EngineSettings, open_engine
 
         snap = self.built
-        warehouse = self.warehouse
+        warehouse = self._built_warehouse()
         events = warehouse.tables.get("events")
         inputs = SqlInputs(
             profile_file=snap.profile_file,

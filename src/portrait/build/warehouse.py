@@ -85,8 +85,13 @@ def warehouse_dir(layout: Layout) -> VersionedDir:
     return VersionedDir(layout.warehouse_dir)
 
 
-def snapshot(layout: Layout) -> WarehouseSnapshot:
+def snapshot(layout: Layout, version: str | None = None) -> WarehouseSnapshot:
+    """The live warehouse version, or the named one while it is still kept (``None`` when it
+    has been pruned)."""
     current = warehouse_dir(layout).current()
+    if version is not None and (current is None or current.name != version):
+        kept = layout.warehouse_dir / version
+        current = kept if (kept / "manifest.json").is_file() else None
     manifest = read_manifest(current)
     tables = {
         name: TableState.from_json(name, data) for name, data in manifest.get("tables", {}).items()
