@@ -29,10 +29,15 @@ def _names(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _print_upload(report: dict[str, Any]) -> None:
     err.print(
-        f"ID list '{report['name']}': {report['rows']:,} lines, {report['matched']:,} users "
-        f"matched, {report['unmatched']:,} unmatched, {report['duplicates']:,} duplicate lines"
+        f"ID list '{report['name']}': {_n(report['rows'], 'line')}, "
+        f"{_n(report['matched'], 'user')} matched, {report['unmatched']:,} unmatched, "
+        f"{_n(report['duplicates'], 'duplicate line')}"
         + (f" (header '{report['header']}' skipped)" if report["header"] else ""),
         highlight=False,
     )
@@ -123,7 +128,7 @@ def create(
         emit_record(record, fmt)
         return
     output_console().print(
-        f"segment '{info.name}' ({info.mode}): {info.size:,} users as of {info.as_of} — "
+        f"segment '{info.name}' ({info.mode}): {_n(info.size or 0, 'user')} as of {info.as_of} — "
         f"{info.rule}",
         highlight=False,
     )
