@@ -174,6 +174,7 @@ def test_doc_examples_run(tmp_path: Path) -> None:
     _run_bash_blocks("segments.md", tmp_path, env)
     assert (tmp_path / "demo-ws" / "meta" / "portrait.db").is_file()
     _run_python_blocks("segments.md", tmp_path, env)
+    _run_python_blocks("insight.md", tmp_path, env)
 
 
 def test_every_setting_is_documented() -> None:

@@ -35,6 +35,7 @@ from portrait.store.layout import Layout
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from portrait.analysis import InsightReport
     from portrait.audience.segments import Segments
     from portrait.audience.selector import Selector
     from portrait.compile.rules import RuleSQL
@@ -281,7 +282,12 @@ class Workspace:
 
         snap = self.built
         if self._selector is None or self._selector.profile.version != snap.version:
-            rollup = RollupIndex(snap.rollup_dir) if snap.rollup_dir else None
+            rollup = None
+            if snap.rollup_dir:
+                try:
+                    rollup = RollupIndex(snap.rollup_dir)
+                except ValueError:  # built by an older version: the next build replaces it
+                    rollup = None
             as_of = snap.manifest.get("as_of")
             profile = BuiltProfile(
                 version=snap.version,
@@ -370,6 +376,101 @@ class Workspace:
             "as_of": profile.as_of.isoformat() if profile.as_of else None,
             "profile_version": profile.version,
         }
+
+    def audience(self, spec: str | Rule | Audience) -> Audience:
+        """An audience from a saved segment's name, a rule (text or model) or an Audience."""
+        if isinstance(spec, Audience):
+            return spec
+        if isinstance(spec, str) and self._has_metadata() and spec.strip() in self.segments:
+            selector = self.selector()
+            members = self.segments.members(spec.strip())
+            profile = selector.profile
+            return Audience(members, profile.profile_file, profile.population, self._pii_tags)
+        return self.select(spec)
+
+    def insight(
+        self,
+        target: str | Rule | Audience,
+        *,
+        baseline: str | Rule | Audience | None = None,
+        tags: list[str] | None = None,
+        include_missing: bool = False,
+        min_count: int = 30,
+    ) -> InsightReport:
+        """Compare a target audience (segment name, rule or Audience) with a baseline (default:
+        every user) on every value of ``tags`` (default: every tag that can be compared): counts,
+        valid-percent shares, TGI, z-test and TGI interval. See :mod:`portrait.analysis.insight`.
+
+        Example: ``ws.insight('city = "北京"', tags=["age_band"]).rows``.
+        """
+        from pyroaring import AbstractBitMap, FrozenBitMap
+
+        from portrait.analysis import insight
+
+        selector = self.selector()
+        profile = selector.profile
+        chosen = self._insight_tags(tags)
+        members = self.audience(target)
+        base: AbstractBitMap
+        if baseline is None:
+            base = FrozenBitMap(range(profile.population))
+            name = "population"
+        else:
+            base = self.audience(baseline).bitmap
+            name = baseline if isinstance(baseline, str) else "baseline"
+        types = {n: str(m["type"]) for n, m in profile.tags.items()}
+        return insight(
+            profile.index,
+            chosen,
+            types,
+            members.bitmap,
+            base,
+            baseline_name=name,
+            include_missing=include_missing,
+            min_count=min_count,
+        )
+
+    def distinctive(
+        self,
+        target: str | Rule | Audience,
+        *,
+        baseline: str | Rule | Audience | None = None,
+        top: int = 10,
+        min_count: int = 30,
+    ) -> list[dict[str, Any]]:
+        """The tag values that most distinguish a target from the baseline (its automatic
+        persona): over-represented values whose TGI is above 100 even at the low end of its
+        95% interval, ranked by that low end. Tags the target's own rule reads are left out
+        (a rule ``city = "北京"`` is trivially distinguished by its city)."""
+        own: set[str] = set()
+        if isinstance(target, str) and not (
+            self._has_metadata() and target.strip() in self.segments
+        ):
+            own = rule_tags(parse_rule(target))
+        elif not isinstance(target, str | Audience):
+            own = rule_tags(target)
+        tags = [t for t in self._insight_tags(None) if t not in own]
+        report = self.insight(target, baseline=baseline, tags=tags, min_count=min_count)
+        return report.distinctive(top)
+
+    def _insight_tags(self, tags: list[str] | None) -> list[str]:
+        profile = self.selector().profile
+        if tags is not None:
+            unknown = [t for t in tags if t not in profile.tags]
+            if unknown:
+                from portrait.rules.validate import suggest
+
+                raise NotFoundError(
+                    f"no built tag named '{unknown[0]}'",
+                    hint=suggest(unknown[0], profile.tags) or "see 'portrait tags list'",
+                )
+            return list(tags)
+        chosen = []
+        for name, meta in profile.tags.items():  # skip tags of near-unique values (phone)
+            if index_kind(str(meta["type"])) == "values" and profile.index.values(name).sparse:
+                continue
+            chosen.append(name)
+        return chosen
 
     def _sql_context(self, behaviour_source: str = "rollup") -> RuleSQL:
         from portrait.compile.rules import RuleSQL

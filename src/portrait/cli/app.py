@@ -16,6 +16,7 @@ from portrait.cli.common import (
     handles_errors,
 )
 from portrait.cli.common import open_ws as _open
+from portrait.cli.insight import insight_app
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.cli.segments import ids_app, segment_app
@@ -33,6 +34,7 @@ tags_app = typer.Typer(
 app.add_typer(tags_app, name="tags")
 app.add_typer(segment_app, name="segment")
 app.add_typer(ids_app, name="ids")
+app.add_typer(insight_app, name="insight")
 
 
 @app.command()

@@ -1,0 +1,111 @@
+"""``portrait insight TARGET`` and ``portrait insight distinctive TARGET``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from portrait.cli.common import FormatOpt, WorkspaceOpt, handles_errors, open_ws
+from portrait.cli.render import OutputFormat, emit_rows, output_console
+
+
+class _DefaultToShow(TyperGroup):
+    """``portrait insight TARGET …`` runs ``portrait insight show TARGET …``."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+insight_app = typer.Typer(
+    cls=_DefaultToShow,
+    help="Audience insight (人群洞察): TGI of every tag value against a baseline.",
+    no_args_is_help=True,
+)
+
+TargetArg = Annotated[
+    str, typer.Argument(help="A saved segment's name or a rule, e.g. 'city = \"北京\"'.")
+]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option("--baseline", "-b", help="Segment or rule to compare with (default: all users)."),
+]
+MinCountOpt = Annotated[
+    int, typer.Option("--min-count", help="Target members a value needs to count as significant.")
+]
+COLUMNS = [
+    "tag",
+    "value",
+    "target",
+    "target_share",
+    "baseline",
+    "baseline_share",
+    "tgi",
+    "tgi_low",
+    "tgi_high",
+    "p_value",
+    "significant",
+]
+
+
+def _header(report: Any, target: str) -> None:
+    output_console().print(
+        f"{target}: {report.target_size:,} users vs {report.baseline} ({report.baseline_size:,})",
+        highlight=False,
+    )
+
+
+@insight_app.command("show")
+@handles_errors
+def show(
+    target: TargetArg,
+    baseline: BaselineOpt = None,
+    tags: Annotated[
+        str | None, typer.Option("--tags", "-t", help="Tags to compare (comma-separated).")
+    ] = None,
+    min_count: MinCountOpt = 30,
+    include_missing: Annotated[
+        bool,
+        typer.Option("--include-missing", help="Count the missing value in the shares."),
+    ] = False,
+    top: Annotated[int, typer.Option("--top", help="Rows to show (0: all).", min=0)] = 30,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Every value of the tags: target and baseline counts and shares, TGI, its 95% interval
+    and p-value; large significant differences first."""
+    from portrait.analysis import ranked
+
+    names = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+    report = open_ws(workspace).insight(
+        target, baseline=baseline, tags=names, include_missing=include_missing, min_count=min_count
+    )
+    rows = ranked(report.rows)
+    if top:
+        rows = rows[:top]
+    if fmt is OutputFormat.table:
+        _header(report, target)
+    emit_rows(
+        rows, fmt, title="insight", columns=COLUMNS, percent=["target_share", "baseline_share"]
+    )
+
+
+@insight_app.command("distinctive")
+@handles_errors
+def distinctive(
+    target: TargetArg,
+    baseline: BaselineOpt = None,
+    top: Annotated[int, typer.Option("--top", help="How many values.", min=1)] = 10,
+    min_count: MinCountOpt = 30,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """The values that most distinguish the target (its persona): TGI above 100 even at the
+    low end of its 95% interval, ranked by that low end."""
+    rows = open_ws(workspace).distinctive(target, baseline=baseline, top=top, min_count=min_count)
+    emit_rows(
+        rows, fmt, title="distinctive", columns=COLUMNS, percent=["target_share", "baseline_share"]
+    )
