@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from portrait.store.metadata import MetadataStore
 
 WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
+INSIGHT_MAX_VALUES = 1000
+"""Insight compares, by default, the tags with at most this many distinct values."""
 
 
 @dataclass(frozen=True)
@@ -466,8 +468,15 @@ class Workspace:
                 )
             return list(tags)
         chosen = []
-        for name, meta in profile.tags.items():  # skip tags of near-unique values (phone)
-            if index_kind(str(meta["type"])) == "values" and profile.index.values(name).sparse:
+        for name, meta in profile.tags.items():
+            # personal data and tags of near-unique values (a phone number) say nothing about
+            # an audience; they are compared only when asked for by name
+            if meta.get("pii"):
+                continue
+            if (
+                index_kind(str(meta["type"])) == "values"
+                and profile.index.values(name).distinct > INSIGHT_MAX_VALUES
+            ):
                 continue
             chosen.append(name)
         return chosen

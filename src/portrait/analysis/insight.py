@@ -6,8 +6,8 @@ baseline, and **TGI** = share_target(v) / share_baseline(v) × 100. Shares are "
 over the members whose value is known; the missing value is its own row (its count and its
 share of *all* members) unless ``include_missing``, which makes it an ordinary value.
 Multi-valued tags count a member under each value it holds (shares may add up to more than 1).
-Numeric tags use the breakpoints of their range index: each value when a tag has at most 64,
-else 32 quantile bins.
+Numeric tags are reported in at most 12 bins made of the breakpoints of their range index
+(single values when a tag has few).
 
 Significance: a two-proportion z-test of the target's share against the rest of the baseline
 (the baseline without the target, so the samples are disjoint; against the whole baseline when
@@ -18,7 +18,6 @@ bitmap intersection cardinalities: no member list is materialised.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from portrait.index.values import ValueIndex
 from portrait.stats import ratio_interval, two_proportion_ztest
 
 MISSING = "(missing)"
+NUMERIC_BINS = 12
+"""Numeric tags are reported in at most this many bins (merged breakpoints of the index)."""
 ALPHA = 0.05
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -60,19 +61,45 @@ def _label(value: float, value_type: str) -> str:
     return f"{value:.6g}"
 
 
-def range_labels(index: RangeIndex, value_type: str) -> list[str]:
-    """A label per breakpoint: the value itself (exact) or its bin ``(previous, breakpoint]``."""
+def _chosen_breakpoints(index: RangeIndex) -> list[int]:
+    """At most NUMERIC_BINS breakpoints of a range index, evenly by position (the last one
+    always): the bins insight reports for a numeric tag."""
+    k = index.breakpoints.size
+    if k <= NUMERIC_BINS:
+        return list(range(k))
+    return sorted({round(x) for x in np.linspace(-1, k - 1, NUMERIC_BINS + 1)[1:]})
+
+
+def range_labels(index: RangeIndex, value_type: str, chosen: list[int]) -> list[str]:
+    """A label per chosen breakpoint: the value itself when the bin holds one value of an
+    exact index, else ``(previous, breakpoint]`` (the first bin ``≤ breakpoint``)."""
     points = [_label(float(b), value_type) for b in index.breakpoints]
-    if index.exact:
-        return points
-    return [f"≤ {points[0]}"] + [f"({a}, {b}]" for a, b in itertools.pairwise(points)]
+    labels = []
+    for i, k in enumerate(chosen):
+        previous = chosen[i - 1] if i else -1
+        if index.exact and k == previous + 1:
+            labels.append(points[k])
+        elif i == 0:
+            labels.append(f"≤ {points[k]}")
+        else:
+            labels.append(f"({points[previous]}, {points[k]}]")
+    return labels
 
 
 def tag_counts(
-    index: ValueIndex | RangeIndex, value_type: str, members: AbstractBitMap
+    index: ValueIndex | RangeIndex,
+    value_type: str,
+    members: AbstractBitMap,
+    *,
+    everyone: bool = False,
 ) -> TagCounts:
-    """How many of ``members`` hold each value of a tag (intersection cardinalities)."""
-    missing = members.intersection_cardinality(index.missing)
+    """How many of ``members`` hold each value of a tag (intersection cardinalities; plain
+    bitmap sizes when ``members`` is every user)."""
+
+    def overlap(bitmap: AbstractBitMap) -> int:
+        return len(bitmap) if everyone else bitmap.intersection_cardinality(members)
+
+    missing = overlap(index.missing)
     known = len(members) - missing
     if isinstance(index, ValueIndex):
         if index.sparse:
@@ -80,23 +107,21 @@ def tag_counts(
                 f"tag has {index.distinct:,} distinct values, too many to compare one by one",
                 hint="compare a bucket or band of it instead",
             )
-        counts = np.array(
-            [bitmap.intersection_cardinality(members) for _, bitmap in index.items()],
-            dtype=np.int64,
-        )
+        counts = np.array([overlap(bitmap) for _, bitmap in index.items()], dtype=np.int64)
         return TagCounts(index.values, counts, known, missing)
-    in_present = members.intersection_cardinality(index.present_users)
+    chosen = _chosen_breakpoints(index)
+    in_present = overlap(index.present_users)
     cumulative = np.array(
         [
-            in_present - stored.intersection_cardinality(members)
-            if flipped
-            else stored.intersection_cardinality(members)
-            for stored, flipped in zip(index.stored, index.complemented, strict=True)
+            in_present - overlap(index.stored[k])
+            if index.complemented[k]
+            else overlap(index.stored[k])
+            for k in chosen
         ],
         dtype=np.int64,
     )
     counts = np.diff(cumulative, prepend=0)
-    return TagCounts(range_labels(index, value_type), counts, known, missing)
+    return TagCounts(range_labels(index, value_type, chosen), counts, known, missing)
 
 
 @dataclass
@@ -135,14 +160,20 @@ def insight(
     include_missing: bool = False,
     min_count: int = 30,
 ) -> InsightReport:
-    """Compare ``target`` with ``baseline`` on every value of ``tags``."""
+    """Compare ``target`` with ``baseline`` on every value of ``tags``. A baseline of every
+    user (``baseline_name="population"``) is counted from the bitmap sizes alone."""
     if min_count < 0:
         raise InputError("--min-count cannot be negative")
     inside = target.issubset(baseline)
     report = InsightReport(len(target), len(baseline), baseline_name)
     for tag in tags:
         t = tag_counts(index.tag(tag), types[tag], target)
-        b = tag_counts(index.tag(tag), types[tag], baseline)
+        b = tag_counts(
+            index.tag(tag),
+            types[tag],
+            baseline,
+            everyone=baseline_name == "population" and len(baseline) == index.n_users,
+        )
         labels, tc, bc = list(t.labels), t.counts, b.counts
         t_den, b_den = t.known, b.known
         if include_missing:
