@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from portrait import build as _build
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import NotFoundError, TagDefinitionError
+from portrait.errors import InputError, NotFoundError, TagDefinitionError
 from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.rules import BehaviourCondition, Rule
 from portrait.progress import Progress
@@ -388,6 +388,10 @@ class Workspace:
             members = self.segments.members(spec.strip())
             profile = selector.profile
             return Audience(members, profile.profile_file, profile.population, self._pii_tags)
+        if isinstance(spec, str) and spec.strip().isidentifier():  # a name, not a rule
+            from portrait.audience.selector import no_such_segment
+
+            raise no_such_segment(spec.strip(), self.metadata)
         return self.select(spec)
 
     def insight(
@@ -454,6 +458,49 @@ class Workspace:
         tags = [t for t in self._insight_tags(None) if t not in own]
         report = self.insight(target, baseline=baseline, tags=tags, min_count=min_count)
         return report.distinctive(top)
+
+    def cross(
+        self,
+        audiences: Sequence[str | Rule | Audience] | None = None,
+        *,
+        min_support: float = 0.0,
+        min_confidence: float = 0.0,
+    ) -> list[dict[str, Any]]:
+        """Cross-business analysis: every ordered pair of the audiences (segment names or
+        rules; default: the users active in each business line over the last 360 days) with
+        sizes, overlap/union, support, confidence and lift; ``flagged`` pairs reach both
+        thresholds. See :mod:`portrait.analysis.cross`."""
+        from portrait.analysis import cross_matrix
+
+        if audiences is None:
+            rollup = self.selector().profile.rollup
+            lines = rollup.business_lines if rollup else []
+            if not lines:
+                raise InputError(
+                    "no business lines in the built events",
+                    hint="name the audiences to compare (segments or rules)",
+                )
+            specs: list[str | Rule | Audience] = [
+                f'events(line="{line}", last="360d") >= 1' for line in lines
+            ]
+            names = list(lines)
+        else:
+            specs = list(audiences)
+            names = [
+                s
+                if isinstance(s, str)
+                else print_rule(s)
+                if not isinstance(s, Audience)
+                else f"audience {i + 1}"
+                for i, s in enumerate(specs)
+            ]
+        members = [
+            (name, self.audience(spec).bitmap) for name, spec in zip(names, specs, strict=True)
+        ]
+        population = self.selector().profile.population
+        return cross_matrix(
+            members, population, min_support=min_support, min_confidence=min_confidence
+        )
 
     def _insight_tags(self, tags: list[str] | None) -> list[str]:
         profile = self.selector().profile

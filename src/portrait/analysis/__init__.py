@@ -1,5 +1,6 @@
-"""Understanding audiences: insight (TGI) and distinctive features."""
+"""Understanding audiences: insight (TGI), distinctive features, cross-business analysis."""
 
+from portrait.analysis.cross import cross_matrix, pair_metrics
 from portrait.analysis.insight import InsightReport, insight, ranked, tag_counts
 
-__all__ = ["InsightReport", "insight", "ranked", "tag_counts"]
+__all__ = ["InsightReport", "cross_matrix", "insight", "pair_metrics", "ranked", "tag_counts"]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from portrait import workspace as ws_api
+from portrait.cli.analysis import cross, insight_app
 from portrait.cli.common import (
     FormatOpt,
     QuietOpt,
@@ -16,7 +17,6 @@ from portrait.cli.common import (
     handles_errors,
 )
 from portrait.cli.common import open_ws as _open
-from portrait.cli.insight import insight_app
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.cli.segments import ids_app, segment_app
@@ -35,6 +35,7 @@ app.add_typer(tags_app, name="tags")
 app.add_typer(segment_app, name="segment")
 app.add_typer(ids_app, name="ids")
 app.add_typer(insight_app, name="insight")
+app.command("cross")(cross)
 
 
 @app.command()

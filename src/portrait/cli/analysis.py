@@ -1,4 +1,4 @@
-"""``portrait insight TARGET`` and ``portrait insight distinctive TARGET``."""
+"""Analysis commands: ``portrait insight [show|distinctive] TARGET`` and ``portrait cross``."""
 
 from __future__ import annotations
 
@@ -108,4 +108,54 @@ def distinctive(
     rows = open_ws(workspace).distinctive(target, baseline=baseline, top=top, min_count=min_count)
     emit_rows(
         rows, fmt, title="distinctive", columns=COLUMNS, percent=["target_share", "baseline_share"]
+    )
+
+
+CROSS_COLUMNS = [
+    "a",
+    "b",
+    "size_a",
+    "size_b",
+    "both",
+    "union",
+    "overlap_union",
+    "support",
+    "confidence",
+    "lift",
+    "flagged",
+]
+
+
+@handles_errors
+def cross(
+    audiences: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Segment names or rules (default: the users of each business line, 360 days)."
+        ),
+    ] = None,
+    min_support: Annotated[
+        float,
+        typer.Option("--min-support", help="Flag pairs with |A∩B| / all users at least this."),
+    ] = 0.0,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Flag pairs with |A∩B| / |A| at least this.")
+    ] = 0.0,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Show flagged pairs only.")] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Cross-business analysis (交叉营销): for every ordered pair A→B the sizes, overlap/union,
+    support, confidence and lift; pairs reaching both thresholds are flagged."""
+    rows = open_ws(workspace).cross(
+        audiences or None, min_support=min_support, min_confidence=min_confidence
+    )
+    if flagged:
+        rows = [r for r in rows if r["flagged"]]
+    emit_rows(
+        rows,
+        fmt,
+        title="cross",
+        columns=CROSS_COLUMNS,
+        percent=["overlap_union", "support", "confidence"],
     )
