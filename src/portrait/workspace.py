@@ -502,6 +502,60 @@ class Workspace:
             members, population, min_support=min_support, min_confidence=min_confidence
         )
 
+    def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
+        """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
+        the segments it is in, its latest ``events`` events and an orders summary."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from portrait.analysis.user360 import orders_summary, recent_events
+        from portrait.audience.export import take_rows
+        from portrait.engine import EngineSettings, open_engine
+        from portrait.store.tagfiles import load_tag_files
+
+        snap = self.built
+        ids = pq.read_table(snap.profile_file, columns=["user_id"]).column(0)
+        found = pc.index(ids, pa.scalar(str(user_id), ids.type)).as_py()
+        if found < 0:
+            raise NotFoundError(f"no user with id '{user_id}'", hint="ids are the users' user_id")
+        names = list(snap.tags)
+        row = self._masker(names, unmask)(
+            take_rows(snap.profile_file, np.array([found]), ["user_id", *names])
+        ).to_pylist()[0]
+        definitions = load_tag_files(self.layout.tags_dir)
+        categories: dict[str, list[dict[str, Any]]] = {}
+        for name in names:
+            title = definitions[name].title if name in definitions else ""
+            category = str(snap.tags[name].get("category") or "other")
+            categories.setdefault(category, []).append(
+                {"tag": name, "title": title, "value": row[name]}
+            )
+        segments = []
+        if self._has_metadata():
+            segments = [n for n in self.segments if found in self.segments.members(n)]
+        warehouse = self._built_warehouse()
+        engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))
+        try:
+            paths = {
+                t: state.paths(warehouse.path) if warehouse.path else []
+                for t, state in warehouse.tables.items()
+            }
+            latest = recent_events(engine, paths.get("events", []), str(user_id), events)
+            orders = orders_summary(engine, paths.get("orders", []), str(user_id))
+        finally:
+            engine.close()
+        return {
+            "user_id": str(user_id),
+            "uid": int(found),
+            "as_of": snap.manifest.get("as_of"),
+            "tags": categories,
+            "segments": segments,
+            "orders": orders,
+            "events": latest,
+        }
+
     def _insight_tags(self, tags: list[str] | None) -> list[str]:
         profile = self.selector().profile
         if tags is not None:

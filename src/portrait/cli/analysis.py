@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from portrait.cli.common import FormatOpt, WorkspaceOpt, handles_errors, open_ws
-from portrait.cli.render import OutputFormat, emit_rows, output_console
+from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 
 
 class _DefaultToShow(TyperGroup):
@@ -159,3 +159,39 @@ def cross(
         columns=CROSS_COLUMNS,
         percent=["overlap_union", "support", "confidence"],
     )
+
+
+@handles_errors
+def user(
+    user_id: Annotated[str, typer.Argument(help="The user's id (user_id).")],
+    events: Annotated[int, typer.Option("--events", help="Latest events to show.", min=0)] = 20,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """One user's 360 view (个人画像): tags by category, segments, orders, latest events."""
+    view = open_ws(workspace).user(user_id, events=events, unmask=unmask)
+    if fmt is OutputFormat.json:
+        emit_record(view, fmt)
+        return
+    if fmt is OutputFormat.csv:  # one row per tag value
+        rows = [{"category": c, **t} for c, tags in view["tags"].items() for t in tags]
+        emit_rows(rows, fmt, columns=["category", "tag", "title", "value"])
+        return
+    console = output_console()
+    console.print(
+        f"user {view['user_id']} (uid {view['uid']}) · as of {view['as_of']} · segments: "
+        + (", ".join(view["segments"]) or "none"),
+        highlight=False,
+    )
+    for category, tags in view["tags"].items():
+        emit_rows(tags, fmt, title=category, columns=["title", "tag", "value"])
+    if view["orders"]:
+        emit_record(view["orders"], fmt, title="orders")
+    if view["events"]:
+        columns = list(dict.fromkeys(k for e in view["events"] for k in e))
+        emit_rows(
+            view["events"], fmt, title=f"latest {len(view['events'])} events", columns=columns
+        )

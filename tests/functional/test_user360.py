@@ -1,0 +1,72 @@
+"""The single-user 360 view agrees with the profile, the segments and the raw data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from portrait.errors import NotFoundError
+from portrait.model.pii import mask_text
+from portrait.workspace import Workspace
+
+
+def test_user_view_matches_the_data(demo_ws: Workspace) -> None:
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    demo_ws.segments.create("others", 'city != "北京"')
+    buyers = demo_ws.select("orders_365d >= 2").ids()
+    user_id = buyers[0]
+    view = demo_ws.user(user_id, events=5)
+    profile = demo_ws.profile(unmask=True).to_pylist()[view["uid"]]
+    assert profile["user_id"] == user_id
+    flat = {t["tag"]: t["value"] for tags in view["tags"].values() for t in tags}
+    assert set(flat) == set(demo_ws.built.tags)
+    assert flat["city"] == profile["city"] and flat["age"] == profile["age"]
+    assert flat["phone"] == mask_text(profile["phone"])  # PII masked (demo phones come masked)
+    assert demo_ws.user(user_id, unmask=True)["tags"]["basic"][-1]["value"] == profile["phone"]
+    assert view["segments"] == (["beijing"] if profile["city"] == "北京" else ["others"])
+    warehouse = demo_ws.warehouse
+    assert warehouse.path is not None
+    con = duckdb.connect()
+    events = ", ".join(f"'{p}'" for p in warehouse.tables["events"].paths(warehouse.path))
+    latest = con.execute(
+        f"SELECT ts, event FROM read_parquet([{events}]) WHERE user_id = ? ORDER BY ts DESC LIMIT 5",
+        [user_id],
+    ).fetchall()
+    assert [(e["ts"], e["event"]) for e in view["events"]] == latest
+    orders = ", ".join(f"'{p}'" for p in warehouse.tables["orders"].paths(warehouse.path))
+    count, total = con.execute(
+        f"SELECT count(*), sum(amount) FROM read_parquet([{orders}]) WHERE user_id = ?", [user_id]
+    ).fetchone()  # type: ignore[misc]
+    assert view["orders"]["orders"] == count >= 2
+    assert view["orders"]["amount"] == pytest.approx(total)
+
+
+def test_user_command_and_unknown_ids(demo_ws: Workspace) -> None:
+    user_id = demo_ws.profile([]).column("user_id")[0].as_py()
+    out = subprocess.run(
+        [sys.executable, "-m", "portrait", "user", user_id, "-w", str(demo_ws.root), "-f", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["user_id"] == user_id
+    table = subprocess.run(
+        [sys.executable, "-m", "portrait", "user", user_id, "-w", str(demo_ws.root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"user {user_id}" in table.stdout and "basic" in table.stdout
+    with pytest.raises(NotFoundError, match="no user with id 'nobody'"):
+        demo_ws.user("nobody")
+    bad = subprocess.run(
+        [sys.executable, "-m", "portrait", "user", "nobody", "-w", str(demo_ws.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
