@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from portrait import build as _build
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import InputError, NotFoundError, TagDefinitionError
+from portrait.errors import InputError, NotFoundError, PortraitError, TagDefinitionError
 from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.rules import BehaviourCondition, Rule
 from portrait.progress import Progress
@@ -164,8 +164,12 @@ class Workspace:
         re-evaluate the dynamic segments against it."""
         report = _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
         if not report.up_to_date and self._has_metadata():
-            # the build stands even when a segment's rule no longer fits: it is reported
-            report.segments_refreshed, report.segments_failed = self.segments.refresh_all()
+            # the build stands even when a segment's rule no longer fits, or the metadata
+            # database cannot be reached: it is reported
+            try:
+                report.segments_refreshed, report.segments_failed = self.segments.refresh_all()
+            except PortraitError as exc:
+                report.segments_failed["*"] = str(exc)
         return report
 
     # -- reading -----------------------------------------------------------------------

@@ -954,3 +954,15 @@ def test_metadata_database_on_postgresql(
         assert not sqlite_file.exists()
     else:
         assert sqlite_dump(demo_ws) == sqlite_before
+
+
+def test_build_stands_when_the_metadata_database_is_unreachable(demo_ws: Workspace) -> None:
+    """The profile is built and swapped in; the segment refresh that follows reports the
+    unreachable database instead of failing the build."""
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    ws = portrait.open(demo_ws.root, overrides={"store.metadata_url": url})
+    before = ws.built.version
+    report = ws.build(full=True)
+    assert report.profile_version != before
+    assert "*" in report.segments_failed
+    assert "metadata database" in report.segments_failed["*"]
