@@ -164,7 +164,8 @@ def insight(
     user (``baseline_name="population"``) is counted from the bitmap sizes alone."""
     if min_count < 0:
         raise InputError("--min-count cannot be negative")
-    inside = target.issubset(baseline)
+    everyone = baseline_name == "population" and len(baseline) == index.n_users
+    inside = everyone or target.issubset(baseline)
     report = InsightReport(len(target), len(baseline), baseline_name)
     for tag in tags:
         t = tag_counts(index.tag(tag), types[tag], target)
@@ -172,7 +173,7 @@ def insight(
             index.tag(tag),
             types[tag],
             baseline,
-            everyone=baseline_name == "population" and len(baseline) == index.n_users,
+            everyone=everyone,
         )
         labels, tc, bc = list(t.labels), t.counts, b.counts
         t_den, b_den = t.known, b.known
