@@ -72,13 +72,12 @@ import pyarrow.parquet as pq
 from pyroaring import AbstractBitMap
 
 import portrait
+from benchlib import MIN_RUNS, WARMUP, mib, ms, sample_stats, time_sides
 from portrait.audience.evaluate import Sources, evaluate_rule
 from portrait.index import ProfileIndex, RangeIndex, ValueIndex
 from portrait.workspace import Workspace, create_demo
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-WARMUP = 2
-MIN_RUNS = 11
 MIN_CLI_RUNS = 5
 
 SEGMENT = "bench_churned"
@@ -123,17 +122,6 @@ def dir_size(path: Path | None) -> int:
     if path is None or not path.exists():
         return 0
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
-
-
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    value = seconds * 1e3
-    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
 
 
 def verdict(ok: bool) -> str:
@@ -200,15 +188,7 @@ class Side:
         return self.answers[0] if self.answers and len(set(self.answers)) == 1 else None
 
     def stats(self) -> dict[str, float | None]:
-        if not self.samples:
-            return {"p50": None, "p99": None, "min": None, "mean": None}
-        data = np.asarray(self.samples)
-        return {
-            "p50": float(np.percentile(data, 50)),
-            "p99": float(np.percentile(data, 99)),
-            "min": float(data.min()),
-            "mean": float(data.mean()),
-        }
+        return sample_stats(self.samples)
 
     @property
     def p50(self) -> float | None:
@@ -225,27 +205,6 @@ class Side:
             **{f"{k}_s": v for k, v in self.stats().items()},
             "samples_s": self.samples,
         }
-
-
-def time_sides(sides: list[Side], runs: int, warmup: int = WARMUP) -> None:
-    """``warmup`` untimed calls of each side, then ``runs`` rounds calling every side once, the
-    order rotating from round to round. A side that fails is reported, not fatal."""
-    for side in sides:
-        try:
-            for _ in range(warmup):
-                side.call()
-        except Exception as exc:  # report the failure, keep measuring the others
-            side.error = f"{type(exc).__name__}: {exc}"
-    live = [s for s in sides if s.error is None]
-    for r in range(runs):
-        shift = r % len(live) if live else 0
-        for side in live[shift:] + live[:shift]:
-            if side.error is not None:
-                continue
-            try:
-                side.samples.append(side.call())
-            except Exception as exc:  # keep the rounds going
-                side.error = f"{type(exc).__name__}: {exc}"
 
 
 def side_table(

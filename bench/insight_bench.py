@@ -62,13 +62,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import portrait
+from benchlib import MIN_RUNS, WARMUP, mib, ms, sample_stats, time_sides
 from portrait.analysis.insight import MISSING, _chosen_breakpoints, range_labels
 from portrait.index import RangeIndex
 from portrait.workspace import Audience, Workspace
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-WARMUP = 2
-MIN_RUNS = 11
 GENDER = "女"
 LARGE_SHARE = 0.25
 SMALL_SHARE = 0.01
@@ -83,17 +82,6 @@ Counts = dict[tuple[str, str], tuple[int, int]]
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    value = seconds * 1e3
-    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
-
-
-def mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
 
 
 def quote(name: str) -> str:
@@ -130,15 +118,7 @@ class Side:
         return self.results[0] if len(self.results) == 1 else None
 
     def stats(self) -> dict[str, float | None]:
-        if not self.samples:
-            return {"p50": None, "p99": None, "min": None, "mean": None}
-        data = np.asarray(self.samples)
-        return {
-            "p50": float(np.percentile(data, 50)),
-            "p99": float(np.percentile(data, 99)),
-            "min": float(data.min()),
-            "mean": float(data.mean()),
-        }
+        return sample_stats(self.samples)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,27 +130,6 @@ class Side:
             **{f"{k}_s": v for k, v in self.stats().items()},
             "samples_s": self.samples,
         }
-
-
-def time_sides(sides: list[Side], runs: int, warmup: int = WARMUP) -> None:
-    """``warmup`` untimed calls of each side, then ``runs`` rounds calling every side once, the
-    order rotating from round to round. A side that fails is reported, not fatal."""
-    for side in sides:
-        try:
-            for _ in range(warmup):
-                side.call()
-        except Exception as exc:  # report the failure, keep measuring the others
-            side.error = f"{type(exc).__name__}: {exc}"
-    live = [s for s in sides if s.error is None]
-    for r in range(runs):
-        shift = r % len(live) if live else 0
-        for side in live[shift:] + live[:shift]:
-            if side.error is not None:
-                continue
-            try:
-                side.samples.append(side.call())
-            except Exception as exc:  # keep the rounds going
-                side.error = f"{type(exc).__name__}: {exc}"
 
 
 def compare(expected: Counts | None, got: Counts | None) -> tuple[bool, bool, str]:

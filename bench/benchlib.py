@@ -1,0 +1,66 @@
+"""What the benchmark scripts share: formatting, sample statistics and interleaved timing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+WARMUP = 2
+MIN_RUNS = 11
+
+
+def ms(seconds: float | None) -> str:
+    """Milliseconds: two decimals below 100 ms, whole ones above, — when missing."""
+    if seconds is None:
+        return "—"
+    value = seconds * 1e3
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def sample_stats(samples: Sequence[float]) -> dict[str, float | None]:
+    """p50, p99, min and mean of timed samples (None without samples)."""
+    if not samples:
+        return {"p50": None, "p99": None, "min": None, "mean": None}
+    data = np.asarray(samples)
+    return {
+        "p50": float(np.percentile(data, 50)),
+        "p99": float(np.percentile(data, 99)),
+        "min": float(data.min()),
+        "mean": float(data.mean()),
+    }
+
+
+class Timed(Protocol):
+    """A side of a comparison: ``call()`` runs it once and returns the seconds it took."""
+
+    error: str | None
+    samples: list[float]
+
+    def call(self) -> float: ...
+
+
+def time_sides(sides: Sequence[Any], runs: int, warmup: int = WARMUP) -> None:
+    """``warmup`` untimed calls of each side, then ``runs`` rounds calling every side once, the
+    order rotating from round to round. A side that fails is reported, not fatal."""
+    for side in sides:
+        try:
+            for _ in range(warmup):
+                side.call()
+        except Exception as exc:  # report the failure, keep measuring the others
+            side.error = f"{type(exc).__name__}: {exc}"
+    live = [s for s in sides if s.error is None]
+    for r in range(runs):
+        shift = r % len(live) if live else 0
+        for side in live[shift:] + live[:shift]:
+            if side.error is not None:
+                continue
+            try:
+                side.samples.append(side.call())
+            except Exception as exc:  # keep the rounds going
+                side.error = f"{type(exc).__name__}: {exc}"
