@@ -560,6 +560,57 @@ class Workspace:
             "events": latest,
         }
 
+    def rfm_report(self, segment_tag: str | None = None) -> list[dict[str, Any]]:
+        """The RFM segments of the built profile: users, share of scored users and mean R, F
+        and M score per segment. Reads the ``kind: rfm`` tags (``score: segment`` and the
+        r/f/m tags of the same window and scale); ``segment_tag`` picks one when there are
+        several."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        definitions = self.tags.definitions
+        rfm = [definitions[n] for n in self.built.tags if definitions.get(n) is not None]
+        rfm = [t for t in rfm if t.kind == "rfm"]
+        segments = [t for t in rfm if getattr(t, "score", None) == "segment"]
+        if segment_tag is not None:
+            segments = [t for t in segments if t.name == segment_tag]
+        if not segments:
+            raise NotFoundError(
+                "no built RFM segment tag" + (f" named '{segment_tag}'" if segment_tag else ""),
+                hint="define one (kind: rfm, score: segment) and run portrait build; "
+                "see docs/tags.md",
+            )
+        seg = segments[0]
+        same = {
+            getattr(t, "score", ""): t.name
+            for t in rfm
+            if (getattr(t, "window", None), getattr(t, "scores", None), getattr(t, "where", None))
+            == (
+                getattr(seg, "window", None),
+                getattr(seg, "scores", None),
+                getattr(seg, "where", None),
+            )
+        }
+        columns = [seg.name, *(same[k] for k in "rfm" if k in same)]
+        table = pq.read_table(self.built.profile_file, columns=columns)
+        table = table.filter(pc.is_valid(table.column(seg.name)))
+        total = table.num_rows
+        aggregates = [(seg.name, "count")] + [(same[k], "mean") for k in "rfm" if k in same]
+        grouped = table.group_by(seg.name).aggregate(aggregates).to_pylist()
+        rows = []
+        for group in grouped:
+            users = int(group[f"{seg.name}_count"])
+            row: dict[str, Any] = {
+                "segment": group[seg.name],
+                "users": users,
+                "share": users / total if total else 0.0,
+            }
+            for k in "rfm":
+                if k in same:
+                    row[f"avg_{k}"] = float(group[f"{same[k]}_mean"])
+            rows.append(row)
+        return sorted(rows, key=lambda r: -int(r["users"]))
+
     def _insight_tags(self, tags: list[str] | None) -> list[str]:
         profile = self.selector().profile
         if tags is not None:

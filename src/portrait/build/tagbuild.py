@@ -40,7 +40,7 @@ from portrait.config import Config
 from portrait.engine import Engine, EngineSettings, open_engine
 from portrait.errors import BuildError, WorkspaceError
 from portrait.index.profile_index import build_tag_index, index_file
-from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, TagSet
+from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag, TagSet
 from portrait.progress import NullProgress, Progress, step
 from portrait.store.layout import Layout
 from portrait.store.manifest import write_manifest
@@ -79,7 +79,7 @@ def resolve_as_of(config: Config, warehouse: WarehouseSnapshot) -> dt.date:
 
 def _reads(tag: AnyTag) -> list[str]:
     tables = ["users"]
-    if isinstance(tag, MetricTag | PreferenceTag):
+    if isinstance(tag, MetricTag | PreferenceTag | RfmTag):
         tables.append(tag.from_)
     return tables
 
@@ -103,7 +103,7 @@ def fingerprints(
         for table in _reads(tag):
             state = warehouse.tables.get(table)
             parts.append(f"{table}@{state.version if state else 0}")
-        if isinstance(tag, MetricTag | PreferenceTag):
+        if isinstance(tag, MetricTag | PreferenceTag | RfmTag):
             parts += [as_of.isoformat(), timezone]
         parts += [f"{d}={out[d]}" for d in sorted(tags.tag_dependencies(name))]
         fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

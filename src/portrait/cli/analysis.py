@@ -195,3 +195,24 @@ def user(
         emit_rows(
             view["events"], fmt, title=f"latest {len(view['events'])} events", columns=columns
         )
+
+
+@handles_errors
+def rfm(
+    segment_tag: Annotated[
+        str | None,
+        typer.Option("--tag", help="The RFM segment tag to report (default: the first one)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """RFM segments (重要价值, 重要发展, …): users, share and mean R, F, M scores, from the
+    profile's ``kind: rfm`` tags."""
+    rows = open_ws(workspace).rfm_report(segment_tag)
+    columns = [
+        "segment",
+        "users",
+        "share",
+        *(k for k in ("avg_r", "avg_f", "avg_m") if rows and k in rows[0]),
+    ]
+    emit_rows(rows, fmt, title="RFM segments", columns=columns, percent=["share"])

@@ -24,6 +24,7 @@ from portrait.compile.virtual import VIRTUAL_TYPES, substitute_virtual
 from portrait.errors import InputError
 from portrait.model.schema import SQL_TYPES, Schema
 from portrait.model.tags import (
+    RFM_SEGMENTS,
     ZERO_WHEN_EMPTY,
     AnyTag,
     AttributeTag,
@@ -31,6 +32,7 @@ from portrait.model.tags import (
     DerivedTag,
     MetricTag,
     PreferenceTag,
+    RfmTag,
     TagSet,
 )
 
@@ -202,6 +204,91 @@ def distinct_count_query(
     )
 
 
+def rfm_query(tag: RfmTag, as_of: dt.date) -> exp.Select:
+    """``(user_id, <tag>)`` for one RFM column; users without orders in the window have none.
+
+    Score s of a value among n users = 1 + floor(scores × (rank − 1) / n), rank ascending in
+    "better" order (recency descending: the most recent rank last), ties sharing the lower
+    rank, so equal values get equal scores. A segment letter is H when the score is strictly
+    above the mean score of the scored users.
+    """
+    conditions = [_window_predicate(tag.window_days, as_of)]
+    predicate = where_predicate(dict(tag.where), tag.name)
+    if predicate is not None:
+        conditions.append(predicate)
+    as_of_date = exp.cast(exp.Literal.string(as_of.isoformat()), exp.DataType.Type.DATE)
+    recency = exp.DateDiff(
+        this=as_of_date,
+        expression=exp.cast(exp.Max(this=exp.column("ts")), exp.DataType.Type.DATE),
+        unit=exp.var("DAY"),
+    )
+    base = (
+        exp.select(
+            exp.column(TAG_TABLE_KEY),
+            exp.alias_(recency, "recency"),
+            exp.alias_(exp.Count(this=exp.Star()), "frequency"),
+            exp.alias_(exp.func("coalesce", exp.Sum(this=exp.column("amount")), 0), "monetary"),
+        )
+        .from_(tag.from_)
+        .where(exp.and_(*conditions))
+        .group_by(exp.column(TAG_TABLE_KEY))
+    )
+
+    def score(column: str, descending: bool) -> exp.Expr:
+        order = exp.Order(expressions=[exp.Ordered(this=exp.column(column), desc=descending)])
+        rank = exp.Window(this=exp.func("rank"), order=order)
+        total = exp.Window(this=exp.Count(this=exp.Star()))
+        value = exp.Add(
+            this=exp.Literal.number(1),
+            expression=exp.Floor(
+                this=exp.Div(
+                    this=exp.paren(
+                        exp.Mul(
+                            this=exp.Literal.number(tag.scores),
+                            expression=exp.paren(
+                                exp.Sub(this=rank, expression=exp.Literal.number(1))
+                            ),
+                        )
+                    ),
+                    expression=total,
+                )
+            ),
+        )
+        return exp.cast(value, exp.DataType.Type.INT)
+
+    scored = exp.select(
+        exp.column(TAG_TABLE_KEY),
+        exp.alias_(score("recency", True), "r"),
+        exp.alias_(score("frequency", False), "f"),
+        exp.alias_(score("monetary", False), "m"),
+    ).from_(exp.Subquery(this=base, alias=exp.TableAlias(this=exp.to_identifier("base"))))
+    if tag.score != "segment":
+        value: exp.Expr = exp.column(tag.score)
+    else:
+
+        def letter(column: str) -> exp.Expr:
+            mean = exp.Window(this=exp.Avg(this=exp.column(column)))
+            return (
+                exp.Case()
+                .when(exp.GT(this=exp.column(column), expression=mean), exp.Literal.string("H"))
+                .else_(exp.Literal.string("L"))
+            )
+
+        key = exp.DPipe(
+            this=exp.DPipe(this=letter("r"), expression=letter("f")), expression=letter("m")
+        )
+        case = exp.Case()
+        for code, label in RFM_SEGMENTS.items():
+            case = case.when(
+                exp.EQ(this=key.copy(), expression=exp.Literal.string(code)),
+                exp.Literal.string(label),
+            )
+        value = case
+    return exp.select(exp.column(TAG_TABLE_KEY), exp.alias_(value, tag.name, quoted=True)).from_(
+        exp.Subquery(this=scored, alias=exp.TableAlias(this=exp.to_identifier("scored")))
+    )
+
+
 _PREFERENCE_TEMPLATE = """
 SELECT user_id, ARRAY_AGG(v ORDER BY rn) AS :name FROM (
   SELECT user_id, v, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY :ranking) AS rn FROM (
@@ -321,7 +408,7 @@ def plan_queries(
     level_of = {name: i for i, names in enumerate(levels) for name in names}
     base_users: list[AnyTag] = []
     metrics: dict[str, list[MetricTag]] = {}
-    singles: list[MetricTag | PreferenceTag] = []
+    singles: list[MetricTag | PreferenceTag | RfmTag] = []
     later: list[list[DerivedTag | BucketTag]] = [[] for _ in levels]
     for name in tags:
         if name not in compute:
@@ -331,7 +418,7 @@ def plan_queries(
             base_users.append(tag)
         elif isinstance(tag, MetricTag) and tag.agg not in DISTINCT_AGGS:
             metrics.setdefault(tag.from_, []).append(tag)
-        elif isinstance(tag, MetricTag | PreferenceTag):
+        elif isinstance(tag, MetricTag | PreferenceTag | RfmTag):
             singles.append(tag)
         else:
             assert isinstance(tag, DerivedTag | BucketTag)
@@ -350,6 +437,8 @@ def plan_queries(
             query = preference_query(
                 single, as_of, _property_type(schema, single), timezone, columns
             )
+        elif isinstance(single, RfmTag):
+            query = rfm_query(single, as_of)
         else:
             query = distinct_count_query(single, as_of, timezone, columns)
         plan.per_tag[single.name] = query
@@ -450,6 +539,8 @@ def tag_sql(
         query = preference_query(
             tag, as_of, _property_type(schema, tag), timezone, set(schema.get(tag.from_, {}))
         )
+    elif isinstance(tag, RfmTag):
+        query = rfm_query(tag, as_of)
     elif isinstance(tag, BucketTag):
         query = exp.select(
             "user_id",

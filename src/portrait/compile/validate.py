@@ -23,6 +23,7 @@ from portrait.model.tags import (
     DerivedTag,
     MetricTag,
     PreferenceTag,
+    RfmTag,
     TagSet,
 )
 
@@ -205,7 +206,7 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
                 source_type = _check_column(tags, tag, "users", tag.source, "source", schema)
             if source_type not in NUMERIC_TYPES - {"date", "timestamp"}:
                 _err(tags, tag, "source", f"'{tag.source}' is {source_type}; buckets need a number")
-        elif isinstance(tag, MetricTag | PreferenceTag):
+        elif isinstance(tag, MetricTag | PreferenceTag | RfmTag):
             table = tag.from_
             if table not in schema:
                 _err(
@@ -223,6 +224,8 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
                     _err(tags, tag, "of", f"'{tag.of}' is {of_type}; '{tag.agg}' needs a number")
             if isinstance(tag, PreferenceTag):
                 _check_column(tags, tag, table, tag.property_name, "property", schema)
+            if isinstance(tag, RfmTag):
+                _check_column(tags, tag, table, "amount", "from", schema)
         elif isinstance(tag, DerivedTag):
             tree = parse_derived(tag, names, tags)
             tag = tag.model_copy(update={"depends_on": derived_references(tree)})

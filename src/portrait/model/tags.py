@@ -271,6 +271,36 @@ class PreferenceTag(_WindowedTag):
         return "list<string>"
 
 
+#: RFM segments by (R, F, M) above (H) or not above (L) the mean score
+RFM_SEGMENTS: dict[str, str] = {
+    "HHH": "重要价值",
+    "HLH": "重要发展",
+    "LHH": "重要保持",
+    "LLH": "重要挽留",
+    "HHL": "一般价值",
+    "HLL": "一般发展",
+    "LHL": "一般保持",
+    "LLL": "一般挽留",
+}
+
+
+class RfmTag(_WindowedTag):
+    """RFM over the orders of a window: recency (days since the last order), frequency
+    (orders), monetary (amount); each scored 1..``scores`` by quantile among the users with
+    orders (ties share the lower score; recent = high R), and the 8 classic segments by
+    comparing each score with its mean. ``score`` picks the column: r, f, m or segment."""
+
+    kind: Literal["rfm"] = "rfm"
+    from_: Literal["orders"] = Field(default="orders", alias="from")
+    window: str = "365d"
+    score: Literal["r", "f", "m", "segment"]
+    scores: int = Field(default=5, ge=2, le=10)
+
+    @property
+    def value_type(self) -> ValueType:
+        return "string" if self.score == "segment" else "int"
+
+
 class DerivedTag(_TagBase):
     """A SQL expression over other tags (parsed and checked, never pasted into SQL as text)."""
 
@@ -289,10 +319,11 @@ class DerivedTag(_TagBase):
 
 
 TagDefinition = Annotated[
-    AttributeTag | BucketTag | MetricTag | PreferenceTag | DerivedTag, Field(discriminator="kind")
+    AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag,
+    Field(discriminator="kind"),
 ]
-AnyTag = AttributeTag | BucketTag | MetricTag | PreferenceTag | DerivedTag
-TAG_KINDS = ("attribute", "bucket", "metric", "preference", "derived")
+AnyTag = AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag
+TAG_KINDS = ("attribute", "bucket", "metric", "preference", "rfm", "derived")
 
 
 class TagFile(BaseModel):
