@@ -506,6 +506,22 @@ class Workspace:
             members, population, min_support=min_support, min_confidence=min_confidence
         )
 
+    def cross_insight(
+        self,
+        a: str | Rule | Audience,
+        b: str | Rule | Audience,
+        *,
+        tags: list[str] | None = None,
+        min_count: int = 30,
+    ) -> InsightReport:
+        """Who are the cross users? Insight on A∩B against A: what sets the users of A who are
+        also in B apart from the rest of A."""
+        first = self.audience(a)
+        both = first & self.audience(b)
+        report = self.insight(both, baseline=first, tags=tags, min_count=min_count)
+        report.baseline = a if isinstance(a, str) else "A"
+        return report
+
     def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
         the segments it is in, its latest ``events`` events and an orders summary."""

@@ -82,3 +82,24 @@ def test_bad_input(demo_ws: Workspace) -> None:
     empty = demo_ws.cross(['city = "北京" and city = "上海"', 'gender = "女"'])
     assert all(r["both"] == 0 and r["flagged"] is False for r in empty)
     assert empty[0]["confidence"] == 0.0
+
+
+def test_cross_insight_compares_the_cross_users_with_a(demo_ws: Workspace) -> None:
+    a, b = 'city = "北京"', 'gender = "女"'
+    report = demo_ws.cross_insight(a, b, tags=["gender", "age_band"])
+    both = len(demo_ws.select(f"{a} and {b}"))
+    assert report.target_size == both
+    assert report.baseline_size == len(demo_ws.select(a)) and report.baseline == a
+    female = next(r for r in report.rows if r["tag"] == "gender" and r["value"] == "女")
+    assert female["target_share"] == 1.0
+    out = subprocess.run(
+        [sys.executable, "-m", "portrait", "cross", a, b, "--insight", "-w", str(demo_ws.root),
+         "-f", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert any(r["tag"] == "gender" for r in json.loads(out.stdout))
+    bad = subprocess.run(
+        [sys.executable, "-m", "portrait", "cross", a, "--insight", "-w", str(demo_ws.root)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "two audiences" in bad.stderr

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from portrait.cli.common import FormatOpt, WorkspaceOpt, handles_errors, open_ws
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
+from portrait.errors import InputError
 
 
 class _DefaultToShow(TyperGroup):
@@ -142,11 +143,31 @@ def cross(
         float, typer.Option("--min-confidence", help="Flag pairs with |A∩B| / |A| at least this.")
     ] = 0.0,
     flagged: Annotated[bool, typer.Option("--flagged", help="Show flagged pairs only.")] = False,
+    insight: Annotated[
+        bool,
+        typer.Option("--insight", help="With two audiences A B: insight on A∩B against A."),
+    ] = False,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Cross-business analysis (交叉营销): for every ordered pair A→B the sizes, overlap/union,
     support, confidence and lift; pairs reaching both thresholds are flagged."""
+    if insight:
+        from portrait.analysis import ranked
+
+        if not audiences or len(audiences) != 2:
+            raise InputError("--insight drills into one pair: give two audiences A B")
+        report = open_ws(workspace).cross_insight(audiences[0], audiences[1])
+        if fmt is OutputFormat.table:
+            _header(report, f"{audiences[0]} ∩ {audiences[1]}")
+        emit_rows(
+            ranked(report.rows)[:30],
+            fmt,
+            title="who are the cross users",
+            columns=COLUMNS,
+            percent=["target_share", "baseline_share"],
+        )
+        return
     rows = open_ws(workspace).cross(
         audiences or None, min_support=min_support, min_confidence=min_confidence
     )
