@@ -522,6 +522,49 @@ class Workspace:
         report.baseline = a if isinstance(a, str) else "A"
         return report
 
+    def association_rules(
+        self,
+        *,
+        min_support: float = 0.01,
+        min_confidence: float = 0.2,
+        basket: str = "orders",
+        item: str = "items",
+        max_size: int = 4,
+    ) -> list[dict[str, Any]]:
+        """Association rules for cross-sell over baskets: each order's list of ``item``
+        (default ``orders.items``) in the built warehouse version. See
+        :mod:`portrait.analysis.association` for the measures."""
+        import pyarrow.parquet as pq
+
+        from portrait.analysis.association import association_rules, frequent_itemsets
+
+        if basket != "orders":
+            raise InputError(
+                f"baskets come from orders, not '{basket}'", hint="use --basket orders"
+            )
+        warehouse = self._built_warehouse()
+        orders = warehouse.tables.get("orders")
+        if orders is None or warehouse.path is None:
+            raise InputError("no orders have been loaded", hint="portrait ingest orders FILE")
+        if item not in orders.columns:
+            from portrait.rules.validate import suggest
+
+            raise InputError(
+                f"orders have no column '{item}'",
+                where="--item",
+                hint=suggest(item, orders.columns) or "columns: " + ", ".join(orders.columns),
+            )
+        baskets: list[list[str]] = []
+        for path in orders.paths(warehouse.path):
+            column = pq.read_table(path, columns=[item]).column(0).to_pylist()
+            baskets.extend(
+                [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+                for value in column
+                if value is not None
+            )
+        itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
+        return association_rules(itemsets, min_confidence)
+
     def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
         the segments it is in, its latest ``events`` events and an orders summary."""

@@ -103,3 +103,22 @@ def test_cross_insight_compares_the_cross_users_with_a(demo_ws: Workspace) -> No
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "two audiences" in bad.stderr
+
+
+def test_association_rules_on_the_orders(demo_ws: Workspace) -> None:
+    rules = demo_ws.association_rules(min_support=0.01, min_confidence=0.2)
+    pairs = {(tuple(r["antecedent"]), tuple(r["consequent"])): r for r in rules}
+    assert (("lipstick",), ("lip_balm",)) in pairs  # the planted rule
+    planted = pairs[(("lipstick",), ("lip_balm",))]
+    assert planted["lift"] > 1.5 and 0.2 <= planted["confidence"] <= 0.6
+    assert [r["lift"] for r in rules] == sorted((r["lift"] for r in rules), reverse=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "portrait", "rules", "recommend", "lipstick", "-w",
+         str(demo_ws.root), "-f", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert any(r["consequent"] == "lip_balm" for r in json.loads(out.stdout))
+    with pytest.raises(InputError, match="no column 'itemz'"):
+        demo_ws.association_rules(item="itemz")
+    with pytest.raises(InputError, match="between 0"):
+        demo_ws.association_rules(min_support=0)

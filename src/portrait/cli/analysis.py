@@ -237,3 +237,77 @@ def rfm(
         *(k for k in ("avg_r", "avg_f", "avg_m") if rows and k in rows[0]),
     ]
     emit_rows(rows, fmt, title="RFM segments", columns=columns, percent=["share"])
+
+
+rules_app = typer.Typer(
+    help="Association rules for cross-sell (关联推荐) over order baskets.",
+    invoke_without_command=True,
+)
+RULE_COLUMNS = [
+    "antecedent",
+    "consequent",
+    "baskets",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+]
+MinSupportOpt = Annotated[
+    float, typer.Option("--min-support", help="Share of baskets an itemset needs (0 to 1).")
+]
+MinConfidenceOpt = Annotated[
+    float, typer.Option("--min-confidence", help="Share of A's baskets that also hold B.")
+]
+ItemOpt = Annotated[str, typer.Option("--item", help="Orders column holding the items.")]
+BasketOpt = Annotated[str, typer.Option("--basket", help="Where baskets come from: orders.")]
+
+
+def _rule_rows(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**r, "antecedent": " + ".join(r["antecedent"]), "consequent": " + ".join(r["consequent"])}
+        for r in rules
+    ]
+
+
+@rules_app.callback()
+@handles_errors
+def rules_main(
+    ctx: typer.Context,
+    basket: BasketOpt = "orders",
+    item: ItemOpt = "items",
+    min_support: MinSupportOpt = 0.01,
+    min_confidence: MinConfidenceOpt = 0.2,
+    top: Annotated[int, typer.Option("--top", help="Rules to show (0: all).", min=0)] = 30,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Frequent itemsets and rules A → B with support, confidence, lift, leverage and
+    conviction; strongest lift first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rules = open_ws(workspace).association_rules(
+        min_support=min_support, min_confidence=min_confidence, basket=basket, item=item
+    )
+    rows = _rule_rows(rules[:top] if top else rules)
+    emit_rows(rows, fmt, title="rules", columns=RULE_COLUMNS, percent=["support", "confidence"])
+
+
+@rules_app.command("recommend")
+@handles_errors
+def recommend(
+    items: Annotated[list[str], typer.Argument(help="Item(s) in the basket.")],
+    basket: BasketOpt = "orders",
+    item: ItemOpt = "items",
+    min_support: MinSupportOpt = 0.01,
+    min_confidence: MinConfidenceOpt = 0.2,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """What to recommend with these items: rules whose antecedent is exactly them."""
+    wanted = sorted(items)
+    rules = open_ws(workspace).association_rules(
+        min_support=min_support, min_confidence=min_confidence, basket=basket, item=item
+    )
+    rows = _rule_rows([r for r in rules if sorted(r["antecedent"]) == wanted])
+    emit_rows(rows, fmt, title="recommend", columns=RULE_COLUMNS, percent=["support", "confidence"])

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from portrait import workspace as ws_api
-from portrait.cli.analysis import cross, insight_app, rfm, user
+from portrait.cli.analysis import cross, insight_app, rfm, rules_app, user
 from portrait.cli.common import (
     FormatOpt,
     QuietOpt,
@@ -38,6 +38,7 @@ app.add_typer(insight_app, name="insight")
 app.command("cross")(cross)
 app.command("user")(user)
 app.command("rfm")(rfm)
+app.add_typer(rules_app, name="rules")
 
 
 @app.command()
