@@ -51,7 +51,6 @@ import importlib
 import json
 import mmap
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -72,7 +71,16 @@ import pyarrow.parquet as pq
 from pyroaring import AbstractBitMap
 
 import portrait
-from benchlib import MIN_RUNS, WARMUP, mib, ms, sample_stats, time_sides
+from benchlib import (
+    MIN_RUNS,
+    WARMUP,
+    base_facts,
+    mib,
+    ms,
+    sample_stats,
+    time_sides,
+    write_results,
+)
 from portrait.audience.evaluate import Sources, evaluate_rule
 from portrait.index import ProfileIndex, RangeIndex, ValueIndex
 from portrait.workspace import Workspace, create_demo
@@ -1008,23 +1016,6 @@ def measure_index(ws: Workspace, loads: int) -> dict[str, Any]:
 
 
 def machine_facts(con: duckdb.DuckDBPyConnection, chdb_version: str | None) -> dict[str, Any]:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = 0
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text(encoding="utf-8").splitlines():
-            if line.startswith("MemTotal:"):
-                ram = int(line.split()[1]) * 1024
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 0
     try:
         import polars as pl
 
@@ -1035,15 +1026,7 @@ def machine_facts(con: duckdb.DuckDBPyConnection, chdb_version: str | None) -> d
     import pyroaring
 
     return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu": cpu or platform.processor(),
-        "ram_bytes": ram,
-        "ram": f"{ram / 2**30:.1f} GiB" if ram else "?",
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "duckdb_threads": int(scalar(con, "SELECT current_setting('threads')")),
+        **base_facts(con),
         "polars": polars_version,
         "polars_threads": polars_threads,
         "chdb": chdb_version,
@@ -1599,11 +1582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "checks": ctx.checks,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"audience-{ctx.n_users}.json"
-    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print()
-    print(f"wrote {out}")
+    write_results(RESULTS_DIR, f"audience-{ctx.n_users}", payload)
     return 0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -64,3 +68,54 @@ def time_sides(sides: Sequence[Any], runs: int, warmup: int = WARMUP) -> None:
                 side.samples.append(side.call())
             except Exception as exc:  # keep the rounds going
                 side.error = f"{type(exc).__name__}: {exc}"
+
+
+def host_facts() -> tuple[str, int, int]:
+    """(CPU model, RAM bytes, cores this process may use), from /proc on Linux."""
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 0
+    return cpu, ram, usable
+
+
+def base_facts(con: Any) -> dict[str, Any]:
+    """Machine and engine facts every report starts with (``con``: a DuckDB connection)."""
+    import duckdb
+
+    cpu, ram, usable = host_facts()
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    return {
+        "nproc": usable,
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "ram_bytes": ram,
+        "ram": f"{ram / 2**30:.1f} GiB" if ram else "?",
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "duckdb_threads": int(row[0]) if row else 0,
+    }
+
+
+def write_results(results_dir: Path, name: str, payload: dict[str, Any]) -> Path:
+    """Write a report's JSON to ``results_dir/name.json`` and say where."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    out = results_dir / f"{name}.json"
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(f"wrote {out}")
+    return out

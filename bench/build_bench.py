@@ -28,7 +28,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from typing import Any
 import duckdb
 
 import portrait
+from benchlib import base_facts, write_results
 from portrait.workspace import Workspace, create_demo
 
 TARGET_RATIO = 1.2
@@ -851,33 +851,8 @@ def polars_event_metrics(
 
 
 def machine_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = 0
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text(encoding="utf-8").splitlines():
-            if line.startswith("MemTotal:"):
-                ram = int(line.split()[1]) * 1024
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 0
     return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu": cpu or platform.processor(),
-        "ram_bytes": ram,
-        "ram": f"{ram / 2**30:.1f} GiB" if ram else "?",
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "duckdb_threads": int(scalar(con, "SELECT current_setting('threads')")),
+        **base_facts(con),
         "portrait": getattr(portrait, "__version__", "?"),
         "load_average": list(os.getloadavg()),
     }
@@ -1297,11 +1272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "polars": polars_result,
         "profile": profile,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"build-{args.users}.json"
-    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print()
-    print(f"wrote {out}")
+    write_results(RESULTS_DIR, f"build-{args.users}", payload)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

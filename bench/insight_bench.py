@@ -45,9 +45,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +60,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import portrait
-from benchlib import MIN_RUNS, WARMUP, mib, ms, sample_stats, time_sides
+from benchlib import (
+    MIN_RUNS,
+    WARMUP,
+    base_facts,
+    mib,
+    ms,
+    sample_stats,
+    time_sides,
+    write_results,
+)
 from portrait.analysis.insight import MISSING, _chosen_breakpoints, range_labels
 from portrait.index import RangeIndex
 from portrait.workspace import Audience, Workspace
@@ -218,6 +225,15 @@ def describe_tags(ws: Workspace, names: list[str]) -> list[Tag]:
     return tags
 
 
+def label_of(tag: Tag, value: Any) -> str:
+    """Portrait's row label for a value an engine grouped by (a bin number for ranges)."""
+    if value is None:
+        return MISSING
+    if tag.kind == "range":
+        return tag.labels[int(value)]
+    return str(value)
+
+
 def load_table(ws: Workspace, tags: list[Tag], members: dict[str, np.ndarray]) -> pa.Table:
     """The tags' profile columns, plus a BOOLEAN membership column per audience."""
     table = pq.read_table(ws.built.profile_file, columns=["uid", *(t.name for t in tags)])
@@ -258,13 +274,7 @@ class DuckSide:
         for tag in self.tags:
             for sql in self.query(tag, flag):
                 for value, target, total in self.con.execute(sql).fetchall():
-                    if value is None:
-                        label = MISSING
-                    elif tag.kind == "range":
-                        label = tag.labels[int(value)]
-                    else:
-                        label = str(value)
-                    out[(tag.name, label)] = (int(target), int(total))
+                    out[(tag.name, label_of(tag, value))] = (int(target), int(total))
         return out
 
 
@@ -314,13 +324,7 @@ class PolarsSide:
         out: Counts = {}
         for (tag, _), result in zip(plan, results, strict=True):
             for value, target, total in result.iter_rows():
-                if value is None:
-                    label = MISSING
-                elif tag.kind == "range":
-                    label = tag.labels[int(value)]
-                else:
-                    label = str(value)
-                out[(tag.name, label)] = (int(target), int(total))
+                out[(tag.name, label_of(tag, value))] = (int(target), int(total))
         return out
 
 
@@ -330,23 +334,6 @@ class PolarsSide:
 
 
 def machine_facts(con: duckdb.DuckDBPyConnection, polars_ok: bool) -> dict[str, Any]:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = 0
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text(encoding="utf-8").splitlines():
-            if line.startswith("MemTotal:"):
-                ram = int(line.split()[1]) * 1024
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 0
     polars_version = polars_threads = None
     if polars_ok:
         import polars as pl
@@ -355,14 +342,7 @@ def machine_facts(con: duckdb.DuckDBPyConnection, polars_ok: bool) -> dict[str, 
     import pyroaring
 
     return {
-        "nproc": usable,
-        "cpu": cpu or platform.processor(),
-        "ram_bytes": ram,
-        "ram": f"{ram / 2**30:.1f} GiB" if ram else "?",
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "duckdb_threads": int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]),
+        **base_facts(con),
         "polars": polars_version,
         "polars_threads": polars_threads,
         "numpy": np.__version__,
@@ -565,11 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audiences": payload_parts,
         "targets": targets,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"insight-{n_users}.json"
-    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print()
-    print(f"wrote {out}")
+    write_results(RESULTS_DIR, f"insight-{n_users}", payload)
     return 0
 
 
