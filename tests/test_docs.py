@@ -175,6 +175,10 @@ def test_doc_examples_run(tmp_path: Path) -> None:
     assert (tmp_path / "demo-ws" / "meta" / "portrait.db").is_file()
     _run_python_blocks("segments.md", tmp_path, env)
     _run_python_blocks("insight.md", tmp_path, env)
+    _run_bash_blocks("charts.md", tmp_path, env)
+    _run_python_blocks("charts.md", tmp_path, env)
+    for chart in ("new_house.png", "cross.html", "rules.json", "age.png", "high_value.svg"):
+        assert (tmp_path / chart).stat().st_size > 500, chart
 
 
 def test_every_setting_is_documented() -> None:

@@ -619,27 +619,50 @@ class Workspace:
             "events": latest,
         }
 
-    def rfm_report(self, segment_tag: str | None = None) -> list[dict[str, Any]]:
-        """The RFM segments of the built profile: users, share of scored users and mean R, F
-        and M score per segment. Reads the ``kind: rfm`` tags (``score: segment`` and the
-        r/f/m tags of the same window and scale); ``segment_tag`` picks one when there are
-        several."""
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+    def rfm_report(
+        self,
+        segment_tag: str | None = None,
+        *,
+        window: str | None = None,
+        scores: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The 8 RFM segments: users, share of the users with orders and mean R, F and M score
+        per segment, largest first.
 
+        By default it reads the built ``kind: rfm`` tags (``score: segment`` and the r/f/m
+        tags of the same window and scale; ``segment_tag`` picks one when there are several).
+        With ``window`` ("90d", "52w", "all") or ``scores`` (2 to 10), or when no RFM tag is
+        built, it computes them from the orders of the built data version at its as-of date
+        (defaults 365d and 5) and adds the mean recency in days, orders and amount.
+        """
+        from portrait.analysis.rfm import rfm_definition
+
+        if window is not None or scores is not None:
+            if segment_tag is not None:
+                raise InputError("--tag reads built RFM tags; --window and --scores compute anew")
+            return self._rfm_on_the_fly(rfm_definition(window or "365d", scores or 5))
         definitions = self.tags.definitions
         rfm = [definitions[n] for n in self.built.tags if definitions.get(n) is not None]
         rfm = [t for t in rfm if t.kind == "rfm"]
         segments = [t for t in rfm if getattr(t, "score", None) == "segment"]
         if segment_tag is not None:
             segments = [t for t in segments if t.name == segment_tag]
+            if not segments:
+                raise NotFoundError(
+                    f"no built RFM segment tag named '{segment_tag}'",
+                    hint="define one (kind: rfm, score: segment) and run portrait build; "
+                    "see docs/tags.md",
+                )
         if not segments:
-            raise NotFoundError(
-                "no built RFM segment tag" + (f" named '{segment_tag}'" if segment_tag else ""),
-                hint="define one (kind: rfm, score: segment) and run portrait build; "
-                "see docs/tags.md",
-            )
-        seg = segments[0]
+            return self._rfm_on_the_fly(rfm_definition())
+        return self._rfm_from_tags(segments[0], rfm)
+
+    def _rfm_from_tags(self, seg: Any, rfm: list[Any]) -> list[dict[str, Any]]:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from portrait.analysis.rfm import segment_rows
+
         same = {
             getattr(t, "score", ""): t.name
             for t in rfm
@@ -653,22 +676,25 @@ class Workspace:
         columns = [seg.name, *(same[k] for k in "rfm" if k in same)]
         table = pq.read_table(self.built.profile_file, columns=columns)
         table = table.filter(pc.is_valid(table.column(seg.name)))
-        total = table.num_rows
         aggregates = [(seg.name, "count")] + [(same[k], "mean") for k in "rfm" if k in same]
-        grouped = table.group_by(seg.name).aggregate(aggregates).to_pylist()
-        rows = []
-        for group in grouped:
-            users = int(group[f"{seg.name}_count"])
-            row: dict[str, Any] = {
-                "segment": group[seg.name],
-                "users": users,
-                "share": users / total if total else 0.0,
-            }
-            for k in "rfm":
-                if k in same:
-                    row[f"avg_{k}"] = float(group[f"{same[k]}_mean"])
-            rows.append(row)
-        return sorted(rows, key=lambda r: -int(r["users"]))
+        grouped = table.group_by(seg.name).aggregate(aggregates)
+        names = {f"{seg.name}_count": "users", seg.name: "segment"}
+        names.update({f"{same[k]}_mean": f"avg_{k}" for k in "rfm" if k in same})
+        return segment_rows(grouped.rename_columns([names[c] for c in grouped.column_names]))
+
+    def _rfm_on_the_fly(self, definition: Any) -> list[dict[str, Any]]:
+        from portrait.analysis.rfm import rfm_on_the_fly
+        from portrait.engine import EngineSettings, open_engine
+
+        as_of = dt.date.fromisoformat(str(self.built.manifest["as_of"]))
+        warehouse = self._built_warehouse()
+        orders = warehouse.tables.get("orders")
+        files = orders.paths(warehouse.path) if orders is not None and warehouse.path else []
+        engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))
+        try:
+            return rfm_on_the_fly(engine, files, definition, as_of)
+        finally:
+            engine.close()
 
     def _insight_tags(self, tags: list[str] | None) -> list[str]:
         profile = self.selector().profile

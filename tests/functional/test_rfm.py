@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+from typing import Any
 
 import pandas as pd
+import pytest
+from typer.testing import CliRunner
 
+from portrait.cli import app
+from portrait.errors import InputError
 from portrait.model.tags import RFM_SEGMENTS
 from portrait.workspace import Workspace
 
@@ -78,3 +84,71 @@ def test_rfm_tags_match_pandas(demo_ws: Workspace) -> None:
     members = ref[ref.segment == "重要价值"]
     assert top["users"] == len(members)
     assert abs(top["avg_r"] - members.r.mean()) < 1e-9
+
+
+def _orders(ws: Workspace) -> pd.DataFrame:
+    warehouse = ws.warehouse
+    assert warehouse.path is not None
+    orders = pd.concat(pd.read_parquet(p) for p in warehouse.tables["orders"].paths(warehouse.path))
+    orders["ts"] = pd.to_datetime(orders["ts"]).dt.tz_localize(None)
+    return orders
+
+
+def test_rfm_on_the_fly_matches_pandas(demo_ws: Workspace) -> None:
+    """``--window``/``--scores`` compute from the orders: every segment's size and means agree
+    with pandas, all 8 segments are listed, and the default equals the built tags' report."""
+    as_of = dt.date.fromisoformat(demo_ws.built.manifest["as_of"])
+    ref = _reference(_orders(demo_ws), as_of, 90, 3)
+    report = demo_ws.rfm_report(window="90d", scores=3)
+    assert sorted(r["segment"] for r in report) == sorted(RFM_SEGMENTS.values())
+    assert sum(r["users"] for r in report) == len(ref)
+    for row in report:
+        members = ref[ref.segment == row["segment"]]
+        assert row["users"] == len(members), row["segment"]
+        assert row["share"] == pytest.approx(len(members) / len(ref), abs=1e-12)
+        if len(members):
+            for key, column in [
+                ("avg_r", "r"),
+                ("avg_f", "f"),
+                ("avg_m", "m"),
+                ("avg_recency_days", "recency"),
+                ("avg_orders", "frequency"),
+                ("avg_amount", "monetary"),
+            ]:
+                assert row[key] == pytest.approx(members[column].mean(), rel=1e-9), key
+        else:
+            assert row["avg_r"] is None
+    by_tags = {r["segment"]: r for r in demo_ws.rfm_report()}  # the demo's built rfm tags
+    computed = {r["segment"]: r for r in demo_ws.rfm_report(window="365d", scores=5)}
+    for label, row in by_tags.items():
+        assert computed[label]["users"] == row["users"]
+        for key in ("avg_r", "avg_f", "avg_m"):
+            if row[key] is not None:
+                assert computed[label][key] == pytest.approx(row[key], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"window": "9x"}, "bad RFM window '9x'"),
+        ({"window": "0d"}, "bad RFM window '0d'"),
+        ({"scores": 1}, "bad RFM scores 1"),
+        ({"scores": 11}, "bad RFM scores 11"),
+    ],
+)
+def test_rfm_bad_options(demo_ws: Workspace, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        demo_ws.rfm_report(**options)
+
+
+def test_rfm_cli_window_and_scores(demo_ws: Workspace) -> None:
+    result = CliRunner().invoke(
+        app, ["rfm", "--window", "90d", "--scores", "3", "-w", str(demo_ws.root), "-f", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["segment"] for r in rows} == set(RFM_SEGMENTS.values())
+    assert rows == demo_ws.rfm_report(window="90d", scores=3)
+    bad = CliRunner().invoke(app, ["rfm", "--scores", "12", "-w", str(demo_ws.root)])
+    assert bad.exit_code == 2
+    assert "bad RFM scores 12" in bad.output

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from portrait.cli.common import FormatOpt, WorkspaceOpt, handles_errors, open_ws
+from portrait import charts
+from portrait.cli.common import (
+    ChartOpt,
+    FormatOpt,
+    WorkspaceOpt,
+    handles_errors,
+    open_ws,
+    write_chart,
+)
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.errors import InputError
 
@@ -52,11 +60,12 @@ COLUMNS = [
 ]
 
 
+def _sizes(report: Any) -> str:
+    return f"{report.target_size:,} users vs {report.baseline} ({report.baseline_size:,})"
+
+
 def _header(report: Any, target: str) -> None:
-    output_console().print(
-        f"{target}: {report.target_size:,} users vs {report.baseline} ({report.baseline_size:,})",
-        highlight=False,
-    )
+    output_console().print(f"{target}: {_sizes(report)}", highlight=False)
 
 
 @insight_app.command("show")
@@ -73,11 +82,13 @@ def show(
         typer.Option("--include-missing", help="Count the missing value in the shares."),
     ] = False,
     top: Annotated[int, typer.Option("--top", help="Rows to show (0: all).", min=0)] = 30,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Every value of the tags: target and baseline counts and shares, TGI, its 95% interval
-    and p-value; large significant differences first."""
+    and p-value; large significant differences first. The chart shows the rows shown, in tag
+    order with --tags."""
     from portrait.analysis import ranked
 
     names = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
@@ -92,6 +103,13 @@ def show(
     emit_rows(
         rows, fmt, title="insight", columns=COLUMNS, percent=["target_share", "baseline_share"]
     )
+    # with --tags the chart keeps each tag's values together, in the tag's own order
+    shown = {id(r) for r in rows}
+    drawn = [r for r in report.rows if id(r) in shown] if names else rows
+    write_chart(
+        chart,
+        lambda: charts.insight_chart(drawn, title=f"Insight: {target}", subtitle=_sizes(report)),
+    )
 
 
 @insight_app.command("distinctive")
@@ -101,6 +119,7 @@ def distinctive(
     baseline: BaselineOpt = None,
     top: Annotated[int, typer.Option("--top", help="How many values.", min=1)] = 10,
     min_count: MinCountOpt = 30,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -109,6 +128,13 @@ def distinctive(
     rows = open_ws(workspace).distinctive(target, baseline=baseline, top=top, min_count=min_count)
     emit_rows(
         rows, fmt, title="distinctive", columns=COLUMNS, percent=["target_share", "baseline_share"]
+    )
+    against = f"against {baseline}" if baseline else "against all users"
+    write_chart(
+        chart,
+        lambda: charts.distinctive_chart(
+            rows, title=f"Distinctive features: {target}", subtitle=against
+        ),
     )
 
 
@@ -147,6 +173,7 @@ def cross(
         bool,
         typer.Option("--insight", help="With two audiences A B: insight on A∩B against A."),
     ] = False,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -160,12 +187,21 @@ def cross(
         report = open_ws(workspace).cross_insight(audiences[0], audiences[1])
         if fmt is OutputFormat.table:
             _header(report, f"{audiences[0]} ∩ {audiences[1]}")
+        shown = ranked(report.rows)[:30]
         emit_rows(
-            ranked(report.rows)[:30],
+            shown,
             fmt,
             title="who are the cross users",
             columns=COLUMNS,
             percent=["target_share", "baseline_share"],
+        )
+        write_chart(
+            chart,
+            lambda: charts.insight_chart(
+                shown,
+                title=f"Who are the cross users: {audiences[0]} ∩ {audiences[1]}",
+                subtitle=_sizes(report),
+            ),
         )
         return
     rows = open_ws(workspace).cross(
@@ -180,6 +216,7 @@ def cross(
         columns=CROSS_COLUMNS,
         percent=["overlap_union", "support", "confidence"],
     )
+    write_chart(chart, lambda: charts.cross_chart(rows))
 
 
 @handles_errors
@@ -222,21 +259,26 @@ def user(
 def rfm(
     segment_tag: Annotated[
         str | None,
-        typer.Option("--tag", help="The RFM segment tag to report (default: the first one)."),
+        typer.Option("--tag", help="The built RFM segment tag to report (default: the first)."),
     ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Compute from the orders of this window: 90d, 52w, all."),
+    ] = None,
+    scores: Annotated[
+        int | None,
+        typer.Option("--scores", help="Compute with scores 1..N (2 to 10; default 5)."),
+    ] = None,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """RFM segments (重要价值, 重要发展, …): users, share and mean R, F, M scores, from the
-    profile's ``kind: rfm`` tags."""
-    rows = open_ws(workspace).rfm_report(segment_tag)
-    columns = [
-        "segment",
-        "users",
-        "share",
-        *(k for k in ("avg_r", "avg_f", "avg_m") if rows and k in rows[0]),
-    ]
-    emit_rows(rows, fmt, title="RFM segments", columns=columns, percent=["share"])
+    """RFM segments (重要价值, 重要发展, …): users, share and mean R, F, M scores. Read from
+    the profile's ``kind: rfm`` tags; computed from the orders with --window or --scores (or
+    when no RFM tag is built), adding mean recency in days, orders and amount."""
+    rows = open_ws(workspace).rfm_report(segment_tag, window=window, scores=scores)
+    emit_rows(rows, fmt, title="RFM segments", columns=list(rows[0]), percent=["share"])
+    write_chart(chart, lambda: charts.rfm_chart(rows))
 
 
 rules_app = typer.Typer(
@@ -279,11 +321,12 @@ def rules_main(
     min_support: MinSupportOpt = 0.01,
     min_confidence: MinConfidenceOpt = 0.2,
     top: Annotated[int, typer.Option("--top", help="Rules to show (0: all).", min=0)] = 30,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Frequent itemsets and rules A → B with support, confidence, lift, leverage and
-    conviction; strongest lift first."""
+    conviction; strongest lift first. The chart plots every rule found."""
     if ctx.invoked_subcommand is not None:
         return
     rules = open_ws(workspace).association_rules(
@@ -291,6 +334,7 @@ def rules_main(
     )
     rows = _rule_rows(rules[:top] if top else rules)
     emit_rows(rows, fmt, title="rules", columns=RULE_COLUMNS, percent=["support", "confidence"])
+    write_chart(chart, lambda: charts.rules_chart(rules))
 
 
 @rules_app.command("recommend")

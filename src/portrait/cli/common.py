@@ -30,6 +30,48 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
+def _check_chart(path: Path | None) -> Path | None:
+    """Refuse a chart file Portrait cannot write before any work is done."""
+    if path is not None:
+        from portrait.charts.output import chart_format
+
+        try:
+            chart_format(path)
+        except PortraitError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if not path.parent.is_dir():
+            raise typer.BadParameter(f"folder '{path.parent}' does not exist")
+    return path
+
+
+ChartOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--chart",
+        help="Also write the report as a chart: .svg, .png, .html (self-contained, offline) "
+        "or .json (the Vega-Lite spec).",
+        show_default=False,
+        callback=_check_chart,
+    ),
+]
+
+
+def write_chart(path: Path | None, spec: Callable[[], dict[str, Any]]) -> None:
+    """Write the chart ``spec()`` builds to ``path`` (when given), saying where it went."""
+    if path is None:
+        return
+    import warnings
+
+    from portrait.charts import save_chart
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_chart(spec(), path)
+    for warning in caught:
+        err.print(f"warning: {warning.message}", style="yellow", highlight=False)
+    err.print(f"chart written to {path}", highlight=False)
+
+
 def handles_errors(func: F) -> F:
     """Print Portrait errors for people (no traceback); exit 2 for bad input, 1 for failures."""
 

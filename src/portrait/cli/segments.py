@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from portrait.cli.common import FormatOpt, WorkspaceOpt, err, handles_errors, open_ws
+from portrait import charts
+from portrait.cli.common import (
+    ChartOpt,
+    FormatOpt,
+    WorkspaceOpt,
+    err,
+    handles_errors,
+    open_ws,
+    write_chart,
+)
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.errors import InputError
 
@@ -198,6 +207,7 @@ def delete(
 @handles_errors
 def history(
     name: Annotated[str, typer.Argument(help="Segment name.")],
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -214,6 +224,7 @@ def history(
         for s in open_ws(workspace).segments.history(name)
     ]
     emit_rows(rows, fmt, title=f"history of {name}", columns=list(rows[0]) if rows else None)
+    write_chart(chart, lambda: charts.history_chart(rows, title=f"Size of segment {name}"))
 
 
 @segment_app.command("export")

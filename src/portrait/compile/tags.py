@@ -205,7 +205,18 @@ def distinct_count_query(
 
 
 def rfm_query(tag: RfmTag, as_of: dt.date) -> exp.Select:
-    """``(user_id, <tag>)`` for one RFM column; users without orders in the window have none.
+    """``(user_id, <tag>)`` for one RFM column; users without orders in the window have none."""
+    column = "segment" if tag.score == "segment" else tag.score
+    scores = rfm_scores_query(tag, as_of)
+    return exp.select(
+        exp.column(TAG_TABLE_KEY), exp.alias_(exp.column(column), tag.name, quoted=True)
+    ).from_(exp.Subquery(this=scores, alias=exp.TableAlias(this=exp.to_identifier("rfm"))))
+
+
+def rfm_scores_query(tag: RfmTag, as_of: dt.date) -> exp.Select:
+    """Per user with orders in the window of ``tag``: ``recency`` (days from the last order to
+    the as-of date), ``frequency`` (orders), ``monetary`` (amount), the scores ``r``, ``f``,
+    ``m`` and the ``segment`` (the tag's ``score`` is not used).
 
     Score s of a value among n users = 1 + floor(scores × (rank − 1) / n), rank ascending in
     "better" order (recency descending: the most recent rank last), ties sharing the lower
@@ -256,37 +267,37 @@ def rfm_query(tag: RfmTag, as_of: dt.date) -> exp.Select:
         )
         return exp.cast(value, exp.DataType.Type.INT)
 
+    measures = [exp.column(c) for c in ("recency", "frequency", "monetary")]
     scored = exp.select(
         exp.column(TAG_TABLE_KEY),
+        *measures,
         exp.alias_(score("recency", True), "r"),
         exp.alias_(score("frequency", False), "f"),
         exp.alias_(score("monetary", False), "m"),
     ).from_(exp.Subquery(this=base, alias=exp.TableAlias(this=exp.to_identifier("base"))))
-    if tag.score != "segment":
-        value: exp.Expr = exp.column(tag.score)
-    else:
 
-        def letter(column: str) -> exp.Expr:
-            mean = exp.Window(this=exp.Avg(this=exp.column(column)))
-            return (
-                exp.Case()
-                .when(exp.GT(this=exp.column(column), expression=mean), exp.Literal.string("H"))
-                .else_(exp.Literal.string("L"))
-            )
-
-        key = exp.DPipe(
-            this=exp.DPipe(this=letter("r"), expression=letter("f")), expression=letter("m")
+    def letter(column: str) -> exp.Expr:
+        mean = exp.Window(this=exp.Avg(this=exp.column(column)))
+        return (
+            exp.Case()
+            .when(exp.GT(this=exp.column(column), expression=mean), exp.Literal.string("H"))
+            .else_(exp.Literal.string("L"))
         )
-        case = exp.Case()
-        for code, label in RFM_SEGMENTS.items():
-            case = case.when(
-                exp.EQ(this=key.copy(), expression=exp.Literal.string(code)),
-                exp.Literal.string(label),
-            )
-        value = case
-    return exp.select(exp.column(TAG_TABLE_KEY), exp.alias_(value, tag.name, quoted=True)).from_(
-        exp.Subquery(this=scored, alias=exp.TableAlias(this=exp.to_identifier("scored")))
+
+    key = exp.DPipe(
+        this=exp.DPipe(this=letter("r"), expression=letter("f")), expression=letter("m")
     )
+    case = exp.Case()
+    for code, label in RFM_SEGMENTS.items():
+        case = case.when(
+            exp.EQ(this=key.copy(), expression=exp.Literal.string(code)),
+            exp.Literal.string(label),
+        )
+    return exp.select(
+        exp.column(TAG_TABLE_KEY),
+        *(exp.column(c) for c in ("recency", "frequency", "monetary", "r", "f", "m")),
+        exp.alias_(case, "segment"),
+    ).from_(exp.Subquery(this=scored, alias=exp.TableAlias(this=exp.to_identifier("scored"))))
 
 
 _PREFERENCE_TEMPLATE = """

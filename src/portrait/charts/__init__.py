@@ -1,0 +1,25 @@
+"""Charts of the reports: one Vega-Lite specification per report (``*_chart``), written to
+SVG, PNG, self-contained HTML or JSON by :func:`save_chart`, offline."""
+
+from portrait.charts.output import FORMATS, ChartFontWarning, has_cjk_font, save_chart
+from portrait.charts.specs import (
+    cross_chart,
+    distinctive_chart,
+    history_chart,
+    insight_chart,
+    rfm_chart,
+    rules_chart,
+)
+
+__all__ = [
+    "FORMATS",
+    "ChartFontWarning",
+    "cross_chart",
+    "distinctive_chart",
+    "has_cjk_font",
+    "history_chart",
+    "insight_chart",
+    "rfm_chart",
+    "rules_chart",
+    "save_chart",
+]
