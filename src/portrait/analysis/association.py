@@ -54,22 +54,32 @@ def frequent_itemsets(
     counts: dict[tuple[str, ...], int] = {items: len(bm) for items, bm in level.items()}
     size = 1
     while level and size < max_size:
-        keys = sorted(level)
-        frequent = set(keys)
+        frequent = set(level)
         following: dict[tuple[str, ...], BitMap] = {}
-        for a, b in itertools.combinations(keys, 2):
-            if a[:-1] != b[:-1]:
-                continue  # join itemsets sharing all but their last item
-            candidate = (*a, b[-1])
-            if any(sub not in frequent for sub in itertools.combinations(candidate, size)):
-                continue
-            both = level[a] & level[b]
-            if len(both) >= threshold:
-                following[candidate] = both
+        last = size + 1 == max_size  # the last level needs counts only, not the baskets
+        for group in _by_prefix(sorted(level)):
+            # join itemsets sharing all but their last item
+            for a, b in itertools.combinations(group, 2):
+                candidate = (*a, b[-1])
+                if any(sub not in frequent for sub in itertools.combinations(candidate, size)):
+                    continue
+                if last:
+                    count = level[a].intersection_cardinality(level[b])
+                    if count >= threshold:
+                        counts[candidate] = count
+                    continue
+                both = level[a] & level[b]
+                if len(both) >= threshold:
+                    following[candidate] = both
         counts.update({items: len(bm) for items, bm in following.items()})
         level = following
         size += 1
     return Itemsets(n, counts)
+
+
+def _by_prefix(keys: list[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
+    """Sorted itemsets of one size in runs sharing all but their last item."""
+    return [list(run) for _, run in itertools.groupby(keys, key=lambda k: k[:-1])]
 
 
 def association_rules(itemsets: Itemsets, min_confidence: float = 0.0) -> list[dict[str, Any]]:
