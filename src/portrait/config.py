@@ -142,6 +142,27 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the metadata database (segments, ID lists, snapshots); empty: "
         "SQLite in meta/portrait.db. PostgreSQL: postgresql+psycopg://user@host/db.",
     ),
+    Setting(
+        "campaigns.cap_messages",
+        0,
+        _positive_int,
+        "Frequency cap: at most this many messages per user per channel in cap_days rolling "
+        "days, across campaigns; 0 turns the cap off. A campaign may set its own (cap:).",
+    ),
+    Setting("campaigns.cap_days", 7, _positive_int, "The cap's rolling window in days."),
+    Setting(
+        "campaigns.batch_size",
+        1000,
+        _positive_int,
+        "Messages per delivery batch (one outbox file, one webhook request).",
+    ),
+    Setting(
+        "campaigns.attempts",
+        5,
+        _positive_int,
+        "Tries per batch on a retryable failure (5xx, timeout, refused connection), with "
+        "exponential backoff; then the campaign stops, resumable.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -150,9 +171,18 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class Config(Mapping[str, Any]):
     """Resolved settings of one workspace: ``config["engine.threads"]``."""
 
-    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]):
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        sources: Mapping[str, str],
+        channels: Mapping[str, Mapping[str, Any]] | None = None,
+        path: Path | None = None,
+    ):
         self._values = dict(values)
         self.sources = dict(sources)
+        #: ``[channels.NAME]`` tables of portrait.toml, checked where they are used
+        self.channels = {k: dict(v) for k, v in (channels or {}).items()}
+        self.path = path
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
@@ -185,6 +215,8 @@ def load_config(
     env = os.environ if environ is None else environ
     values = {s.name: s.default for s in SETTINGS}
     sources = {s.name: "default" for s in SETTINGS}
+    channels: dict[str, dict[str, Any]] = {}
+    path = None
     if workspace is not None:
         path = workspace / CONFIG_FILE
         if path.exists():
@@ -199,6 +231,16 @@ def load_config(
                         where=str(path),
                         hint="see docs/configuration.md",
                     )
+                if section == "channels":
+                    for name, channel in table.items():
+                        if not isinstance(channel, dict):
+                            raise ConfigError(
+                                f"channel '{name}' must be a [channels.{name}] table",
+                                where=str(path),
+                                hint="see docs/campaigns.md",
+                            )
+                        channels[name] = channel
+                    continue
                 for key, raw in table.items():
                     name = f"{section}.{key}"
                     setting = _BY_NAME.get(name)
@@ -220,7 +262,7 @@ def load_config(
             raise ConfigError(f"unknown setting '{name}'", hint="known: " + ", ".join(_BY_NAME))
         values[name] = _apply(setting, raw, "command line")
         sources[name] = "command line"
-    return Config(values, sources)
+    return Config(values, sources, channels, path)
 
 
 def default_toml() -> str:

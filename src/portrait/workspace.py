@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from portrait.analysis import InsightReport
     from portrait.audience.segments import Segments
     from portrait.audience.selector import Selector
+    from portrait.campaigns import Campaigns
     from portrait.compile.rules import RuleSQL
     from portrait.model.tags import AnyTag, TagSet
     from portrait.store.metadata import MetadataStore
@@ -354,6 +355,48 @@ class Workspace:
             self.layout.rejects_dir / "ids",
         )
 
+    def campaigns(self, *, clock: Any = None, actor: str | None = None) -> Campaigns:
+        """Campaigns of this workspace (definitions, dry runs, launches, reports), on the
+        live profile version. ``clock`` (a function giving an aware UTC datetime) and
+        ``actor`` (who acts, for the change log) default to now and the OS user."""
+        from portrait.campaigns import Campaigns, Inputs
+
+        snap = self.built
+        warehouse = self._built_warehouse()
+        orders = warehouse.tables.get("orders")
+
+        def check_audience(spec: str) -> None:
+            text = spec.strip()
+            if self._has_metadata() and text in self.segments:
+                return
+            if text.isidentifier():
+                from portrait.audience.selector import no_such_segment
+
+                raise no_such_segment(text, self.metadata)
+            self.check_rule(text)
+
+        extra: dict[str, Any] = {}
+        if clock is not None:
+            extra["clock"] = clock
+        if actor is not None:
+            extra["actor"] = actor
+        return Campaigns(
+            Inputs(
+                store=self.metadata,
+                audience=self.audience,
+                check_audience=check_audience,
+                profile_file=snap.profile_file,
+                profile_version=snap.version,
+                as_of=snap.manifest.get("as_of"),
+                tags=list(snap.tags),
+                channels=self.config.channels,
+                settings=self.config,
+                outbox=self.layout.root / "campaigns" / "outbox",
+                orders_files=orders.paths(warehouse.path) if orders and warehouse.path else [],
+                **extra,
+            )
+        )
+
     def select(self, rule: str | Rule, *, cache: bool = True) -> Audience:
         """The users a rule selects now, from the bitmap index. Results are cached by (rule,
         data version, segment/ID-list changes); ``cache=False`` evaluates afresh.
@@ -567,7 +610,8 @@ class Workspace:
 
     def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
-        the segments it is in, its latest ``events`` events and an orders summary."""
+        the segments it is in, its campaigns (group, delivery state, responses), its latest
+        ``events`` events and an orders summary."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -596,8 +640,10 @@ class Workspace:
                 {"tag": name, "title": title, "value": row[name]}
             )
         segments = []
+        history: list[dict[str, Any]] = []
         if self._has_metadata():
             segments = [n for n in self.segments if found in self.segments.members(n)]
+            history = self.campaigns().history(int(found))
         warehouse = self._built_warehouse()
         engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))
         try:
@@ -617,6 +663,7 @@ class Workspace:
             "segments": segments,
             "orders": orders,
             "events": latest,
+            "campaigns": history,
         }
 
     def rfm_report(
@@ -777,6 +824,7 @@ class Workspace:
                 engine,
                 selector.segment_members,
                 selector.id_list_members,
+                selector.campaign_members,
             )
         finally:
             engine.close()

@@ -26,6 +26,7 @@ from portrait.index.values import ValueIndex
 from portrait.model.rules import (
     And,
     BehaviourCondition,
+    CampaignRef,
     IdListRef,
     Not,
     Or,
@@ -44,8 +45,8 @@ class UnsupportedLeafError(InputError):
     code = "unsupported_rule"
 
 
-def _no_source(kind: str) -> Callable[[str], AbstractBitMap]:
-    def refuse(name: str) -> AbstractBitMap:
+def _no_source(kind: str) -> Callable[..., AbstractBitMap]:
+    def refuse(name: str, *_: str) -> AbstractBitMap:
         raise UnsupportedLeafError(f"{kind}('{name}') cannot be evaluated here")
 
     return refuse
@@ -57,6 +58,7 @@ class Sources:
 
     ``rollup``: the event rollup index (behaviour conditions); ``as_of``: the date windows end
     on; ``segment`` / ``id_list``: members of a saved segment / uploaded list by name;
+    ``campaign``: users of a campaign with an outcome (``campaign("NAME", "clicked")``);
     ``events_sql``: behaviour conditions with property filters, which the rollup does not
     keep, answered over the raw events.
     """
@@ -65,6 +67,9 @@ class Sources:
     as_of: dt.date | None = None
     segment: Callable[[str], AbstractBitMap] = field(default_factory=lambda: _no_source("segment"))
     id_list: Callable[[str], AbstractBitMap] = field(default_factory=lambda: _no_source("ids"))
+    campaign: Callable[[str, str], AbstractBitMap] = field(
+        default_factory=lambda: _no_source("campaign")
+    )
     events_sql: Callable[[BehaviourCondition], AbstractBitMap] | None = None
 
 
@@ -165,6 +170,8 @@ def _evaluate(rule: Rule, index: ProfileIndex, everyone: AbstractBitMap, sources
         return sources.segment(rule.name), BitMap()
     if isinstance(rule, IdListRef):
         return sources.id_list(rule.name), BitMap()
+    if isinstance(rule, CampaignRef):
+        return sources.campaign(rule.name, rule.outcome), BitMap()
     if isinstance(rule, Not):
         true, unknown = _evaluate(rule.item, index, everyone, sources)
         return (everyone - true - unknown if unknown else everyone - true), unknown

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.audience.evaluate import Sources, evaluate_rule
 from portrait.errors import NotFoundError, SegmentCycleError
+from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.rollup import RollupIndex
 from portrait.model.rules import BehaviourCondition, Rule, RuleDocument
@@ -84,6 +86,8 @@ class Selector:
         generation = 0
         if refs["segment"] or refs["ids"]:
             generation = self._generation = self.store.generation()
+        if refs["campaign"]:
+            cache = False  # deliveries and responses change without a generation bump
         key = (rule_key(rule), generation)
         cached = self._cache.get(key) if cache else None
         if cached is not None:
@@ -94,6 +98,7 @@ class Selector:
             as_of=self.profile.as_of,
             segment=lambda name: self.segment_members(name, resolving=resolving, fresh=False),
             id_list=lambda name: self.id_list_members(name, fresh=False),
+            campaign=self.campaign_members,
             events_sql=self.events_sql,
         )
         result = evaluate_rule(rule, self.profile.index, sources)
@@ -112,6 +117,17 @@ class Selector:
     def _remember(self, kind: str, name: str, members: AbstractBitMap) -> AbstractBitMap:
         self._members[(kind, name)] = (self._generation, members)
         return members
+
+    def campaign_members(self, name: str, outcome: str) -> AbstractBitMap:
+        """Users of a campaign with an outcome, read from the delivery and response records."""
+        if not self.store.campaign_exists(name):
+            raise NotFoundError(
+                f"no campaign named '{name}'",
+                hint=suggest(name, self.store.campaign_names()) or "see 'portrait campaign list'",
+            )
+        return bitmap_from_sorted(
+            np.asarray(self.store.campaign_members(name, outcome), dtype=np.uint32)
+        )
 
     def id_list_members(self, name: str, *, fresh: bool = True) -> AbstractBitMap:
         """Members of an uploaded ID list (``fresh``: first see whether anything changed)."""

@@ -12,10 +12,16 @@ import pyarrow as pa
 from pyroaring import AbstractBitMap, BitMap
 
 from portrait.compile.rollup import rollup_view
-from portrait.compile.rules import ID_LIST_MEMBERS, SEGMENT_MEMBERS, RuleSQL, rule_query
+from portrait.compile.rules import (
+    CAMPAIGN_MEMBERS,
+    ID_LIST_MEMBERS,
+    SEGMENT_MEMBERS,
+    RuleSQL,
+    rule_query,
+)
 from portrait.engine import Engine
 from portrait.index.bitmaps import bitmap_from_sorted
-from portrait.model.rules import Rule
+from portrait.model.rules import CampaignRef, Rule
 from portrait.rules.validate import rule_references
 
 
@@ -41,6 +47,13 @@ def _members_table(key: str, members: Mapping[str, AbstractBitMap]) -> pa.Table:
     return pa.table({key: pa.array(names, type=pa.string()), "uid": column})
 
 
+def _campaign_refs(rule: Rule) -> list[CampaignRef]:
+    if isinstance(rule, CampaignRef):
+        return [rule]
+    items = getattr(rule, "items", None) or ([rule.item] if hasattr(rule, "item") else [])
+    return [ref for item in items for ref in _campaign_refs(item)]
+
+
 def evaluate_sql(
     rule: Rule,
     ctx: RuleSQL,
@@ -48,6 +61,7 @@ def evaluate_sql(
     engine: Engine,
     segment: Callable[[str], AbstractBitMap],
     id_list: Callable[[str], AbstractBitMap],
+    campaign: Callable[[str, str], AbstractBitMap] | None = None,
 ) -> BitMap:
     """The users ``rule`` selects, computed by ``engine`` from the Parquet files."""
     engine.register_parquet(ctx.profile, [inputs.profile_file])
@@ -66,6 +80,25 @@ def evaluate_sql(
     )
     engine.register_arrow(
         ID_LIST_MEMBERS, _members_table("list", {n: id_list(n) for n in sorted(refs["ids"])})
+    )
+    wanted = sorted({(c.name, c.outcome) for c in _campaign_refs(rule)})
+    campaigns, outcomes, uids = [], [], []
+    for name, outcome in wanted:
+        if campaign is None:
+            raise ValueError("campaign() leaves need the campaign records")
+        ids = np.asarray(campaign(name, outcome).to_array(), dtype=np.int64)
+        campaigns.extend([name] * ids.size)
+        outcomes.extend([outcome] * ids.size)
+        uids.append(ids)
+    engine.register_arrow(
+        CAMPAIGN_MEMBERS,
+        pa.table(
+            {
+                "campaign": pa.array(campaigns, type=pa.string()),
+                "outcome": pa.array(outcomes, type=pa.string()),
+                "uid": np.concatenate(uids) if uids else np.zeros(0, dtype=np.int64),
+            }
+        ),
     )
     result = engine.to_arrow(rule_query(rule, ctx))
     return bitmap_from_sorted(np.asarray(result.column(0), dtype=np.uint32))  # ORDER BY uid

@@ -5,6 +5,7 @@ from portrait.charts.output import FORMATS, ChartFontWarning, has_cjk_font, save
 from portrait.charts.specs import (
     cross_chart,
     distinctive_chart,
+    funnel_chart,
     history_chart,
     insight_chart,
     rfm_chart,
@@ -16,6 +17,7 @@ __all__ = [
     "ChartFontWarning",
     "cross_chart",
     "distinctive_chart",
+    "funnel_chart",
     "has_cjk_font",
     "history_chart",
     "insight_chart",

@@ -496,3 +496,83 @@ def rules_chart(
             ],
         },
     )
+
+
+FUNNEL_STEPS = ("targeted", "sent", "delivered", "clicked", "converted")
+
+
+def funnel_chart(rows: Sequence[dict[str, Any]], *, title: str = "Campaign") -> dict[str, Any]:
+    """A campaign report's groups (``ws.campaigns().report(name)["groups"]``): the funnel
+    targeted → sent → delivered → clicked → converted per variant and control, bars side by
+    side: each step's share of the group's targeted users (groups of any size compare), the
+    count as text."""
+    data = []
+    for r in rows:
+        for step in FUNNEL_STEPS:
+            value = int(r.get(step) or 0)
+            share = value / r["targeted"] if r.get("targeted") else 0.0
+            data.append(
+                {
+                    "group": r["group"],
+                    "step": step,
+                    "users": value,
+                    "share": share,
+                    "text": f"{value:,} ({share:.0%})",
+                }
+            )
+    x = {
+        "field": "step",
+        "type": "nominal",
+        "sort": list(FUNNEL_STEPS),
+        "title": None,
+        "axis": {"labelAngle": 0},
+    }
+    return _spec(
+        "campaign_funnel",
+        {
+            "text": title,
+            "subtitle": "users at each step; text: share of the targeted",
+            "anchor": "start",
+        },
+        {
+            "data": {"values": data},
+            "width": {"step": 34},
+            "height": 260,
+            "layer": [
+                {
+                    "mark": {"type": "bar"},
+                    "encoding": {
+                        "x": x,
+                        "xOffset": {"field": "group", "type": "nominal"},
+                        "y": {
+                            "field": "share",
+                            "type": "quantitative",
+                            "title": "share of targeted",
+                            "axis": {"format": ".0%"},
+                        },
+                        "color": {
+                            "field": "group",
+                            "type": "nominal",
+                            "title": "group",
+                            "legend": {"orient": "bottom"},
+                        },
+                        "tooltip": [
+                            {"field": "group"},
+                            {"field": "step"},
+                            {"field": "users", "format": ","},
+                            {"field": "share", "format": ".1%"},
+                        ],
+                    },
+                },
+                {
+                    "mark": {"type": "text", "dy": -6, "fontSize": 9, "angle": 0},
+                    "encoding": {
+                        "x": x,
+                        "xOffset": {"field": "group", "type": "nominal"},
+                        "y": {"field": "share", "type": "quantitative"},
+                        "text": {"field": "users", "format": ","},
+                    },
+                },
+            ],
+        },
+    )

@@ -229,7 +229,8 @@ def user(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """One user's 360 view (个人画像): tags by category, segments, orders, latest events."""
+    """One user's 360 view (个人画像): tags by category, segments, campaigns, orders, latest
+    events."""
     view = open_ws(workspace).user(user_id, events=events, unmask=unmask)
     if fmt is OutputFormat.json:
         emit_record(view, fmt)
@@ -248,6 +249,13 @@ def user(
         emit_rows(tags, fmt, title=category, columns=["title", "tag", "value"])
     if view["orders"]:
         emit_record(view["orders"], fmt, title="orders")
+    if view["campaigns"]:
+        emit_rows(
+            view["campaigns"],
+            fmt,
+            title="campaigns",
+            columns=["campaign", "run", "group", "state", "sent_at", "responses"],
+        )
     if view["events"]:
         columns = list(dict.fromkeys(k for e in view["events"] for k in e))
         emit_rows(

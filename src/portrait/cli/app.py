@@ -9,6 +9,7 @@ import typer
 
 from portrait import workspace as ws_api
 from portrait.cli.analysis import cross, insight_app, rfm, rules_app, user
+from portrait.cli.campaigns import campaign_app
 from portrait.cli.common import (
     FormatOpt,
     QuietOpt,
@@ -39,6 +40,7 @@ app.command("cross")(cross)
 app.command("user")(user)
 app.command("rfm")(rfm)
 app.add_typer(rules_app, name="rules")
+app.add_typer(campaign_app, name="campaign")
 
 
 @app.command()

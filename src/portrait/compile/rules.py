@@ -23,6 +23,7 @@ from portrait.errors import InputError
 from portrait.model.rules import (
     And,
     BehaviourCondition,
+    CampaignRef,
     IdListRef,
     Not,
     Or,
@@ -34,6 +35,7 @@ from portrait.model.schema import Scalar, temporal_value
 
 SEGMENT_MEMBERS = "segment_members"
 ID_LIST_MEMBERS = "id_list_members"
+CAMPAIGN_MEMBERS = "campaign_members"  # (campaign, outcome, uid)
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,18 @@ def rule_condition(rule: Rule, ctx: RuleSQL) -> exp.Expr:
         return _member(SEGMENT_MEMBERS, "segment", rule.name, ctx.profile)
     if isinstance(rule, IdListRef):
         return _member(ID_LIST_MEMBERS, "list", rule.name, ctx.profile)
+    if isinstance(rule, CampaignRef):
+        members = (
+            exp.select("uid")
+            .from_(CAMPAIGN_MEMBERS)
+            .where(
+                exp.and_(
+                    exp.EQ(this=exp.column("campaign"), expression=exp.convert(rule.name)),
+                    exp.EQ(this=exp.column("outcome"), expression=exp.convert(rule.outcome)),
+                )
+            )
+        )
+        return exp.In(this=exp.column("uid", table=ctx.profile), query=exp.Subquery(this=members))
     if isinstance(rule, Not):
         return exp.not_(exp.paren(rule_condition(rule.item, ctx), copy=False))
     if isinstance(rule, And):

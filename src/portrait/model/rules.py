@@ -133,6 +133,32 @@ class IdListRef(_Node):
     name: str
 
 
+#: what happened to a user in a campaign, for ``campaign("NAME", "clicked")``
+CAMPAIGN_OUTCOMES = (
+    "targeted",
+    "control",
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "converted",
+    "not_converted",
+)
+CampaignOutcome = Literal[
+    "targeted", "control", "sent", "delivered", "opened", "clicked", "converted", "not_converted"
+]
+
+
+class CampaignRef(_Node):
+    """The users of a campaign (all its runs) with an outcome: ``targeted`` (assigned, control
+    included), ``control``, ``sent``, a response (``delivered``, ``opened``, ``clicked``,
+    ``converted``), or ``not_converted`` (sent, no conversion response)."""
+
+    kind: Literal["campaign"] = "campaign"
+    name: str
+    outcome: CampaignOutcome
+
+
 class And(_Node):
     kind: Literal["and"] = "and"
     items: list[Rule] = Field(min_length=2)
@@ -149,10 +175,10 @@ class Not(_Node):
 
 
 Rule = Annotated[
-    TagCondition | BehaviourCondition | SegmentRef | IdListRef | And | Or | Not,
+    TagCondition | BehaviourCondition | SegmentRef | IdListRef | CampaignRef | And | Or | Not,
     Field(discriminator="kind"),
 ]
-Leaf = TagCondition | BehaviourCondition | SegmentRef | IdListRef
+Leaf = TagCondition | BehaviourCondition | SegmentRef | IdListRef | CampaignRef
 
 And.model_rebuild()
 Or.model_rebuild()

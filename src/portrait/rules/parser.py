@@ -16,8 +16,11 @@ from pydantic import ValidationError
 
 from portrait.errors import InputError
 from portrait.model.rules import (
+    CAMPAIGN_OUTCOMES,
     And,
     BehaviourCondition,
+    CampaignOutcome,
+    CampaignRef,
     CompareOp,
     IdListRef,
     Not,
@@ -176,6 +179,14 @@ class _ToModel(Transformer[Token, Rule]):
 
     def ids(self, name: str) -> IdListRef:
         return IdListRef(name=name)
+
+    def campaign(self, name: str, outcome: str) -> CampaignRef:
+        if outcome not in CAMPAIGN_OUTCOMES:
+            raise ValueError(
+                f'campaign("{name}", "{outcome}"): the outcome is one of '
+                + ", ".join(CAMPAIGN_OUTCOMES)
+            )
+        return CampaignRef(name=name, outcome=cast(CampaignOutcome, outcome))
 
     def positional(self, value: str) -> tuple[None, str]:
         return (None, value)

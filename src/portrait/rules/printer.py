@@ -7,6 +7,7 @@ import json
 from portrait.model.rules import (
     And,
     BehaviourCondition,
+    CampaignRef,
     IdListRef,
     Not,
     Or,
@@ -82,6 +83,9 @@ def print_rule(rule: Rule) -> str:
         return f"segment({json.dumps(rule.name, ensure_ascii=False)})"
     if isinstance(rule, IdListRef):
         return f"ids({json.dumps(rule.name, ensure_ascii=False)})"
+    if isinstance(rule, CampaignRef):
+        name = json.dumps(rule.name, ensure_ascii=False)
+        return f'campaign({name}, "{rule.outcome}")'
     if isinstance(rule, Not):
         inner = print_rule(rule.item)
         return f"not ({inner})" if isinstance(rule.item, And | Or) else f"not {inner}"

@@ -10,6 +10,7 @@ from portrait.errors import InputError
 from portrait.model.rules import (
     And,
     BehaviourCondition,
+    CampaignRef,
     IdListRef,
     Not,
     Or,
@@ -45,13 +46,16 @@ def _leaves(rule: Rule) -> Iterable[Rule]:
 
 
 def rule_references(rule: Rule) -> dict[str, set[str]]:
-    """Names of the segments (``"segment"``) and ID lists (``"ids"``) a rule refers to."""
-    refs: dict[str, set[str]] = {"segment": set(), "ids": set()}
+    """Names of the segments (``"segment"``), ID lists (``"ids"``) and campaigns
+    (``"campaign"``) a rule refers to."""
+    refs: dict[str, set[str]] = {"segment": set(), "ids": set(), "campaign": set()}
     for leaf in _leaves(rule):
         if isinstance(leaf, SegmentRef):
             refs["segment"].add(leaf.name)
         elif isinstance(leaf, IdListRef):
             refs["ids"].add(leaf.name)
+        elif isinstance(leaf, CampaignRef):
+            refs["campaign"].add(leaf.name)
     return refs
 
 

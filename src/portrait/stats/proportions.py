@@ -49,3 +49,23 @@ def ratio_interval(
         low, high = ratio * np.exp(-z * se), ratio * np.exp(z * se)
     defined = (x1 > 0) & (x2 > 0) & (n1 > 0) & (n2 > 0)
     return np.where(defined, low, np.nan), np.where(defined, high, np.nan)
+
+
+def difference_interval(
+    count1: npt.ArrayLike,
+    nobs1: npt.ArrayLike,
+    count2: npt.ArrayLike,
+    nobs2: npt.ArrayLike,
+    level: float = 0.95,
+) -> tuple[Array, Array]:
+    """Wald interval of p1 − p2 with unpooled variances (statsmodels'
+    ``confint_proportions_2indep(..., method="wald", compare="diff")``). NaN for an empty
+    group."""
+    x1, n1, x2, n2 = _as(count1), _as(nobs1), _as(count2), _as(nobs2)
+    z = float(ndtri(0.5 + level / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+        se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+        diff = p1 - p2
+    defined = (n1 > 0) & (n2 > 0)
+    return np.where(defined, diff - z * se, np.nan), np.where(defined, diff + z * se, np.nan)

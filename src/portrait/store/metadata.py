@@ -1,4 +1,4 @@
-"""The metadata database: saved segments, their snapshots, uploaded ID lists.
+"""The metadata database: saved segments, their snapshots, uploaded ID lists, campaigns.
 
 SQLAlchemy Core over SQLite (``meta/portrait.db``, the default) or PostgreSQL. Every change is
 one transaction, so a failed command leaves the database as it was. Members are stored as
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portrait.errors import WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: campaigns, campaign runs and events, deliveries, responses
 
 metadata = MetaData()
 
@@ -86,6 +87,73 @@ snapshots = Table(
     Column("population", Integer, nullable=False),
     Column("seconds", Float, nullable=False),
     Column("members", LargeBinary, nullable=True),  # kept for the latest snapshots only
+)
+
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("spec", Text, nullable=False),  # the CampaignSpec as JSON
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+campaign_runs = Table(
+    "campaign_runs",
+    metadata,
+    Column("campaign", String(64), primary_key=True),
+    Column("run", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),  # running | completed | cancelled | failed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("profile_version", String(32), nullable=False),
+    Column("as_of", String(10), nullable=True),
+    Column("audience_size", Integer, nullable=False),
+    Column("members", LargeBinary, nullable=False),  # the frozen audience (Roaring bitmap)
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("campaign", String(64), primary_key=True),
+    Column("run", Integer, primary_key=True),
+    Column("uid", Integer, primary_key=True),
+    Column("user_id", String(256), nullable=False),
+    Column("grp", String(64), nullable=False),  # a variant's name or "control"
+    Column("channel", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("batch", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Index("deliveries_state", "campaign", "run", "state", "uid"),
+    Index("deliveries_cap", "channel", "state", "sent_at"),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("campaign", String(64), primary_key=True),
+    Column("uid", Integer, primary_key=True),
+    Column("response", String(16), primary_key=True),
+    Column("at", DateTime(timezone=True), primary_key=True),
+    Column("run", Integer, nullable=False),
+    Column("revenue", Float, nullable=True),
 )
 
 
@@ -137,7 +205,7 @@ def open_database(url: str, meta_dir: Path) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create the tables of a new database; upgrade an older schema (none yet: version 1)."""
+    """Create the tables of a new database; upgrade an older schema (1 → 2: new tables)."""
     with engine.begin() as conn:
         metadata.create_all(conn)
         row = conn.execute(
@@ -146,6 +214,12 @@ def migrate(engine: Engine) -> None:
         if row is None:
             conn.execute(
                 meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
+        elif int(row[0]) < SCHEMA_VERSION:  # 1 → 2 only added tables: create_all made them
+            conn.execute(
+                meta_table.update()
+                .where(meta_table.c.key == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
             )
         elif int(row[0]) > SCHEMA_VERSION:
             raise WorkspaceError(
@@ -266,6 +340,48 @@ class MetadataStore:
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
+
+    # -- campaigns --------------------------------------------------------------------
+    def campaign_exists(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(campaigns.c.name).where(campaigns.c.name == name)).first()
+                is not None
+            )
+
+    def campaign_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(campaigns.c.name).order_by(campaigns.c.name)).scalars())
+
+    def campaign_members(self, name: str, outcome: str) -> list[int]:
+        """Dense ids of a campaign's users (all runs) with an outcome (see
+        ``model.rules.CampaignRef``)."""
+        if outcome in ("delivered", "opened", "clicked", "converted"):
+            query = select(responses.c.uid).where(
+                responses.c.campaign == name, responses.c.response == outcome
+            )
+        elif outcome in ("sent", "not_converted"):
+            query = select(deliveries.c.uid).where(
+                deliveries.c.campaign == name, deliveries.c.state == "sent"
+            )
+        elif outcome == "control":
+            query = select(deliveries.c.uid).where(
+                deliveries.c.campaign == name, deliveries.c.grp == "control"
+            )
+        elif outcome == "targeted":
+            query = select(deliveries.c.uid).where(deliveries.c.campaign == name)
+        else:
+            raise ValueError(f"unknown campaign outcome {outcome!r}")
+        with self.engine.connect() as conn:
+            found = {int(u) for u in conn.execute(query).scalars()}
+            if outcome == "not_converted":
+                converted = conn.execute(
+                    select(responses.c.uid).where(
+                        responses.c.campaign == name, responses.c.response == "converted"
+                    )
+                ).scalars()
+                found -= {int(u) for u in converted}
+        return sorted(found)
 
     def history(self, segment: str) -> list[SnapshotRow]:
         columns = [c for c in snapshots.c if c.name != "members"]

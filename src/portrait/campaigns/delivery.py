@@ -1,0 +1,293 @@
+"""Delivery records and the batch loop: exactly one record per (campaign, run, user), and
+batches that are marked ``sending`` (committed) before the channel is called and ``sent``
+after it returns.
+
+A crash or kill between the two leaves the batch in ``sending``; the next launch re-sends it
+first, under the same batch key, which the channels treat as a repeat (see
+:mod:`portrait.campaigns.channels`), then carries on with the ``pending`` records. So nothing
+is sent twice and nothing skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from pyroaring import BitMap
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.engine import Connection
+
+from portrait.campaigns.channels import Channel, DeliveryFailed, Message
+from portrait.campaigns.planning import Plan
+from portrait.campaigns.rows import ProfileRows
+from portrait.campaigns.templates import CompiledTemplates, render_safely
+from portrait.model.campaigns import CampaignSpec
+from portrait.store.metadata import MetadataStore, campaign_runs, deliveries
+
+_INSERT_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class LaunchReport:
+    campaign: str
+    run: int
+    state: str
+    sent: int
+    failed: int
+    suppressed: int
+    control: int
+    pending: int
+    seconds: float
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def start_run(
+    conn: Connection,
+    spec: CampaignSpec,
+    plan: Plan,
+    *,
+    now: dt.datetime,
+    profile_version: str,
+    as_of: str | None,
+    cap_reason: str | None,
+) -> int:
+    """Record a new run with its frozen audience and one delivery record per member
+    (``control``, ``suppressed`` with the reason, or ``pending``), inside ``conn``'s
+    transaction. Returns the run number."""
+    last = conn.execute(
+        select(func.max(campaign_runs.c.run)).where(campaign_runs.c.campaign == spec.name)
+    ).scalar()
+    run = int(last or 0) + 1
+    conn.execute(
+        campaign_runs.insert().values(
+            campaign=spec.name,
+            run=run,
+            state="running",
+            started_at=now,
+            profile_version=profile_version,
+            as_of=as_of,
+            audience_size=len(plan.uids),
+            members=BitMap(plan.uids.tolist()).serialize(),
+        )
+    )
+    names = [g for g, _ in spec.groups]
+    records = []
+    for pos in range(len(plan.uids)):
+        group = names[int(plan.group_index[pos])]
+        if group == "control":
+            state, reason = "control", None
+        elif plan.suppressed[pos]:
+            state, reason = "suppressed", cap_reason
+        else:
+            state, reason = "pending", None
+        records.append(
+            {
+                "campaign": spec.name,
+                "run": run,
+                "uid": int(plan.uids[pos]),
+                "user_id": plan.user_ids[pos],
+                "grp": group,
+                "channel": spec.channel,
+                "state": state,
+                "reason": reason,
+                "batch": None,
+                "attempts": 0,
+                "sent_at": None,
+            }
+        )
+    for start in range(0, len(records), _INSERT_CHUNK):
+        conn.execute(deliveries.insert(), records[start : start + _INSERT_CHUNK])
+    return run
+
+
+def delivery_counts(conn: Connection, campaign: str, run: int) -> dict[str, int]:
+    rows = conn.execute(
+        select(deliveries.c.state, func.count())
+        .where(deliveries.c.campaign == campaign, deliveries.c.run == run)
+        .group_by(deliveries.c.state)
+    ).all()
+    return {str(state): int(n) for state, n in rows}
+
+
+class Sender:
+    """Sends one run's open records through a channel, batch by batch."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        spec: CampaignSpec,
+        run: int,
+        channel: Channel,
+        templates: CompiledTemplates,
+        rows: ProfileRows,
+        *,
+        address_tag: str | None,
+        clock: Callable[[], dt.datetime],
+        cancelled: Callable[[], bool],
+    ):
+        self.store = store
+        self.spec = spec
+        self.run = run
+        self.channel = channel
+        self.templates = templates
+        self.rows = rows
+        self.address_tag = address_tag
+        self.clock = clock
+        self.cancelled = cancelled
+        self.key = and_(deliveries.c.campaign == spec.name, deliveries.c.run == run)
+
+    def send_all(self, batch_size: int, batch_limit: int | None = None) -> str:
+        """Send until nothing is open, the campaign is cancelled, the send window closes or
+        ``batch_limit`` batches went out; returns a note saying why it stopped early ("" when
+        all went). A retryable channel failure propagates as :class:`DeliveryFailed`."""
+        spec = self.spec
+        started = time.perf_counter()
+        sent = 0
+        for done, (batch, records) in enumerate(self._batches(batch_size), start=1):
+            if self.cancelled():
+                self._release(batch)
+                return "cancelled"
+            if not self.in_window():
+                self._release(batch)
+                window = spec.send_window
+                assert window is not None
+                return (
+                    f"outside the send window {window.start}-{window.end} ({spec.timezone}); "
+                    "launch again in the window"
+                )
+            self._send(batch, records)
+            sent += len(records)
+            if spec.rate_limit:  # messages per second over the whole launch
+                wait = sent / spec.rate_limit - (time.perf_counter() - started)
+                if wait > 0:
+                    time.sleep(wait)
+            if batch_limit is not None and done >= batch_limit:
+                return f"stopped after {done} batches (resumable)"
+        return ""
+
+    def in_window(self) -> bool:
+        window = self.spec.send_window
+        if window is None:
+            return True
+        return window.contains(self.clock().astimezone(ZoneInfo(self.spec.timezone)).time())
+
+    def _batches(self, size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        """First the batches a crash left in ``sending`` (same key again), then new ones of
+        ``pending`` records, each marked ``sending`` in its own transaction."""
+        columns = (deliveries.c.uid, deliveries.c.user_id, deliveries.c.grp)
+        with self.store.engine.connect() as conn:
+            left = conn.execute(
+                select(deliveries.c.batch)
+                .where(self.key, deliveries.c.state == "sending")
+                .distinct()
+                .order_by(deliveries.c.batch)
+            ).scalars()
+            unfinished = [int(b) for b in left]
+        for batch in unfinished:
+            with self.store.engine.connect() as conn:
+                found = conn.execute(
+                    select(*columns)
+                    .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
+                    .order_by(deliveries.c.uid)
+                )
+                yield batch, [dict(r) for r in found.mappings()]
+        while True:
+            with self.store.transaction() as conn:
+                last = conn.execute(select(func.max(deliveries.c.batch)).where(self.key)).scalar()
+                batch = int(last or 0) + 1
+                found = conn.execute(
+                    select(*columns)
+                    .where(self.key, deliveries.c.state == "pending")
+                    .order_by(deliveries.c.uid)
+                    .limit(size)
+                )
+                records = [dict(r) for r in found.mappings()]
+                if not records:
+                    return
+                conn.execute(
+                    deliveries.update()
+                    .where(self.key, deliveries.c.uid.in_([r["uid"] for r in records]))
+                    .values(state="sending", batch=batch, attempts=deliveries.c.attempts + 1)
+                )
+            yield batch, records
+
+    def _messages(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[list[Message], list[dict[str, Any]]]:
+        """The batch's messages, and the records that cannot be sent (render error, no
+        address) with the reason."""
+        spec, tag = self.spec, self.address_tag
+        uids = np.asarray([r["uid"] for r in records], dtype=np.int64)
+        columns = [*self.templates.tags, *([tag] if tag else [])]
+        messages: list[Message] = []
+        failed: list[dict[str, Any]] = []
+        for record, values in zip(records, self.rows.values(uids, columns), strict=True):
+            out = render_safely(self.templates, record["grp"], values)
+            to = str(values[tag]) if tag and values.get(tag) else None
+            if isinstance(out, str) or (tag and to is None):
+                failed.append(
+                    {
+                        "u": record["uid"],
+                        "r": out if isinstance(out, str) else f"no {tag} to send to",
+                    }
+                )
+                continue
+            messages.append(
+                Message(
+                    message_id=f"{spec.name}:{self.run}:{record['user_id']}",
+                    campaign=spec.name,
+                    run=self.run,
+                    user_id=record["user_id"],
+                    variant=record["grp"],
+                    text=out[0],
+                    subject=out[1],
+                    to=to,
+                )
+            )
+        return messages, failed
+
+    def _send(self, batch: int, records: list[dict[str, Any]]) -> None:
+        messages, failed = self._messages(records)
+        refused: str | None = None
+        if messages:
+            try:
+                self.channel.send(f"{self.spec.name}:{self.run}:{batch}", messages)
+            except DeliveryFailed as exc:
+                if not exc.permanent:
+                    raise  # the batch stays in "sending": the next launch repeats it
+                refused = str(exc)
+        now = self.clock()
+        with self.store.transaction() as conn:
+            if failed:
+                conn.execute(
+                    deliveries.update()
+                    .where(self.key, deliveries.c.uid == bindparam("u"))
+                    .values(state="failed", reason=bindparam("r")),
+                    failed,
+                )
+            conn.execute(
+                deliveries.update()
+                .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
+                .values(
+                    state="failed" if refused else "sent",
+                    reason=refused,
+                    sent_at=None if refused else now,
+                )
+            )
+
+    def _release(self, batch: int) -> None:
+        """Put a batch that was not sent back to ``pending``."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
+                .values(state="pending", batch=None)
+            )

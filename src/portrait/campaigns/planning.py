@@ -1,0 +1,189 @@
+"""Planning a run: split the audience into the control and the variants, apply the frequency
+cap, and (for a dry run) render every message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pyroaring import AbstractBitMap
+from sqlalchemy import func, select
+
+from portrait.campaigns.assignment import assign
+from portrait.campaigns.rows import ProfileRows
+from portrait.campaigns.templates import CompiledTemplates, render_safely
+from portrait.model.campaigns import CampaignSpec, FrequencyCap
+from portrait.stats.srm import SrmResult, srm_test
+from portrait.store.metadata import MetadataStore, deliveries
+
+_RENDER_CHUNK = 5000
+
+
+@dataclass
+class GroupPlan:
+    group: str
+    percent: float
+    users: int = 0
+    suppressed: int = 0
+    to_send: int = 0
+
+
+@dataclass
+class Plan:
+    """Who gets what: the frozen audience split into groups, caps applied, messages rendered."""
+
+    spec: CampaignSpec
+    uids: np.ndarray
+    user_ids: list[str]
+    group_index: np.ndarray  # position in spec.groups, per user
+    suppressed: np.ndarray  # bool per user: over the cap
+    groups: list[GroupPlan]
+    srm: SrmResult
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    render_errors: list[dict[str, Any]] = field(default_factory=list)
+    rendered: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign": self.spec.name,
+            "audience": len(self.uids),
+            "groups": [g.__dict__ for g in self.groups],
+            "suppressed": int(self.suppressed.sum()),
+            "rendered": self.rendered,
+            "render_errors": len(self.render_errors),
+            "first_errors": self.render_errors[:5],
+            "samples": self.samples,
+            "srm_p_value": self.srm.p_value,
+            "srm_mismatch": self.srm.mismatch,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def effective_cap(spec: CampaignSpec, settings: Mapping[str, Any]) -> FrequencyCap | None:
+    """The campaign's own cap, else the workspace's (``campaigns.cap_messages`` 0: none)."""
+    if spec.cap is not None:
+        return spec.cap
+    messages = int(settings["campaigns.cap_messages"])
+    if messages <= 0:
+        return None
+    return FrequencyCap(messages=messages, days=int(settings["campaigns.cap_days"]))
+
+
+def cap_reason(cap: FrequencyCap | None, channel: str) -> str | None:
+    return f"frequency cap: {cap.messages} per {cap.days} days on {channel}" if cap else None
+
+
+def over_cap(
+    store: MetadataStore,
+    channel: str,
+    cap: FrequencyCap | None,
+    uids: np.ndarray,
+    now: dt.datetime,
+) -> np.ndarray:
+    """True for the users who already got the cap's number of messages on the channel in its
+    rolling window (across all campaigns)."""
+    over = np.zeros(len(uids), dtype=bool)
+    if cap is None or len(uids) == 0:
+        return over
+    since = now - dt.timedelta(days=cap.days)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.uid, func.count())
+            .where(
+                deliveries.c.channel == channel,
+                deliveries.c.state == "sent",
+                deliveries.c.sent_at >= since,
+            )
+            .group_by(deliveries.c.uid)
+        ).all()
+    if not rows:
+        return over
+    counted = np.asarray(rows, dtype=np.int64)
+    return np.isin(uids, counted[counted[:, 1] >= cap.messages, 0])
+
+
+def plan_run(
+    spec: CampaignSpec,
+    members: AbstractBitMap,
+    templates: CompiledTemplates,
+    rows: ProfileRows,
+    capped: CapCheck,
+    *,
+    render: bool,
+    samples: int = 3,
+) -> Plan:
+    """Split ``members`` into the groups, apply the cap and (``render``) render every
+    message, keeping ``samples`` per variant and every render error."""
+    started = time.perf_counter()
+    uids = np.fromiter(members, dtype=np.int64, count=len(members))
+    user_ids = rows.user_ids(uids)
+    percents = [p for _, p in spec.groups]
+    index = assign(spec.hash_salt, user_ids, percents)
+    names = [g for g, _ in spec.groups]
+    control = names.index("control") if "control" in names else -1
+    suppressed = capped(uids) & (index != control)
+    groups = []
+    for k, (group, percent) in enumerate(spec.groups):
+        in_group = index == k
+        plan = GroupPlan(group, percent, int(in_group.sum()))
+        if k != control:
+            plan.suppressed = int((in_group & suppressed).sum())
+            plan.to_send = plan.users - plan.suppressed
+        groups.append(plan)
+    srm = srm_test([g.users for g in groups], percents)
+    result = Plan(spec, uids, user_ids, index, suppressed, groups, srm)
+    if render:
+        _render_all(result, templates, rows, names, control, samples)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _render_all(
+    plan: Plan,
+    templates: CompiledTemplates,
+    rows: ProfileRows,
+    names: list[str],
+    control: int,
+    samples: int,
+) -> None:
+    sendable = np.flatnonzero((plan.group_index != control) & ~plan.suppressed)
+    kept: dict[str, int] = {}
+    for start in range(0, len(sendable), _RENDER_CHUNK):
+        chunk = sendable[start : start + _RENDER_CHUNK]
+        values = rows.values(plan.uids[chunk], templates.tags)
+        for pos, user in zip(chunk, values, strict=True):
+            variant = names[int(plan.group_index[pos])]
+            out = render_safely(templates, variant, user)
+            if isinstance(out, str):
+                plan.render_errors.append(
+                    {"user_id": plan.user_ids[pos], "variant": variant, "error": out}
+                )
+                continue
+            plan.rendered += 1
+            if kept.get(variant, 0) < samples:
+                kept[variant] = kept.get(variant, 0) + 1
+                plan.samples.append(
+                    {
+                        "variant": variant,
+                        "user_id": plan.user_ids[pos],
+                        "text": out[0],
+                        "subject": out[1],
+                    }
+                )
+
+
+class CapCheck:
+    """``capped(uids)``: who is over the cap now (bound to a store, channel, cap and time)."""
+
+    def __init__(
+        self, store: MetadataStore, channel: str, cap: FrequencyCap | None, now: dt.datetime
+    ):
+        self.store, self.channel, self.cap, self.now = store, channel, cap, now
+
+    def __call__(self, uids: np.ndarray) -> np.ndarray:
+        return over_cap(self.store, self.channel, self.cap, uids, self.now)

@@ -1,0 +1,456 @@
+"""Campaigns through the Python API and the CLI, on a real demo workspace: definitions checked,
+deterministic assignment, the file channel, frequency caps, schedules and send windows,
+responses, the effect report against statsmodels and an independent pandas count, and
+retargeting with ``campaign("NAME", "clicked")``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from typer.testing import CliRunner
+
+import portrait
+from portrait.campaigns.assignment import assign, bucket
+from portrait.cli import app
+from portrait.errors import InputError, NotFoundError
+from portrait.stats import srm_test
+from portrait.workspace import Workspace
+
+AUDIENCE = "age between 25 and 45"
+T0 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)  # inside the demo's data period
+
+
+def spec(name: str = "autumn", **changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": name,
+        "audience": AUDIENCE,
+        "channel": "file",
+        "control": 10,
+        "variants": [
+            {"name": "A", "weight": 45, "template": "{{ city }}的朋友，秋季 8 折"},
+            {"name": "B", "weight": 45, "template": "Hi {{ user_id }}, {{ age_band }} 专属礼包"},
+        ],
+        "cost_per_message": 0.05,
+    }
+    base.update(changes)
+    return base
+
+
+class Clock:
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def outbox(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    folder = ws.root / "campaigns" / "outbox" / name
+    return [
+        json.loads(line)
+        for path in sorted(folder.rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
+# -- definitions -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"control": 20}, "must add up to 100: A 45 + B 45 + control 20 = 110"),
+        ({"schedule": {"kind": "cron", "cron": "61 * * * *"}}, "does not parse"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        (
+            {"variants": [{"name": "A", "weight": 45, "template": "x"}] * 2},
+            "variant 'A' is defined twice",
+        ),
+        (
+            {"variants": [{"name": "control", "weight": 90, "template": "x"}]},
+            "'control' is the holdout's name",
+        ),
+        ({"send_window": {"start": "19:00", "end": "25:00"}}, "'25:00' is not a time of day"),
+        ({"name": "bad name"}, "campaign 'bad name' must start with a letter"),
+    ],
+)
+def test_bad_definitions_are_refused(
+    demo_ws: Workspace, changes: dict[str, Any], message: str
+) -> None:
+    campaigns = demo_ws.campaigns()
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        campaigns.create(spec(**changes))
+    assert campaigns.names() == []  # nothing stored
+
+
+def test_templates_audience_and_channel_are_checked(demo_ws: Workspace) -> None:
+    campaigns = demo_ws.campaigns()
+    bad_tag = spec(variants=[{"name": "A", "weight": 90, "template": "{{ citty }}"}])
+    with pytest.raises(InputError, match="template uses 'citty', which is not a built tag") as exc:
+        campaigns.create(bad_tag)
+    assert "did you mean 'city'" in str(exc.value)
+    assert "variant 'A' template" in str(exc.value)
+    broken = spec(variants=[{"name": "A", "weight": 90, "template": "{{ city "}])
+    with pytest.raises(InputError, match="template does not parse"):
+        campaigns.create(broken)
+    with pytest.raises(InputError, match="no channel named 'sms'"):
+        campaigns.create(spec(channel="sms"))
+    with pytest.raises(NotFoundError, match="no segment named 'vipz'"):
+        campaigns.create(spec(audience="vipz"))
+    with pytest.raises(InputError, match="unknown tag 'agee'"):
+        campaigns.create(spec(audience="agee > 3"))
+    assert campaigns.names() == []
+    campaigns.create(spec())
+    with pytest.raises(InputError, match="already exists"):
+        campaigns.create(spec())
+
+
+# -- assignment ----------------------------------------------------------------------------
+def test_assignment_is_deterministic_and_follows_the_weights() -> None:
+    ids = [f"u{i:07d}" for i in range(60_000)]
+    first = assign("salt-1", ids, [10, 45, 45])
+    assert np.array_equal(first, assign("salt-1", ids, [10, 45, 45]))  # reruns agree
+    assert np.array_equal(first[:1000], assign("salt-1", ids[:1000], [10, 45, 45]))  # per user
+    counts = np.bincount(first, minlength=3)
+    assert not srm_test(counts.tolist(), [10, 45, 45]).mismatch
+    other = assign("salt-2", ids, [10, 45, 45])
+    assert (first != other).mean() > 0.4  # another salt: an independent split
+    assert 0 <= bucket("s", "u1") < 1_000_000
+
+
+def test_srm_matches_scipy() -> None:
+    from scipy.stats import chisquare
+
+    result = srm_test([1000, 4600, 4400], [10, 45, 45])
+    expected = chisquare([1000, 4600, 4400], [1000, 4500, 4500])
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert not result.mismatch
+    assert srm_test([700, 4650, 4650], [10, 45, 45]).mismatch
+
+
+# -- dry run and launch ------------------------------------------------------------------------
+def test_dry_run_then_launch_to_the_file_channel(demo_ws: Workspace) -> None:
+    campaigns = demo_ws.campaigns(clock=Clock(T0), actor="alice")
+    campaigns.create(spec())
+    plan = campaigns.dry_run("autumn").to_dict()
+    audience = demo_ws.select(AUDIENCE)
+    assert plan["audience"] == len(audience)
+    sizes = {g["group"]: g["users"] for g in plan["groups"]}
+    assert sum(sizes.values()) == len(audience)
+    assert plan["rendered"] == sizes["A"] + sizes["B"] and plan["render_errors"] == 0
+    assert {s["variant"] for s in plan["samples"]} == {"A", "B"}
+    assert not outbox(demo_ws, "autumn")  # a dry run sends nothing
+    assert campaigns.state("autumn") == "draft"
+
+    first = campaigns.launch("autumn", batch_limit=1)
+    assert first.state == "running" and first.pending > 0
+    done = campaigns.launch("autumn")
+    assert done.state == "completed" and done.pending == 0
+    assert done.sent == sizes["A"] + sizes["B"] and done.control == sizes["control"]
+    messages = outbox(demo_ws, "autumn")
+    ids = [m["user_id"] for m in messages]
+    assert len(ids) == len(set(ids)) == done.sent  # each user once
+    profile = demo_ws.profile(["city", "age_band"]).to_pandas().set_index("user_id")
+    for m in messages:
+        if m["variant"] == "A":
+            assert m["text"] == f"{profile.loc[m['user_id'], 'city']}的朋友，秋季 8 折"
+        else:
+            assert m["text"].startswith(f"Hi {m['user_id']}, ")
+    control = set(demo_ws.select('campaign("autumn", "control")').ids())
+    assert len(control) == sizes["control"] and not set(ids) & control
+    sent_ids = set(demo_ws.audience(demo_ws.select('campaign("autumn", "sent")')).ids())
+    assert sent_ids == set(ids)
+    # the split is what the dry run said, and a second dry run agrees
+    assert {
+        g["group"]: g["users"] for g in campaigns.dry_run("autumn").to_dict()["groups"]
+    } == sizes
+    shown = campaigns.show("autumn")
+    assert [e["action"] for e in shown["log"]] == ["create", "launch", "complete"]
+    assert {e["actor"] for e in shown["log"]} == {"alice"}
+    assert shown["runs"][0]["deliveries"] == {"sent": done.sent, "control": done.control}
+    with pytest.raises(InputError, match="is completed"):
+        campaigns.launch("autumn")
+
+
+def test_frequency_cap_across_campaigns(demo_ws: Workspace) -> None:
+    (demo_ws.root / "portrait.toml").write_text(
+        "[campaigns]\ncap_messages = 1\ncap_days = 7\n", encoding="utf-8"
+    )
+    ws = portrait.open(demo_ws.root)
+    clock = Clock(T0)
+    campaigns = ws.campaigns(clock=clock)
+    campaigns.create(spec("first", audience="age between 25 and 30"))
+    first = campaigns.launch("first")
+    campaigns.create(spec("second"))
+    plan = campaigns.dry_run("second").to_dict()
+    second = campaigns.launch("second")
+    assert second.suppressed == plan["suppressed"] > 0
+    already = set(campaigns.members("first", "sent"))
+    suppressed = (
+        set(campaigns.members("second", "targeted"))
+        - set(campaigns.members("second", "sent"))
+        - set(campaigns.members("second", "control"))
+    )
+    assert suppressed == already & set(campaigns.members("second", "targeted")) - set(
+        campaigns.members("second", "control")
+    )
+    assert first.sent > 0
+    # eight days later the window has passed: nobody is capped
+    clock.now = T0 + dt.timedelta(days=8)
+    campaigns.create(spec("third"))
+    assert campaigns.dry_run("third").to_dict()["suppressed"] == 0
+    # a campaign's own cap overrides the workspace's
+    campaigns.create(spec("fourth", cap={"messages": 5, "days": 30}))
+    assert campaigns.dry_run("fourth").to_dict()["suppressed"] == 0
+
+
+def test_schedule_send_window_and_cancel(demo_ws: Workspace) -> None:
+    clock = Clock(T0)  # 20:00 in Shanghai
+    campaigns = demo_ws.campaigns(clock=clock)
+    later = T0 + dt.timedelta(days=1)
+    campaigns.create(spec("later", schedule={"kind": "at", "at": later.isoformat()}))
+    report = campaigns.launch("later")
+    assert report.state == "scheduled" and report.sent == 0
+    assert campaigns.state("later") == "scheduled"
+    clock.now = later + dt.timedelta(minutes=1)
+    assert campaigns.launch("later").state == "completed"
+
+    clock.now = T0.replace(hour=2)  # 10:00 in Shanghai: outside 19:00-21:00
+    campaigns.create(spec("evening", send_window={"start": "19:00", "end": "21:00"}))
+    waiting = campaigns.launch("evening")
+    assert waiting.sent == 0 and waiting.pending > 0 and "send window" in waiting.note
+    clock.now = T0  # 20:00 in Shanghai
+    assert campaigns.launch("evening").state == "completed"
+
+    campaigns.create(spec("stopped"))
+    campaigns.launch("stopped", batch_limit=1)
+    assert campaigns.cancel("stopped")["state"] == "cancelled"
+    with pytest.raises(InputError, match="is cancelled"):
+        campaigns.launch("stopped")
+
+
+def test_recurring_campaign_keeps_each_users_group(demo_ws: Workspace) -> None:
+    clock = Clock(T0)
+    campaigns = demo_ws.campaigns(clock=clock)
+    campaigns.create(spec("weekly", schedule={"kind": "cron", "cron": "0 20 * * 4"}))
+    assert campaigns.launch("weekly").state == "scheduled"  # run 1 done, waiting for the next
+    assert campaigns.launch("weekly").note.startswith("scheduled")  # not due yet
+    clock.now = T0 + dt.timedelta(days=7)
+    second = campaigns.launch("weekly")
+    assert second.run == 2
+    runs = campaigns.show("weekly")["runs"]
+    assert [r["run"] for r in runs] == [1, 2]
+    history = {
+        (h["run"], h["group"])
+        for h in campaigns.history(next(iter(demo_ws.select(AUDIENCE).bitmap)))
+    }
+    assert len({g for _, g in history}) == 1  # the same group in both runs
+
+
+def test_empty_audience_and_render_errors(demo_ws: Workspace) -> None:
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec("nobody", audience="age > 500"))
+    assert campaigns.dry_run("nobody").to_dict()["audience"] == 0
+    with pytest.raises(InputError, match="audience of campaign 'nobody' is empty"):
+        campaigns.launch("nobody")
+    divide = spec(
+        "divide", variants=[{"name": "A", "weight": 90, "template": "{{ 100 // (age - age) }}"}]
+    )
+    campaigns.create(divide)
+    plan = campaigns.dry_run("divide").to_dict()
+    assert plan["render_errors"] == plan["groups"][1]["to_send"] > 0
+    assert "ZeroDivisionError" in plan["first_errors"][0]["error"]
+    report = campaigns.launch("divide")
+    assert report.state == "completed" and report.sent == 0 and report.failed > 0
+
+
+# -- responses, effect, retargeting ----------------------------------------------------------
+def _responses(ws: Workspace, name: str, tmp: Path, seed: int = 3) -> tuple[Path, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in outbox(ws, name):
+        at = T0 + dt.timedelta(hours=1)
+        rows.append((name, m["user_id"], "delivered", at.isoformat(), None))
+        if rng.random() < (0.3 if m["variant"] == "B" else 0.15):
+            rows.append(
+                (name, m["user_id"], "clicked", (at + dt.timedelta(hours=1)).isoformat(), None)
+            )
+            if rng.random() < 0.5:
+                day = at + dt.timedelta(days=int(rng.integers(0, 40)))  # some outside the window
+                rows.append((name, m["user_id"], "converted", day.isoformat(), 88.0))
+    frame = pd.DataFrame(rows, columns=["campaign", "user_id", "response", "ts", "revenue"])
+    path = tmp / "responses.csv"
+    pd.concat([frame, frame.head(5)]).to_csv(path, index=False)  # 5 duplicates
+    return path, frame
+
+
+def test_responses_report_and_retargeting(demo_ws: Workspace, tmp_path: Path) -> None:
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec(attribution_days=30))
+    campaigns.launch("autumn")
+    path, frame = _responses(demo_ws, "autumn", tmp_path)
+    extra = pd.DataFrame(
+        [
+            ("nope", "u00000001", "clicked", T0.isoformat(), None),
+            ("autumn", "u99999999", "clicked", T0.isoformat(), None),
+            ("autumn", frame.user_id[0], "liked", T0.isoformat(), None),
+            ("autumn", frame.user_id[0], "clicked", "yesterday", None),
+        ],
+        columns=frame.columns,
+    )
+    pd.concat([pd.read_csv(path), extra]).to_csv(path, index=False)
+    loaded = campaigns.record_responses(path)
+    assert loaded.loaded == len(frame)
+    assert loaded.duplicates == 5
+    assert loaded.reasons == {
+        "unknown campaign": 1,
+        "user not in the campaign": 1,
+        "unknown response 'liked'": 1,
+        "bad timestamp": 1,
+    }
+    again = campaigns.record_responses(path)
+    assert again.loaded == 0 and again.duplicates == len(frame) + 5  # counted once
+
+    # retargeting: clicked but did not convert, bitmap path and SQL path alike
+    clicked = set(frame[frame.response == "clicked"].user_id)
+    converted = set(frame[frame.response == "converted"].user_id)
+    rule = 'campaign("autumn", "clicked") and not campaign("autumn", "converted")'
+    audience = demo_ws.select(rule)
+    assert set(audience.ids()) == clicked - converted
+    assert demo_ws.select_sql(rule).bitmap == audience.bitmap
+    with pytest.raises(NotFoundError, match="did you mean 'autumn'"):
+        demo_ws.select('campaign("autum", "clicked")')
+
+    report = campaigns.report("autumn")
+    _check_report_independently(demo_ws, report, frame)
+
+
+def _check_report_independently(ws: Workspace, report: dict[str, Any], frame: pd.DataFrame) -> None:
+    """Recount every group from the outbox, the responses and the orders with pandas, then
+    compare the statistics with statsmodels."""
+    messages = pd.DataFrame(outbox(ws, "autumn"))
+    control_ids = set(ws.audience(ws.select('campaign("autumn", "control")')).ids())
+    window_end = T0 + dt.timedelta(days=report["attribution_days"])
+    warehouse = ws.warehouse
+    assert warehouse.path is not None
+    orders = pd.concat(pd.read_parquet(p) for p in warehouse.tables["orders"].paths(warehouse.path))
+    orders["ts"] = pd.to_datetime(orders["ts"], utc=True)
+    in_window = orders[(orders.ts >= T0) & (orders.ts < window_end)]
+    ordered = in_window.groupby("user_id").amount.sum()
+    frame = frame.assign(ts=pd.to_datetime(frame.ts, utc=True))
+    converted_resp = frame[
+        (frame.response == "converted") & (frame.ts < window_end) & (frame.ts >= T0)
+    ]
+    revenue_resp = converted_resp.groupby("user_id").revenue.sum()
+    groups = {g["group"]: g for g in report["groups"]}
+    expected: dict[str, dict[str, Any]] = {}
+    for group in ("A", "B", "control"):
+        members = (
+            control_ids if group == "control" else set(messages[messages.variant == group].user_id)
+        )
+        conv = {u for u in members if u in ordered.index or u in set(converted_resp.user_id)}
+        revenue = sum(max(ordered.get(u, 0.0), revenue_resp.get(u, 0.0)) for u in members)
+        expected[group] = {
+            "targeted": len(members),
+            "converted": len(conv),
+            "clicked": len(set(frame[frame.response == "clicked"].user_id) & members),
+            "revenue": round(revenue, 2),
+        }
+        for key, value in expected[group].items():
+            assert groups[group][key] == pytest.approx(value), (group, key)
+    control = expected["control"]
+    assert control["converted"] > 0  # the control's conversions come from the orders
+    for group in ("A", "B"):
+        g = groups[group]
+        count = [g["converted"], control["converted"]]
+        nobs = [g["targeted"], control["targeted"]]
+        _, p = proportions_ztest(count, nobs)
+        low, high = confint_proportions_2indep(
+            count[0], nobs[0], count[1], nobs[1], method="wald", compare="diff"
+        )
+        assert g["p_value"] == pytest.approx(p, rel=1e-9)
+        assert g["uplift_low"] == pytest.approx(low, rel=1e-9)
+        assert g["uplift_high"] == pytest.approx(high, rel=1e-9)
+        assert g["ctr"] == pytest.approx(g["clicked"] / g["delivered"])
+        assert g["cost"] == pytest.approx(g["sent"] * 0.05)
+        assert g["roi"] == pytest.approx((g["revenue"] - g["cost"]) / g["cost"], rel=1e-6)
+    assert groups["control"]["cvr"] == pytest.approx(control["converted"] / control["targeted"])
+    assert report["delivery_receipts"] is True
+    assert not report["srm"]["mismatch"]
+    assert any(
+        line.startswith(("B beats A", "B and A", "A beats B", "A and B"))
+        for line in report["verdict"]
+    )
+
+
+def test_sample_ratio_mismatch_is_reported(demo_ws: Workspace) -> None:
+    from sqlalchemy import update
+
+    from portrait.store.metadata import deliveries
+
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec())
+    campaigns.launch("autumn")
+    with demo_ws.metadata.transaction() as conn:  # lose most of B's records to A
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.grp == "B", deliveries.c.uid % 3 != 0)
+            .values(grp="A")
+        )
+    report = campaigns.report("autumn")
+    assert report["srm"]["mismatch"]
+    assert report["verdict"][0].startswith("WARNING: sample ratio mismatch")
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_cli_campaign_commands(demo_ws: Workspace, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = ["-w", str(demo_ws.root)]
+    definition = tmp_path / "autumn.yaml"
+    definition.write_text(
+        "name: autumn\n"
+        f"audience: '{AUDIENCE}'\n"
+        "channel: file\ncontrol: 10\n"
+        "variants:\n"
+        "  - {name: A, weight: 45, template: '{{ city }} 8 折'}\n"
+        "  - {name: B, weight: 45, template: '礼包 {{ age_band }}'}\n",
+        encoding="utf-8",
+    )
+    created = runner.invoke(app, ["campaign", "create", str(definition), *ws])
+    assert created.exit_code == 0, created.output
+    assert "campaign 'autumn' (draft)" in created.stderr.replace("\n", " ")
+    dry = runner.invoke(app, ["campaign", "dry-run", "autumn", *ws, "-f", "json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["render_errors"] == 0
+    launched = runner.invoke(app, ["campaign", "launch", "autumn", *ws, "-f", "json"])
+    assert json.loads(launched.stdout)["state"] == "completed"
+    listed = runner.invoke(app, ["campaign", "list", *ws, "-f", "json"])
+    assert [c["state"] for c in json.loads(listed.stdout)] == ["completed"]
+    shown = runner.invoke(app, ["campaign", "show", "autumn", *ws, "-f", "json"])
+    assert json.loads(shown.stdout)["runs"][0]["state"] == "completed"
+    responses = tmp_path / "r.csv"
+    first = outbox(demo_ws, "autumn")[0]["user_id"]
+    responses.write_text(
+        f"campaign,user_id,response,ts\nautumn,{first},clicked,2026-11-23T10:00:00Z\n",
+        encoding="utf-8",
+    )
+    loaded = runner.invoke(app, ["campaign", "responses", str(responses), *ws, "-f", "json"])
+    assert json.loads(loaded.stdout)["loaded"] == 1
+    chart = tmp_path / "funnel.png"
+    report = runner.invoke(app, ["campaign", "report", "autumn", *ws, "--chart", str(chart)])
+    assert report.exit_code == 0, report.output
+    assert "effect" in report.stdout and chart.stat().st_size > 1000
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\naudience: 'age > 1'\nchannel: file\nvariants: []\n", encoding="utf-8")
+    refused = runner.invoke(app, ["campaign", "create", str(bad), *ws])
+    assert refused.exit_code == 2
+    assert "variants" in refused.output
+    missing = runner.invoke(app, ["campaign", "launch", "autum", *ws])
+    assert missing.exit_code == 2 and "did you mean 'autumn'" in missing.output
+    user = runner.invoke(app, ["user", first, *ws, "-f", "json"])
+    assert json.loads(user.stdout)["campaigns"][0]["responses"] == ["clicked"]
