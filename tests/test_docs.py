@@ -179,6 +179,9 @@ def test_doc_examples_run(tmp_path: Path) -> None:
     _run_python_blocks("charts.md", tmp_path, env)
     for chart in ("new_house.png", "cross.html", "rules.json", "age.png", "high_value.svg"):
         assert (tmp_path / chart).stat().st_size > 500, chart
+    _run_bash_blocks("campaigns.md", tmp_path, env)
+    _run_python_blocks("campaigns.md", tmp_path, env)
+    assert (tmp_path / "autumn-funnel.png").stat().st_size > 500
 
 
 def test_every_setting_is_documented() -> None:

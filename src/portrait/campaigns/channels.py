@@ -18,7 +18,7 @@ import smtplib
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,19 @@ class Message:
     text: str
     subject: str | None = None
     to: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # not dataclasses.asdict: that deep-copies every field, a third of a large send's time
+        return {
+            "message_id": self.message_id,
+            "campaign": self.campaign,
+            "run": self.run,
+            "user_id": self.user_id,
+            "variant": self.variant,
+            "text": self.text,
+            "subject": self.subject,
+            "to": self.to,
+        }
 
 
 class DeliveryFailed(Exception):
@@ -70,7 +83,7 @@ class FileOutbox:
         if target.exists():  # delivered before a crash: never twice
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        body = "".join(json.dumps(asdict(m), ensure_ascii=False) + "\n" for m in messages)
+        body = "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in messages)
         fd, temp = tempfile.mkstemp(prefix=".batch-", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -118,7 +131,7 @@ class Webhook:
         import httpx
 
         body = json.dumps(
-            {"batch": key, "messages": [asdict(m) for m in messages]}, ensure_ascii=False
+            {"batch": key, "messages": [m.to_dict() for m in messages]}, ensure_ascii=False
         ).encode()
         headers = {
             "Content-Type": "application/json",

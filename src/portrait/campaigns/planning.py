@@ -121,6 +121,7 @@ def plan_run(
     message, keeping ``samples`` per variant and every render error."""
     started = time.perf_counter()
     uids = np.fromiter(members, dtype=np.int64, count=len(members))
+    rows.prefetch(templates.tags)
     user_ids = rows.user_ids(uids)
     percents = [p for _, p in spec.groups]
     index = assign(spec.hash_salt, user_ids, percents)

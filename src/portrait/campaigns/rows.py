@@ -26,6 +26,10 @@ class ProfileRows:
             self._table = pq.read_table(self.profile_file, columns=list(self._columns))
         return self._table
 
+    def prefetch(self, columns: Sequence[str]) -> None:
+        """Read these columns now, with the user ids, in one pass over the file."""
+        self._read(columns)
+
     def user_ids(self, uids: np.ndarray) -> list[str]:
         column = self._read(()).column("user_id")
         return [str(v) for v in column.take(pa.array(uids)).to_pylist()]

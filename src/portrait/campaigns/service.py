@@ -48,6 +48,7 @@ from portrait.store.metadata import (
     campaigns,
     deliveries,
 )
+from portrait.store.versions import workspace_lock
 
 DEFAULT_CHANNEL = "file"
 FINISHED = ("completed", "cancelled", "failed")
@@ -290,7 +291,15 @@ class Campaigns:
     # -- launching ------------------------------------------------------------------
     def launch(self, name: str, *, batch_limit: int | None = None) -> LaunchReport:
         """Run the campaign now, or resume its unfinished run. ``batch_limit`` stops after
-        that many batches (the run stays resumable; used to pace and in tests)."""
+        that many batches (the run stays resumable; used to pace and in tests). One launch of
+        a campaign at a time: a second one fails at once instead of sending alongside."""
+        lock = self.inputs.outbox.parent / "locks" / f"{name}.lock"
+        self.spec(name)  # an unknown name is an error before any lock file is made
+        with workspace_lock(lock, busy=f"campaign '{name}' is being launched by another process"):
+            return self._launch(name, batch_limit)
+
+    def _launch(self, name: str, batch_limit: int | None) -> LaunchReport:
+
         started = time.perf_counter()
         spec = self.spec(name)
         state = self.state(name)
@@ -316,6 +325,8 @@ class Campaigns:
                 )
             templates = self.check(spec)
             self._channel_ready(spec)
+            address = self.channel_config(spec.channel).address_tag
+            self.rows.prefetch([*templates.tags, *([address] if address else [])])
             members = self.inputs.audience(spec.audience).bitmap
             if len(members) == 0:
                 raise InputError(f"the audience of campaign '{name}' is empty: nothing to send")

@@ -10,7 +10,7 @@ internals, no file or network access.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
@@ -21,6 +21,7 @@ from portrait.errors import InputError
 from portrait.model.campaigns import CampaignSpec
 
 BUILT_INS = frozenset({"user_id", "campaign", "variant"})
+_CACHE_LIMIT = 200_000  # distinct renderings kept per campaign (user_id templates: no reuse)
 
 
 def _finalize(value: Any) -> Any:
@@ -28,28 +29,53 @@ def _finalize(value: Any) -> Any:
 
 
 def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         undefined=StrictUndefined, finalize=_finalize, autoescape=False, trim_blocks=True
     )
+    # the one global that is not a pure function (random text): without it a message depends
+    # only on the values the template reads, which makes rendering cacheable
+    env.globals.pop("lipsum", None)
+    return env
+
+
+def _key(value: Any) -> Any:
+    return tuple(_key(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 @dataclass(frozen=True)
 class CompiledTemplates:
-    """The variants' templates, parsed; ``tags`` are the tag values they read."""
+    """The variants' templates, parsed; ``tags`` are the tag values they read, ``reads`` the
+    names each variant's templates use."""
 
     campaign: str
     texts: Mapping[str, Any]
     subjects: Mapping[str, Any]
     tags: tuple[str, ...]
+    reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cache: dict[Any, tuple[str, str | None]] = field(default_factory=dict, compare=False)
 
     def render(self, variant: str, values: Mapping[str, Any]) -> tuple[str, str | None]:
-        """(text, subject) for one user; ``values`` holds ``user_id`` and the tags."""
+        """(text, subject) for one user; ``values`` holds ``user_id`` and the tags.
+
+        A message depends only on the values its templates read (the sandbox has no clock and
+        no randomness), so users with the same values share one rendering: most templates
+        read a few low-cardinality tags (city, age band), and rendering is the costly part
+        of a large send.
+        """
+        reads = self.reads.get(variant, ())
+        key = (variant, *(_key(values.get(name)) for name in reads))
+        found = self.cache.get(key)
+        if found is not None:
+            return found
         context = {**values, "campaign": self.campaign, "variant": variant}
         subject = self.subjects.get(variant)
-        return (
+        result = (
             self.texts[variant].render(context),
             None if subject is None else subject.render(context),
         )
+        if len(self.cache) < _CACHE_LIMIT:
+            self.cache[key] = result
+        return result
 
 
 def compile_templates(
@@ -62,6 +88,7 @@ def compile_templates(
     texts: dict[str, Any] = {}
     subjects: dict[str, Any] = {}
     used: set[str] = set()
+    reads: dict[str, set[str]] = {}
     for variant in spec.variants:
         for part, source, target in (
             ("template", variant.template, texts),
@@ -76,7 +103,9 @@ def compile_templates(
                 raise InputError(
                     f"template does not parse: {exc.message} (line {exc.lineno})", where=where
                 ) from None
-            names = meta.find_undeclared_variables(tree) - BUILT_INS
+            everything = meta.find_undeclared_variables(tree)
+            reads.setdefault(variant.name, set()).update(everything)
+            names = everything - BUILT_INS
             unknown = sorted(names - known)
             if unknown:
                 hint = suggest(unknown[0], known) if suggest else None
@@ -87,7 +116,13 @@ def compile_templates(
                 )
             used |= names
             target[variant.name] = env.from_string(source)
-    return CompiledTemplates(spec.name, texts, subjects, tuple(sorted(used)))
+    return CompiledTemplates(
+        spec.name,
+        texts,
+        subjects,
+        tuple(sorted(used)),
+        {name: tuple(sorted(names)) for name, names in reads.items()},
+    )
 
 
 def render_safely(

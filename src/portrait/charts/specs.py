@@ -531,7 +531,7 @@ def funnel_chart(rows: Sequence[dict[str, Any]], *, title: str = "Campaign") -> 
         "campaign_funnel",
         {
             "text": title,
-            "subtitle": "users at each step; text: share of the targeted",
+            "subtitle": "share of each group's targeted users at each step; text: users",
             "anchor": "start",
         },
         {

@@ -97,15 +97,18 @@ class VersionedDir:
 
 
 @contextlib.contextmanager
-def workspace_lock(lock_file: Path) -> Iterator[None]:
-    """Exclusive lock for writers (ingest, build); fails at once if another writer holds it."""
+def workspace_lock(
+    lock_file: Path, busy: str = "another ingest or build is writing to this workspace"
+) -> Iterator[None]:
+    """Exclusive lock for writers (ingest, build, a campaign's launch); fails at once with
+    ``busy`` if another process holds it. The OS drops it when its holder dies."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BusyError(
-                "another ingest or build is writing to this workspace",
+                busy,
                 where=str(lock_file.parent.parent),
                 hint="wait for it to finish and run the command again",
             ) from None
