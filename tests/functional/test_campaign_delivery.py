@@ -270,8 +270,8 @@ def check_requests(requests: list[Request], name: str) -> None:
 
 # -- the tests ----------------------------------------------------------------------------
 def test_exactly_once_when_the_sender_is_killed_mid_batch(demo_ws: Workspace) -> None:
-    """SIGKILL while the 3rd batch is at the receiver (before the answer): the batch stays
-    'sending', the next launch sends it again under the same key, and every user of the
+    """SIGKILL while the 3rd batch is at the receiver (before the answer): its users stay
+    'pending', the next launch forms the same batch under the same key, and every user of the
     audience outside the control gets exactly one message."""
     killed = threading.Event()
 
@@ -304,12 +304,13 @@ def test_exactly_once_when_the_sender_is_killed_mid_batch(demo_ws: Workspace) ->
         assert killed.is_set(), stderr
         assert sender.returncode == -signal.SIGKILL
 
-        # after the kill: two batches recorded as sent, the third one left 'sending'
+        # after the kill: two batches recorded as sent, the third one's users still pending
         half = groups(root, "c1")
         assert half.state == "running"
         assert half.counts.get("sent") == 2 * BATCH
-        assert half.counts.get("sending") == BATCH
+        assert half.counts.get("pending") == len(half.audience - half.control) - 2 * BATCH
         assert len(receiver.requests) == 3
+        third = receiver.requests[2].key
 
         for _ in range(3):  # resume until the run is done
             resumed = launch_cli(root, "c1")
@@ -322,9 +323,9 @@ def test_exactly_once_when_the_sender_is_killed_mid_batch(demo_ws: Workspace) ->
     assert done.state == "completed"
     assert set(done.counts) == {"sent", "control"}
     keys = [r.key for r in requests]
-    # the killed batch came again under its key, and only it
-    assert Counter(keys)["c1:1:3"] == 2
-    assert {k: n for k, n in Counter(keys).items() if n > 1} == {"c1:1:3": 2}
+    # the killed batch came again under its key (campaign:run:first uid), and only it
+    assert Counter(keys)[third] == 2
+    assert {k: n for k, n in Counter(keys).items() if n > 1} == {third: 2}
     check_requests(requests, "c1")
 
     got = received_ids(requests)
@@ -372,16 +373,16 @@ def test_endpoint_down_stops_resumably_then_completes(demo_ws: Workspace) -> Non
 
 def test_a_4xx_answer_is_permanent(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """400 for every batch: each batch is tried once, its users end 'failed' with the
-    refusal as the reason, and the campaign completes."""
+    refusal as the reason, and the campaign ends 'failed' (nothing was sent)."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     with Receiver(SECRET, always(400)) as receiver:
         ws = prepare(demo_ws, receiver.url, "c3", attempts=3)
         report = ws.campaigns().launch("c3")
         requests = list(receiver.requests)
 
-    assert report.state == "completed" and report.sent == 0
+    assert report.state == "failed" and report.sent == 0
     done = groups(ws.root, "c3")
-    assert done.state == "completed"
+    assert done.state == "failed"
     assert set(done.counts) == {"failed", "control"}
     assert done.sent == set()
     assert report.failed == done.counts["failed"] == len(done.audience - done.control)

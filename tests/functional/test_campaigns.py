@@ -51,6 +51,14 @@ class Clock:
         return self.now
 
 
+def small_batches(ws: Workspace, size: int = 200) -> Workspace:
+    """The workspace again, its file channel sending batches of ``size``."""
+    (ws.root / "portrait.toml").write_text(
+        f'[channels.file]\ntype = "file"\nbatch_size = {size}\n', encoding="utf-8"
+    )
+    return portrait.open(ws.root)
+
+
 def outbox(ws: Workspace, name: str) -> list[dict[str, Any]]:
     folder = ws.root / "campaigns" / "outbox" / name
     return [
@@ -135,6 +143,7 @@ def test_srm_matches_scipy() -> None:
 
 # -- dry run and launch ------------------------------------------------------------------------
 def test_dry_run_then_launch_to_the_file_channel(demo_ws: Workspace) -> None:
+    demo_ws = small_batches(demo_ws)
     campaigns = demo_ws.campaigns(clock=Clock(T0), actor="alice")
     campaigns.create(spec())
     plan = campaigns.dry_run("autumn").to_dict()
@@ -210,6 +219,7 @@ def test_frequency_cap_across_campaigns(demo_ws: Workspace) -> None:
 
 
 def test_schedule_send_window_and_cancel(demo_ws: Workspace) -> None:
+    demo_ws = small_batches(demo_ws)
     clock = Clock(T0)  # 20:00 in Shanghai
     campaigns = demo_ws.campaigns(clock=clock)
     later = T0 + dt.timedelta(days=1)
@@ -266,7 +276,7 @@ def test_empty_audience_and_render_errors(demo_ws: Workspace) -> None:
     assert plan["render_errors"] == plan["groups"][1]["to_send"] > 0
     assert "ZeroDivisionError" in plan["first_errors"][0]["error"]
     report = campaigns.launch("divide")
-    assert report.state == "completed" and report.sent == 0 and report.failed > 0
+    assert report.state == "failed" and report.sent == 0 and report.failed > 0
 
 
 # -- responses, effect, retargeting ----------------------------------------------------------
@@ -454,3 +464,67 @@ def test_cli_campaign_commands(demo_ws: Workspace, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "did you mean 'autumn'" in missing.output
     user = runner.invoke(app, ["user", first, *ws, "-f", "json"])
     assert json.loads(user.stdout)["campaigns"][0]["responses"] == ["clicked"]
+
+
+def test_one_launch_at_a_time(demo_ws: Workspace) -> None:
+    from portrait.errors import BusyError
+    from portrait.store.versions import workspace_lock
+
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec())
+    lock = demo_ws.root / "campaigns" / "locks" / "autumn.lock"
+    with workspace_lock(lock), pytest.raises(BusyError, match="being launched by another"):
+        campaigns.launch("autumn")  # another launch holds the campaign
+    assert campaigns.state("autumn") == "draft"
+    assert campaigns.launch("autumn").state == "completed"
+
+
+def test_metadata_from_schema_2_is_upgraded(tmp_path: Path) -> None:
+    """A database written before runs had a batch size gets the column (and loses the
+    index that only cost writes) when opened."""
+    import sqlalchemy as sa
+
+    from portrait.store.metadata import SCHEMA_VERSION, open_database
+
+    path = tmp_path / "portrait.db"
+    old = sa.create_engine(f"sqlite:///{path}")
+    with old.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE portrait_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(256))")
+        )
+        conn.execute(sa.text("INSERT INTO portrait_meta VALUES ('schema_version', '2')"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE campaign_runs (campaign VARCHAR(64), run INTEGER, state VARCHAR(16), "
+                "started_at DATETIME, finished_at DATETIME, profile_version VARCHAR(32), "
+                "as_of VARCHAR(10), audience_size INTEGER, members BLOB, PRIMARY KEY (campaign, run))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE deliveries (campaign VARCHAR(64), run INTEGER, uid INTEGER, "
+                "user_id VARCHAR(256), grp VARCHAR(64), channel VARCHAR(64), state VARCHAR(16), "
+                "reason TEXT, batch INTEGER, attempts INTEGER, sent_at DATETIME, "
+                "PRIMARY KEY (campaign, run, uid))"
+            )
+        )
+        conn.execute(
+            sa.text("CREATE INDEX deliveries_state ON deliveries (campaign, run, state, uid)")
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO campaign_runs VALUES ('old', 1, 'completed', '2026-10-01', NULL, "
+                "'000001', '2026-09-30', 3, x'00')"
+            )
+        )
+    old.dispose()
+    engine = open_database("", tmp_path)
+    inspector = sa.inspect(engine)
+    assert "batch_size" in {c["name"] for c in inspector.get_columns("campaign_runs")}
+    assert "deliveries_state" not in {i["name"] for i in inspector.get_indexes("deliveries")}
+    with engine.connect() as conn:
+        version = conn.execute(
+            sa.text("SELECT value FROM portrait_meta WHERE key = 'schema_version'")
+        ).scalar()
+        size = conn.execute(sa.text("SELECT batch_size FROM campaign_runs")).scalar()
+    assert int(version) == SCHEMA_VERSION == 3 and size == 1000

@@ -111,7 +111,7 @@ def test_every_command_has_help() -> None:
 def test_demo_command(tmp_path: Path) -> None:
     out = run("demo", str(tmp_path / "d"), "--users", "1500", "--seed", "3", "-f", "json", "-q")
     summary = json.loads(out.stdout)
-    assert summary["users"] == 1500 and summary["tags_built"] == 41
+    assert summary["users"] == 1500 and summary["tags_built"] == 42
     assert summary["as_of"] == "2026-10-31"
     assert summary["events"] > 1500 * 20
 

@@ -26,7 +26,9 @@ def test_user_view_matches_the_data(demo_ws: Workspace) -> None:
     assert set(flat) == set(demo_ws.built.tags)
     assert flat["city"] == profile["city"] and flat["age"] == profile["age"]
     assert flat["phone"] == mask_text(profile["phone"])  # PII masked (demo phones come masked)
-    assert demo_ws.user(user_id, unmask=True)["tags"]["basic"][-1]["value"] == profile["phone"]
+    assert flat["email"] == mask_text(profile["email"]) != profile["email"]
+    unmasked = {t["tag"]: t["value"] for t in demo_ws.user(user_id, unmask=True)["tags"]["basic"]}
+    assert unmasked["phone"] == profile["phone"] and unmasked["email"] == f"{user_id}@example.com"
     assert view["segments"] == (["beijing"] if profile["city"] == "北京" else ["others"])
     warehouse = demo_ws.warehouse
     assert warehouse.path is not None

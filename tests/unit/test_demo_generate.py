@@ -95,6 +95,7 @@ def test_parquet_schemas_are_exact(demo: Demo) -> None:
             ("work_years", pa.int16()),
             ("registered_at", ts),
             ("phone", string),
+            ("email", string),
         ],
         "events": [
             ("user_id", string),

@@ -1,11 +1,12 @@
-"""Delivery records and the batch loop: exactly one record per (campaign, run, user), and
-batches that are marked ``sending`` (committed) before the channel is called and ``sent``
-after it returns.
+"""Delivery records and the batch loop: exactly one record per (campaign, run, user).
 
-A crash or kill between the two leaves the batch in ``sending``; the next launch re-sends it
-first, under the same batch key, which the channels treat as a repeat (see
-:mod:`portrait.campaigns.channels`), then carries on with the ``pending`` records. So nothing
-is sent twice and nothing skipped.
+A batch is always the ``batch_size`` lowest uids still ``pending`` in the run (the size is
+fixed for the run when it starts), and its key is ``campaign:run:first-uid``. The records
+turn ``sent`` (or ``failed``) in one transaction after the channel returns. If the process
+dies in between, the records are still ``pending``, so the next launch forms the very same
+batch again, with the very same key, which the channels treat as a repeat (see
+:mod:`portrait.campaigns.channels`); then it carries on. So nothing is sent twice and nothing
+skipped, with one write per batch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,6 +31,7 @@ from portrait.model.campaigns import CampaignSpec
 from portrait.store.metadata import MetadataStore, campaign_runs, deliveries
 
 _INSERT_CHUNK = 50_000
+Record = tuple[int, str, str]  # (uid, user_id, group) of a delivery record
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ def start_run(
     profile_version: str,
     as_of: str | None,
     cap_reason: str | None,
+    batch_size: int,
 ) -> int:
     """Record a new run with its frozen audience and one delivery record per member
     (``control``, ``suppressed`` with the reason, or ``pending``), inside ``conn``'s
@@ -75,6 +78,7 @@ def start_run(
             profile_version=profile_version,
             as_of=as_of,
             audience_size=len(plan.uids),
+            batch_size=batch_size,
             members=BitMap(plan.uids.tolist()).serialize(),
         )
     )
@@ -181,10 +185,8 @@ class Sender:
         sent = 0
         for done, (batch, records) in enumerate(self._batches(batch_size), start=1):
             if self.cancelled():
-                self._release(batch)
                 return "cancelled"
             if not self.in_window():
-                self._release(batch)
                 window = spec.send_window
                 assert window is not None
                 return (
@@ -207,84 +209,49 @@ class Sender:
             return True
         return window.contains(self.clock().astimezone(ZoneInfo(self.spec.timezone)).time())
 
-    def _batches(self, size: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        """First the batches a crash left in ``sending`` (same key again), then new ones of
-        ``pending`` records, each marked ``sending`` in its own transaction."""
+    def _batches(self, size: int) -> Iterator[tuple[int, list[Record]]]:
+        """(first uid, records) of the next ``size`` pending records by uid, until none is
+        left. Nothing is written here: a batch is defined by what is pending."""
         columns = (deliveries.c.uid, deliveries.c.user_id, deliveries.c.grp)
-        with self.store.engine.connect() as conn:
-            left = conn.execute(
-                select(deliveries.c.batch)
-                .where(self.key, deliveries.c.state == "sending")
-                .distinct()
-                .order_by(deliveries.c.batch)
-            ).scalars()
-            unfinished = [int(b) for b in left]
-        for batch in unfinished:
+        after = -1
+        while True:
             with self.store.engine.connect() as conn:
                 found = conn.execute(
                     select(*columns)
-                    .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
-                    .order_by(deliveries.c.uid)
-                )
-                yield batch, [dict(r) for r in found.mappings()]
-        with self.store.engine.connect() as conn:
-            last = conn.execute(select(func.max(deliveries.c.batch)).where(self.key)).scalar()
-        batch = int(last or 0)  # one launch at a time (the launch lock), so a counter will do
-        while True:
-            batch += 1
-            with self.store.transaction() as conn:
-                found = conn.execute(
-                    select(*columns)
-                    .where(self.key, deliveries.c.state == "pending")
+                    .where(self.key, deliveries.c.state == "pending", deliveries.c.uid > after)
                     .order_by(deliveries.c.uid)
                     .limit(size)
                 )
-                records = [dict(r) for r in found.mappings()]
-                if not records:
-                    return
-                conn.execute(
-                    deliveries.update()
-                    .where(self.key, deliveries.c.uid.in_([r["uid"] for r in records]))
-                    .values(state="sending", batch=batch, attempts=deliveries.c.attempts + 1)
-                )
-            yield batch, records
+                records = cast(list[Record], found.all())  # rows are tuples
+            if not records:
+                return
+            after = records[-1][0]
+            yield records[0][0], records
 
-    def _messages(
-        self, records: list[dict[str, Any]]
-    ) -> tuple[list[Message], list[dict[str, Any]]]:
+    def _messages(self, records: list[Record]) -> tuple[list[Message], list[dict[str, Any]]]:
         """The batch's messages, and the records that cannot be sent (render error, no
         address) with the reason."""
         spec, tag = self.spec, self.address_tag
-        uids = np.asarray([r["uid"] for r in records], dtype=np.int64)
+        uids = np.asarray([r[0] for r in records], dtype=np.int64)
         columns = [*self.templates.tags, *([tag] if tag else [])]
         messages: list[Message] = []
         failed: list[dict[str, Any]] = []
-        for record, values in zip(records, self.rows.values(uids, columns), strict=True):
-            out = render_safely(self.templates, record["grp"], values)
+        prefix = f"{spec.name}:{self.run}:"
+        for (uid, user_id, group), values in zip(
+            records, self.rows.values(uids, columns), strict=True
+        ):
+            out = render_safely(self.templates, group, values)
             to = str(values[tag]) if tag and values.get(tag) else None
             if isinstance(out, str) or (tag and to is None):
-                failed.append(
-                    {
-                        "u": record["uid"],
-                        "r": out if isinstance(out, str) else f"no {tag} to send to",
-                    }
-                )
+                reason = out if isinstance(out, str) else f"no {tag} to send to"
+                failed.append({"u": uid, "r": reason})
                 continue
             messages.append(
-                Message(
-                    message_id=f"{spec.name}:{self.run}:{record['user_id']}",
-                    campaign=spec.name,
-                    run=self.run,
-                    user_id=record["user_id"],
-                    variant=record["grp"],
-                    text=out[0],
-                    subject=out[1],
-                    to=to,
-                )
+                Message(prefix + user_id, spec.name, self.run, user_id, group, out[0], out[1], to)
             )
         return messages, failed
 
-    def _send(self, batch: int, records: list[dict[str, Any]]) -> None:
+    def _send(self, batch: int, records: list[Record]) -> None:
         messages, failed = self._messages(records)
         refused: str | None = None
         if messages:
@@ -292,7 +259,7 @@ class Sender:
                 self.channel.send(f"{self.spec.name}:{self.run}:{batch}", messages)
             except DeliveryFailed as exc:
                 if not exc.permanent:
-                    raise  # the batch stays in "sending": the next launch repeats it
+                    raise  # the records stay pending: the next launch forms this batch again
                 refused = str(exc)
         now = self.clock()
         with self.store.transaction() as conn:
@@ -300,24 +267,21 @@ class Sender:
                 conn.execute(
                     deliveries.update()
                     .where(self.key, deliveries.c.uid == bindparam("u"))
-                    .values(state="failed", reason=bindparam("r")),
+                    .values(state="failed", reason=bindparam("r"), batch=batch),
                     failed,
                 )
             conn.execute(
                 deliveries.update()
-                .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
+                .where(
+                    self.key,
+                    deliveries.c.state == "pending",
+                    deliveries.c.uid.between(records[0][0], records[-1][0]),
+                )
                 .values(
                     state="failed" if refused else "sent",
                     reason=refused,
+                    batch=batch,
+                    attempts=deliveries.c.attempts + 1,
                     sent_at=None if refused else now,
                 )
-            )
-
-    def _release(self, batch: int) -> None:
-        """Put a batch that was not sent back to ``pending``."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(self.key, deliveries.c.batch == batch, deliveries.c.state == "sending")
-                .values(state="pending", batch=None)
             )

@@ -4,11 +4,8 @@ A launch freezes the audience as a run (its members stored with the run), assign
 to the control or a variant (:mod:`portrait.campaigns.assignment`), suppresses users over the
 frequency cap, and writes one delivery record per (campaign, run, user) in the same
 transaction: ``control``, ``suppressed`` (with the reason) or ``pending``. Then batches are
-sent: a batch's records turn ``sending`` (committed) before the channel is called and ``sent``
-after it returns. Re-running ``launch`` after a crash first re-sends the batches left in
-``sending`` under the same batch key (channels drop a repeated key, see
-:mod:`portrait.campaigns.channels`), then carries on with the ``pending`` ones: nothing is sent
-twice, nothing skipped.
+sent (:mod:`portrait.campaigns.delivery`); launching again after a crash resumes the run
+without sending anything twice or skipping anyone.
 """
 
 from __future__ import annotations
@@ -412,6 +409,8 @@ class Campaigns:
                 profile_version=self.inputs.profile_version,
                 as_of=self.inputs.as_of,
                 cap_reason=cap_reason(cap, spec.channel),
+                batch_size=self.channel_config(spec.channel).batch_size
+                or max(1, int(self.inputs.settings["campaigns.batch_size"])),
             )
             detail = ", ".join(f"{g.group} {g.users}" for g in plan.groups)
             if plan.srm.mismatch:
@@ -453,7 +452,7 @@ class Campaigns:
             cancelled=lambda: self.state(spec.name) == "cancelled",
         )
         try:
-            note = sender.send_all(max(1, int(settings["campaigns.batch_size"])), batch_limit)
+            note = sender.send_all(self._batch_size(spec.name, run), batch_limit)
         except DeliveryFailed as exc:
             raise CampaignError(
                 f"campaign '{spec.name}' run {run} stopped: {exc}",
@@ -467,7 +466,7 @@ class Campaigns:
         """Close the run when nothing is open any more; the report of where it stands."""
         with self.store.transaction() as conn:
             counts = delivery_counts(conn, spec.name, run)
-            still_open = counts.get("pending", 0) + counts.get("sending", 0)
+            still_open = counts.get("pending", 0)
             run_state = conn.execute(
                 select(campaign_runs.c.state).where(
                     campaign_runs.c.campaign == spec.name, campaign_runs.c.run == run
@@ -482,7 +481,12 @@ class Campaigns:
                     .where(campaign_runs.c.campaign == spec.name, campaign_runs.c.run == run)
                     .values(state="completed", finished_at=self.inputs.clock())
                 )
-                final = "scheduled" if spec.schedule.kind == "cron" else "completed"
+                if counts.get("sent", 0) == 0 and counts.get("failed", 0) > 0:
+                    final = "failed"  # every message failed (refused, unrenderable)
+                elif spec.schedule.kind == "cron":
+                    final = "scheduled"
+                else:
+                    final = "completed"
                 detail = (
                     f"run {run}: sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}"
                 )
@@ -500,6 +504,15 @@ class Campaigns:
             round(time.perf_counter() - started, 3),
             note,
         )
+
+    def _batch_size(self, name: str, run: int) -> int:
+        with self.store.engine.connect() as conn:
+            size = conn.execute(
+                select(campaign_runs.c.batch_size).where(
+                    campaign_runs.c.campaign == name, campaign_runs.c.run == run
+                )
+            ).scalar()
+        return int(size or 1)
 
     def _open_run(self, name: str) -> int | None:
         with self.store.engine.connect() as conn:

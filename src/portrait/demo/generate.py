@@ -642,6 +642,8 @@ def _users_table(rng: np.random.Generator, pop: _Population) -> pa.Table:
             "work_years": pa.array(pop.work_years.astype(np.int16)),
             "registered_at": _timestamps(pop.reg_s, pop.reg_us),
             "phone": pc.binary_join_element_wise(prefix, "****", last4, ""),  # masked PII
+            # a reserved domain (RFC 2606): mail to it goes nowhere
+            "email": pc.binary_join_element_wise(pop.user_ids, "@example.com", ""),
         }
     )
 

@@ -18,7 +18,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "completed", "cancelled", "failed")
 #: delivery states of one (campaign, run, user)
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "suppressed", "control")
+DELIVERY_STATES = ("pending", "sent", "failed", "suppressed", "control")
 RESPONSES = ("delivered", "opened", "clicked", "converted")
 
 

@@ -16,6 +16,8 @@ class _Channel(BaseModel):
 
     #: the tag whose value is the address (phone, e-mail) sent with each message
     address_tag: str | None = None
+    #: messages per batch; default: the setting campaigns.batch_size
+    batch_size: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class FileChannel(_Channel):
@@ -23,6 +25,7 @@ class FileChannel(_Channel):
 
     type: Literal["file"] = "file"
     folder: str | None = None  # default: campaigns/outbox in the workspace
+    batch_size: int | None = Field(default=10_000, ge=1, le=1_000_000)  # one file each
 
 
 class WebhookChannel(_Channel):

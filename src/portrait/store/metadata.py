@@ -33,13 +33,14 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from portrait.errors import WorkspaceError
 
-SCHEMA_VERSION = 2  # 2: campaigns, campaign runs and events, deliveries, responses
+SCHEMA_VERSION = 3  # 2: campaigns, runs, events, deliveries, responses; 3: runs.batch_size
 
 metadata = MetaData()
 
@@ -124,6 +125,7 @@ campaign_runs = Table(
     Column("profile_version", String(32), nullable=False),
     Column("as_of", String(10), nullable=True),
     Column("audience_size", Integer, nullable=False),
+    Column("batch_size", Integer, nullable=False),  # fixed for the run: batches re-form alike
     Column("members", LargeBinary, nullable=False),  # the frozen audience (Roaring bitmap)
 )
 
@@ -141,7 +143,6 @@ deliveries = Table(
     Column("batch", Integer, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", DateTime(timezone=True), nullable=True),
-    Index("deliveries_state", "campaign", "run", "state", "uid"),
     Index("deliveries_cap", "channel", "state", "sent_at"),
 )
 
@@ -205,7 +206,8 @@ def open_database(url: str, meta_dir: Path) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create the tables of a new database; upgrade an older schema (1 → 2: new tables)."""
+    """Create the tables of a new database; upgrade an older schema (1 → 2: new tables;
+    2 → 3: the runs' batch size)."""
     with engine.begin() as conn:
         metadata.create_all(conn)
         row = conn.execute(
@@ -215,7 +217,15 @@ def migrate(engine: Engine) -> None:
             conn.execute(
                 meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
             )
-        elif int(row[0]) < SCHEMA_VERSION:  # 1 → 2 only added tables: create_all made them
+        elif int(row[0]) < SCHEMA_VERSION:  # 1 → 2 added tables: create_all made them
+            if int(row[0]) == 2:
+                conn.execute(
+                    text(
+                        "ALTER TABLE campaign_runs ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1000"
+                    )
+                )
+                # batches walk the primary key (campaign, run, uid); this index only cost writes
+                conn.execute(text("DROP INDEX IF EXISTS deliveries_state"))
             conn.execute(
                 meta_table.update()
                 .where(meta_table.c.key == "schema_version")
