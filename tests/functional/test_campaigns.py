@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +228,11 @@ def test_schedule_send_window_and_cancel(demo_ws: Workspace) -> None:
     report = campaigns.launch("later")
     assert report.state == "scheduled" and report.sent == 0
     assert campaigns.state("later") == "scheduled"
+    assert [r.state for r in campaigns.launch_due()] == ["scheduled"]  # not due yet
     clock.now = later + dt.timedelta(minutes=1)
-    assert campaigns.launch("later").state == "completed"
+    due = campaigns.launch_due()
+    assert [(r.campaign, r.state) for r in due] == [("later", "completed")]
+    assert due[0].sent > 0
 
     clock.now = T0.replace(hour=2)  # 10:00 in Shanghai: outside 19:00-21:00
     campaigns.create(spec("evening", send_window={"start": "19:00", "end": "21:00"}))
@@ -528,3 +532,17 @@ def test_metadata_from_schema_2_is_upgraded(tmp_path: Path) -> None:
         ).scalar()
         size = conn.execute(sa.text("SELECT batch_size FROM campaign_runs")).scalar()
     assert int(version) == SCHEMA_VERSION == 3 and size == 1000
+
+
+def test_channel_rate_limit_paces_the_send(demo_ws: Workspace) -> None:
+    (demo_ws.root / "portrait.toml").write_text(
+        '[channels.slow]\ntype = "file"\nbatch_size = 100\nrate_limit = 1500\n', encoding="utf-8"
+    )
+    ws = portrait.open(demo_ws.root)
+    campaigns = ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec("paced", channel="slow", rate_limit=100_000))  # the channel's is lower
+    started = time.perf_counter()
+    report = campaigns.launch("paced")
+    took = time.perf_counter() - started
+    assert report.sent > 500
+    assert took >= 0.9 * (report.sent - 100) / 1500  # the last batch needs no wait after it

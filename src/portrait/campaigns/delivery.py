@@ -162,6 +162,7 @@ class Sender:
         rows: ProfileRows,
         *,
         address_tag: str | None,
+        rate_limit: float | None,
         clock: Callable[[], dt.datetime],
         cancelled: Callable[[], bool],
     ):
@@ -172,6 +173,7 @@ class Sender:
         self.templates = templates
         self.rows = rows
         self.address_tag = address_tag
+        self.rate_limit = rate_limit
         self.clock = clock
         self.cancelled = cancelled
         self.key = and_(deliveries.c.campaign == spec.name, deliveries.c.run == run)
@@ -195,8 +197,8 @@ class Sender:
                 )
             self._send(batch, records)
             sent += len(records)
-            if spec.rate_limit:  # messages per second over the whole launch
-                wait = sent / spec.rate_limit - (time.perf_counter() - started)
+            if self.rate_limit:  # messages per second over the whole launch
+                wait = sent / self.rate_limit - (time.perf_counter() - started)
                 if wait > 0:
                     time.sleep(wait)
             if batch_limit is not None and done >= batch_limit:

@@ -335,6 +335,22 @@ class Campaigns:
             templates = compile_templates(spec, self.inputs.tags, suggest=suggest)
         return self._deliver(spec, run, templates, started, batch_limit)
 
+    def launch_due(self) -> list[LaunchReport]:
+        """Launch every campaign that is due: scheduled ones whose time has come and running
+        ones with an unfinished run (resumed). For a crontab line such as ``* * * * *
+        portrait campaign due``. A campaign that fails is reported and the others go on."""
+        reports = []
+        for row in self.all():
+            if row["state"] not in ("scheduled", "running"):
+                continue
+            try:
+                reports.append(self.launch(row["name"]))
+            except PortraitError as exc:
+                reports.append(
+                    LaunchReport(row["name"], 0, "error", 0, 0, 0, 0, 0, 0.0, note=str(exc))
+                )
+        return reports
+
     def cancel(self, name: str) -> dict[str, Any]:
         """Stop the campaign: no further batches go out; a finished one stays as it is."""
         state = self.state(name)
@@ -448,6 +464,7 @@ class Campaigns:
             templates,
             self.rows,
             address_tag=config.address_tag,
+            rate_limit=min((r for r in (spec.rate_limit, config.rate_limit) if r), default=None),
             clock=self.inputs.clock,
             cancelled=lambda: self.state(spec.name) == "cancelled",
         )

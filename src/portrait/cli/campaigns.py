@@ -160,6 +160,15 @@ def launch(
     emit_record(report.to_dict(), fmt, title=f"campaign {name}")
 
 
+@campaign_app.command("due")
+@handles_errors
+def due(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Launch every campaign that is due (scheduled ones whose time has come, unfinished
+    runs); meant for a crontab line: * * * * * portrait campaign due -w WS."""
+    reports = [r.to_dict() for r in _campaigns(workspace).launch_due()]
+    emit_rows(reports, fmt, title="due campaigns", columns=list(reports[0]) if reports else None)
+
+
 @campaign_app.command("cancel")
 @handles_errors
 def cancel(name: NameArg, workspace: WorkspaceOpt = None) -> None:

@@ -18,6 +18,8 @@ class _Channel(BaseModel):
     address_tag: str | None = None
     #: messages per batch; default: the setting campaigns.batch_size
     batch_size: int | None = Field(default=None, ge=1, le=1_000_000)
+    #: messages per second at most, whatever the campaign asks (a vendor's limit)
+    rate_limit: float | None = Field(default=None, gt=0)
 
 
 class FileChannel(_Channel):
