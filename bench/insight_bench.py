@@ -10,7 +10,10 @@ round by round (the order rotating), and reports p50, p99 and min:
   closest to 1%).
 
 Each audience is materialised once, outside the timing (``ws.select(rule)``), and the Audience
-object is passed to ``ws.insight``. Portrait counts with bitmap intersection cardinalities.
+object is passed to ``ws.insight``. Portrait counts with bitmap intersection cardinalities,
+choosing per bitmap by estimated cost: one count per single-valued tag derived from the others,
+mid-sized values counted on their (dense) complement, sparse numeric tags on their bins (see
+``portrait.analysis.insight``). The first call builds these (untimed: the warm-ups).
 
 The same counts, per (tag, value), for the target and for every user:
 
@@ -70,7 +73,8 @@ from benchlib import (
     time_sides,
     write_results,
 )
-from portrait.analysis.insight import MISSING, _chosen_breakpoints, range_labels
+from portrait.analysis.counting import _chosen_breakpoints, range_labels
+from portrait.analysis.insight import MISSING
 from portrait.index import RangeIndex
 from portrait.workspace import Audience, Workspace
 

@@ -3,12 +3,19 @@ significance follow their definitions."""
 
 from __future__ import annotations
 
+import importlib
+
 import duckdb
 import pytest
 
+import portrait
 from portrait.analysis import ranked
 from portrait.errors import InputError, NotFoundError
+from portrait.index import RangeIndex, ValueIndex
 from portrait.workspace import Workspace
+
+# the module, not the ``insight`` function that ``portrait.analysis`` exports under its name
+counting = importlib.import_module("portrait.analysis.counting")
 
 TARGET = 'city in ("北京", "上海") and gender = "女"'
 
@@ -110,3 +117,36 @@ def test_baselines_segments_and_edge_cases(demo_ws: Workspace) -> None:
         demo_ws.insight(TARGET, tags=["age_bnd"])
     with pytest.raises(InputError, match="cannot be negative"):
         demo_ws.insight(TARGET, tags=["gender"], min_count=-1)
+
+
+def test_counting_shortcuts_change_no_row(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived counts, complements and numeric bins are chosen by estimated cost (the small
+    demo needs few of them); forcing complements and bins everywhere gives the same rows, and
+    every value count is the plain intersection count."""
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    cases = [
+        (TARGET, {}),
+        ("age >= 30", {"include_missing": True}),
+        ('city = "北京" and age_band = "35-40"', {"baseline": "beijing"}),
+        ('city = "北京" and city = "上海"', {}),
+    ]
+    plain = [demo_ws.insight(target, **options).rows for target, options in cases]
+    index = demo_ws.index()
+    for (target, _), rows in zip(cases, plain, strict=True):
+        members = demo_ws.select(target).bitmap
+        for row in rows:
+            tag = index.tag(row["tag"])
+            if isinstance(tag, ValueIndex) and not row["missing"]:
+                assert row["target"] == tag.get(row["value"]).intersection_cardinality(members)
+    monkeypatch.setattr(counting, "COMPLEMENT_GAIN", 0.0)
+    monkeypatch.setattr(counting, "BINS_GAIN", float("inf"))
+    forced = portrait.open(demo_ws.root)  # a fresh index: counters are kept per loaded index
+    for (target, options), rows in zip(cases, plain, strict=True):
+        assert forced.insight(target, **options).rows == rows
+    types = {n: str(m["type"]) for n, m in forced.selector().profile.tags.items()}
+    used = {r["tag"]: forced.index().tag(r["tag"]) for r in plain[0]}
+    counters = {t: counting.tag_counter(i, types[t]) for t, i in used.items()}
+    assert any(term._complement is not None for c in counters.values() for term in c.terms)
+    assert all(not c.cumulative for t, c in counters.items() if isinstance(used[t], RangeIndex))

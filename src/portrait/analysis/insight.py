@@ -12,12 +12,12 @@ Numeric tags are reported in at most 12 bins made of the breakpoints of their ra
 Significance: a two-proportion z-test of the target's share against the rest of the baseline
 (the baseline without the target, so the samples are disjoint; against the whole baseline when
 the target is not inside it), and a 95% interval for the TGI (log method). Counts come from
-bitmap intersection cardinalities: no member list is materialised.
+bitmap intersection cardinalities, fewer than one per value (:mod:`portrait.analysis.counting`): no member
+list is materialised.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,101 +27,13 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
+from portrait.analysis.counting import Shape, TagCounts, tag_counter
 from portrait.errors import InputError
 from portrait.index.profile_index import ProfileIndex
-from portrait.index.ranges import RangeIndex
-from portrait.index.values import ValueIndex
 from portrait.stats import ratio_interval, two_proportion_ztest
 
 MISSING = "(missing)"
-NUMERIC_BINS = 12
-"""Numeric tags are reported in at most this many bins (merged breakpoints of the index)."""
 ALPHA = 0.05
-_EPOCH = dt.date(1970, 1, 1)
-
-
-@dataclass(frozen=True)
-class TagCounts:
-    """Per value of one tag: members holding it; plus members with a value and without."""
-
-    labels: list[str]
-    counts: npt.NDArray[np.int64]
-    known: int
-    missing: int
-
-
-def _label(value: float, value_type: str) -> str:
-    if value_type == "date":
-        return (_EPOCH + dt.timedelta(days=int(value))).isoformat()
-    if value_type == "timestamp":
-        moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(value))
-        return moment.isoformat(sep=" ", timespec="seconds")
-    if value_type == "int" or float(value).is_integer():
-        return str(int(value))
-    return f"{value:.6g}"
-
-
-def _chosen_breakpoints(index: RangeIndex) -> list[int]:
-    """At most NUMERIC_BINS breakpoints of a range index, evenly by position (the last one
-    always): the bins insight reports for a numeric tag."""
-    k = index.breakpoints.size
-    if k <= NUMERIC_BINS:
-        return list(range(k))
-    return sorted({round(x) for x in np.linspace(-1, k - 1, NUMERIC_BINS + 1)[1:]})
-
-
-def range_labels(index: RangeIndex, value_type: str, chosen: list[int]) -> list[str]:
-    """A label per chosen breakpoint: the value itself when the bin holds one value of an
-    exact index, else ``(previous, breakpoint]`` (the first bin ``≤ breakpoint``)."""
-    points = [_label(float(b), value_type) for b in index.breakpoints]
-    labels = []
-    for i, k in enumerate(chosen):
-        previous = chosen[i - 1] if i else -1
-        if index.exact and k == previous + 1:
-            labels.append(points[k])
-        elif i == 0:
-            labels.append(f"≤ {points[k]}")
-        else:
-            labels.append(f"({points[previous]}, {points[k]}]")
-    return labels
-
-
-def tag_counts(
-    index: ValueIndex | RangeIndex,
-    value_type: str,
-    members: AbstractBitMap,
-    *,
-    everyone: bool = False,
-) -> TagCounts:
-    """How many of ``members`` hold each value of a tag (intersection cardinalities; plain
-    bitmap sizes when ``members`` is every user)."""
-
-    def overlap(bitmap: AbstractBitMap) -> int:
-        return len(bitmap) if everyone else bitmap.intersection_cardinality(members)
-
-    missing = overlap(index.missing)
-    known = len(members) - missing
-    if isinstance(index, ValueIndex):
-        if index.sparse:
-            raise InputError(
-                f"tag has {index.distinct:,} distinct values, too many to compare one by one",
-                hint="compare a bucket or band of it instead",
-            )
-        counts = np.array([overlap(bitmap) for _, bitmap in index.items()], dtype=np.int64)
-        return TagCounts(index.values, counts, known, missing)
-    chosen = _chosen_breakpoints(index)
-    in_present = overlap(index.present_users)
-    cumulative = np.array(
-        [
-            in_present - overlap(index.stored[k])
-            if index.complemented[k]
-            else overlap(index.stored[k])
-            for k in chosen
-        ],
-        dtype=np.int64,
-    )
-    counts = np.diff(cumulative, prepend=0)
-    return TagCounts(range_labels(index, value_type, chosen), counts, known, missing)
 
 
 @dataclass
@@ -145,8 +57,109 @@ class InsightReport:
         return sorted(rows, key=lambda r: -float(r["tgi_low"]))[:top]
 
 
-def _nan_to_none(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+@dataclass(frozen=True)
+class _Rows:
+    """The value rows of every tag as parallel arrays: counts and their shares' denominators."""
+
+    labels: list[str]
+    target: npt.NDArray[np.int64]
+    target_den: npt.NDArray[np.int64]
+    baseline: npt.NDArray[np.int64]
+    baseline_den: npt.NDArray[np.int64]
+
+    @classmethod
+    def gather(
+        cls,
+        per_tag: Sequence[tuple[str, TagCounts, TagCounts]],
+        sizes: tuple[int, int],
+        include_missing: bool,
+    ) -> _Rows:
+        """A row per value of each tag, and per missing value with ``include_missing`` (its
+        shares then over all members: ``sizes`` of target and baseline)."""
+        labels: list[str] = []
+        parts: list[list[npt.NDArray[np.int64]]] = [[], [], [], []]
+        for _, t, b in per_tag:
+            labels += t.labels
+            t_counts, b_counts, t_den, b_den = t.counts, b.counts, t.known, b.known
+            if include_missing:
+                labels.append(MISSING)
+                t_counts, b_counts = np.append(t_counts, t.missing), np.append(b_counts, b.missing)
+                t_den, b_den = sizes
+            parts[0].append(t_counts)
+            parts[1].append(np.full(len(t_counts), t_den, dtype=np.int64))
+            parts[2].append(b_counts)
+            parts[3].append(np.full(len(b_counts), b_den, dtype=np.int64))
+        target, target_den, baseline, baseline_den = (
+            np.concatenate(part) if part else np.zeros(0, dtype=np.int64) for part in parts
+        )
+        return cls(labels, target, target_den, baseline, baseline_den)
+
+
+def _floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> list[float | None]:
+    """Python floats (times ``scale``), NaN as None."""
+    return [None if math.isnan(v) else scale * v for v in values.tolist()]
+
+
+def _value_rows(rows: _Rows, inside: bool, min_count: int) -> list[dict[str, Any]]:
+    """Shares, TGI, z-test and TGI interval of every row, computed over all rows at once."""
+    tc, t_den, bc, b_den = rows.target, rows.target_den, rows.baseline, rows.baseline_den
+    # the rest of the baseline (disjoint from the target) for the test
+    r_count = bc - tc if inside else bc
+    r_den = b_den - t_den if inside else b_den
+    z, p = two_proportion_ztest(tc, t_den, r_count, r_den)
+    low, high = ratio_interval(tc, t_den, bc, b_den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_share = np.where(t_den > 0, tc / t_den, 0.0)
+        b_share = np.where(b_den > 0, bc / b_den, 0.0)
+        tgi = np.where(b_share > 0, t_share / np.where(b_share > 0, b_share, 1) * 100, np.nan)
+    columns = zip(
+        rows.labels,
+        tc.tolist(),
+        t_share.tolist(),
+        bc.tolist(),
+        b_share.tolist(),
+        _floats(tgi),
+        _floats(low, 100),
+        _floats(high, 100),
+        _floats(z),
+        _floats(p),
+        strict=True,
+    )
+    return [
+        {
+            "value": label,
+            "target": n_t,
+            "target_share": s_t,
+            "baseline": n_b,
+            "baseline_share": s_b,
+            "tgi": tgi_i,
+            "tgi_low": low_i,
+            "tgi_high": high_i,
+            "z": z_i,
+            "p_value": p_i,
+            "significant": p_i is not None and p_i < ALPHA and n_t >= min_count,
+            "missing": label == MISSING,
+        }
+        for label, n_t, s_t, n_b, s_b, tgi_i, low_i, high_i, z_i, p_i in columns
+    ]
+
+
+def _missing_row(t: TagCounts, b: TagCounts, t_size: int, b_size: int) -> dict[str, Any]:
+    """The missing value's own row: its count and share of all members, no test."""
+    return {
+        "value": MISSING,
+        "target": t.missing,
+        "target_share": t.missing / t_size if t_size else 0.0,
+        "baseline": b.missing,
+        "baseline_share": b.missing / b_size if b_size else 0.0,
+        "tgi": None,
+        "tgi_low": None,
+        "tgi_high": None,
+        "z": None,
+        "p_value": None,
+        "significant": False,
+        "missing": True,
+    }
 
 
 def insight(
@@ -161,75 +174,31 @@ def insight(
     min_count: int = 30,
 ) -> InsightReport:
     """Compare ``target`` with ``baseline`` on every value of ``tags``. A baseline of every
-    user (``baseline_name="population"``) is counted from the bitmap sizes alone."""
+    user (``baseline_name="population"``) is counted from the bitmap sizes alone.
+
+    The counts of every tag are gathered first, then the statistics of all rows are computed
+    in one vectorised pass (not one per tag)."""
     if min_count < 0:
         raise InputError("--min-count cannot be negative")
     everyone = baseline_name == "population" and len(baseline) == index.n_users
     inside = everyone or target.issubset(baseline)
-    report = InsightReport(len(target), len(baseline), baseline_name)
+    t_size, b_size = len(target), len(baseline)
+    t_shape = Shape.of(target)
+    b_shape = None if everyone else Shape.of(baseline)
+    per_tag: list[tuple[str, TagCounts, TagCounts]] = []
     for tag in tags:
-        t = tag_counts(index.tag(tag), types[tag], target)
-        b = tag_counts(
-            index.tag(tag),
-            types[tag],
-            baseline,
-            everyone=everyone,
-        )
-        labels, tc, bc = list(t.labels), t.counts, b.counts
-        t_den, b_den = t.known, b.known
-        if include_missing:
-            labels.append(MISSING)
-            tc = np.append(tc, t.missing)
-            bc = np.append(bc, b.missing)
-            t_den, b_den = len(target), len(baseline)
-        # the rest of the baseline (disjoint from the target) for the test
-        r_count = bc - tc if inside else bc
-        r_den = b_den - t_den if inside else b_den
-        z, p = two_proportion_ztest(tc, t_den, r_count, r_den)
-        low, high = ratio_interval(tc, t_den, bc, b_den)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_share = tc / t_den if t_den else np.zeros(len(tc))
-            b_share = bc / b_den if b_den else np.zeros(len(bc))
-            tgi = np.where(b_share > 0, t_share / np.where(b_share > 0, b_share, 1) * 100, np.nan)
-        for i, label in enumerate(labels):
-            p_value = _nan_to_none(float(p[i]))
-            report.rows.append(
-                {
-                    "tag": tag,
-                    "value": label,
-                    "target": int(tc[i]),
-                    "target_share": float(t_share[i]),
-                    "baseline": int(bc[i]),
-                    "baseline_share": float(b_share[i]),
-                    "tgi": _nan_to_none(float(tgi[i])),
-                    "tgi_low": _nan_to_none(100 * float(low[i])),
-                    "tgi_high": _nan_to_none(100 * float(high[i])),
-                    "z": _nan_to_none(float(z[i])),
-                    "p_value": p_value,
-                    "significant": bool(
-                        p_value is not None and p_value < ALPHA and tc[i] >= min_count
-                    ),
-                    "missing": label == MISSING,
-                }
-            )
+        counter = tag_counter(index.tag(tag), types[tag])
+        t = counter.count(target, t_shape)
+        b = counter.everyone if b_shape is None else counter.count(baseline, b_shape)
+        per_tag.append((tag, t, b))
+    rows = _Rows.gather(per_tag, (t_size, b_size), include_missing)
+    values = iter(_value_rows(rows, inside, min_count))
+    report = InsightReport(t_size, b_size, baseline_name)
+    for tag, t, b in per_tag:
+        for _ in range(len(t.labels) + include_missing):
+            report.rows.append({"tag": tag, **next(values)})
         if not include_missing:
-            report.rows.append(
-                {
-                    "tag": tag,
-                    "value": MISSING,
-                    "target": t.missing,
-                    "target_share": t.missing / len(target) if len(target) else 0.0,
-                    "baseline": b.missing,
-                    "baseline_share": b.missing / len(baseline) if len(baseline) else 0.0,
-                    "tgi": None,
-                    "tgi_low": None,
-                    "tgi_high": None,
-                    "z": None,
-                    "p_value": None,
-                    "significant": False,
-                    "missing": True,
-                }
-            )
+            report.rows.append({"tag": tag, **_missing_row(t, b, t_size, b_size)})
     return report
 
 

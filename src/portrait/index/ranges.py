@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -228,6 +229,22 @@ class RangeIndex:
 
     def equal(self, value: float) -> AbstractBitMap:
         return self.range(value, value)
+
+    def cumulative(self, k: int) -> AbstractBitMap:
+        """Users with a value ≤ breakpoint ``k`` (built when stored as a complement)."""
+        return self.present_users - self.stored[k] if self.complemented[k] else self.stored[k]
+
+    def bins(self, chosen: Sequence[int]) -> list[AbstractBitMap]:
+        """Users per bin between consecutive ``chosen`` breakpoints (ascending positions): the
+        first bin holds the values ≤ its breakpoint, the next ones (previous, breakpoint]. With
+        the last breakpoint chosen, the bins and ``missing`` partition all users."""
+        bins: list[AbstractBitMap] = []
+        previous: AbstractBitMap = FrozenBitMap()
+        for k in chosen:
+            current = self.cumulative(k)
+            bins.append(current - previous)
+            previous = current
+        return bins
 
     @property
     def present(self) -> int:

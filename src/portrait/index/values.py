@@ -70,6 +70,7 @@ class ValueIndex:
         self._uids = uids
         self._position: dict[str, int] | None = None
         self._present: AbstractBitMap | None = None
+        self._partitions: bool | None = None
 
     # -- building ------------------------------------------------------------------------
     @classmethod
@@ -127,6 +128,23 @@ class ValueIndex:
         if self._present is None:
             self._present = FrozenBitMap(range(self.n_users)) - self.missing
         return self._present
+
+    @property
+    def partitions_users(self) -> bool:
+        """True when every user is in exactly one of the missing and the value bitmaps, as in
+        a single-valued tag; a multi-valued (list) tag's user may hold several values. Checked
+        once from the bitmaps themselves: their sizes add up to the users and so does the size of
+        their union (so no two overlap). Always False for the grouped-ids layout."""
+        if self._partitions is None:
+            if self._bitmaps is None:
+                self._partitions = False
+            else:
+                parts = [self.missing, *self._bitmaps]
+                self._partitions = (
+                    sum(len(b) for b in parts) == self.n_users
+                    and len(FrozenBitMap.union(*parts)) == self.n_users
+                )
+        return self._partitions
 
     @property
     def sparse(self) -> bool:
