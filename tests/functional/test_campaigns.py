@@ -546,3 +546,18 @@ def test_channel_rate_limit_paces_the_send(demo_ws: Workspace) -> None:
     took = time.perf_counter() - started
     assert report.sent > 500
     assert took >= 0.9 * (report.sent - 100) / 1500  # the last batch needs no wait after it
+
+
+def test_templates_read_list_tags_and_missing_values(demo_ws: Workspace) -> None:
+    """A multi-valued tag in a template (its values are lists), and users without a value
+    (rendered empty): the render cache keys on both correctly."""
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    template = "品牌: {{ preferred_car_brands | join('/') if preferred_car_brands else '无' }}"
+    campaigns.create(spec("brands", variants=[{"name": "A", "weight": 90, "template": template}]))
+    plan = campaigns.dry_run("brands", samples=50).to_dict()
+    assert plan["render_errors"] == 0
+    profile = demo_ws.profile(["preferred_car_brands"]).to_pandas().set_index("user_id")
+    for sample in plan["samples"]:
+        brands = profile.loc[sample["user_id"], "preferred_car_brands"]
+        expected = "/".join(brands) if brands is not None and len(brands) else "无"
+        assert sample["text"] == f"品牌: {expected}"

@@ -44,10 +44,9 @@ class Message:
         on the values a template reads), so their escaped forms are cached; this is most of
         the cost of writing a large outbox."""
         return (
-            f'{{"message_id": {_json(self.message_id)}, "campaign": {_text(self.campaign)}, '
-            f'"run": {self.run}, "user_id": {_json(self.user_id)}, '
-            f'"variant": {_text(self.variant)}, "text": {_text(self.text)}, '
-            f'"subject": {_text(self.subject)}, "to": {_json(self.to)}}}'
+            f'{{"message_id": {_json(self.message_id)}, {_head(self.campaign, self.run)}, '
+            f'"user_id": {_json(self.user_id)}, {_tail(self.variant, self.text, self.subject)}, '
+            f'"to": {_json(self.to)}}}'
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,7 +75,14 @@ def _json(value: str | None) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-_text = functools.lru_cache(maxsize=100_000)(_json)
+@functools.lru_cache(maxsize=1000)
+def _head(campaign: str, run: int) -> str:
+    return f'"campaign": {_json(campaign)}, "run": {run}'
+
+
+@functools.lru_cache(maxsize=100_000)
+def _tail(variant: str, text: str, subject: str | None) -> str:
+    return f'"variant": {_json(variant)}, "text": {_json(text)}, "subject": {_json(subject)}'
 
 
 class DeliveryFailed(Exception):

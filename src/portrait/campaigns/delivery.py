@@ -31,7 +31,7 @@ from portrait.model.campaigns import CampaignSpec
 from portrait.store.metadata import MetadataStore, campaign_runs, deliveries
 
 _INSERT_CHUNK = 50_000
-Record = tuple[int, str, str]  # (uid, user_id, group) of a delivery record
+Record = tuple[int, str]  # (uid, group) of a delivery record; the user id comes with the tags
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class Sender:
     def _batches(self, size: int) -> Iterator[tuple[int, list[Record]]]:
         """(first uid, records) of the next ``size`` pending records by uid, until none is
         left. Nothing is written here: a batch is defined by what is pending."""
-        columns = (deliveries.c.uid, deliveries.c.user_id, deliveries.c.grp)
+        columns = (deliveries.c.uid, deliveries.c.grp)
         after = -1
         while True:
             with self.store.engine.connect() as conn:
@@ -239,9 +239,7 @@ class Sender:
         messages: list[Message] = []
         failed: list[dict[str, Any]] = []
         prefix = f"{spec.name}:{self.run}:"
-        for (uid, user_id, group), values in zip(
-            records, self.rows.values(uids, columns), strict=True
-        ):
+        for (uid, group), values in zip(records, self.rows.values(uids, columns), strict=True):
             out = render_safely(self.templates, group, values)
             to = str(values[tag]) if tag and values.get(tag) else None
             if isinstance(out, str) or (tag and to is None):
@@ -249,7 +247,16 @@ class Sender:
                 failed.append({"u": uid, "r": reason})
                 continue
             messages.append(
-                Message(prefix + user_id, spec.name, self.run, user_id, group, out[0], out[1], to)
+                Message(
+                    prefix + values["user_id"],
+                    spec.name,
+                    self.run,
+                    values["user_id"],
+                    group,
+                    out[0],
+                    out[1],
+                    to,
+                )
             )
         return messages, failed
 

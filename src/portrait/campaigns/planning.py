@@ -92,19 +92,18 @@ def over_cap(
         return over
     since = now - dt.timedelta(days=cap.days)
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(deliveries.c.uid, func.count())
+        heavy = conn.execute(
+            select(deliveries.c.uid)
             .where(
                 deliveries.c.channel == channel,
                 deliveries.c.state == "sent",
                 deliveries.c.sent_at >= since,
             )
             .group_by(deliveries.c.uid)
-        ).all()
-    if not rows:
-        return over
-    counted = np.asarray(rows, dtype=np.int64)
-    return np.isin(uids, counted[counted[:, 1] >= cap.messages, 0])
+            .having(func.count() >= cap.messages)
+        ).scalars()
+        capped = np.fromiter(heavy, dtype=np.int64)
+    return np.isin(uids, capped) if capped.size else over
 
 
 def plan_run(
@@ -122,6 +121,7 @@ def plan_run(
     started = time.perf_counter()
     uids = np.fromiter(members, dtype=np.int64, count=len(members))
     rows.prefetch(templates.tags)
+    rows.restrict(uids)  # every later read is of these rows, in uid order
     user_ids = rows.user_ids(uids)
     percents = [p for _, p in spec.groups]
     index = assign(spec.hash_salt, user_ids, percents)

@@ -12,30 +12,56 @@ import pyarrow.parquet as pq
 
 
 class ProfileRows:
-    """Reads the profile's columns once (per set of columns) and takes rows by uid."""
+    """Reads the profile's columns once (per set of columns) and takes rows by uid.
+
+    :meth:`restrict` keeps only an audience's rows (sorted by uid): batches, which walk the
+    audience in uid order, are then zero-copy slices instead of takes from the whole profile
+    (a take of 10,000 rows from 10M costs tens of milliseconds; a slice nothing).
+    """
 
     def __init__(self, profile_file: Path):
         self.profile_file = profile_file
         self._columns: tuple[str, ...] = ()
         self._table: pa.Table | None = None
+        self._uids: np.ndarray | None = None  # the rows of _table when restricted
 
     def _read(self, columns: Sequence[str]) -> pa.Table:
         wanted = tuple(dict.fromkeys(["user_id", *columns]))
         if self._table is None or not set(wanted) <= set(self._columns):
             self._columns = tuple(dict.fromkeys([*self._columns, *wanted]))
-            self._table = pq.read_table(self.profile_file, columns=list(self._columns))
+            table = pq.read_table(self.profile_file, columns=list(self._columns))
+            if self._uids is not None:
+                table = table.take(pa.array(self._uids))
+            self._table = table
         return self._table
 
     def prefetch(self, columns: Sequence[str]) -> None:
         """Read these columns now, with the user ids, in one pass over the file."""
         self._read(columns)
 
+    def restrict(self, uids: np.ndarray) -> None:
+        """Keep only these users' rows (``uids`` sorted ascending)."""
+        table = self._read(())
+        if self._uids is not None:
+            raise ValueError("rows are already restricted")
+        self._table = table.take(pa.array(uids)).combine_chunks()
+        self._uids = np.asarray(uids, dtype=np.int64)
+
+    def _rows(self, uids: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        table = self._read(columns).select(list(dict.fromkeys(["user_id", *columns])))
+        if self._uids is None:
+            return table.take(pa.array(uids))
+        at = np.searchsorted(self._uids, uids)
+        if len(at) and (at[-1] >= len(self._uids) or not np.array_equal(self._uids[at], uids)):
+            raise KeyError("a uid outside the restricted rows")
+        if len(at) and at[-1] - at[0] == len(at) - 1:  # consecutive: a slice
+            return table.slice(int(at[0]), len(at))
+        return table.take(pa.array(at))
+
     def user_ids(self, uids: np.ndarray) -> list[str]:
-        column = self._read(()).column("user_id")
-        return [str(v) for v in column.take(pa.array(uids)).to_pylist()]
+        return [str(v) for v in self._rows(uids, ()).column("user_id").to_pylist()]
 
     def values(self, uids: np.ndarray, columns: Sequence[str]) -> list[dict[str, Any]]:
         """One dict per uid with ``user_id`` and ``columns``."""
-        table = self._read(columns).select(list(dict.fromkeys(["user_id", *columns])))
-        rows: list[dict[str, Any]] = table.take(pa.array(uids)).to_pylist()
+        rows: list[dict[str, Any]] = self._rows(uids, columns).to_pylist()
         return rows

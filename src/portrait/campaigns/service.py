@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 from pyroaring import BitMap
@@ -102,7 +103,6 @@ class Campaigns:
     def __init__(self, inputs: Inputs):
         self.inputs = inputs
         self.store = inputs.store
-        self.rows = ProfileRows(inputs.profile_file)
 
     # -- definitions ------------------------------------------------------------------
     def channel_config(self, name: str) -> Any:
@@ -282,7 +282,13 @@ class Campaigns:
         templates = self.check(spec)
         members = self.inputs.audience(spec.audience).bitmap
         return plan_run(
-            spec, members, templates, self.rows, self._cap_check(spec), render=True, samples=samples
+            spec,
+            members,
+            templates,
+            ProfileRows(self.inputs.profile_file),
+            self._cap_check(spec),
+            render=True,
+            samples=samples,
         )
 
     # -- launching ------------------------------------------------------------------
@@ -323,17 +329,20 @@ class Campaigns:
             templates = self.check(spec)
             self._channel_ready(spec)
             address = self.channel_config(spec.channel).address_tag
-            self.rows.prefetch([*templates.tags, *([address] if address else [])])
+            rows = ProfileRows(self.inputs.profile_file)
+            rows.prefetch([*templates.tags, *([address] if address else [])])
             members = self.inputs.audience(spec.audience).bitmap
             if len(members) == 0:
                 raise InputError(f"the audience of campaign '{name}' is empty: nothing to send")
-            plan = plan_run(
-                spec, members, templates, self.rows, self._cap_check(spec), render=False
-            )
+            plan = plan_run(spec, members, templates, rows, self._cap_check(spec), render=False)
             run = self._start_run(spec, plan, state)
-        else:
+        else:  # resuming: the run's frozen audience
             templates = compile_templates(spec, self.inputs.tags, suggest=suggest)
-        return self._deliver(spec, run, templates, started, batch_limit)
+            address = self.channel_config(spec.channel).address_tag
+            rows = ProfileRows(self.inputs.profile_file)
+            rows.prefetch([*templates.tags, *([address] if address else [])])
+            rows.restrict(self._run_members(name, run))
+        return self._deliver(spec, run, templates, rows, started, batch_limit)
 
     def launch_due(self) -> list[LaunchReport]:
         """Launch every campaign that is due: scheduled ones whose time has come and running
@@ -439,6 +448,7 @@ class Campaigns:
         spec: CampaignSpec,
         run: int,
         templates: CompiledTemplates,
+        rows: ProfileRows,
         started: float,
         batch_limit: int | None,
     ) -> LaunchReport:
@@ -462,7 +472,7 @@ class Campaigns:
             run,
             channel,
             templates,
-            self.rows,
+            rows,
             address_tag=config.address_tag,
             rate_limit=min((r for r in (spec.rate_limit, config.rate_limit) if r), default=None),
             clock=self.inputs.clock,
@@ -530,6 +540,16 @@ class Campaigns:
                 )
             ).scalar()
         return int(size or 1)
+
+    def _run_members(self, name: str, run: int) -> np.ndarray:
+        with self.store.engine.connect() as conn:
+            blob = conn.execute(
+                select(campaign_runs.c.members).where(
+                    campaign_runs.c.campaign == name, campaign_runs.c.run == run
+                )
+            ).scalar()
+        assert blob is not None, f"run {run} of campaign '{name}' has no members"
+        return np.asarray(BitMap.deserialize(blob).to_array(), dtype=np.int64)
 
     def _open_run(self, name: str) -> int | None:
         with self.store.engine.connect() as conn:

@@ -62,9 +62,12 @@ class CompiledTemplates:
         read a few low-cardinality tags (city, age band), and rendering is the costly part
         of a large send.
         """
-        reads = self.reads.get(variant, ())
-        key = (variant, *(_key(values.get(name)) for name in reads))
-        found = self.cache.get(key)
+        key = (variant, *[values.get(name) for name in self.reads.get(variant, ())])
+        try:
+            found = self.cache.get(key)
+        except TypeError:  # a list value (multi-valued tag): make it hashable
+            key = tuple(_key(v) for v in key)
+            found = self.cache.get(key)
         if found is not None:
             return found
         context = {**values, "campaign": self.campaign, "variant": variant}

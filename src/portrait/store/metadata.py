@@ -143,7 +143,7 @@ deliveries = Table(
     Column("batch", Integer, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", DateTime(timezone=True), nullable=True),
-    Index("deliveries_cap", "channel", "state", "sent_at"),
+    Index("deliveries_cap", "channel", "state", "sent_at", "uid"),  # covers the cap check
 )
 
 responses = Table(
@@ -226,6 +226,10 @@ def migrate(engine: Engine) -> None:
                 )
                 # batches walk the primary key (campaign, run, uid); this index only cost writes
                 conn.execute(text("DROP INDEX IF EXISTS deliveries_state"))
+                conn.execute(text("DROP INDEX IF EXISTS deliveries_cap"))
+                conn.execute(
+                    text("CREATE INDEX deliveries_cap ON deliveries (channel, state, sent_at, uid)")
+                )
             conn.execute(
                 meta_table.update()
                 .where(meta_table.c.key == "schema_version")
