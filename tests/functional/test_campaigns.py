@@ -390,6 +390,11 @@ def _check_report_independently(ws: Workspace, report: dict[str, Any], frame: pd
         assert g["p_value"] == pytest.approx(p, rel=1e-9)
         assert g["uplift_low"] == pytest.approx(low, rel=1e-9)
         assert g["uplift_high"] == pytest.approx(high, rel=1e-9)
+        ratio_low, ratio_high = confint_proportions_2indep(
+            count[0], nobs[0], count[1], nobs[1], method="log", compare="ratio"
+        )
+        assert g["uplift_relative_low"] == pytest.approx(ratio_low - 1, rel=1e-9)
+        assert g["uplift_relative_high"] == pytest.approx(ratio_high - 1, rel=1e-9)
         assert g["ctr"] == pytest.approx(g["clicked"] / g["delivered"])
         assert g["cost"] == pytest.approx(g["sent"] * 0.05)
         assert g["roi"] == pytest.approx((g["revenue"] - g["cost"]) / g["cost"], rel=1e-6)

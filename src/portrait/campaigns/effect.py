@@ -15,7 +15,9 @@ module turns them into the report (no I/O). Definitions:
   the window (the two usually describe the same purchase);
 - **ROI** = (revenue − cost) / cost, cost = messages sent × cost per message;
 - **uplift** of a variant = its conversion rate per targeted user minus the control's, with a
-  95% Wald interval (unpooled) and the p-value of the pooled two-proportion z-test.
+  95% Wald interval (unpooled) and the p-value of the pooled two-proportion z-test; the
+  **relative uplift** = uplift / the control's rate, with the 95% interval of the rate ratio
+  (log method) minus 1 (undefined when either group has no conversion).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portrait.stats.proportions import difference_interval, two_proportion_ztest
+from portrait.stats.proportions import difference_interval, ratio_interval, two_proportion_ztest
 from portrait.stats.srm import SrmResult
 
 ALPHA = 0.05
@@ -42,6 +44,10 @@ class GroupCounts:
     clicked: int
     converted: int
     revenue: float
+
+
+def _defined(x: float) -> float | None:
+    return None if x != x else x  # NaN: undefined (a zero count)
 
 
 def _rate(n: int, d: int) -> float | None:
@@ -91,6 +97,8 @@ def group_rows(
             "uplift_relative": None,
             "uplift_low": None,
             "uplift_high": None,
+            "uplift_relative_low": None,
+            "uplift_relative_high": None,
             "p_value": None,
         }
         if control is not None and not is_control and c.targeted and control.targeted:
@@ -100,6 +108,9 @@ def group_rows(
             _, p = two_proportion_ztest(
                 c.converted, c.targeted, control.converted, control.targeted
             )
+            ratio_low, ratio_high = ratio_interval(
+                c.converted, c.targeted, control.converted, control.targeted
+            )
             base = control.converted / control.targeted
             diff = c.converted / c.targeted - base
             row.update(
@@ -107,6 +118,8 @@ def group_rows(
                 uplift_relative=diff / base if base else None,
                 uplift_low=float(low),
                 uplift_high=float(high),
+                uplift_relative_low=_defined(float(ratio_low) - 1),
+                uplift_relative_high=_defined(float(ratio_high) - 1),
                 p_value=None if p != p else float(p),  # NaN: no variance (all 0 or all 1)
             )
         rows.append(row)
