@@ -226,9 +226,7 @@ def main() -> None:
         print(f"| {r['step']} | {r['seconds']:.1f} | {r['users_per_second']:,.0f} | {r['note']} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print()
-    print(
-        f"peak RSS {peak / 2**30:.2f} GiB; metadata database: a fresh SQLite file"
-    )
+    print(f"peak RSS {peak / 2**30:.2f} GiB; metadata database: a fresh SQLite file")
     write_results(
         RESULTS,
         "campaigns",
