@@ -127,6 +127,15 @@ def test_bad_chart_targets_are_refused(tmp_path: Path, name: str, message: str) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_chart_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        path = charts.save_chart(charts.rfm_chart([]), tmp_path / "rfm.svg")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_failed_render_leaves_nothing(tmp_path: Path) -> None:
     """A spec the renderer rejects: no chart, no temporary file, the old chart untouched."""
     target = tmp_path / "chart.svg"

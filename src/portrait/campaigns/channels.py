@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from portrait.model.channels import FileChannel, SmtpChannel, WebhookChannel
+from portrait.store.versions import plain_file_mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class FileOutbox:
         body = "".join(m.json_object() + "\n" for m in messages)
         fd, temp = tempfile.mkstemp(prefix=".batch-", suffix=".tmp", dir=target.parent)
         try:
+            os.fchmod(fd, plain_file_mode())  # for whoever picks the outbox up, as open() would
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(body)
                 out.flush()

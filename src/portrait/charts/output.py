@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from portrait.errors import InputError
+from portrait.store.versions import plain_file_mode
 
 FORMATS = {".svg": "SVG", ".png": "PNG", ".html": "HTML", ".json": "Vega-Lite JSON"}
 #: PNG pixels per spec pixel: sharp on high-density screens and in documents
@@ -74,6 +75,7 @@ def save_chart(spec: dict[str, Any], path: str | Path) -> Path:
     content = render(spec, suffix)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, plain_file_mode())  # mkstemp makes 0600; a chart is an ordinary file
         with os.fdopen(fd, "wb") as out:
             out.write(content)
         Path(temp).replace(target)

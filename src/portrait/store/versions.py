@@ -118,6 +118,14 @@ def workspace_lock(
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def plain_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give (0666 less the umask), for files made
+    with ``tempfile.mkstemp`` (0600) and renamed into place."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link an immutable file into a new version (copy where links are impossible)."""
     try:
