@@ -571,40 +571,49 @@ class Workspace:
         min_support: float = 0.01,
         min_confidence: float = 0.2,
         basket: str = "orders",
-        item: str = "items",
+        item: str | None = None,
         max_size: int = 4,
     ) -> list[dict[str, Any]]:
-        """Association rules for cross-sell over baskets: each order's list of ``item``
-        (default ``orders.items``) in the built warehouse version. See
-        :mod:`portrait.analysis.association` for the measures."""
-        import pyarrow.parquet as pq
-
+        """Association rules for cross-sell over baskets of the built warehouse version:
+        ``basket="orders"`` (each order's ``item`` column, default ``items``) or
+        ``"events:<event>"`` (each user's events of that name; ``item`` names the property). See :mod:`portrait.analysis.baskets` and
+        :mod:`portrait.analysis.association`."""
         from portrait.analysis.association import association_rules, frequent_itemsets
+        from portrait.analysis.baskets import event_baskets, order_baskets, parse_basket
+        from portrait.rules.validate import suggest
 
-        if basket != "orders":
-            raise InputError(
-                f"baskets come from orders, not '{basket}'", hint="use --basket orders"
-            )
+        source, event = parse_basket(basket)
         warehouse = self._built_warehouse()
-        orders = warehouse.tables.get("orders")
-        if orders is None or warehouse.path is None:
-            raise InputError("no orders have been loaded", hint="portrait ingest orders FILE")
-        if item not in orders.columns:
-            from portrait.rules.validate import suggest
-
+        table = warehouse.tables.get(source)
+        if table is None or warehouse.path is None:
+            raise InputError(f"no {source} have been loaded", hint=f"portrait ingest {source} FILE")
+        if item is None:
+            if source == "events":
+                raise InputError(
+                    "name the event property that holds the items",
+                    where="--item",
+                    hint="e.g. --item item_category",
+                )
+            item = "items"
+        if item not in table.columns:
             raise InputError(
-                f"orders have no column '{item}'",
+                f"{source} have no column '{item}'",
                 where="--item",
-                hint=suggest(item, orders.columns) or "columns: " + ", ".join(orders.columns),
+                hint=suggest(item, table.columns) or "columns: " + ", ".join(table.columns),
             )
-        baskets: list[list[str]] = []
-        for path in orders.paths(warehouse.path):
-            column = pq.read_table(path, columns=[item]).column(0).to_pylist()
-            baskets.extend(
-                [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
-                for value in column
-                if value is not None
-            )
+        paths = table.paths(warehouse.path)
+        if event is None:
+            baskets = order_baskets(paths, item)
+        else:
+            baskets = event_baskets(paths, event, item)
+            if not baskets:
+                events = self.selector().profile.rollup
+                known = events.events if events is not None else []
+                raise InputError(
+                    f"no '{event}' events with a {item}",
+                    where="--basket",
+                    hint=suggest(event, known) or None,
+                )
         itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
         return association_rules(itemsets, min_confidence)
 

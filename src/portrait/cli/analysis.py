@@ -309,8 +309,20 @@ MinSupportOpt = Annotated[
 MinConfidenceOpt = Annotated[
     float, typer.Option("--min-confidence", help="Share of A's baskets that also hold B.")
 ]
-ItemOpt = Annotated[str, typer.Option("--item", help="Orders column holding the items.")]
-BasketOpt = Annotated[str, typer.Option("--basket", help="Where baskets come from: orders.")]
+ItemOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--item",
+        help="Column holding the items: an orders column (default items) or an event property.",
+    ),
+]
+BasketOpt = Annotated[
+    str,
+    typer.Option(
+        "--basket",
+        help="Baskets: orders (each order), or events:<event> (each user's events of it).",
+    ),
+]
 
 
 def _rule_rows(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -325,7 +337,7 @@ def _rule_rows(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def rules_main(
     ctx: typer.Context,
     basket: BasketOpt = "orders",
-    item: ItemOpt = "items",
+    item: ItemOpt = None,
     min_support: MinSupportOpt = 0.01,
     min_confidence: MinConfidenceOpt = 0.2,
     top: Annotated[int, typer.Option("--top", help="Rules to show (0: all).", min=0)] = 30,
@@ -350,7 +362,7 @@ def rules_main(
 def recommend(
     items: Annotated[list[str], typer.Argument(help="Item(s) in the basket.")],
     basket: BasketOpt = "orders",
-    item: ItemOpt = "items",
+    item: ItemOpt = None,
     min_support: MinSupportOpt = 0.01,
     min_confidence: MinConfidenceOpt = 0.2,
     workspace: WorkspaceOpt = None,
