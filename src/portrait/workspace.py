@@ -364,6 +364,8 @@ class Workspace:
         snap = self.built
         warehouse = self._built_warehouse()
         orders = warehouse.tables.get("orders")
+        events = warehouse.tables.get("events")
+        rollup = self.selector().profile.rollup
 
         def check_audience(spec: str) -> None:
             text = spec.strip()
@@ -393,6 +395,8 @@ class Workspace:
                 settings=self.config,
                 outbox=self.layout.root / "campaigns" / "outbox",
                 orders_files=orders.paths(warehouse.path) if orders and warehouse.path else [],
+                events_files=events.paths(warehouse.path) if events and warehouse.path else [],
+                event_names=rollup.events if rollup is not None else [],
                 **extra,
             )
         )

@@ -566,3 +566,38 @@ def test_templates_read_list_tags_and_missing_values(demo_ws: Workspace) -> None
         brands = profile.loc[sample["user_id"], "preferred_car_brands"]
         expected = "/".join(brands) if brands is not None and len(brands) else "无"
         assert sample["text"] == f"品牌: {expected}"
+
+
+def test_conversion_event_counts_for_every_group(demo_ws: Workspace) -> None:
+    """``conversion_event: search``: a search in the window converts, in the control too."""
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    with pytest.raises(InputError, match="no event named 'serch'") as exc:
+        campaigns.create(spec("typo", conversion_event="serch"))
+    assert "did you mean 'search'" in str(exc.value)
+    campaigns.create(spec(conversion_event="search"))
+    campaigns.launch("autumn")
+    report = {g["group"]: g for g in campaigns.report("autumn")["groups"]}
+    warehouse = demo_ws.warehouse
+    assert warehouse.path is not None
+    end = T0 + dt.timedelta(days=7)
+
+    def window(table: str, columns: list[str]) -> pd.DataFrame:
+        frame = pd.concat(
+            pd.read_parquet(p, columns=columns)
+            for p in warehouse.tables[table].paths(warehouse.path)
+        )
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        return frame[(frame.ts >= T0) & (frame.ts < end)]
+
+    events = window("events", ["user_id", "ts", "event"])
+    converted = set(events[events.event == "search"].user_id) | set(
+        window("orders", ["user_id", "ts"]).user_id
+    )
+    for group in ("control", "A", "B"):
+        members = set(demo_ws.select('campaign("autumn", "targeted")').ids()) & set(
+            demo_ws.select('campaign("autumn", "control")').ids()
+            if group == "control"
+            else {m["user_id"] for m in outbox(demo_ws, "autumn") if m["variant"] == group}
+        )
+        assert report[group]["converted"] == len(members & converted), group
+    assert report["control"]["converted"] > 0

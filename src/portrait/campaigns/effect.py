@@ -10,7 +10,8 @@ module turns them into the report (no I/O). Definitions:
 - **CTR** = clicked / delivered; **CVR** = converted / delivered (the control, which receives
   nothing: converted / targeted);
 - **converted**: a ``converted`` response within the attribution window after the send, or an
-  order within the window after the run started (the only source for the control);
+  order (or the campaign's ``conversion_event``) within the window after the run started (the
+  only sources for the control);
 - **revenue**: per user the larger of the reported conversion revenue and the order amount in
   the window (the two usually describe the same purchase);
 - **ROI** = (revenue − cost) / cost, cost = messages sent × cost per message;

@@ -95,6 +95,7 @@ def effect_report(
     spec: CampaignSpec,
     run: int | None,
     orders_files: Sequence[Path],
+    events_files: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """The effect of a run (default: the latest): per group the funnel, CTR, CVR, revenue,
     cost, ROI and uplift against the control; the SRM check; a plain-language verdict.
@@ -151,6 +152,14 @@ def effect_report(
         orders_files, {str(r[1]): int(r[0]) for r in records}, started, started + window
     )
     converted = by_response["converted"] | set(ordered)
+    if spec.conversion_event:
+        converted |= events_in_window(
+            events_files,
+            spec.conversion_event,
+            {str(r[1]): int(r[0]) for r in records},
+            started,
+            started + window,
+        )
     receipts = bool(by_response["delivered"])
     counts = []
     for group, weight in spec.groups:
@@ -193,16 +202,17 @@ def effect_report(
     }
 
 
-def orders_in_window(
-    orders_files: Sequence[Path], uid_of: Mapping[str, int], start: dt.datetime, end: dt.datetime
-) -> dict[int, float]:
-    """Order amount per targeted user with an order in [start, end)."""
-    if not orders_files:
-        return {}
-    import pyarrow.compute as pc
+def _window_table(
+    files: Sequence[Path],
+    columns: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    where: Any = None,
+) -> pa.Table:
+    """Rows of Parquet files with ``ts`` in [start, end) (and ``where``)."""
     import pyarrow.dataset as ds
 
-    data = ds.dataset([str(p) for p in orders_files], format="parquet")
+    data = ds.dataset([str(p) for p in files], format="parquet")
     ts = ds.field("ts")
     kind = data.schema.field("ts").type
     zone = getattr(kind, "tz", None)
@@ -213,13 +223,40 @@ def orders_in_window(
         value = utc if zone else utc.replace(tzinfo=None)
         return pa.scalar(value, pa.timestamp("us", tz=zone))
 
-    table = data.to_table(
-        columns=["user_id", "amount"],
-        filter=(ts >= bound(start)) & (ts < bound(end)),
-    )
+    condition = (ts >= bound(start)) & (ts < bound(end))
+    return data.to_table(columns=columns, filter=condition if where is None else condition & where)
+
+
+def orders_in_window(
+    orders_files: Sequence[Path], uid_of: Mapping[str, int], start: dt.datetime, end: dt.datetime
+) -> dict[int, float]:
+    """Order amount per targeted user with an order in [start, end)."""
+    if not orders_files:
+        return {}
+    import pyarrow.compute as pc
+
+    table = _window_table(orders_files, ["user_id", "amount"], start, end)
     table = table.filter(pc.is_in(table.column("user_id"), pa.array(list(uid_of))))
     grouped = table.group_by("user_id").aggregate([("amount", "sum")]).to_pylist()
     return {uid_of[str(g["user_id"])]: float(g["amount_sum"] or 0.0) for g in grouped}
+
+
+def events_in_window(
+    events_files: Sequence[Path],
+    event: str,
+    uid_of: Mapping[str, int],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> set[int]:
+    """Targeted users with an event named ``event`` in [start, end) (a sign-up, say)."""
+    if not events_files:
+        return set()
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    table = _window_table(events_files, ["user_id"], start, end, ds.field("event") == event)
+    found = pc.unique(table.column("user_id")).to_pylist()
+    return {uid_of[u] for u in found if u in uid_of}
 
 
 def user_history(store: MetadataStore, uid: int) -> list[dict[str, Any]]:

@@ -73,6 +73,8 @@ class Inputs:
     settings: Mapping[str, Any]
     outbox: Path
     orders_files: Sequence[Path] = ()
+    events_files: Sequence[Path] = ()
+    event_names: Sequence[str] = ()  # the events there are (for conversion_event)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     actor: str = field(default_factory=lambda: _default_actor())
 
@@ -133,6 +135,12 @@ class Campaigns:
         self.inputs.check_audience(spec.audience)
         config = self.channel_config(spec.channel)
         templates = compile_templates(spec, self.inputs.tags, suggest=suggest)
+        if spec.conversion_event and spec.conversion_event not in self.inputs.event_names:
+            raise InputError(
+                f"no event named '{spec.conversion_event}'",
+                where="conversion_event",
+                hint=suggest(spec.conversion_event, self.inputs.event_names) or None,
+            )
         if config.address_tag and config.address_tag not in self.inputs.tags:
             raise InputError(
                 f"channel '{spec.channel}' reads addresses from tag '{config.address_tag}', "
@@ -389,7 +397,9 @@ class Campaigns:
         """The effect of a run (default: the latest): per group the funnel, CTR, CVR, revenue,
         cost, ROI and uplift against the control with its interval and p-value; the sample
         ratio check; a plain-language verdict (:mod:`portrait.campaigns.effect`)."""
-        return effect_report(self.store, self.spec(name), run, self.inputs.orders_files)
+        return effect_report(
+            self.store, self.spec(name), run, self.inputs.orders_files, self.inputs.events_files
+        )
 
     def history(self, uid: int) -> list[dict[str, Any]]:
         """A user's campaigns: run, group (variant or control), delivery state, responses."""

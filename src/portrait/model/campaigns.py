@@ -114,6 +114,8 @@ class CampaignSpec(_Frozen):
     cost_per_message: float = Field(default=0.0, ge=0)
     cap: FrequencyCap | None = None  # overrides the workspace's cap for this campaign
     attribution_days: int = Field(default=7, ge=1, le=90)
+    #: an event that also counts as a conversion (e.g. a sign-up), besides orders
+    conversion_event: str | None = None
     salt: str | None = None  # the assignment hash salt (default: the name)
     description: str = ""
 
