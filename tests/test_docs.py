@@ -182,6 +182,7 @@ def test_doc_examples_run(tmp_path: Path) -> None:
     _run_bash_blocks("campaigns.md", tmp_path, env)
     _run_python_blocks("campaigns.md", tmp_path, env)
     assert (tmp_path / "autumn-funnel.png").stat().st_size > 500
+    _run_python_blocks("api.md", tmp_path, env)
 
 
 def test_every_setting_is_documented() -> None:

@@ -35,6 +35,7 @@ from portrait.store.layout import Layout
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from portrait.access import Audit, Keys
     from portrait.analysis import InsightReport
     from portrait.audience.segments import Segments
     from portrait.audience.selector import Selector
@@ -355,6 +356,20 @@ class Workspace:
             self.layout.rejects_dir / "ids",
         )
 
+    @property
+    def keys(self) -> Keys:
+        """API keys (roles, hashed secrets, revocation): ``ws.keys.create("analyst")``."""
+        from portrait.access import Keys
+
+        return Keys(self.metadata)
+
+    @property
+    def audit(self) -> Audit:
+        """The audit log of user-level reads, exports and campaign actions."""
+        from portrait.access import Audit
+
+        return Audit(self.metadata)
+
     def campaigns(self, *, clock: Any = None, actor: str | None = None) -> Campaigns:
         """Campaigns of this workspace (definitions, dry runs, launches, reports), on the
         live profile version. ``clock`` (a function giving an aware UTC datetime) and
@@ -621,14 +636,51 @@ class Workspace:
         itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
         return association_rules(itemsets, min_confidence)
 
+    def _user_ids(self) -> Any:
+        """The profile's ``user_id`` column (row = uid), kept per profile version."""
+        import pyarrow.parquet as pq
+
+        snap = self.built
+        cached = getattr(self, "_ids_cache", None)
+        if cached is None or cached[0] != snap.version:
+            cached = (snap.version, pq.read_table(snap.profile_file, columns=["user_id"]).column(0))
+            self._ids_cache = cached
+        return cached[1]
+
+    def uid_of(self, user_id: str) -> int:
+        """The dense id of a user (its profile row); an unknown id is an error."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = self._user_ids()
+        found = int(pc.index(ids, pa.scalar(str(user_id), ids.type)).as_py())
+        if found < 0:
+            raise NotFoundError(f"no user with id '{user_id}'", hint="ids are the users' user_id")
+        return found
+
+    def membership(
+        self, user_ids: Sequence[str], segments: Sequence[str]
+    ) -> dict[str, dict[str, bool] | None]:
+        """For personalisation: which of ``segments`` each user is in (None for an unknown
+        user id). Unknown segment names are an error."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        members = {name: self.segments.members(name) for name in segments}
+        ids = self._user_ids()
+        at = pc.index_in(pa.array([str(u) for u in user_ids], ids.type), value_set=ids)
+        result: dict[str, dict[str, bool] | None] = {}
+        for user_id, uid in zip(user_ids, at.to_pylist(), strict=True):
+            result[str(user_id)] = (
+                None if uid is None else {n: uid in m for n, m in members.items()}
+            )
+        return result
+
     def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
         the segments it is in, its campaigns (group, delivery state, responses), its latest
         ``events`` events and an orders summary."""
         import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         from portrait.analysis.user360 import orders_summary, recent_events
         from portrait.audience.export import take_rows
@@ -636,10 +688,7 @@ class Workspace:
         from portrait.store.tagfiles import load_tag_files
 
         snap = self.built
-        ids = pq.read_table(snap.profile_file, columns=["user_id"]).column(0)
-        found = pc.index(ids, pa.scalar(str(user_id), ids.type)).as_py()
-        if found < 0:
-            raise NotFoundError(f"no user with id '{user_id}'", hint="ids are the users' user_id")
+        found = self.uid_of(user_id)
         names = list(snap.tags)
         row = self._masker(names, unmask)(
             take_rows(snap.profile_file, np.array([found]), ["user_id", *names])

@@ -21,6 +21,7 @@ from portrait.cli.common import open_ws as _open
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.cli.segments import ids_app, segment_app
+from portrait.cli.service import audit, keys_app, serve
 
 app = typer.Typer(
     name="portrait",
@@ -41,6 +42,9 @@ app.command("user")(user)
 app.command("rfm")(rfm)
 app.add_typer(rules_app, name="rules")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
+app.command("audit")(audit)
 
 
 @app.command()

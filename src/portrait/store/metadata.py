@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portrait.errors import WorkspaceError
 
-SCHEMA_VERSION = 3  # 2: campaigns, runs, events, deliveries, responses; 3: runs.batch_size
+SCHEMA_VERSION = 4  # 2: campaigns, runs, …; 3: runs.batch_size; 4: API keys, audit log
 
 metadata = MetaData()
 
@@ -158,6 +158,30 @@ responses = Table(
 )
 
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 of the secret part
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(128), nullable=False),  # an API key id, or the OS user for the CLI
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -206,8 +230,8 @@ def open_database(url: str, meta_dir: Path) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create the tables of a new database; upgrade an older schema (1 → 2: new tables;
-    2 → 3: the runs' batch size)."""
+    """Create the tables of a new database; upgrade an older schema (1 → 2 and 3 → 4: new
+    tables, made by ``create_all``; 2 → 3: the runs' batch size)."""
     with engine.begin() as conn:
         metadata.create_all(conn)
         row = conn.execute(

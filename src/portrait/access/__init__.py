@@ -1,0 +1,6 @@
+"""Access to a workspace from outside: API keys with roles, and the audit log."""
+
+from portrait.access.audit import Audit
+from portrait.access.keys import KeyInfo, Keys
+
+__all__ = ["Audit", "KeyInfo", "Keys"]

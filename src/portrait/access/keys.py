@@ -1,0 +1,140 @@
+"""API keys: created with a role, stored hashed, revocable, optionally expiring.
+
+A key reads ``pk_<id>_<secret>``: the id finds the row, the secret is checked against its
+SHA-256 (secrets are 32 random bytes, so a plain hash is enough: nothing to brute-force), in
+constant time. The secret is shown once, when the key is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from portrait.errors import InputError, NotFoundError
+from portrait.model.access import ROLES
+from portrait.store.metadata import MetadataStore, api_keys
+
+PREFIX = "pk"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    name: str
+    role: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "expires_at": self.expires_at.isoformat(timespec="seconds")
+            if self.expires_at
+            else None,
+            "revoked_at": self.revoked_at.isoformat(timespec="seconds")
+            if self.revoked_at
+            else None,
+        }
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _info(row: Any) -> KeyInfo:
+    return KeyInfo(
+        row["id"],
+        row["name"],
+        row["role"],
+        _utc(row["created_at"]) or dt.datetime.now(dt.UTC),
+        _utc(row["expires_at"]),
+        _utc(row["revoked_at"]),
+    )
+
+
+class Keys:
+    """The API keys of a workspace."""
+
+    def __init__(self, store: MetadataStore):
+        self.store = store
+
+    def create(
+        self, role: str, *, name: str = "", expires_days: int | None = None
+    ) -> tuple[KeyInfo, str]:
+        """A new key; returns its info and the full key (shown once)."""
+        if role not in ROLES:
+            raise InputError(
+                f"unknown role '{role}'", where="--role", hint="one of " + ", ".join(ROLES)
+            )
+        if expires_days is not None and expires_days < 1:
+            raise InputError("--expires-days must be at least 1")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = dt.datetime.now(dt.UTC)
+        expires = now + dt.timedelta(days=expires_days) if expires_days else None
+        with self.store.transaction() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    name=name or role,
+                    role=role,
+                    secret_hash=_hash(secret),
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+        return self.get(key_id), f"{PREFIX}_{key_id}_{secret}"
+
+    def get(self, key_id: str) -> KeyInfo:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no API key with id '{key_id}'", hint="see 'portrait keys list'")
+        return _info(row)
+
+    def all(self) -> list[KeyInfo]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).mappings().all()
+        return [_info(r) for r in rows]
+
+    def revoke(self, key_id: str) -> KeyInfo:
+        self.get(key_id)
+        with self.store.transaction() as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=dt.datetime.now(dt.UTC))
+            )
+        return self.get(key_id)
+
+    def verify(self, token: str) -> KeyInfo | None:
+        """The active key ``token`` is, or None (malformed, unknown, wrong, revoked, expired)."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        _, key_id, secret = parts
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
+            return None
+        info = _info(row)
+        return info if info.active(dt.datetime.now(dt.UTC)) else None

@@ -1,0 +1,235 @@
+"""The HTTP API: a FastAPI app over one workspace, for other systems (personalisation,
+push, CRM) to call. Route handlers parse, check the caller's role, call one facade method and
+return its result; the logic lives in the core, as for the CLI.
+
+Every ``/v1`` route declares the permission it needs (:mod:`portrait.model.access`); the caller
+sends its API key as ``Authorization: Bearer pk_…`` (or ``X-API-Key``). Errors are JSON:
+``{"error": {"code", "message", "where", "hint", …}}`` with the code of the Portrait error, and
+bad input is a 4xx, never a 500. Reads of individual users are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from portrait import workspace as ws_api
+from portrait.access import KeyInfo
+from portrait.errors import NotFoundError, PortraitError
+from portrait.model.access import PERMISSIONS, allows
+
+API_VERSION = "v1"
+MAX_MEMBERSHIP = 1000  # user ids × segments per membership request, at most 1000 user ids
+SMALL_CELL = 5  # viewer keys never see a count below this (it could single out a person)
+
+_STATUS = {
+    "bad_input": 400,
+    "bad_rule": 400,
+    "not_found": 404,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "busy": 409,
+}
+
+
+class ApiError(PortraitError):
+    def __init__(self, code: str, message: str, status: int, **extra: Any):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.extra = extra
+
+
+class CountRequest(BaseModel):
+    rule: str = Field(min_length=1, max_length=20_000, description='A rule, e.g. city = "北京".')
+
+
+class MembershipRequest(BaseModel):
+    user_ids: list[str] = Field(min_length=1, max_length=MAX_MEMBERSHIP)
+    segments: list[str] = Field(min_length=1, max_length=200)
+
+
+def _status(error: PortraitError) -> int:
+    if isinstance(error, ApiError):
+        return error.status
+    if error.exit_code == 2:  # bad input of any kind
+        return _STATUS.get(error.code, 400 if error.code != "not_found" else 404)
+    return _STATUS.get(error.code, 500)
+
+
+def _caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> KeyInfo:
+    token = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    if not token:
+        raise ApiError(
+            "unauthorized",
+            "an API key is needed",
+            401,
+            hint="send Authorization: Bearer pk_… (portrait keys create)",
+        )
+    with request.app.state.core() as w:
+        key: KeyInfo | None = w.keys.verify(token)
+    if key is None:
+        raise ApiError("unauthorized", "the API key is unknown, revoked or expired", 401)
+    return key
+
+
+def needs(permission: str) -> Callable[..., KeyInfo]:
+    """A dependency: the caller's key, when its role has ``permission`` (else 403)."""
+    assert permission in PERMISSIONS, permission
+
+    def check(key: Annotated[KeyInfo, Depends(_caller)]) -> KeyInfo:
+        if not allows(key.role, permission):
+            raise ApiError(
+                "forbidden",
+                f"role '{key.role}' may not do this (needs {permission})",
+                403,
+                needs=permission,
+            )
+        return key
+
+    check.permission = permission  # type: ignore[attr-defined]
+    return check
+
+
+CatalogKey = Annotated[KeyInfo, Depends(needs("catalog:read"))]
+AggregateKey = Annotated[KeyInfo, Depends(needs("aggregate:read"))]
+SegmentsKey = Annotated[KeyInfo, Depends(needs("segments:read"))]
+UsersKey = Annotated[KeyInfo, Depends(needs("users:read"))]
+AuditKey = Annotated[KeyInfo, Depends(needs("audit:read"))]
+
+
+def create_app(workspace: Path | None = None) -> FastAPI:
+    """The app for the workspace at ``workspace`` (default: as the CLI finds it)."""
+    app = FastAPI(
+        title="Portrait",
+        version=API_VERSION,
+        description="User profiles, audiences, insight and campaigns over HTTP.",
+    )
+    ws = ws_api.open_workspace(workspace)
+    lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
+
+    @contextmanager
+    def core() -> Iterator[ws_api.Workspace]:
+        with lock:
+            yield ws
+
+    app.state.core = core
+
+    @app.exception_handler(PortraitError)
+    async def portrait_error(_: Request, exc: PortraitError) -> JSONResponse:
+        body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
+        for name in ("line", "column"):
+            if getattr(exc, name, None) is not None:
+                body[name] = getattr(exc, name)
+        return JSONResponse({"error": body}, status_code=_status(exc))
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        try:
+            with core() as w:
+                version = w.built.version
+        except PortraitError as exc:
+            return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready", "profile_version": version})
+
+    @app.get("/v1/tags", tags=["catalog"])
+    def tags(key: CatalogKey) -> list[dict[str, Any]]:
+        with core() as w:
+            return w.tags.summaries()
+
+    @app.post("/v1/count", tags=["audiences"])
+    def count(body: CountRequest, key: AggregateKey) -> dict[str, Any]:
+        with core() as w:
+            result = w.count(body.rule)
+        if key.role == "viewer" and 0 < result["size"] < SMALL_CELL:
+            result.update(size=None, share=None, suppressed=True)
+        return result
+
+    @app.get("/v1/segments", tags=["segments"])
+    def segments(key: SegmentsKey) -> list[dict[str, Any]]:
+        with core() as w:
+            return [s.to_dict() for s in w.segments.all()] if w._has_metadata() else []
+
+    @app.get("/v1/segments/{name}", tags=["segments"])
+    def segment(name: str, key: SegmentsKey) -> dict[str, Any]:
+        with core() as w:
+            info: dict[str, Any] = w.segments[name].to_dict()
+        return info
+
+    @app.get("/v1/users/{user_id}", tags=["users"])
+    def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
+        if unmask and not allows(key.role, "pii:unmasked"):
+            raise ApiError(
+                "forbidden",
+                "unmasked personal data needs the admin role",
+                403,
+                needs="pii:unmasked",
+            )
+        with core() as w:
+            view = w.user(user_id, unmask=unmask)
+            w.audit.record(key.id, "user:read" + (":unmasked" if unmask else ""), user_id, 1)
+        return view
+
+    @app.get("/v1/users/{user_id}/segments", tags=["users"])
+    def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
+        with core() as w:
+            uid = w.uid_of(user_id)
+            names = (
+                [n for n in w.segments if uid in w.segments.members(n)] if w._has_metadata() else []
+            )
+            w.audit.record(key.id, "user:segments", user_id, 1)
+        return {"user_id": user_id, "segments": names}
+
+    @app.post("/v1/membership", tags=["users"])
+    def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
+        with core() as w:
+            result = w.membership(body.user_ids, body.segments)
+            w.audit.record(key.id, "membership", ",".join(body.segments), len(body.user_ids))
+        return {"membership": result}
+
+    @app.get("/v1/audit", tags=["admin"])
+    def audit(key: AuditKey, limit: int = 100) -> list[dict[str, Any]]:
+        if not 1 <= limit <= 10_000:
+            raise ApiError("bad_input", "limit is 1 to 10,000", 400, where="limit")
+        with core() as w:
+            return w.audit.entries(limit=limit)
+
+    @app.exception_handler(404)
+    async def not_found(_: Request, exc: Any) -> JSONResponse:
+        error = NotFoundError(str(getattr(exc, "detail", "not found")))
+        return JSONResponse({"error": error.to_dict()}, status_code=404)
+
+    return app
+
+
+def route_permissions(app: FastAPI) -> dict[tuple[str, str], str | None]:
+    """(method, path) → the permission a route needs (None: open), for the role tests."""
+    found: dict[tuple[str, str], str | None] = {}
+    for route in app.routes:
+        methods = getattr(route, "methods", None) or set()
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            continue
+        permission = None
+        for dep in dependant.dependencies:
+            permission = getattr(dep.call, "permission", None) or permission
+        for method in methods:
+            found[(method, route.path)] = permission  # type: ignore[attr-defined]
+    return found

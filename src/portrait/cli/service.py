@@ -1,0 +1,87 @@
+"""``portrait serve`` (the HTTP API), ``portrait keys …`` and ``portrait audit``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from portrait.cli.common import FormatOpt, WorkspaceOpt, err, handles_errors, open_ws
+from portrait.cli.render import OutputFormat, emit_record, emit_rows
+
+keys_app = typer.Typer(
+    help="API keys for the HTTP API: create, list, revoke.", no_args_is_help=True
+)
+
+
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1)] = 1,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over this workspace."""
+    import uvicorn
+
+    ws = open_ws(workspace)  # a bad workspace is reported here, not in every worker
+    os.environ["PORTRAIT_WORKSPACE"] = str(ws.root)
+    err.print(f"serving {ws.root} on http://{host}:{port} (docs at /docs)", highlight=False)
+    uvicorn.run(
+        "portrait.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@keys_app.command("create")
+@handles_errors
+def create_key(
+    role: Annotated[str, typer.Option("--role", help="viewer, analyst, marketer or admin.")],
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")] = "",
+    expires_days: Annotated[
+        int | None, typer.Option("--expires-days", help="Expire after this many days.", min=1)
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Create a key; the full key is printed once (only its hash is kept)."""
+    info, secret = open_ws(workspace).keys.create(role, name=name, expires_days=expires_days)
+    emit_record({**info.to_dict(), "key": secret}, fmt, title="API key (shown once)")
+
+
+@keys_app.command("list")
+@handles_errors
+def list_keys(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Every key: id, name, role, created, expires, revoked (never the secret)."""
+    rows = [k.to_dict() for k in open_ws(workspace).keys.all()]
+    emit_rows(rows, fmt, title="API keys", columns=list(rows[0]) if rows else None)
+
+
+@keys_app.command("revoke")
+@handles_errors
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see portrait keys list).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    info = open_ws(workspace).keys.revoke(key_id)
+    err.print(f"key {info.id} ({info.role}) revoked", highlight=False)
+
+
+@handles_errors
+def audit(
+    limit: Annotated[int, typer.Option("--limit", help="Newest entries to show.", min=1)] = 50,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only this key id.")] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """The audit log: who read which users, exported what, did which campaign action, when."""
+    rows = open_ws(workspace).audit.entries(limit=limit, actor=actor)
+    emit_rows(rows, fmt, title="audit log", columns=["at", "actor", "action", "target", "rows"])

@@ -1,0 +1,158 @@
+"""The HTTP API: a real server (``portrait serve``) on 127.0.0.1, keys and roles, JSON errors,
+PII masking, small-cell suppression and the audit log; every route walked with every role."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from portrait.api.app import create_app, route_permissions
+from portrait.model.access import ROLES, allows
+from portrait.workspace import Workspace
+
+PORTRAIT = str(Path(sys.executable).with_name("portrait"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(demo_ws: Workspace) -> Iterator[tuple[str, Workspace]]:
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    port = _free_port()
+    process = subprocess.Popen(
+        [PORTRAIT, "serve", "--port", str(port), "-w", str(demo_ws.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "no server")
+        yield url, demo_ws
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _key(ws: Workspace, role: str) -> dict[str, str]:
+    _, secret = ws.keys.create(role)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
+    url, ws = server
+    viewer, analyst, admin = (_key(ws, r) for r in ("viewer", "analyst", "admin"))
+    assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+    assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "Portrait"
+
+    # no key, a wrong key, a revoked key: 401 with a JSON error
+    assert httpx.post(f"{url}/v1/count", json={"rule": "age > 1"}).status_code == 401
+    wrong = httpx.post(f"{url}/v1/count", json={"rule": "age > 1"}, headers={"X-API-Key": "pk_x_y"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+    info, secret = ws.keys.create("analyst")
+    ws.keys.revoke(info.id)
+    revoked = httpx.get(f"{url}/v1/tags", headers={"Authorization": f"Bearer {secret}"})
+    assert revoked.status_code == 401
+
+    # aggregates: a viewer sees sizes, but not a cell small enough to single someone out
+    big = httpx.post(f"{url}/v1/count", json={"rule": 'city = "北京"'}, headers=viewer).json()
+    assert big["size"] == ws.count('city = "北京"')["size"] > 5
+    rule = next(
+        r
+        for r in (f'value_tier = "高价值" and age >= {a}' for a in range(18, 90))
+        if 0 < ws.count(r)["size"] < 5
+    )
+    small_size = ws.count(rule)["size"]
+    small = httpx.post(f"{url}/v1/count", json={"rule": rule}, headers=viewer).json()
+    assert small["size"] is None and small["suppressed"] is True
+    assert (
+        httpx.post(f"{url}/v1/count", json={"rule": rule}, headers=analyst).json()["size"]
+        == small_size
+    )
+
+    # bad input: 400 with the rule error's code and position, never a 500
+    bad = httpx.post(f"{url}/v1/count", json={"rule": "city = "}, headers=viewer)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "bad_rule"
+    unknown = httpx.post(f"{url}/v1/count", json={"rule": "citty = 1"}, headers=viewer)
+    assert unknown.status_code == 400 and "city" in unknown.json()["error"]["hint"]
+    assert httpx.post(f"{url}/v1/count", json={}, headers=viewer).status_code == 422
+
+    # user-level reads: analysts see personal data masked; only admins may unmask
+    user_id = ws.select('city = "北京"').ids()[0]
+    view = httpx.get(f"{url}/v1/users/{user_id}", headers=analyst).json()
+    basic = {t["tag"]: t["value"] for t in view["tags"]["basic"]}
+    assert basic["email"] != f"{user_id}@example.com" and "*" in basic["email"]
+    assert httpx.get(f"{url}/v1/users/{user_id}", headers=viewer).status_code == 403
+    assert httpx.get(f"{url}/v1/users/{user_id}?unmask=true", headers=analyst).status_code == 403
+    unmasked = httpx.get(f"{url}/v1/users/{user_id}?unmask=true", headers=admin).json()
+    assert {t["tag"]: t["value"] for t in unmasked["tags"]["basic"]}["email"] == (
+        f"{user_id}@example.com"
+    )
+    missing = httpx.get(f"{url}/v1/users/nobody", headers=analyst)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+    # personalisation: which segments is this user in; a batch of users × segments
+    segs = httpx.get(f"{url}/v1/users/{user_id}/segments", headers=analyst).json()
+    assert segs == {"user_id": user_id, "segments": ["beijing"]}
+    other = ws.select('city != "北京"').ids()[0]
+    batch = httpx.post(
+        f"{url}/v1/membership",
+        json={"user_ids": [user_id, other, "nobody"], "segments": ["beijing"]},
+        headers=analyst,
+    ).json()["membership"]
+    assert batch == {user_id: {"beijing": True}, other: {"beijing": False}, "nobody": None}
+    assert httpx.get(f"{url}/v1/segments/beijing", headers=viewer).json()["name"] == "beijing"
+
+    # the audit log has every user-level read, with the key that made it
+    log = httpx.get(f"{url}/v1/audit", headers=admin).json()
+    actions = [(e["action"], e["target"], e["rows"]) for e in log]
+    assert ("user:read", user_id, 1) in actions
+    assert ("user:read:unmasked", user_id, 1) in actions
+    assert ("membership", "beijing", 3) in actions
+    assert httpx.get(f"{url}/v1/audit", headers=analyst).status_code == 403
+
+
+def test_every_route_with_every_role(demo_ws: Workspace) -> None:
+    """Each /v1 route answers 403 exactly to the roles its permission leaves out."""
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    app = create_app(demo_ws.root)
+    client = TestClient(app)
+    user_id = demo_ws.select('city = "北京"').ids()[0]
+    bodies = {
+        "/v1/count": {"rule": "age > 30"},
+        "/v1/membership": {"user_ids": [user_id], "segments": ["beijing"]},
+    }
+    routes = {k: v for k, v in route_permissions(app).items() if k[1].startswith("/v1/")}
+    assert len(routes) >= 8 and all(p is not None for p in routes.values())
+    for role in ROLES:
+        headers = _key(demo_ws, role)
+        for (method, path), permission in routes.items():
+            concrete = path.replace("{name}", "beijing").replace("{user_id}", user_id)
+            response = client.request(method, concrete, headers=headers, json=bodies.get(path))
+            assert permission is not None
+            if allows(role, permission):
+                assert response.status_code == 200, (role, method, path, response.text)
+            else:
+                assert response.status_code == 403, (role, method, path)
+                assert response.json()["error"]["code"] == "forbidden"
