@@ -490,7 +490,7 @@ def test_one_launch_at_a_time(demo_ws: Workspace) -> None:
 
 def test_metadata_from_schema_2_is_upgraded(tmp_path: Path) -> None:
     """A database written before runs had a batch size gets the column (and loses the
-    index that only cost writes) when opened."""
+    index that only cost writes) when opened, and the tables of later versions."""
     import sqlalchemy as sa
 
     from portrait.store.metadata import SCHEMA_VERSION, open_database
@@ -536,7 +536,8 @@ def test_metadata_from_schema_2_is_upgraded(tmp_path: Path) -> None:
             sa.text("SELECT value FROM portrait_meta WHERE key = 'schema_version'")
         ).scalar()
         size = conn.execute(sa.text("SELECT batch_size FROM campaign_runs")).scalar()
-    assert int(version) == SCHEMA_VERSION == 3 and size == 1000
+    assert int(version) == SCHEMA_VERSION and size == 1000
+    assert {"api_keys", "audit_log"} <= set(inspector.get_table_names())  # 3 → 4
 
 
 def test_channel_rate_limit_paces_the_send(demo_ws: Workspace) -> None:
