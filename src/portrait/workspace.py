@@ -647,6 +647,12 @@ class Workspace:
             self._ids_cache = cached
         return cached[1]
 
+    def user_ids_of(self, uids: Sequence[int]) -> list[str]:
+        """The user ids of dense ids (profile rows)."""
+        import pyarrow as pa
+
+        return [str(v) for v in self._user_ids().take(pa.array(list(uids), pa.int64())).to_pylist()]
+
     def uid_of(self, user_id: str) -> int:
         """The dense id of a user (its profile row); an unknown id is an error."""
         import pyarrow as pa

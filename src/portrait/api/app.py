@@ -10,6 +10,7 @@ bad input is a 4xx, never a 500. Reads of individual users are written to the au
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,41 @@ class ApiError(PortraitError):
 
 class CountRequest(BaseModel):
     rule: str = Field(min_length=1, max_length=20_000, description='A rule, e.g. city = "北京".')
+
+
+class SegmentRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    rule: str = Field(min_length=1, max_length=20_000)
+    mode: str = "dynamic"
+    description: str = ""
+
+
+class InsightRequest(BaseModel):
+    target: str = Field(min_length=1, max_length=20_000, description="A segment or a rule.")
+    baseline: str | None = None
+    tags: list[str] | None = None
+    min_count: int = Field(default=30, ge=0)
+    top: int = Field(default=30, ge=0, le=10_000)
+    chart: bool = False
+
+
+class CrossRequest(BaseModel):
+    audiences: list[str] | None = None
+    min_support: float = Field(default=0.0, ge=0, le=1)
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    chart: bool = False
+
+
+class ResponseEvent(BaseModel):
+    campaign: str
+    user_id: str
+    response: str
+    ts: str
+    revenue: float | None = None
+
+
+class ResponsesRequest(BaseModel):
+    events: list[ResponseEvent] = Field(min_length=1, max_length=100_000)
 
 
 class MembershipRequest(BaseModel):
@@ -109,6 +145,26 @@ AggregateKey = Annotated[KeyInfo, Depends(needs("aggregate:read"))]
 SegmentsKey = Annotated[KeyInfo, Depends(needs("segments:read"))]
 UsersKey = Annotated[KeyInfo, Depends(needs("users:read"))]
 AuditKey = Annotated[KeyInfo, Depends(needs("audit:read"))]
+SegmentsWriteKey = Annotated[KeyInfo, Depends(needs("segments:write"))]
+CampaignsReadKey = Annotated[KeyInfo, Depends(needs("campaigns:read"))]
+CampaignsWriteKey = Annotated[KeyInfo, Depends(needs("campaigns:write"))]
+MAX_PAGE = 10_000
+
+
+def _suppress_small(rows: list[dict[str, Any]], key: KeyInfo) -> list[dict[str, Any]]:
+    """For viewer keys, counts of fewer than SMALL_CELL users are blanked."""
+    if key.role != "viewer":
+        return rows
+    out = []
+    for row in rows:
+        row = dict(row)
+        for field_name in ("target", "baseline", "both", "size_a", "size_b", "users"):
+            value = row.get(field_name)
+            if isinstance(value, int) and 0 < value < SMALL_CELL:
+                row[field_name] = None
+                row["suppressed"] = True
+        out.append(row)
+    return out
 
 
 def create_app(workspace: Path | None = None) -> FastAPI:
@@ -172,6 +228,170 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         with core() as w:
             info: dict[str, Any] = w.segments[name].to_dict()
         return info
+
+    @app.post("/v1/segments", tags=["segments"])
+    def create_segment(body: SegmentRequest, key: SegmentsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            info: dict[str, Any] = w.segments.create(
+                body.name, body.rule, mode=body.mode, description=body.description
+            ).to_dict()
+            w.audit.record(key.id, "segment:create", body.name, info.get("size") or 0)
+        return info
+
+    @app.post("/v1/segments/{name}/refresh", tags=["segments"])
+    def refresh_segment(name: str, key: SegmentsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            w.segments.refresh(name)
+            info: dict[str, Any] = w.segments[name].to_dict()
+        return info
+
+    @app.delete("/v1/segments/{name}", tags=["segments"])
+    def delete_segment(name: str, key: SegmentsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            w.segments.delete(name)
+            w.audit.record(key.id, "segment:delete", name, 0)
+        return {"deleted": name}
+
+    @app.get("/v1/segments/{name}/history", tags=["segments"])
+    def segment_history(name: str, key: SegmentsKey) -> list[dict[str, Any]]:
+        with core() as w:
+            return [
+                {**s.__dict__, "evaluated_at": s.evaluated_at.isoformat(timespec="seconds")}
+                for s in w.segments.history(name)
+            ]
+
+    @app.get("/v1/segments/{name}/members", tags=["segments"])
+    def segment_members(
+        name: str, key: UsersKey, cursor: int = -1, limit: int = 1000
+    ) -> dict[str, Any]:
+        """Members' user ids in uid order, a page at a time: pass ``next_cursor`` back."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ApiError("bad_input", f"limit is 1 to {MAX_PAGE:,}", 400, where="limit")
+        with core() as w:
+            members = w.segments.members(name)
+            page = list(itertools.islice(members.iter_equal_or_larger(cursor + 1), limit))
+            ids = w.user_ids_of(page)
+            w.audit.record(key.id, "segment:members", name, len(page))
+        last = page[-1] if len(page) == limit else None
+        return {"user_ids": ids, "next_cursor": last}
+
+    @app.post("/v1/insight", tags=["insight"])
+    def insight(body: InsightRequest, key: AggregateKey) -> dict[str, Any]:
+        from portrait import charts
+        from portrait.analysis import ranked
+
+        with core() as w:
+            report = w.insight(
+                body.target, baseline=body.baseline, tags=body.tags, min_count=body.min_count
+            )
+        rows = _suppress_small(ranked(report.rows)[: body.top or None], key)
+        result: dict[str, Any] = {
+            "target_size": report.target_size,
+            "baseline": report.baseline,
+            "baseline_size": report.baseline_size,
+            "rows": rows,
+        }
+        if body.chart:
+            result["chart"] = charts.insight_chart(rows, title=f"Insight: {body.target}")
+        return result
+
+    @app.post("/v1/insight/distinctive", tags=["insight"])
+    def distinctive(body: InsightRequest, key: AggregateKey) -> dict[str, Any]:
+        from portrait import charts
+
+        with core() as w:
+            rows = w.distinctive(
+                body.target, baseline=body.baseline, top=body.top or 10, min_count=body.min_count
+            )
+        rows = _suppress_small(rows, key)
+        result: dict[str, Any] = {"rows": rows}
+        if body.chart:
+            result["chart"] = charts.distinctive_chart(rows, title=f"Distinctive: {body.target}")
+        return result
+
+    @app.post("/v1/cross", tags=["insight"])
+    def cross(body: CrossRequest, key: AggregateKey) -> dict[str, Any]:
+        from portrait import charts
+
+        with core() as w:
+            rows = w.cross(
+                body.audiences or None,
+                min_support=body.min_support,
+                min_confidence=body.min_confidence,
+            )
+        rows = _suppress_small(rows, key)
+        result: dict[str, Any] = {"rows": rows}
+        if body.chart:
+            result["chart"] = charts.cross_chart(rows)
+        return result
+
+    @app.get("/v1/rfm", tags=["insight"])
+    def rfm(
+        key: AggregateKey, window: str | None = None, scores: int | None = None, chart: bool = False
+    ) -> dict[str, Any]:
+        from portrait import charts
+
+        with core() as w:
+            rows = _suppress_small(w.rfm_report(window=window, scores=scores), key)
+        result: dict[str, Any] = {"rows": rows}
+        if chart:
+            result["chart"] = charts.rfm_chart(rows)
+        return result
+
+    @app.get("/v1/campaigns", tags=["campaigns"])
+    def campaigns(key: CampaignsReadKey) -> list[dict[str, Any]]:
+        with core() as w:
+            return w.campaigns(actor=key.id).all()
+
+    @app.post("/v1/campaigns", tags=["campaigns"])
+    def create_campaign(body: dict[str, Any], key: CampaignsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            info: dict[str, Any] = w.campaigns(actor=key.id).create(body)
+            w.audit.record(key.id, "campaign:create", str(body.get("name")), 0)
+        return info
+
+    @app.get("/v1/campaigns/{name}", tags=["campaigns"])
+    def campaign(name: str, key: CampaignsReadKey) -> dict[str, Any]:
+        with core() as w:
+            info: dict[str, Any] = w.campaigns(actor=key.id).show(name)
+        return info
+
+    @app.post("/v1/campaigns/{name}/dry-run", tags=["campaigns"])
+    def dry_run(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            plan: dict[str, Any] = w.campaigns(actor=key.id).dry_run(name).to_dict()
+            w.audit.record(key.id, "campaign:dry-run", name, int(plan["audience"]))
+        return plan
+
+    @app.post("/v1/campaigns/{name}/launch", tags=["campaigns"])
+    def launch(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            report: dict[str, Any] = w.campaigns(actor=key.id).launch(name).to_dict()
+            w.audit.record(key.id, "campaign:launch", name, int(report["sent"]))
+        return report
+
+    @app.post("/v1/campaigns/{name}/cancel", tags=["campaigns"])
+    def cancel(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
+        with core() as w:
+            info: dict[str, Any] = w.campaigns(actor=key.id).cancel(name)
+            w.audit.record(key.id, "campaign:cancel", name, 0)
+        return info
+
+    @app.get("/v1/campaigns/{name}/report", tags=["campaigns"])
+    def campaign_report(name: str, key: CampaignsReadKey, run: int | None = None) -> dict[str, Any]:
+        with core() as w:
+            report: dict[str, Any] = w.campaigns(actor=key.id).report(name, run)
+        return report
+
+    @app.post("/v1/events/responses", tags=["campaigns"])
+    def responses(body: ResponsesRequest, key: CampaignsWriteKey) -> dict[str, Any]:
+        import pyarrow as pa
+
+        table = pa.Table.from_pylist([r.model_dump() for r in body.events])
+        with core() as w:
+            loaded: dict[str, Any] = w.campaigns(actor=key.id).record_responses(table).to_dict()
+            w.audit.record(key.id, "campaign:responses", "", int(loaded["loaded"]))
+        return loaded
 
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
