@@ -167,6 +167,21 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     plan = httpx.post(f"{url}/v1/campaigns/spring/dry-run", headers=marketer).json()
     assert plan["audience"] == len(members) and plan["render_errors"] == 0
 
+    launched = httpx.post(f"{url}/v1/campaigns/spring/launch", headers=marketer).json()
+    assert launched["state"] == "completed" and launched["sent"] > 0
+
+    # metrics and request ids
+    traced = httpx.get(f"{url}/healthz", headers={"X-Request-ID": "abc123"})
+    assert traced.headers["X-Request-ID"] == "abc123"
+    assert len(httpx.get(f"{url}/healthz").headers["X-Request-ID"]) == 32
+    text = httpx.get(f"{url}/metrics").text
+    assert 'portrait_http_requests_total{method="POST",route="/v1/count",status="200"}' in text
+    assert (
+        f'portrait_campaign_messages_total{{channel="file",outcome="sent"}} {launched["sent"]}.0'
+        in text
+    )
+    assert "portrait_audience_evaluation_seconds_count" in text
+
     # the audit log has every user-level read, with the key that made it
     log = httpx.get(f"{url}/v1/audit", headers=admin).json()
     actions = [(e["action"], e["target"], e["rows"]) for e in log]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from portrait import workspace as ws_api
 from portrait.access import KeyInfo
+from portrait.api.observability import install
 from portrait.errors import NotFoundError, PortraitError
 from portrait.model.access import PERMISSIONS, allows
 
@@ -175,6 +176,8 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         description="User profiles, audiences, insight and campaigns over HTTP.",
     )
     ws = ws_api.open_workspace(workspace)
+    metrics = install(app)
+    app.state.metrics = metrics
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
 
     @contextmanager
@@ -212,7 +215,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.post("/v1/count", tags=["audiences"])
     def count(body: CountRequest, key: AggregateKey) -> dict[str, Any]:
-        with core() as w:
+        with core() as w, metrics.evaluations.time():
             result = w.count(body.rule)
         if key.role == "viewer" and 0 < result["size"] < SMALL_CELL:
             result.update(size=None, share=None, suppressed=True)
@@ -366,8 +369,17 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     @app.post("/v1/campaigns/{name}/launch", tags=["campaigns"])
     def launch(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            report: dict[str, Any] = w.campaigns(actor=key.id).launch(name).to_dict()
+            service = w.campaigns(actor=key.id)
+            runs = service.show(name)["runs"]
+            open_run = runs[-1] if runs and runs[-1]["state"] == "running" else None
+            before = open_run["deliveries"] if open_run else {}
+            report: dict[str, Any] = service.launch(name).to_dict()
             w.audit.record(key.id, "campaign:launch", name, int(report["sent"]))
+            channel = service.spec(name).channel
+        same_run = open_run is not None and open_run["run"] == report["run"]
+        for outcome in ("sent", "failed", "suppressed"):  # what this launch added
+            added = int(report[outcome]) - (int(before.get(outcome, 0)) if same_run else 0)
+            metrics.messages.labels(channel, outcome).inc(max(added, 0))
         return report
 
     @app.post("/v1/campaigns/{name}/cancel", tags=["campaigns"])
