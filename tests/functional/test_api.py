@@ -167,6 +167,26 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     plan = httpx.post(f"{url}/v1/campaigns/spring/dry-run", headers=marketer).json()
     assert plan["audience"] == len(members) and plan["render_errors"] == 0
 
+    # an ID list uploaded as a file, and a segment exported as CSV (personal data masked)
+    crm = "\n".join(["user_id", *members[:7], "nobody"]) + "\n"
+    uploaded = httpx.post(
+        f"{url}/v1/id-lists/crm",
+        files={"file": ("crm.csv", crm.encode(), "text/csv")},
+        data={"column": "user_id"},
+        headers=analyst,
+    ).json()
+    assert (uploaded["matched"], uploaded["unmatched"], uploaded["source"]) == (7, 1, "crm.csv")
+    assert ws.count('ids("crm")')["size"] == 7
+    export = httpx.get(
+        f"{url}/v1/segments/young/export?format=csv&columns=city,email", headers=analyst
+    )
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    lines = export.text.strip().splitlines()
+    assert len(lines) == len(members) + 1 and "@example.com" not in export.text
+    assert (
+        httpx.get(f"{url}/v1/segments/young/export?unmask=true", headers=analyst).status_code == 403
+    )
+
     launched = httpx.post(f"{url}/v1/campaigns/spring/launch", headers=marketer).json()
     assert launched["state"] == "completed" and launched["sent"] > 0
 
@@ -190,6 +210,8 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     assert ("membership", "beijing", 3) in actions
     assert ("segment:members", "young", 100) in actions
     assert ("campaign:dry-run", "spring", len(members)) in actions
+    assert ("segment:export", "young", len(members)) in actions
+    assert ("ids:upload", "crm", 7) in actions
     assert httpx.get(f"{url}/v1/audit", headers=analyst).status_code == 403
 
 

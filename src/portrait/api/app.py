@@ -11,15 +11,18 @@ bad input is a 4xx, never a 500. Reads of individual users are written to the au
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from portrait import workspace as ws_api
 from portrait.access import KeyInfo
@@ -404,6 +407,64 @@ def create_app(workspace: Path | None = None) -> FastAPI:
             loaded: dict[str, Any] = w.campaigns(actor=key.id).record_responses(table).to_dict()
             w.audit.record(key.id, "campaign:responses", "", int(loaded["loaded"]))
         return loaded
+
+    @app.post("/v1/id-lists/{name}", tags=["segments"])
+    def upload_ids(
+        name: str,
+        key: SegmentsWriteKey,
+        file: Annotated[UploadFile, File(description="One id a line, or a CSV (with column).")],
+        column: Annotated[str | None, Form()] = None,
+        replace: Annotated[bool, Form()] = False,
+    ) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / (Path(file.filename or "ids.txt").name or "ids.txt")
+            with path.open("wb") as out:
+                shutil.copyfileobj(file.file, out)
+            with core() as w:
+                report = w.segments.upload_ids(name, path, column=column, replace=replace)
+                w.audit.record(key.id, "ids:upload", name, report.matched)
+        result: dict[str, Any] = report.to_dict()
+        result.pop("unmatched_file", None)  # server paths mean nothing to the caller
+        result["source"] = file.filename
+        return result
+
+    @app.get("/v1/segments/{name}/export", tags=["segments"])
+    def export_segment(
+        name: str,
+        key: UsersKey,
+        format: str = "csv",
+        columns: str = "",
+        unmask: bool = False,
+    ) -> FileResponse:
+        """The members with tag columns as a CSV or Parquet file (PII masked unless an admin
+        asks for ``unmask``), written to a temporary file and streamed from it."""
+        if format not in ("csv", "parquet"):
+            raise ApiError("bad_input", "format is csv or parquet", 400, where="format")
+        if unmask and not allows(key.role, "pii:unmasked"):
+            raise ApiError(
+                "forbidden",
+                "unmasked personal data needs the admin role",
+                403,
+                needs="pii:unmasked",
+            )
+        folder = tempfile.mkdtemp(prefix="portrait-export-")
+        path = Path(folder) / f"{name}.{format}"
+        try:
+            with core() as w:
+                wanted = [c.strip() for c in columns.split(",") if c.strip()] or None
+                rows = w.export_audience(name, path, wanted, unmask=unmask)
+                w.audit.record(
+                    key.id, "segment:export" + (":unmasked" if unmask else ""), name, rows
+                )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(
+            path,
+            filename=path.name,
+            media_type="text/csv" if format == "csv" else "application/vnd.apache.parquet",
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
 
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
