@@ -190,6 +190,12 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     launched = httpx.post(f"{url}/v1/campaigns/spring/launch", headers=marketer).json()
     assert launched["state"] == "completed" and launched["sent"] > 0
 
+    # limits: a body over 64 MiB is refused before it is read; a rule nested too deep is a 400
+    huge = httpx.post(f"{url}/v1/count", content=b" " * (65 * 2**20), headers=viewer)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
+    deep = httpx.post(f"{url}/v1/count", json={"rule": "not " * 300 + "age > 3"}, headers=viewer)
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == "bad_rule"
+
     # metrics and request ids
     traced = httpx.get(f"{url}/healthz", headers={"X-Request-ID": "abc123"})
     assert traced.headers["X-Request-ID"] == "abc123"

@@ -292,3 +292,16 @@ def test_docs_first_example_round_trips() -> None:
     text = page.read_text(encoding="utf-8")
     example = re.findall(r"```text\n(.*?)```", text, re.DOTALL)[0]
     assert print_rule(parse_rule(example)) == " ".join(example.split())
+
+
+def test_rules_nested_too_deep_are_refused_not_crashed() -> None:
+    """Hundreds of nested ``not``s would exhaust the stack somewhere recursive; they are a
+    syntax error instead. Brackets that add no level, and long flat rules, are fine."""
+    from portrait.rules.parser import MAX_DEPTH, RuleSyntaxError, parse_rule
+
+    for text in ("not " * 3000 + "age > 3", "not " * (MAX_DEPTH + 1) + "age > 3"):
+        with pytest.raises(RuleSyntaxError, match="nests deeper than"):
+            parse_rule(text)
+    assert parse_rule("(" * 500 + "age > 3" + ")" * 500) == parse_rule("age > 3")
+    flat = " and ".join(['city not in ("北京")'] * 500)
+    assert len(parse_rule(flat).items) == 500  # type: ignore[union-attr]

@@ -33,6 +33,7 @@ from portrait.model.access import PERMISSIONS, allows
 API_VERSION = "v1"
 MAX_MEMBERSHIP = 1000  # user ids × segments per membership request, at most 1000 user ids
 SMALL_CELL = 5  # viewer keys never see a count below this (it could single out a person)
+MAX_BODY = 64 * 2**20  # request bodies (an ID-list upload is the largest) up to 64 MiB
 
 _STATUS = {
     "bad_input": 400,
@@ -181,6 +182,20 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     ws = ws_api.open_workspace(workspace)
     metrics = install(app)
     app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+            error = {
+                "code": "too_large",
+                "message": f"the request body is over {MAX_BODY // 2**20} MiB",
+                "where": None,
+                "hint": "split the upload",
+            }
+            return JSONResponse({"error": error}, status_code=413)
+        return await call_next(request)
+
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
 
     @contextmanager

@@ -243,6 +243,30 @@ def _context(text: str, line: int, column: int) -> str:
     return f"{source}\n{' ' * width}^"
 
 
+MAX_DEPTH = 64
+"""Rules nest at most this deep (``not``, ``and``/``or`` groups): deeper ones are refused
+before anything recursive (printing, validation, evaluation, SQL) can run out of stack."""
+
+
+def _depth(rule: Rule) -> int:
+    """How deep the rule nests (a leaf is 1), walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(rule, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = getattr(node, "items", None) or ([node.item] if hasattr(node, "item") else [])
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep() -> RuleSyntaxError:
+    return RuleSyntaxError(
+        f"the rule nests deeper than {MAX_DEPTH} levels",
+        hint="write it flatter: a and b and c needs no brackets",
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_cached(text: str) -> Rule:
     if not text.strip():
@@ -262,6 +286,8 @@ def _parse_cached(text: str) -> Rule:
         ) from None
     try:
         rule: Rule = _ToModel().transform(tree)
+    except RecursionError:  # hundreds of levels: refused like any rule too deep
+        raise _too_deep() from None
     except VisitError as exc:
         original = exc.orig_exc
         meta = getattr(exc.obj, "meta", None)
@@ -272,4 +298,6 @@ def _parse_cached(text: str) -> Rule:
         else:
             message = str(original)
         raise RuleSyntaxError(message, line=line, column=column) from None
+    if _depth(rule) > MAX_DEPTH:
+        raise _too_deep()
     return rule
