@@ -159,41 +159,29 @@ def main() -> None:
             }
 
         campaigns = ws.campaigns()
+
+        def step(label: str, run: Any, note: Any) -> None:
+            """Time ``run()`` once and record it with ``note(result)``."""
+            t = time.perf_counter()
+            result = run()
+            seconds = time.perf_counter() - t
+            results.append({"step": label, "seconds": seconds, "users": size, "note": note(result)})
+
+        def sent(report: Any) -> str:
+            return f"{report.sent:,} sent, {report.suppressed:,} capped"
+
         name = f"bench_{stamp}_file"
         campaigns.create(spec(name, "file"))
-        t = time.perf_counter()
-        plan = campaigns.dry_run(name).to_dict()
-        results.append(
-            {
-                "step": "dry run (assign, cap, render all)",
-                "seconds": time.perf_counter() - t,
-                "users": size,
-                "note": f"{plan['rendered']:,} rendered",
-            }
+        step(
+            "dry run (assign, cap, render all)",
+            lambda: campaigns.dry_run(name).to_dict(),
+            lambda plan: f"{plan['rendered']:,} rendered",
         )
-        t = time.perf_counter()
-        report = campaigns.launch(name)
-        results.append(
-            {
-                "step": "launch, file channel",
-                "seconds": time.perf_counter() - t,
-                "users": size,
-                "note": f"{report.sent:,} sent, {report.suppressed:,} capped",
-            }
-        )
+        step("launch, file channel", lambda: campaigns.launch(name), sent)
         if receiver is not None:
             hook = f"bench_{stamp}_hook"
             campaigns.create(spec(hook, "hook"))
-            t = time.perf_counter()
-            report = campaigns.launch(hook)
-            results.append(
-                {
-                    "step": "launch, webhook channel",
-                    "seconds": time.perf_counter() - t,
-                    "users": size,
-                    "note": f"{report.sent:,} sent, {report.suppressed:,} capped",
-                }
-            )
+            step("launch, webhook channel", lambda: campaigns.launch(hook), sent)
         with tempfile.TemporaryDirectory() as tmp:
             seconds, n = baseline(ws, rule, Path(tmp) / "out.jsonl")
         results.append(

@@ -172,6 +172,13 @@ def _suppress_small(rows: list[dict[str, Any]], key: KeyInfo) -> list[dict[str, 
     return out
 
 
+def _rows_and_chart(
+    rows: list[dict[str, Any]], chart: bool, spec: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """A report's rows, with its chart specification when asked for."""
+    return {"rows": rows, **({"chart": spec()} if chart else {})}
+
+
 def create_app(workspace: Path | None = None) -> FastAPI:
     """The app for the workspace at ``workspace`` (default: as the CLI finds it)."""
     app = FastAPI(
@@ -325,10 +332,11 @@ def create_app(workspace: Path | None = None) -> FastAPI:
                 body.target, baseline=body.baseline, top=body.top or 10, min_count=body.min_count
             )
         rows = _suppress_small(rows, key)
-        result: dict[str, Any] = {"rows": rows}
-        if body.chart:
-            result["chart"] = charts.distinctive_chart(rows, title=f"Distinctive: {body.target}")
-        return result
+        return _rows_and_chart(
+            rows,
+            body.chart,
+            lambda: charts.distinctive_chart(rows, title=f"Distinctive: {body.target}"),
+        )
 
     @app.post("/v1/cross", tags=["insight"])
     def cross(body: CrossRequest, key: AggregateKey) -> dict[str, Any]:
@@ -341,10 +349,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
                 min_confidence=body.min_confidence,
             )
         rows = _suppress_small(rows, key)
-        result: dict[str, Any] = {"rows": rows}
-        if body.chart:
-            result["chart"] = charts.cross_chart(rows)
-        return result
+        return _rows_and_chart(rows, body.chart, lambda: charts.cross_chart(rows))
 
     @app.get("/v1/rfm", tags=["insight"])
     def rfm(
@@ -354,10 +359,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
         with core() as w:
             rows = _suppress_small(w.rfm_report(window=window, scores=scores), key)
-        result: dict[str, Any] = {"rows": rows}
-        if chart:
-            result["chart"] = charts.rfm_chart(rows)
-        return result
+        return _rows_and_chart(rows, chart, lambda: charts.rfm_chart(rows))
 
     @app.get("/v1/campaigns", tags=["campaigns"])
     def campaigns(key: CampaignsReadKey) -> list[dict[str, Any]]:

@@ -41,6 +41,13 @@ def _spec(report: str, title: str | dict[str, Any], body: dict[str, Any]) -> dic
     }
 
 
+def _heading(title: str, subtitle: str | None) -> dict[str, Any]:
+    heading: dict[str, Any] = {"text": title, "anchor": "start"}
+    if subtitle:
+        heading["subtitle"] = subtitle
+    return heading
+
+
 def _tgi_axis_value(value: float | None) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -193,12 +200,9 @@ def insight_chart(
     }
     tgi_y = {**y, "axis": None}
     tgi = {"width": 260, "height": {"step": 18}, "layer": _tgi_layers(tgi_y, text=True)}
-    heading: dict[str, Any] = {"text": title, "anchor": "start"}
-    if subtitle:
-        heading["subtitle"] = subtitle
     return _spec(
         "insight",
-        heading,
+        _heading(title, subtitle),
         {
             "data": {"values": data},
             "hconcat": [shares, tgi],
@@ -220,12 +224,9 @@ def distinctive_chart(
         d["shares_text"] = f"{d['target_share']:.0%} vs {d['baseline_share']:.0%}"
         d["tgi_text"] = f"TGI {d['tgi_text']} · {d['shares_text']}" if d["tgi_text"] else ""
     y = {"field": "label", "type": "nominal", "sort": None, "title": None}
-    heading: dict[str, Any] = {"text": title, "anchor": "start"}
-    if subtitle:
-        heading["subtitle"] = subtitle
     return _spec(
         "distinctive",
-        heading,
+        _heading(title, subtitle),
         {
             "data": {"values": data},
             "width": 420,

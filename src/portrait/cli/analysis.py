@@ -11,6 +11,7 @@ from portrait import charts
 from portrait.cli.common import (
     ChartOpt,
     FormatOpt,
+    UnmaskOpt,
     WorkspaceOpt,
     handles_errors,
     open_ws,
@@ -223,9 +224,7 @@ def cross(
 def user(
     user_id: Annotated[str, typer.Argument(help="The user's id (user_id).")],
     events: Annotated[int, typer.Option("--events", help="Latest events to show.", min=0)] = 20,
-    unmask: Annotated[
-        bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
-    ] = False,
+    unmask: UnmaskOpt = False,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:

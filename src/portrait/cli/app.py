@@ -13,6 +13,7 @@ from portrait.cli.campaigns import campaign_app
 from portrait.cli.common import (
     FormatOpt,
     QuietOpt,
+    UnmaskOpt,
     WorkspaceOpt,
     err,
     handles_errors,
@@ -330,9 +331,7 @@ def profile(
     output: Annotated[
         Path | None, typer.Option(help="Write the whole profile to this .parquet or .csv file.")
     ] = None,
-    unmask: Annotated[
-        bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
-    ] = False,
+    unmask: UnmaskOpt = False,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:

@@ -28,6 +28,9 @@ WorkspaceOpt = Annotated[
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+UnmaskOpt = Annotated[
+    bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
+]
 
 
 def _check_chart(path: Path | None) -> Path | None:

@@ -11,6 +11,7 @@ from portrait import charts
 from portrait.cli.common import (
     ChartOpt,
     FormatOpt,
+    UnmaskOpt,
     WorkspaceOpt,
     err,
     handles_errors,
@@ -28,9 +29,6 @@ ids_app = typer.Typer(help='Uploaded ID lists, used in rules as ids("name").', n
 
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", "-c", help="Tag columns to include (comma-separated).")
-]
-UnmaskOpt = Annotated[
-    bool, typer.Option("--unmask", help="Show personal data (pii tags) unmasked.")
 ]
 
 
