@@ -172,6 +172,14 @@ def _suppress_small(rows: list[dict[str, Any]], key: KeyInfo) -> list[dict[str, 
     return out
 
 
+def _check_unmask(key: KeyInfo, unmask: bool) -> None:
+    """Unmasked personal data is for roles with ``pii:unmasked`` only."""
+    if unmask and not allows(key.role, "pii:unmasked"):
+        raise ApiError(
+            "forbidden", "unmasked personal data needs the admin role", 403, needs="pii:unmasked"
+        )
+
+
 def _rows_and_chart(
     rows: list[dict[str, Any]], chart: bool, spec: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -457,13 +465,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         asks for ``unmask``), written to a temporary file and streamed from it."""
         if format not in ("csv", "parquet"):
             raise ApiError("bad_input", "format is csv or parquet", 400, where="format")
-        if unmask and not allows(key.role, "pii:unmasked"):
-            raise ApiError(
-                "forbidden",
-                "unmasked personal data needs the admin role",
-                403,
-                needs="pii:unmasked",
-            )
+        _check_unmask(key, unmask)
         folder = tempfile.mkdtemp(prefix="portrait-export-")
         path = Path(folder) / f"{name}.{format}"
         try:
@@ -485,13 +487,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
-        if unmask and not allows(key.role, "pii:unmasked"):
-            raise ApiError(
-                "forbidden",
-                "unmasked personal data needs the admin role",
-                403,
-                needs="pii:unmasked",
-            )
+        _check_unmask(key, unmask)
         with core() as w:
             view = w.user(user_id, unmask=unmask)
             w.audit.record(key.id, "user:read" + (":unmasked" if unmask else ""), user_id, 1)
