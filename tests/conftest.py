@@ -1,14 +1,16 @@
-"""Shared fixtures: small real workspaces (real DuckDB, real files)."""
+"""Shared fixtures: small real workspaces (real DuckDB, real files) and PostgreSQL databases."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import portrait
 from portrait.workspace import Workspace, create_demo
+from tests import postgres
 
 USERS_CSV = """user_id,gender,age,city,registered_at
 u1,男,34,北京,2024-01-05 10:00:00
@@ -78,3 +80,15 @@ def demo_ws(demo_template: Path, tmp_path: Path) -> Workspace:
     root = tmp_path / "demo"
     shutil.copytree(demo_template, root, symlinks=True)
     return portrait.open(root)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for this test process (see tests/postgres.py)."""
+    yield from postgres.server_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database of this test's own, dropped afterwards."""
+    yield from postgres.fresh_database(postgres_server)

@@ -193,6 +193,10 @@ def test_every_setting_is_documented() -> None:
     assert not missing_env, (
         f"environment variables missing from docs/configuration.md: {missing_env}"
     )
+    missing_aliases = [a for s in SETTINGS for a in s.aliases if f"`{a}`" not in text]
+    assert not missing_aliases, (
+        f"alias variables missing from docs/configuration.md: {missing_aliases}"
+    )
     for setting in SETTINGS:
         default = f'"{setting.default}"' if isinstance(setting.default, str) else setting.default
         row = f"| `{setting.name}` | `{default}` | `{setting.env}` |"

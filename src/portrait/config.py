@@ -3,7 +3,9 @@
 The table below drives validation, the ``portrait.toml`` written by ``portrait init``, the
 ``portrait config`` listing and ``docs/configuration.md`` (a test checks that every setting is
 documented). Precedence: defaults < ``portrait.toml`` < ``PORTRAIT_*`` environment variables <
-explicit overrides (CLI flags).
+explicit overrides (CLI flags). A setting may also answer to alias variables (the metadata
+database URL to ``PORTRAIT_DATABASE_URL``, the name deployments commonly set); when both are
+set, the setting's own ``PORTRAIT_<SECTION>_<KEY>`` wins, being the more specific.
 """
 
 from __future__ import annotations
@@ -80,12 +82,14 @@ def _database_url(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: dotted name (``section.key``), default, parser/validator and help text."""
+    """One setting: dotted name (``section.key``), default, parser/validator and help text;
+    ``aliases`` are further environment variables that set it, weaker than :attr:`env`."""
 
     name: str
     default: Any
     parse: Callable[[Any], Any]
     help: str
+    aliases: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -94,6 +98,11 @@ class Setting:
     @property
     def section(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @property
+    def envs(self) -> tuple[str, ...]:
+        """Every environment variable of the setting, the one that wins first."""
+        return (self.env, *self.aliases)
 
     @property
     def key(self) -> str:
@@ -141,6 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
         _database_url,
         "SQLAlchemy URL of the metadata database (segments, ID lists, snapshots); empty: "
         "SQLite in meta/portrait.db. PostgreSQL: postgresql+psycopg://user@host/db.",
+        aliases=("PORTRAIT_DATABASE_URL",),
     ),
     Setting(
         "campaigns.cap_messages",
@@ -253,9 +263,10 @@ def load_config(
                     values[name] = _apply(setting, raw, str(path))
                     sources[name] = str(path)
     for setting in SETTINGS:
-        if setting.env in env:
-            values[setting.name] = _apply(setting, env[setting.env], f"${setting.env}")
-            sources[setting.name] = f"${setting.env}"
+        name = next((n for n in setting.envs if n in env), None)
+        if name is not None:
+            values[setting.name] = _apply(setting, env[name], f"${name}")
+            sources[setting.name] = f"${name}"
     for name, raw in (overrides or {}).items():
         setting = _BY_NAME.get(name)
         if setting is None:

@@ -8,16 +8,11 @@ import csv
 import io
 import json
 import os
-import pwd
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -767,95 +762,6 @@ def test_a_rule_matching_nobody_is_an_empty_segment(demo_ws: Workspace) -> None:
 
 
 # -- 11. the metadata database on PostgreSQL ----------------------------------------------
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required on CI: {reason}")
-    pytest.skip(reason)
-
-
-def _postgres_bin() -> Path | None:
-    found = [
-        p.parent
-        for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")
-        if (p.parent / "pg_ctl").exists()
-    ]
-    if found:
-        return max(found, key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    return Path(initdb).parent if initdb and pg_ctl else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server (trust auth, no fsync) for this module."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        _unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed (pip install 'portrait[postgres]')")
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        try:
-            postgres = pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root and there is no 'postgres' user to run the server")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = Path(tempfile.mkdtemp(prefix="portrait-pg-"))  # the socket goes here too: short path
-    if prefix:
-        os.chown(data, postgres.pw_uid, postgres.pw_gid)
-    pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
-    started = False
-    try:
-        subprocess.run(
-            [
-                *prefix,
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=180,
-        )
-        for _ in range(3):  # another process may take the free port first
-            port = _free_port()
-            options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off"
-            start = subprocess.run(
-                [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w", "start"],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=180,
-            )
-            if start.returncode == 0:
-                started = True
-                break
-        assert started, start.stdout + start.stderr
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        if started:
-            subprocess.run(
-                [*pg_ctl, "stop", "-m", "immediate"], capture_output=True, check=False, timeout=120
-            )
-        shutil.rmtree(data, ignore_errors=True)
-
-
 def _postgres_state(url: str) -> dict[str, list[tuple[Any, ...]]]:
     from sqlalchemy import create_engine, text
 

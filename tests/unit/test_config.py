@@ -58,3 +58,33 @@ def test_default_toml_round_trips(tmp_path: Path) -> None:
     assert all(config.sources[s.name] == "default" for s in SETTINGS)  # all commented out
     text = default_toml()
     assert all(f"# {s.key} = " in text for s in SETTINGS)
+
+
+def test_database_url_answers_to_portrait_database_url() -> None:
+    url = "postgresql+psycopg://portrait@db:5432/portrait"
+    config = load_config(None, environ={"PORTRAIT_DATABASE_URL": url})
+    assert config["store.metadata_url"] == url
+    assert config.sources["store.metadata_url"] == "$PORTRAIT_DATABASE_URL"
+
+
+def test_the_specific_variable_wins_over_the_alias(tmp_path: Path) -> None:
+    (tmp_path / "portrait.toml").write_text('[store]\nmetadata_url = "sqlite:///from-file.db"\n')
+    env = {
+        "PORTRAIT_DATABASE_URL": "postgresql+psycopg://shared@db/all",
+        "PORTRAIT_STORE_METADATA_URL": "postgresql+psycopg://mine@db/portrait",
+    }
+    config = load_config(tmp_path, environ=env)
+    assert config["store.metadata_url"] == "postgresql+psycopg://mine@db/portrait"
+    assert config.sources["store.metadata_url"] == "$PORTRAIT_STORE_METADATA_URL"
+    only_alias = load_config(
+        tmp_path, environ={"PORTRAIT_DATABASE_URL": env["PORTRAIT_DATABASE_URL"]}
+    )
+    assert only_alias["store.metadata_url"] == env["PORTRAIT_DATABASE_URL"]  # env beats the file
+    explicit = load_config(tmp_path, environ=env, overrides={"store.metadata_url": ""})
+    assert explicit["store.metadata_url"] == ""
+
+
+def test_a_bad_alias_value_names_the_alias() -> None:
+    with pytest.raises(ConfigError, match=r"\$PORTRAIT_DATABASE_URL") as info:
+        load_config(None, environ={"PORTRAIT_DATABASE_URL": "not a url"})
+    assert "store.metadata_url" in str(info.value)

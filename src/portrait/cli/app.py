@@ -19,6 +19,7 @@ from portrait.cli.common import (
     handles_errors,
 )
 from portrait.cli.common import open_ws as _open
+from portrait.cli.database import db_app
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.cli.segments import ids_app, segment_app
@@ -46,6 +47,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 app.command("audit")(audit)
+app.add_typer(db_app, name="db")
 
 
 @app.command()

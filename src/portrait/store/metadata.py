@@ -4,13 +4,15 @@ SQLAlchemy Core over SQLite (``meta/portrait.db``, the default) or PostgreSQL. E
 one transaction, so a failed command leaves the database as it was. Members are stored as
 serialized Roaring bitmaps of dense user ids (portable bytes; dense ids are stable).
 
-The schema carries a version in ``portrait_meta``; :func:`migrate` brings an older database up
-to date when it is opened.
+The tables below are the live schema; the Alembic revisions in ``store/migrations`` build it
+(a test checks that the two agree), and :func:`open_database` upgrades an older database when
+it opens it (see :mod:`portrait.store.schema`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,14 +35,16 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
-    text,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from portrait.errors import WorkspaceError
+from portrait.store import schema
 
-SCHEMA_VERSION = 4  # 2: campaigns, runs, …; 3: runs.batch_size; 4: API keys, audit log
+SCHEMA_VERSION = int(schema.HEAD_REVISION)
+"""The ``portrait_meta.schema_version`` the newest revision writes (Portrait before Alembic
+read only that)."""
 
 metadata = MetaData()
 
@@ -206,65 +210,78 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def database_url(url: str, meta_dir: Path) -> URL:
+    """The URL to connect to: SQLite in ``meta_dir`` when empty; ``postgres://`` and
+    ``postgresql://`` (the forms other tools print) mean psycopg 3, the driver Portrait ships
+    with, rather than SQLAlchemy's default psycopg2."""
+    parsed = make_url(url or f"sqlite:///{meta_dir / 'portrait.db'}")
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def open_database(url: str, meta_dir: Path) -> Engine:
-    """The metadata engine for ``url`` (empty: SQLite in ``meta_dir``), migrated."""
-    target = url or f"sqlite:///{meta_dir / 'portrait.db'}"
+    """The metadata engine for ``url`` (empty: SQLite in ``meta_dir``), upgraded to the newest
+    schema. Every failure is a :class:`WorkspaceError` naming the setting."""
     try:
-        engine = create_engine(target)
+        target = database_url(url, meta_dir)
+    except (ArgumentError, ValueError) as exc:
+        raise WorkspaceError(
+            f"cannot read the metadata database URL {_mask(url)!r}: {exc}",
+            where=schema.URL_NAMES,
+            hint="a URL such as postgresql+psycopg://user@host:5432/db, or empty for SQLite",
+        ) from None
+    shown = target.render_as_string(hide_password=True)
+    connect_args: dict[str, Any] = {}
+    if target.get_backend_name() == "postgresql" and "connect_timeout" not in target.query:
+        connect_args["connect_timeout"] = 10  # an unreachable host fails instead of hanging
+    try:
+        engine = create_engine(target, connect_args=connect_args)
+    except NoSuchModuleError:
+        raise WorkspaceError(
+            f"unknown kind of database '{target.drivername}' in the metadata database URL",
+            where=schema.URL_NAMES,
+            hint="Portrait keeps its metadata in SQLite (sqlite:///path/portrait.db, or leave "
+            "the setting empty) or PostgreSQL (postgresql+psycopg://user@host:5432/db)",
+        ) from None
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise WorkspaceError(
-            f"cannot open the metadata database: {exc}",
-            where="store.metadata_url",
-            hint="for PostgreSQL install the extra: pip install 'portrait[postgres]'",
-        ) from exc
+            f"cannot open the metadata database {shown}: {_first_line(exc)}",
+            where=schema.URL_NAMES,
+            hint="for PostgreSQL install the extra (pip install 'portrait[postgres]') and use "
+            "postgresql+psycopg://user@host:5432/db",
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        migrate(engine)
-    except SQLAlchemyError as exc:
+        schema.upgrade(engine)
+    except WorkspaceError:
+        engine.dispose()
+        raise
+    except (SQLAlchemyError, OSError) as exc:  # the driver's words, without the traceback
+        engine.dispose()
         raise WorkspaceError(
-            f"cannot open the metadata database: {str(exc).splitlines()[0]}",
-            where="store.metadata_url",
-        ) from exc
+            f"cannot open the metadata database {shown}: {_first_line(exc)}",
+            where=schema.URL_NAMES,
+            hint="check that the server is running and reachable, and the URL's user, "
+            "password and database name",
+        ) from None
     return engine
 
 
+def _mask(url: str) -> str:
+    """The URL with its password starred, for a URL too broken for SQLAlchemy to do that."""
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def migrate(engine: Engine) -> None:
-    """Create the tables of a new database; upgrade an older schema (1 → 2 and 3 → 4: new
-    tables, made by ``create_all``; 2 → 3: the runs' batch size)."""
-    with engine.begin() as conn:
-        metadata.create_all(conn)
-        row = conn.execute(
-            select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-        ).first()
-        if row is None:
-            conn.execute(
-                meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-            )
-        elif int(row[0]) < SCHEMA_VERSION:  # 1 → 2 added tables: create_all made them
-            if int(row[0]) == 2:
-                conn.execute(
-                    text(
-                        "ALTER TABLE campaign_runs ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1000"
-                    )
-                )
-                # batches walk the primary key (campaign, run, uid); this index only cost writes
-                conn.execute(text("DROP INDEX IF EXISTS deliveries_state"))
-                conn.execute(text("DROP INDEX IF EXISTS deliveries_cap"))
-                conn.execute(
-                    text("CREATE INDEX deliveries_cap ON deliveries (channel, state, sent_at, uid)")
-                )
-            conn.execute(
-                meta_table.update()
-                .where(meta_table.c.key == "schema_version")
-                .values(value=str(SCHEMA_VERSION))
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"the metadata database has schema version {row[0]}; this Portrait knows "
-                f"{SCHEMA_VERSION}",
-                hint="upgrade Portrait",
-            )
+    """Bring the database to the newest schema (see :func:`portrait.store.schema.upgrade`)."""
+    schema.upgrade(engine)
 
 
 class MetadataStore:
@@ -272,6 +289,11 @@ class MetadataStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+
+    def schema_status(self) -> dict[str, Any]:
+        """The backend, the database (password hidden), its schema revision and the newest
+        this Portrait knows (equal once opened: opening upgrades)."""
+        return schema.describe(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
