@@ -73,6 +73,18 @@ def _memory(value: Any) -> str:
     return text
 
 
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number of seconds")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds") from None
+    if not number > 0:
+        raise ValueError("expected a number of seconds > 0")
+    return number
+
+
 def _database_url(value: Any) -> str:
     text = str(value).strip()
     if text and not re.fullmatch(r"[a-z][a-z0-9+]*://.*", text):
@@ -96,13 +108,13 @@ class Setting:
         return "PORTRAIT_" + self.name.replace(".", "_").upper()
 
     @property
-    def section(self) -> str:
-        return self.name.split(".", 1)[0]
-
-    @property
     def envs(self) -> tuple[str, ...]:
         """Every environment variable of the setting, the one that wins first."""
         return (self.env, *self.aliases)
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
 
     @property
     def key(self) -> str:
@@ -172,6 +184,21 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         "Tries per batch on a retryable failure (5xx, timeout, refused connection), with "
         "exponential backoff; then the campaign stops, resumable.",
+    ),
+    Setting(
+        "api.timeout",
+        30.0,
+        _seconds,
+        "HTTP API: seconds an analysis (count, insight, cross, RFM, segment evaluation, "
+        "export) may take before the caller gets a 'timeout' error; also the longest wait "
+        "for a busy workspace.",
+    ),
+    Setting(
+        "api.small_cell",
+        5,
+        _positive_int,
+        "HTTP API: counts below this are suppressed for viewer keys, so that no one can "
+        "single out a person by slicing; 0 turns suppression off.",
     ),
 )
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from portrait.audience.selector import Selector
     from portrait.campaigns import Campaigns
     from portrait.compile.rules import RuleSQL
+    from portrait.index.ids import UserIdIndex
     from portrait.model.tags import AnyTag, TagSet
     from portrait.store.metadata import MetadataStore
 
@@ -132,6 +133,9 @@ class Workspace:
         self.root = root
         self.config: Config = load_config(root, overrides=overrides)
         self._index: ProfileIndex | None = None
+        self._user_index: tuple[str, UserIdIndex] | None = None
+        self._audit: Audit | None = None
+        self._keys: Keys | None = None
         self._built: _build.ProfileSnapshot | None = None
         self._selector: Selector | None = None
         self._metadata: MetadataStore | None = None
@@ -361,14 +365,18 @@ class Workspace:
         """API keys (roles, hashed secrets, revocation): ``ws.keys.create("analyst")``."""
         from portrait.access import Keys
 
-        return Keys(self.metadata)
+        if self._keys is None:
+            self._keys = Keys(self.metadata)
+        return self._keys
 
     @property
     def audit(self) -> Audit:
         """The audit log of user-level reads, exports and campaign actions."""
         from portrait.access import Audit
 
-        return Audit(self.metadata)
+        if self._audit is None:
+            self._audit = Audit(self.metadata)
+        return self._audit
 
     def campaigns(self, *, clock: Any = None, actor: str | None = None) -> Campaigns:
         """Campaigns of this workspace (definitions, dry runs, launches, reports), on the
@@ -636,51 +644,67 @@ class Workspace:
         itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
         return association_rules(itemsets, min_confidence)
 
-    def _user_ids(self) -> Any:
-        """The profile's ``user_id`` column (row = uid), kept per profile version."""
+    def user_index(self) -> UserIdIndex:
+        """User id → dense id lookups over the live profile version (built once per version,
+        about a second per 10M users)."""
         import pyarrow.parquet as pq
 
+        from portrait.index.ids import UserIdIndex
+
         snap = self.built
-        cached = getattr(self, "_ids_cache", None)
+        cached = self._user_index
         if cached is None or cached[0] != snap.version:
-            cached = (snap.version, pq.read_table(snap.profile_file, columns=["user_id"]).column(0))
-            self._ids_cache = cached
+            ids = pq.read_table(snap.profile_file, columns=["user_id"]).column(0)
+            cached = (snap.version, UserIdIndex(ids))
+            self._user_index = cached
         return cached[1]
+
+    def close(self) -> None:
+        """Write what is waiting (grouped audit entries) and close the metadata database."""
+        if self._audit is not None:
+            self._audit.close()
+        if self._metadata is not None:
+            self._metadata.engine.dispose()
+
+    def warm(self) -> None:
+        """Load what the per-user interfaces read (the user id index, the bitmap index, every
+        saved segment's members) ahead of the first request."""
+        self.user_index()
+        self.index()
+        if self._has_metadata():
+            self.segments.containing([])
+
+    def _user_ids(self) -> Any:
+        """The profile's ``user_id`` column (row = uid), kept per profile version."""
+        return self.user_index().ids
 
     def user_ids_of(self, uids: Sequence[int]) -> list[str]:
         """The user ids of dense ids (profile rows)."""
-        import pyarrow as pa
-
-        return [str(v) for v in self._user_ids().take(pa.array(list(uids), pa.int64())).to_pylist()]
+        return self.user_index().user_ids(uids)
 
     def uid_of(self, user_id: str) -> int:
         """The dense id of a user (its profile row); an unknown id is an error."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        ids = self._user_ids()
-        found = int(pc.index(ids, pa.scalar(str(user_id), ids.type)).as_py())
-        if found < 0:
+        (found,) = self.user_index().find([user_id])
+        if found is None:
             raise NotFoundError(f"no user with id '{user_id}'", hint="ids are the users' user_id")
         return found
+
+    def segments_of(self, user_id: str) -> list[str]:
+        """For personalisation: the names of the saved segments a user is in now."""
+        uid = self.uid_of(user_id)
+        if not self._has_metadata():
+            return []
+        (names,) = self.segments.containing([uid])
+        return names or []
 
     def membership(
         self, user_ids: Sequence[str], segments: Sequence[str]
     ) -> dict[str, dict[str, bool] | None]:
         """For personalisation: which of ``segments`` each user is in (None for an unknown
         user id). Unknown segment names are an error."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        members = {name: self.segments.members(name) for name in segments}
-        ids = self._user_ids()
-        at = pc.index_in(pa.array([str(u) for u in user_ids], ids.type), value_set=ids)
-        result: dict[str, dict[str, bool] | None] = {}
-        for user_id, uid in zip(user_ids, at.to_pylist(), strict=True):
-            result[str(user_id)] = (
-                None if uid is None else {n: uid in m for n, m in members.items()}
-            )
-        return result
+        uids = self.user_index().find(user_ids)
+        rows = self.segments.membership(uids, segments)
+        return {str(u): row for u, row in zip(user_ids, rows, strict=True)}
 
     def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
@@ -710,7 +734,7 @@ class Workspace:
         segments = []
         history: list[dict[str, Any]] = []
         if self._has_metadata():
-            segments = [n for n in self.segments if found in self.segments.members(n)]
+            segments = self.segments.containing([found])[0] or []
             history = self.campaigns().history(int(found))
         warehouse = self._built_warehouse()
         engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))

@@ -62,7 +62,13 @@ def _key(ws: Workspace, role: str) -> dict[str, str]:
 def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     url, ws = server
     viewer, analyst, admin = (_key(ws, r) for r in ("viewer", "analyst", "admin"))
-    assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+    for _ in range(300):  # ready once the warm-up (id index, segment members) is done
+        ready = httpx.get(f"{url}/readyz")
+        if ready.status_code == 200:
+            break
+        assert ready.json()["status"] == "warming up"
+        time.sleep(0.05)
+    assert ready.json()["status"] == "ready"
     assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "Portrait"
 
     # no key, a wrong key, a revoked key: 401 with a JSON error

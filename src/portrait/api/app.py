@@ -14,10 +14,12 @@ import itertools
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Header, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -32,7 +34,7 @@ from portrait.model.access import PERMISSIONS, allows
 
 API_VERSION = "v1"
 MAX_MEMBERSHIP = 1000  # user ids × segments per membership request, at most 1000 user ids
-SMALL_CELL = 5  # viewer keys never see a count below this (it could single out a person)
+T = TypeVar("T")
 MAX_BODY = 64 * 2**20  # request bodies (an ID-list upload is the largest) up to 64 MiB
 
 _STATUS = {
@@ -41,7 +43,9 @@ _STATUS = {
     "not_found": 404,
     "unauthorized": 401,
     "forbidden": 403,
-    "busy": 409,
+    "busy": 503,
+    "workspace_busy": 409,
+    "timeout": 504,
 }
 
 
@@ -120,8 +124,8 @@ def _caller(
             401,
             hint="send Authorization: Bearer pk_… (portrait keys create)",
         )
-    with request.app.state.core() as w:
-        key: KeyInfo | None = w.keys.verify(token)
+    # keys and the audit log are safe to use from many threads: no need to wait for the core
+    key: KeyInfo | None = request.app.state.workspace.keys.verify(token)
     if key is None:
         raise ApiError("unauthorized", "the API key is unknown, revoked or expired", 401)
     return key
@@ -156,8 +160,10 @@ CampaignsWriteKey = Annotated[KeyInfo, Depends(needs("campaigns:write"))]
 MAX_PAGE = 10_000
 
 
-def _suppress_small(rows: list[dict[str, Any]], key: KeyInfo) -> list[dict[str, Any]]:
-    """For viewer keys, counts of fewer than SMALL_CELL users are blanked."""
+def _suppress_small(
+    rows: list[dict[str, Any]], key: KeyInfo, small_cell: int
+) -> list[dict[str, Any]]:
+    """For viewer keys, counts of fewer than ``small_cell`` users are blanked."""
     if key.role != "viewer":
         return rows
     out = []
@@ -165,7 +171,7 @@ def _suppress_small(rows: list[dict[str, Any]], key: KeyInfo) -> list[dict[str, 
         row = dict(row)
         for field_name in ("target", "baseline", "both", "size_a", "size_b", "users"):
             value = row.get(field_name)
-            if isinstance(value, int) and 0 < value < SMALL_CELL:
+            if isinstance(value, int) and 0 < value < small_cell:
                 row[field_name] = None
                 row["suppressed"] = True
         out.append(row)
@@ -187,9 +193,21 @@ def _rows_and_chart(
     return {"rows": rows, **({"chart": spec()} if chart else {})}
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Warm the caches in the background (/healthz answers at once, /readyz once warm);
+    group audit writes while serving; write what is waiting when stopping."""
+    threading.Thread(target=app.state.warm_up, name="portrait-warm-up", daemon=True).start()
+    try:
+        yield
+    finally:
+        app.state.stop()
+
+
 def create_app(workspace: Path | None = None) -> FastAPI:
     """The app for the workspace at ``workspace`` (default: as the CLI finds it)."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="Portrait",
         version=API_VERSION,
         description="User profiles, audiences, insight and campaigns over HTTP.",
@@ -212,13 +230,48 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         return await call_next(request)
 
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
+    timeout = float(ws.config["api.timeout"])
+    small_cell = int(ws.config["api.small_cell"])
+    app.state.small_cell = small_cell
+    analyses = ThreadPoolExecutor(max_workers=4, thread_name_prefix="portrait-analysis")
 
     @contextmanager
     def core() -> Iterator[ws_api.Workspace]:
-        with lock:
+        if not lock.acquire(timeout=timeout):
+            raise ApiError(
+                "busy",
+                f"the workspace stayed busy for {timeout:g} s (api.timeout) with other requests",
+                503,
+                hint="try again shortly",
+            )
+        try:
             yield ws
+        finally:
+            lock.release()
+
+    def analysis(what: str, work: Callable[[ws_api.Workspace], T]) -> T:
+        """``work`` on the workspace, given up after ``api.timeout`` seconds with a clear
+        error. The abandoned work runs on to its end in the background (analyses only read,
+        so nothing is left half-done) and its result is dropped."""
+
+        def run() -> T:
+            with core() as w:
+                return work(w)
+
+        future = analyses.submit(run)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            raise ApiError(
+                "timeout",
+                f"{what} took longer than {timeout:g} s (api.timeout) and was abandoned",
+                504,
+                hint="narrow it (fewer tags, a smaller audience or window) or raise "
+                "api.timeout (PORTRAIT_API_TIMEOUT)",
+            ) from None
 
     app.state.core = core
+    app.state.workspace = ws
 
     @app.exception_handler(PortraitError)
     async def portrait_error(_: Request, exc: PortraitError) -> JSONResponse:
@@ -232,11 +285,31 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["service"])
-    def readyz() -> JSONResponse:
+    warmed = threading.Event()
+
+    def warm_up() -> None:
         try:
             with core() as w:
-                version = w.built.version
+                w.audit.write_behind()
+                w.warm()
+        except PortraitError:
+            pass  # /readyz reports it
+        finally:
+            warmed.set()
+
+    def stop() -> None:
+        with lock:  # waits for running work, however long: then nothing is left waiting
+            ws.close()
+
+    app.state.warm_up = warm_up
+    app.state.stop = stop
+
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        if not warmed.is_set():
+            return JSONResponse({"status": "warming up"}, status_code=503)
+        try:
+            version = ws.built.version  # the live version's pointer, read without the core lock
         except PortraitError as exc:
             return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "profile_version": version})
@@ -248,9 +321,9 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.post("/v1/count", tags=["audiences"])
     def count(body: CountRequest, key: AggregateKey) -> dict[str, Any]:
-        with core() as w, metrics.evaluations.time():
-            result = w.count(body.rule)
-        if key.role == "viewer" and 0 < result["size"] < SMALL_CELL:
+        with metrics.evaluations.time():
+            result = analysis("the count", lambda w: w.count(body.rule))
+        if key.role == "viewer" and 0 < result["size"] < small_cell:
             result.update(size=None, share=None, suppressed=True)
         return result
 
@@ -316,11 +389,13 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         from portrait import charts
         from portrait.analysis import ranked
 
-        with core() as w:
-            report = w.insight(
+        report = analysis(
+            "the insight report",
+            lambda w: w.insight(
                 body.target, baseline=body.baseline, tags=body.tags, min_count=body.min_count
-            )
-        rows = _suppress_small(ranked(report.rows)[: body.top or None], key)
+            ),
+        )
+        rows = _suppress_small(ranked(report.rows)[: body.top or None], key, small_cell)
         result: dict[str, Any] = {
             "target_size": report.target_size,
             "baseline": report.baseline,
@@ -335,11 +410,13 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     def distinctive(body: InsightRequest, key: AggregateKey) -> dict[str, Any]:
         from portrait import charts
 
-        with core() as w:
-            rows = w.distinctive(
+        rows = analysis(
+            "the distinctive-features report",
+            lambda w: w.distinctive(
                 body.target, baseline=body.baseline, top=body.top or 10, min_count=body.min_count
-            )
-        rows = _suppress_small(rows, key)
+            ),
+        )
+        rows = _suppress_small(rows, key, small_cell)
         return _rows_and_chart(
             rows,
             body.chart,
@@ -350,13 +427,15 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     def cross(body: CrossRequest, key: AggregateKey) -> dict[str, Any]:
         from portrait import charts
 
-        with core() as w:
-            rows = w.cross(
+        rows = analysis(
+            "the cross analysis",
+            lambda w: w.cross(
                 body.audiences or None,
                 min_support=body.min_support,
                 min_confidence=body.min_confidence,
-            )
-        rows = _suppress_small(rows, key)
+            ),
+        )
+        rows = _suppress_small(rows, key, small_cell)
         return _rows_and_chart(rows, body.chart, lambda: charts.cross_chart(rows))
 
     @app.get("/v1/rfm", tags=["insight"])
@@ -365,8 +444,11 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         from portrait import charts
 
-        with core() as w:
-            rows = _suppress_small(w.rfm_report(window=window, scores=scores), key)
+        rows = _suppress_small(
+            analysis("the RFM report", lambda w: w.rfm_report(window=window, scores=scores)),
+            key,
+            small_cell,
+        )
         return _rows_and_chart(rows, chart, lambda: charts.rfm_chart(rows))
 
     @app.get("/v1/campaigns", tags=["campaigns"])
@@ -469,9 +551,12 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         folder = tempfile.mkdtemp(prefix="portrait-export-")
         path = Path(folder) / f"{name}.{format}"
         try:
+            wanted = [c.strip() for c in columns.split(",") if c.strip()] or None
+            rows = analysis(
+                "the export",
+                lambda w: w.export_audience(name, path, wanted, unmask=unmask),
+            )
             with core() as w:
-                wanted = [c.strip() for c in columns.split(",") if c.strip()] or None
-                rows = w.export_audience(name, path, wanted, unmask=unmask)
                 w.audit.record(
                     key.id, "segment:export" + (":unmasked" if unmask else ""), name, rows
                 )
@@ -488,18 +573,15 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
         _check_unmask(key, unmask)
+        view = analysis("the user profile", lambda w: w.user(user_id, unmask=unmask))
         with core() as w:
-            view = w.user(user_id, unmask=unmask)
             w.audit.record(key.id, "user:read" + (":unmasked" if unmask else ""), user_id, 1)
         return view
 
     @app.get("/v1/users/{user_id}/segments", tags=["users"])
     def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
         with core() as w:
-            uid = w.uid_of(user_id)
-            names = (
-                [n for n in w.segments if uid in w.segments.members(n)] if w._has_metadata() else []
-            )
+            names = w.segments_of(user_id)
             w.audit.record(key.id, "user:segments", user_id, 1)
         return {"user_id": user_id, "segments": names}
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pyroaring import BitMap, FrozenBitMap
+from sqlalchemy.exc import IntegrityError
 
 from portrait.audience.idfile import match_ids, read_id_file
 from portrait.audience.selector import Selector, no_such_segment
@@ -183,6 +184,27 @@ class Segments:
         self._row(name)
         return FrozenBitMap(self._selector().segment_members(name))
 
+    def containing(self, uids: Sequence[int | None]) -> list[list[str] | None]:
+        """For each dense id, the names of the segments it is in (None stays None)."""
+        every = self._selector().every_segment()
+        return [
+            None if uid is None else [name for name, members in every.items() if uid in members]
+            for uid in uids
+        ]
+
+    def membership(
+        self, uids: Sequence[int | None], names: Sequence[str]
+    ) -> list[dict[str, bool] | None]:
+        """For each dense id, whether it is in each of ``names`` (None stays None); an
+        unknown segment name is an error."""
+        every = self._selector().every_segment()
+        for name in names:
+            if name not in every:
+                raise no_such_segment(name, self.store)
+        return [
+            None if uid is None else {name: uid in every[name] for name in names} for uid in uids
+        ]
+
     # -- writing ----------------------------------------------------------------------
     def _check_references(self, name: str, rule: Rule) -> None:
         refs = rule_references(rule)
@@ -254,27 +276,35 @@ class Segments:
         members = BitMap(self._selector().evaluate(parsed))
         seconds = time.perf_counter() - started
         document = RuleDocument(rule=parsed).model_dump_json()
-        with self.store.transaction() as conn:
-            if existing is not None:
-                self.store.update_segment(
-                    conn,
-                    name,
-                    mode=mode,
-                    rule=document,
-                    rule_text=print_rule(parsed),
-                    description=description,
-                )
-            else:
-                self.store.insert_segment(
-                    conn,
-                    name=name,
-                    mode=mode,
-                    rule=document,
-                    rule_text=print_rule(parsed),
-                    description=description,
-                )
-            self._snapshot(conn, name, members, seconds)
-            self.store.bump(conn)
+        try:
+            with self.store.transaction() as conn:
+                if existing is not None:
+                    self.store.update_segment(
+                        conn,
+                        name,
+                        mode=mode,
+                        rule=document,
+                        rule_text=print_rule(parsed),
+                        description=description,
+                    )
+                else:
+                    self.store.insert_segment(
+                        conn,
+                        name=name,
+                        mode=mode,
+                        rule=document,
+                        rule_text=print_rule(parsed),
+                        description=description,
+                    )
+                self._snapshot(conn, name, members, seconds)
+                self.store.bump(conn)
+        except IntegrityError:
+            if existing is None and self.store.segment(name) is not None:
+                # another process saved this name after the check above: as if it had been first
+                raise SegmentError(
+                    f"a segment named '{name}' exists", hint="choose another name or --replace"
+                ) from None
+            raise
         return self[name]
 
     def combine(

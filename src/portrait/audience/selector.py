@@ -71,6 +71,7 @@ class Selector:
         self._cache: OrderedDict[tuple[str, int], FrozenBitMap] = OrderedDict()
         self._members: dict[tuple[str, str], tuple[int, AbstractBitMap]] = {}
         self._generation = 0
+        self._every: tuple[int, dict[str, AbstractBitMap]] | None = None
         self.checked: set[str] = set()  # rule keys that passed validation on this version
 
     @property
@@ -175,3 +176,15 @@ class Selector:
             return self._remember("segment", name, FrozenBitMap.deserialize(snapshot["members"]))
         members = BitMap(self.evaluate(rule, resolving=(*resolving, name)))
         return self._remember("segment", name, members)
+
+    def every_segment(self) -> dict[str, AbstractBitMap]:
+        """Members of every saved segment, by name; one generation check while nothing
+        changed (the per-user interfaces ask this on every request)."""
+        generation = self.store.generation()
+        if self._every is not None and self._every[0] == generation:
+            return self._every[1]
+        self._generation = generation
+        names = [row["name"] for row in self.store.segments()]
+        every = {name: self.segment_members(name, fresh=False) for name in names}
+        self._every = (generation, every)
+        return every

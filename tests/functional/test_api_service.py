@@ -1,0 +1,146 @@
+"""The HTTP API as a service: time limits with clear errors, a busy workspace, configurable
+small-cell suppression, grouped audit writes (nothing lost at shutdown), warm-up and
+readiness, and the per-user interfaces staying current as segments change."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portrait.api.app import create_app
+from portrait.workspace import Workspace
+
+
+def _key(ws: Workspace, role: str) -> dict[str, str]:
+    _, secret = ws.keys.create(role)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def client(demo_ws: Workspace) -> Iterator[TestClient]:
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    with TestClient(create_app(demo_ws.root)) as client:  # runs the lifespan: warm-up etc.
+        yield client
+
+
+def _ready(client: TestClient) -> None:
+    for _ in range(200):
+        answer = client.get("/readyz")
+        if answer.status_code == 200:
+            return
+        assert answer.json()["status"] == "warming up"
+        threading.Event().wait(0.05)
+    raise AssertionError("never ready")
+
+
+def test_a_slow_analysis_times_out_with_a_clear_error(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTRAIT_API_TIMEOUT", "0.001")
+    headers = _key(demo_ws, "analyst")
+    with TestClient(create_app(demo_ws.root)) as client:
+        _ready(client)
+        answer = client.post("/v1/insight", json={"target": 'city = "北京"'}, headers=headers)
+    assert answer.status_code == 504
+    error = answer.json()["error"]
+    assert error["code"] == "timeout"
+    assert "insight report took longer than 0.001 s (api.timeout)" in error["message"]
+    assert "PORTRAIT_API_TIMEOUT" in error["hint"]
+
+
+def test_a_busy_workspace_answers_503_instead_of_hanging(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTRAIT_API_TIMEOUT", "0.3")
+    headers = _key(demo_ws, "analyst")
+    app = create_app(demo_ws.root)
+    with TestClient(app) as client:
+        _ready(client)
+        with app.state.core():  # another request holds the workspace
+            answer = client.get("/v1/tags", headers=headers)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "busy"
+        assert client.get("/v1/tags", headers=headers).status_code == 200
+
+
+def test_small_cell_threshold_is_a_setting(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = next(
+        r
+        for r in (f'value_tier = "高价值" and age >= {a}' for a in range(18, 90))
+        if 5 <= demo_ws.count(r)["size"] < 10
+    )
+    size = demo_ws.count(rule)["size"]
+    viewer = _key(demo_ws, "viewer")
+    with TestClient(create_app(demo_ws.root)) as client:  # default k = 5: shown
+        assert client.post("/v1/count", json={"rule": rule}, headers=viewer).json()["size"] == size
+    monkeypatch.setenv("PORTRAIT_API_SMALL_CELL", "10")
+    with TestClient(create_app(demo_ws.root)) as client:
+        body = client.post("/v1/count", json={"rule": rule}, headers=viewer).json()
+    assert body["size"] is None and body["suppressed"] is True
+
+
+def test_grouped_audit_writes_lose_nothing_at_shutdown(demo_ws: Workspace) -> None:
+    headers = _key(demo_ws, "analyst")
+    admin = _key(demo_ws, "admin")
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    ids = demo_ws.user_ids_of(range(40))
+    before = len(demo_ws.audit.entries(limit=100_000))
+    app = create_app(demo_ws.root)
+    with TestClient(app) as client:
+        _ready(client)
+        for user_id in ids:
+            assert client.get(f"/v1/users/{user_id}/segments", headers=headers).status_code == 200
+        # a read of the log in the same process includes what is still waiting
+        read = client.get("/v1/audit", params={"limit": 10_000}, headers=admin).json()
+        assert sum(e["action"] == "user:segments" for e in read) == len(ids)
+        for user_id in ids[:10]:
+            client.get(f"/v1/users/{user_id}/segments", headers=headers)
+    # the lifespan's end wrote the rest: another process (a fresh workspace object) sees it
+    from portrait import open as open_workspace
+
+    entries = open_workspace(demo_ws.root).audit.entries(limit=100_000)
+    assert sum(e["action"] == "user:segments" for e in entries) == len(ids) + 10
+    assert len(entries) >= before + len(ids) + 10
+
+
+def test_user_segments_follow_segment_changes(client: TestClient, demo_ws: Workspace) -> None:
+    headers = _key(demo_ws, "admin")
+    _ready(client)
+    beijing = demo_ws.segments.members("beijing")
+    inside = demo_ws.user_ids_of([beijing.min()])[0]
+    outside = demo_ws.user_ids_of([next(u for u in range(10_000) if u not in beijing)])[0]
+    assert client.get(f"/v1/users/{inside}/segments", headers=headers).json()["segments"] == [
+        "beijing"
+    ]
+    assert client.get(f"/v1/users/{outside}/segments", headers=headers).json()["segments"] == []
+    # a segment saved through another surface (the Python API) shows at once
+    demo_ws.segments.create("everyone", "age >= 0")
+    got = client.get(f"/v1/users/{outside}/segments", headers=headers).json()["segments"]
+    assert got == ["everyone"]
+    created = client.post(
+        "/v1/segments", json={"name": "nobody", "rule": "age < 0"}, headers=headers
+    )
+    assert created.status_code == 200
+    body = client.post(
+        "/v1/membership",
+        json={"user_ids": [inside, outside, "no-such-user"], "segments": ["beijing", "nobody"]},
+        headers=headers,
+    ).json()["membership"]
+    assert body == {
+        inside: {"beijing": True, "nobody": False},
+        outside: {"beijing": False, "nobody": False},
+        "no-such-user": None,
+    }
+    demo_ws.segments.delete("everyone")
+    assert client.get(f"/v1/users/{outside}/segments", headers=headers).json()["segments"] == []
+    unknown = client.post(
+        "/v1/membership", json={"user_ids": [inside], "segments": ["everyone"]}, headers=headers
+    )
+    assert unknown.status_code == 404 and "everyone" in unknown.json()["error"]["message"]
+    missing = client.get("/v1/users/no-such-user/segments", headers=headers)
+    assert missing.status_code == 404
