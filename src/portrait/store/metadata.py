@@ -264,7 +264,8 @@ def open_database(url: str, meta_dir: Path) -> Engine:
             f"cannot open the metadata database {shown}: {_first_line(exc)}",
             where=schema.URL_NAMES,
             hint="check that the server is running and reachable, and the URL's user, "
-            "password and database name",
+            "password and database name; a schema upgrade that fails leaves the database as "
+            "it was",
         ) from None
     return engine
 
@@ -277,11 +278,6 @@ def _mask(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema (see :func:`portrait.store.schema.upgrade`)."""
-    schema.upgrade(engine)
 
 
 class MetadataStore:
