@@ -81,11 +81,11 @@ def load_responses(
                     "revenue": row.revenue,
                 }
             )
-        before = conn.execute(select(func.count()).select_from(responses)).scalar() or 0
         if values:
-            conn.execute(_insert_ignoring_duplicates(conn, responses), values)
-        after = conn.execute(select(func.count()).select_from(responses)).scalar() or 0
-        report.loaded = int(after - before)
+            # Count the rows this statement inserted (RETURNING gives those only), not the
+            # growth of the table: another process may store responses at the same time.
+            insert = _insert_ignoring_duplicates(conn, responses).returning(responses.c.uid)
+            report.loaded = len(conn.execute(insert, values).all())
         report.duplicates += len(values) - report.loaded
     return report
 

@@ -27,6 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from pyroaring import BitMap
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from portrait.campaigns.channels import DeliveryFailed, open_channel
 from portrait.campaigns.delivery import LaunchReport, Sender, delivery_counts, start_run
@@ -156,27 +157,38 @@ class Campaigns:
         spec = parse_spec(data)
         self.check(spec)
         now = self.inputs.clock()
-        with self.store.transaction() as conn:
-            existing = self._row(conn, spec.name)
-            if existing is not None:
-                if not replace or existing["state"] != "draft":
-                    raise InputError(
-                        f"campaign '{spec.name}' already exists ({existing['state']})",
-                        hint="pick another name"
-                        + ("" if existing["state"] != "draft" else ", or --replace the draft"),
+        try:
+            with self.store.transaction() as conn:
+                existing = self._row(conn, spec.name)
+                if existing is not None:
+                    if not replace or existing["state"] != "draft":
+                        raise self._exists(existing)
+                    conn.execute(campaigns.delete().where(campaigns.c.name == spec.name))
+                conn.execute(
+                    campaigns.insert().values(
+                        name=spec.name,
+                        spec=spec.model_dump_json(),
+                        state="draft",
+                        created_at=now,
+                        updated_at=now,
                     )
-                conn.execute(campaigns.delete().where(campaigns.c.name == spec.name))
-            conn.execute(
-                campaigns.insert().values(
-                    name=spec.name,
-                    spec=spec.model_dump_json(),
-                    state="draft",
-                    created_at=now,
-                    updated_at=now,
                 )
-            )
-            self._event(conn, spec.name, "replace" if existing else "create", None, "draft")
+                self._event(conn, spec.name, "replace" if existing else "create", None, "draft")
+        except IntegrityError:
+            with self.store.engine.connect() as conn:
+                existing = self._row(conn, spec.name)
+            if existing is None:
+                raise
+            raise self._exists(existing) from None  # another process stored it meanwhile
         return self.show(spec.name)
+
+    @staticmethod
+    def _exists(row: Mapping[str, Any]) -> InputError:
+        state = row["state"]
+        return InputError(
+            f"campaign '{row['name']}' already exists ({state})",
+            hint="pick another name" + ("" if state != "draft" else ", or --replace the draft"),
+        )
 
     def names(self) -> list[str]:
         with self.store.engine.connect() as conn:
