@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 import portrait
@@ -639,11 +638,6 @@ def _check(
     # The change counter (the key of every process's result cache) moved once per change.
     changes = sum(evaluations.values()) - len(BASE)
     moved = ws.metadata.generation() - generation_before
-    if postgres and moved < changes:
-        # MetadataStore.bump reads the counter, then writes it plus one: under PostgreSQL's
-        # READ COMMITTED two transactions at once both write the same value. Remove this
-        # once the increment is one atomic UPDATE (or the read is SELECT … FOR UPDATE).
-        pytest.xfail(f"known bug: the change counter lost {changes - moved} of {changes} bumps")
     assert moved == changes
 
 

@@ -76,6 +76,15 @@ class Keys:
 
     def __init__(self, store: MetadataStore):
         self.store = store
+        self._remember = False
+        self._verified: dict[str, KeyInfo | None] = {}
+        self._generation = -1
+
+    def remember_verified(self) -> None:
+        """Remember verifications while the metadata's change counter stays put (a server
+        checks the same keys thousands of times a second): revoking a key moves the counter,
+        so a revocation by any process takes effect at the next request."""
+        self._remember = True
 
     def create(
         self, role: str, *, name: str = "", expires_days: int | None = None
@@ -124,10 +133,23 @@ class Keys:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=dt.datetime.now(dt.UTC))
             )
+            self.store.bump(conn)  # servers remembering verified keys look again
         return self.get(key_id)
 
     def verify(self, token: str) -> KeyInfo | None:
         """The active key ``token`` is, or None (malformed, unknown, wrong, revoked, expired)."""
+        if not self._remember:
+            return self._verify(token)
+        generation = self.store.generation()
+        if generation != self._generation or len(self._verified) > 10_000:
+            self._verified = {}  # (a flood of made-up keys must not grow it without end)
+            self._generation = generation
+        if token not in self._verified:
+            self._verified[token] = self._verify(token)
+        info = self._verified[token]
+        return info if info is not None and info.active(dt.datetime.now(dt.UTC)) else None
+
+    def _verify(self, token: str) -> KeyInfo | None:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             return None

@@ -14,7 +14,7 @@ import itertools
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -109,7 +110,7 @@ def _status(error: PortraitError) -> int:
     return _STATUS.get(error.code, 500)
 
 
-def _caller(
+async def _caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -124,18 +125,19 @@ def _caller(
             401,
             hint="send Authorization: Bearer pk_… (portrait keys create)",
         )
-    # keys and the audit log are safe to use from many threads: no need to wait for the core
+    # On the event loop, not a worker thread: a server remembers verified keys (one change-
+    # counter read per request); keys and the audit log need no core lock.
     key: KeyInfo | None = request.app.state.workspace.keys.verify(token)
     if key is None:
         raise ApiError("unauthorized", "the API key is unknown, revoked or expired", 401)
     return key
 
 
-def needs(permission: str) -> Callable[..., KeyInfo]:
+def needs(permission: str) -> Callable[..., Awaitable[KeyInfo]]:
     """A dependency: the caller's key, when its role has ``permission`` (else 403)."""
     assert permission in PERMISSIONS, permission
 
-    def check(key: Annotated[KeyInfo, Depends(_caller)]) -> KeyInfo:
+    async def check(key: Annotated[KeyInfo, Depends(_caller)]) -> KeyInfo:
         if not allows(key.role, permission):
             raise ApiError(
                 "forbidden",
@@ -213,21 +215,8 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         description="User profiles, audiences, insight and campaigns over HTTP.",
     )
     ws = ws_api.open_workspace(workspace)
-    metrics = install(app)
+    metrics = install(app, max_body=MAX_BODY)
     app.state.metrics = metrics
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            error = {
-                "code": "too_large",
-                "message": f"the request body is over {MAX_BODY // 2**20} MiB",
-                "where": None,
-                "hint": "split the upload",
-            }
-            return JSONResponse({"error": error}, status_code=413)
-        return await call_next(request)
 
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
     timeout = float(ws.config["api.timeout"])
@@ -271,6 +260,23 @@ def create_app(workspace: Path | None = None) -> FastAPI:
             ) from None
 
     app.state.core = core
+
+    async def quick(work: Callable[[ws_api.Workspace], T]) -> T:
+        """Short work (microseconds: the per-user interfaces) right on the event loop when
+        the workspace is free, sparing the hop to a worker thread; in a worker thread, waiting
+        its turn, when something else holds the workspace."""
+        if lock.acquire(blocking=False):
+            try:
+                return work(ws)
+            finally:
+                lock.release()
+
+        def wait_turn() -> T:
+            with core() as w:
+                return work(w)
+
+        return await run_in_threadpool(wait_turn)
+
     app.state.workspace = ws
 
     @app.exception_handler(PortraitError)
@@ -291,6 +297,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         try:
             with core() as w:
                 w.audit.write_behind()
+                w.keys.remember_verified()
                 w.warm()
         except PortraitError:
             pass  # /readyz reports it
@@ -579,17 +586,15 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         return view
 
     @app.get("/v1/users/{user_id}/segments", tags=["users"])
-    def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
-        with core() as w:
-            names = w.segments_of(user_id)
-            w.audit.record(key.id, "user:segments", user_id, 1)
+    async def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
+        names = await quick(lambda w: w.segments_of(user_id))
+        ws.audit.record(key.id, "user:segments", user_id, 1)
         return {"user_id": user_id, "segments": names}
 
     @app.post("/v1/membership", tags=["users"])
-    def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
-        with core() as w:
-            result = w.membership(body.user_ids, body.segments)
-            w.audit.record(key.id, "membership", ",".join(body.segments), len(body.user_ids))
+    async def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
+        result = await quick(lambda w: w.membership(body.user_ids, body.segments))
+        ws.audit.record(key.id, "membership", ",".join(body.segments), len(body.user_ids))
         return {"membership": result}
 
     @app.get("/v1/audit", tags=["admin"])

@@ -12,10 +12,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +22,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("portrait.access")
 
@@ -62,37 +62,72 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI) -> Metrics:
-    """Add the metrics and access-log middleware and the ``/metrics`` route to ``app``."""
-    metrics = Metrics()
+class _Observe:
+    """Pure ASGI middleware (no per-request task or stream, unlike ``@app.middleware``):
+    request id, metrics and one JSON access-log line per request; request bodies over
+    ``max_body`` bytes (by their Content-Length) are refused with 413 before they are read."""
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Any:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int):
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
+        length = headers.get(b"content-length", b"")
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
+            if length.isdigit() and int(length) > self.max_body:
+                error = {
+                    "code": "too_large",
+                    "message": f"the request body is over {self.max_body // 2**20} MiB",
+                    "where": None,
+                    "hint": "split the upload",
+                }
+                await JSONResponse({"error": error}, status_code=413)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = getattr(request.scope.get("route"), "path", "(unmatched)")
-            metrics.requests.labels(route, request.method, str(status)).inc()
-            metrics.latency.labels(route, request.method).observe(seconds)
-            access_log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": request.method,
-                        "route": route,
-                        "path": request.url.path,
-                        "status": status,
-                        "ms": round(seconds * 1000, 2),
-                    }
+            route = getattr(scope.get("route"), "path", "(unmatched)")
+            method = scope.get("method", "")
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.latency.labels(route, method).observe(seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    json.dumps(
+                        {
+                            "request_id": request_id,
+                            "method": method,
+                            "route": route,
+                            "path": scope.get("path", ""),
+                            "status": status,
+                            "ms": round(seconds * 1000, 2),
+                        }
+                    )
                 )
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
+
+
+def install(app: FastAPI, *, max_body: int) -> Metrics:
+    """Add the metrics, access-log and body-size middleware and the ``/metrics`` route."""
+    metrics = Metrics()
+    app.add_middleware(_Observe, metrics=metrics, max_body=max_body)
 
     @app.get("/metrics", tags=["service"], include_in_schema=False)
     def prometheus() -> Response:

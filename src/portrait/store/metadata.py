@@ -32,12 +32,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     create_engine,
     event,
     select,
 )
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from portrait.errors import WorkspaceError
 from portrait.store import schema
@@ -306,17 +307,20 @@ class MetadataStore:
         return int(row[0]) if row else 0
 
     def bump(self, conn: Connection) -> None:
-        row = conn.execute(
-            select(meta_table.c.value).where(meta_table.c.key == "generation")
-        ).first()
-        if row is None:
-            conn.execute(meta_table.insert().values(key="generation", value="1"))
-        else:
-            conn.execute(
-                meta_table.update()
-                .where(meta_table.c.key == "generation")
-                .values(value=str(int(row[0]) + 1))
-            )
+        """Count a change, atomically: one UPDATE computing value + 1 in the database (a read
+        then a write would let two concurrent writers on PostgreSQL store the same number)."""
+        increment = (
+            meta_table.update()
+            .where(meta_table.c.key == "generation")
+            .values(value=cast(cast(meta_table.c.value, Integer) + 1, String))
+        )
+        if conn.execute(increment).rowcount:
+            return
+        try:  # the first change of a new database: another writer may insert it first
+            with conn.begin_nested():
+                conn.execute(meta_table.insert().values(key="generation", value="1"))
+        except IntegrityError:
+            conn.execute(increment)
 
     # -- ID lists -------------------------------------------------------------------
     def id_list(self, name: str) -> dict[str, Any] | None:
