@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from portrait.index.ids import UserIdIndex
     from portrait.model.tags import AnyTag, TagSet
     from portrait.store.metadata import MetadataStore
+    from portrait.store.versions import VersionedDir
 
 WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
 INSIGHT_MAX_VALUES = 1000
@@ -135,6 +136,8 @@ class Workspace:
         self._index: ProfileIndex | None = None
         self._user_index: tuple[str, UserIdIndex] | None = None
         self._audit: Audit | None = None
+        self._segments: Segments | None = None
+        self._profile_versions: VersionedDir | None = None
         self._keys: Keys | None = None
         self._built: _build.ProfileSnapshot | None = None
         self._selector: Selector | None = None
@@ -187,7 +190,9 @@ class Workspace:
     def built(self) -> _build.ProfileSnapshot:
         """The live profile version (its manifest is read once per version: versions are
         immutable, only the CURRENT pointer moves)."""
-        current = _build.profile_dir(self.layout).current()
+        if self._profile_versions is None:
+            self._profile_versions = _build.profile_dir(self.layout)
+        current = self._profile_versions.current()
         if self._built is None or self._built.path != current:
             self._built = _build.profile_snapshot(self.layout)
         return self._built
@@ -273,7 +278,8 @@ class Workspace:
     # -- audiences ---------------------------------------------------------------------
     def _has_metadata(self) -> bool:
         return (
-            bool(self.config["store.metadata_url"])
+            self._metadata is not None
+            or bool(self.config["store.metadata_url"])
             or (self.layout.meta_dir / "portrait.db").exists()
         )
 
@@ -352,13 +358,15 @@ class Workspace:
 
         from portrait.audience.segments import Segments
 
-        return Segments(
-            self.metadata,
-            self.selector,
-            self.check_rule,
-            lambda: pq.read_table(self.built.profile_file, columns=["user_id"]).column(0),
-            self.layout.rejects_dir / "ids",
-        )
+        if self._segments is None:
+            self._segments = Segments(
+                self.metadata,
+                self.selector,
+                self.check_rule,
+                lambda: pq.read_table(self.built.profile_file, columns=["user_id"]).column(0),
+                self.layout.rejects_dir / "ids",
+            )
+        return self._segments
 
     @property
     def keys(self) -> Keys:

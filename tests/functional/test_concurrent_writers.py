@@ -268,18 +268,22 @@ def _writers(url: str, setup: Setup, record: Record) -> list[threading.Thread]:
                         again = _call(client, record, task, "POST", f"/v1/segments/{name}/refresh")
                         if again.ok:
                             record.http_refreshes.append(name)
+                            record.audited.append((me, "segment:refresh", name, again.body["size"]))
                     n += 1
                     stop.wait(PAUSE)
 
         return work
 
     def refresher() -> None:
-        with _client(url, keys["refresh"][1]) as client:
+        me, secret = keys["refresh"]
+        with _client(url, secret) as client:
             n = 0
             while not stop.is_set():
                 name = sorted(BASE)[n % len(BASE)]
-                if _call(client, record, "refresh", "POST", f"/v1/segments/{name}/refresh").ok:
+                done = _call(client, record, "refresh", "POST", f"/v1/segments/{name}/refresh")
+                if done.ok:
                     record.http_refreshes.append(name)
+                    record.audited.append((me, "segment:refresh", name, done.body["size"]))
                 n += 1
                 stop.wait(PAUSE)
 

@@ -359,6 +359,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         with core() as w:
             w.segments.refresh(name)
             info: dict[str, Any] = w.segments[name].to_dict()
+            w.audit.record(key.id, "segment:refresh", name, info.get("size") or 0)
         return info
 
     @app.delete("/v1/segments/{name}", tags=["segments"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -281,11 +282,17 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+_GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
+GENERATION_MEMO = 0.005  # seconds
+
+
 class MetadataStore:
     """Reads and writes segments, snapshots and ID lists."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._generation = 0
+        self._generation_at = -1.0
 
     def schema_status(self) -> dict[str, Any]:
         """The backend, the database (password hidden), its schema revision and the newest
@@ -295,16 +302,24 @@ class MetadataStore:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self._generation_at = -1.0
 
     def generation(self) -> int:
         """A counter bumped by every change of segments or ID lists (cache key)."""
+        # Asked several times per API request: an answer a millisecond old is as good as a
+        # fresh one (a request cannot tell which came first, it or another process's change);
+        # this process's own changes clear it. Plain SQL skips statement compilation.
+        now = time.monotonic()
+        if now - self._generation_at < GENERATION_MEMO:
+            return self._generation
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(meta_table.c.value).where(meta_table.c.key == "generation")
-            ).first()
-        return int(row[0]) if row else 0
+            row = conn.exec_driver_sql(_GENERATION_SQL).first()
+        self._generation, self._generation_at = (int(row[0]) if row else 0), now
+        return self._generation
 
     def bump(self, conn: Connection) -> None:
         """Count a change, atomically: one UPDATE computing value + 1 in the database (a read

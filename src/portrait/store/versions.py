@@ -41,6 +41,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+_POINTERS: dict[str, tuple[tuple[int, int, int], Path]] = {}
+
+
 class VersionedDir:
     """A folder of immutable numbered versions with an atomically swapped ``CURRENT``."""
 
@@ -48,12 +51,22 @@ class VersionedDir:
         self.root = root
 
     def current(self) -> Path | None:
-        """The live version's folder, or None before the first swap."""
-        pointer = self.root / CURRENT
-        if not pointer.exists():
+        """The live version's folder, or None before the first swap. Servers ask this on
+        every request: the pointer is read again only when its file changed (a swap replaces
+        it with a new file, so a new inode), otherwise a stat is all it costs."""
+        pointer = os.path.join(self.root, CURRENT)  # noqa: PTH118 (hot path: pathlib is slower)
+        try:
+            stat = os.stat(pointer)  # noqa: PTH116 (hot path, as above)
+        except FileNotFoundError:
             return None
-        name = pointer.read_text(encoding="utf-8").strip()
-        return self.root / name
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = _POINTERS.get(pointer)
+        if known is not None and known[0] == seen:
+            return known[1]
+        with open(pointer, encoding="utf-8") as handle:
+            found = self.root / handle.read().strip()
+        _POINTERS[pointer] = (seen, found)
+        return found
 
     def versions(self) -> list[Path]:
         return sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit())
