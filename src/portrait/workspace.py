@@ -212,6 +212,23 @@ class Workspace:
             definitions = load_tag_files(self.layout.tags_dir)
         return TagCatalog(definitions, self.built.tags)
 
+    def tag_detail(self, name: str, dialect: str = "duckdb") -> dict[str, Any]:
+        """One tag for the catalog's detail page: its definition, the SQL that computes it,
+        when it was built, and its statistics (coverage, null rate, distribution, …)."""
+        info = self.tags[name]
+        built = info.built or {}
+        return {
+            "name": name,
+            "source": info.source,
+            "definition": info.definition.model_dump(
+                by_alias=True, exclude_defaults=False, exclude={"depends_on"}, mode="json"
+            ),
+            "sql": self.tag_sql(name, dialect),
+            "built_at": built.get("built_at"),
+            "stale": built.get("stale", False),
+            **info.stats,
+        }
+
     def tag_sql(self, name: str, dialect: str = "duckdb") -> str:
         """The SQL that computes one tag (standalone form), in ``dialect``."""
         from portrait.compile import tag_sql

@@ -268,7 +268,8 @@ def test_every_route_with_every_role(demo_ws: Workspace) -> None:
         }
         for (method, path), permission in routes.items():
             name = f"gone_{role}" if method == "DELETE" else "beijing"
-            concrete = path.replace("{user_id}", user_id)
+            concrete = path.replace("{user_id}", user_id).replace("/tags/{name}", "/tags/city")
+            concrete = concrete.replace("{a}", "beijing").replace("{b}", f"gone_{role}")
             concrete = concrete.replace("/campaigns/{name}", "/campaigns/walk").replace(
                 "{name}", name
             )

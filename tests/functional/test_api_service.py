@@ -144,3 +144,30 @@ def test_user_segments_follow_segment_changes(client: TestClient, demo_ws: Works
     assert unknown.status_code == 404 and "everyone" in unknown.json()["error"]["message"]
     missing = client.get("/v1/users/no-such-user/segments", headers=headers)
     assert missing.status_code == 404
+
+
+def test_tag_detail_and_segment_overlap(client: TestClient, demo_ws: Workspace) -> None:
+    analyst, viewer = _key(demo_ws, "analyst"), _key(demo_ws, "viewer")
+    detail = client.get("/v1/tags/city", headers=analyst).json()
+    stats = demo_ws.tags["city"].stats
+    assert detail["name"] == "city" and detail["definition"]["kind"] == "attribute"
+    assert "SELECT" in detail["sql"] and detail["coverage"] == stats["coverage"]
+    assert detail["distribution"] == stats["distribution"]
+    assert "city" in client.get("/v1/tags/cty", headers=analyst).json()["error"]["hint"]
+
+    # viewers do not see values held by fewer than 5 users
+    seen = client.get("/v1/tags/car_price_band", headers=viewer).json()["distribution"]
+    full = demo_ws.tags["car_price_band"].stats["distribution"]
+    rare = [row["value"] for row in full if row["count"] < 5]
+    assert rare, "the demo has a rare car price band"
+    assert {r["value"]: r["count"] for r in seen if r.get("suppressed")} == dict.fromkeys(rare)
+    assert [r["count"] for r in seen if not r.get("suppressed")] == [
+        r["count"] for r in full if r["count"] >= 5
+    ]
+
+    demo_ws.segments.create("young", "age < 30")
+    overlap = client.get("/v1/segments/beijing/overlap/young", headers=analyst).json()
+    assert overlap == demo_ws.segments.overlap("beijing", "young")
+    assert overlap["intersection"] == len(demo_ws.select('city = "北京" and age < 30'))
+    missing = client.get("/v1/segments/beijing/overlap/nope", headers=analyst)
+    assert missing.status_code == 404

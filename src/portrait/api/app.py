@@ -162,6 +162,13 @@ CampaignsWriteKey = Annotated[KeyInfo, Depends(needs("campaigns:write"))]
 MAX_PAGE = 10_000
 
 
+# the fields of report rows that count users (a row of any report may have some of them)
+_COUNTS = (
+    *("target", "baseline", "both", "size_a", "size_b", "users", "count"),
+    *("intersection", "union", "a_only", "b_only"),
+)
+
+
 def _suppress_small(
     rows: list[dict[str, Any]], key: KeyInfo, small_cell: int
 ) -> list[dict[str, Any]]:
@@ -171,7 +178,7 @@ def _suppress_small(
     out = []
     for row in rows:
         row = dict(row)
-        for field_name in ("target", "baseline", "both", "size_a", "size_b", "users"):
+        for field_name in _COUNTS:
             value = row.get(field_name)
             if isinstance(value, int) and 0 < value < small_cell:
                 row[field_name] = None
@@ -326,6 +333,15 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         with core() as w:
             return w.tags.summaries()
 
+    @app.get("/v1/tags/{name}", tags=["catalog"])
+    def tag(name: str, key: CatalogKey, dialect: str = "duckdb") -> dict[str, Any]:
+        """One tag: definition, generated SQL, coverage, null rate and value distribution."""
+        with core() as w:
+            detail = w.tag_detail(name, dialect)
+        if "distribution" in detail:
+            detail["distribution"] = _suppress_small(detail["distribution"], key, small_cell)
+        return detail
+
     @app.post("/v1/count", tags=["audiences"])
     def count(body: CountRequest, key: AggregateKey) -> dict[str, Any]:
         with metrics.evaluations.time():
@@ -368,6 +384,14 @@ def create_app(workspace: Path | None = None) -> FastAPI:
             w.segments.delete(name)
             w.audit.record(key.id, "segment:delete", name, 0)
         return {"deleted": name}
+
+    @app.get("/v1/segments/{a}/overlap/{b}", tags=["segments"])
+    def segment_overlap(a: str, b: str, key: SegmentsKey) -> dict[str, Any]:
+        """Sizes of A, B, A∩B, A∪B, A only, B only and the Jaccard index."""
+        with core() as w:
+            overlap = w.segments.overlap(a, b)
+        (row,) = _suppress_small([overlap], key, small_cell)
+        return row
 
     @app.get("/v1/segments/{name}/history", tags=["segments"])
     def segment_history(name: str, key: SegmentsKey) -> list[dict[str, Any]]:

@@ -262,22 +262,14 @@ def tags_show(
     """One tag: definition, generated SQL, value distribution, null rate and build time."""
     ws = _open(workspace)
     info = ws.tags[name]
-    definition = info.definition.model_dump(
-        by_alias=True, exclude_defaults=False, exclude={"depends_on"}
+    record = ws.tag_detail(name, dialect)
+    definition, sql, stats, built = (
+        record["definition"],
+        record["sql"],
+        info.stats,
+        info.built or {},
     )
-    sql = ws.tag_sql(name, dialect)
-    stats = info.stats
-    built = info.built or {}
     if fmt is not OutputFormat.table:
-        record = {
-            "name": name,
-            "source": info.source,
-            "definition": definition,
-            "sql": sql,
-            "built_at": built.get("built_at"),
-            "stale": built.get("stale", False),
-            **stats,
-        }
         if fmt is OutputFormat.json:
             emit_record(record, fmt)
         else:
