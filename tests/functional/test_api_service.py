@@ -171,3 +171,17 @@ def test_tag_detail_and_segment_overlap(client: TestClient, demo_ws: Workspace) 
     assert overlap["intersection"] == len(demo_ws.select('city = "北京" and age < 30'))
     missing = client.get("/v1/segments/beijing/overlap/nope", headers=analyst)
     assert missing.status_code == 404
+
+
+def test_the_openapi_document_declares_the_api_key(client: TestClient, demo_ws: Workspace) -> None:
+    document = client.get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert schemes["bearer"]["scheme"] == "bearer"
+    segments = document["paths"]["/v1/users/{user_id}/segments"]["get"]
+    assert segments["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    # either header works; the header wins over nothing, a wrong one is a 401
+    _, secret = demo_ws.keys.create("viewer")
+    assert client.get("/v1/tags", headers={"X-API-Key": secret}).status_code == 200
+    assert client.get("/v1/tags", headers={"Authorization": "Bearer pk_no_such"}).status_code == 401
