@@ -195,17 +195,25 @@ def _stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait_ready(url: str, path: str, process: subprocess.Popen, log: Path) -> float:
-    """Seconds until ``path`` answered 200 ten times in a row (both workers warm)."""
+def _wait_ready(
+    url: str, path: str, process: subprocess.Popen, log: Path, workers: int = 0
+) -> float:
+    """Seconds until ``path`` answered 200 ten times in a row and, for Portrait, every one of
+    ``workers`` worker processes said it is ready (a worker still warming would hold up the
+    connections it takes)."""
     started = time.perf_counter()
     streak = 0
-    while streak < 10:
+    ready: set[int] = set()
+    while streak < 10 or len(ready) < workers:
         if process.poll() is not None:
             raise SystemExit("the server stopped:\n" + log.read_text())
         if time.perf_counter() - started > 600:
             raise SystemExit("the server was not ready in 10 minutes:\n" + log.read_text())
         try:
-            ok = httpx.get(url + path, timeout=30).status_code == 200
+            answer = httpx.get(url + path, timeout=30)  # a new connection: any worker
+            ok = answer.status_code == 200
+            if ok and workers:
+                ready.add(answer.json()["worker"])
         except httpx.HTTPError:
             ok = False
         streak = streak + 1 if ok else 0
@@ -225,6 +233,7 @@ def _load(
     connections: int,
     threads: int,
     body: Path | None = None,
+    slowest: int = 1000,
 ) -> dict[str, Any]:
     script = Path(tempfile.mkdtemp()) / "bench.lua"
     script.write_text(WRK_SCRIPT, encoding="utf-8")
@@ -235,9 +244,10 @@ def _load(
         "BENCH_PER_THREAD": str(requests // threads),
         "BENCH_BODY": str(body or ""),
     }
-    # wrk runs for its duration even when every thread has stopped: give the fixed count room
-    # (at 250 requests/s or more) without idling long after it
-    duration = max(5, requests // 250)
+    # wrk runs for its whole duration even when every thread has stopped: room for the fixed
+    # count at ``slowest`` requests/s, without idling long after it (a shorter run is flagged
+    # "complete": false)
+    duration = 5 + requests // slowest
     command = [
         wrk,
         "-t",
@@ -319,7 +329,7 @@ def main() -> None:
         log,
     )
     try:
-        warm = _wait_ready(url, "/readyz", server, log)
+        warm = _wait_ready(url, "/readyz", server, log, workers=args.workers)
         print(f"server ready (caches warm) in {warm:.1f} s")
         check = httpx.get(
             f"{url}/v1/users/{sample[0]}/segments", headers={"Authorization": f"Bearer {key}"}
@@ -367,6 +377,7 @@ def main() -> None:
                 connections=connections,
                 threads=1 if connections == 1 else args.threads,
                 body=payload,
+                slowest=1000 if payload is None else 40,
             )
             results.append({"step": step, **summary})
     finally:

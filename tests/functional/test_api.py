@@ -3,6 +3,7 @@ PII masking, small-cell suppression and the audit log; every route walked with e
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -29,13 +30,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(demo_ws: Workspace) -> Iterator[tuple[str, Workspace]]:
+def server(demo_ws: Workspace, tmp_path: Path) -> Iterator[tuple[str, Workspace]]:
     demo_ws.segments.create("beijing", 'city = "北京"')
     port = _free_port()
+    log = (tmp_path / "server.log").open("w")  # a file: a pipe nobody reads would fill up
     process = subprocess.Popen(
         [PORTRAIT, "serve", "--port", str(port), "-w", str(demo_ws.root)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
         env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
@@ -47,7 +49,7 @@ def server(demo_ws: Workspace) -> Iterator[tuple[str, Workspace]]:
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "no server")
+            raise AssertionError((tmp_path / "server.log").read_text())
         yield url, demo_ws
     finally:
         process.terminate()
@@ -206,6 +208,15 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     traced = httpx.get(f"{url}/healthz", headers={"X-Request-ID": "abc123"})
     assert traced.headers["X-Request-ID"] == "abc123"
     assert len(httpx.get(f"{url}/healthz").headers["X-Request-ID"]) == 32
+    # the access log: one JSON line per request, with the request id, route and status
+    lines = [
+        json.loads(line)
+        for line in (ws.root.parent / "server.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    traced_line = next(entry for entry in lines if entry["request_id"] == "abc123")
+    assert traced_line["route"] == "/healthz" and traced_line["status"] == 200
+    assert any(e["route"] == "/v1/users/{user_id}/segments" for e in lines)
     text = httpx.get(f"{url}/metrics").text
     assert 'portrait_http_requests_total{method="POST",route="/v1/count",status="200"}' in text
     assert (

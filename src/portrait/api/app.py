@@ -11,6 +11,7 @@ bad input is a 4xx, never a 500. Reads of individual users are written to the au
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import threading
@@ -328,7 +329,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
             version = ws.built.version  # the live version's pointer, read without the core lock
         except PortraitError as exc:
             return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ready", "profile_version": version})
+        return JSONResponse({"status": "ready", "profile_version": version, "worker": os.getpid()})
 
     @app.get("/v1/tags", tags=["catalog"])
     def tags(key: CatalogKey) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,10 +22,20 @@ def serve(
         int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
     ] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1)] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One JSON line per request on stderr (request id, route, status, ms).",
+        ),
+    ] = True,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over this workspace."""
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     ws = open_ws(workspace)  # a bad workspace is reported here, not in every worker
     os.environ["PORTRAIT_WORKSPACE"] = str(ws.root)
@@ -37,7 +47,25 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        log_config=_log_config(copy.deepcopy(LOGGING_CONFIG), access_log),
+        access_log=False,  # ours (portrait.access) has the request id and the route
     )
+
+
+def _log_config(config: dict[str, Any], access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging setup (applied in every worker) plus the JSON access log."""
+    config["formatters"]["json_line"] = {"format": "%(message)s"}
+    config["handlers"]["portrait_access"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "json_line",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["portrait.access"] = {
+        "handlers": ["portrait_access"],
+        "level": "INFO" if access_log else "WARNING",
+        "propagate": False,
+    }
+    return config
 
 
 @keys_app.command("create")
