@@ -185,3 +185,21 @@ def test_the_openapi_document_declares_the_api_key(client: TestClient, demo_ws: 
     _, secret = demo_ws.keys.create("viewer")
     assert client.get("/v1/tags", headers={"X-API-Key": secret}).status_code == 200
     assert client.get("/v1/tags", headers={"Authorization": "Bearer pk_no_such"}).status_code == 401
+
+
+def test_segment_evaluations_are_timed_in_the_metrics(
+    client: TestClient, demo_ws: Workspace
+) -> None:
+    headers = _key(demo_ws, "admin")
+
+    def evaluations() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith("portrait_audience_evaluation_seconds_count"):
+                return float(line.split()[-1])
+        raise AssertionError("no evaluation histogram")
+
+    before = evaluations()
+    client.post("/v1/segments", json={"name": "older", "rule": "age > 40"}, headers=headers)
+    client.post("/v1/segments/older/refresh", headers=headers)
+    client.post("/v1/count", json={"rule": "age > 41"}, headers=headers)
+    assert evaluations() == before + 3

@@ -366,7 +366,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.post("/v1/segments", tags=["segments"])
     def create_segment(body: SegmentRequest, key: SegmentsWriteKey) -> dict[str, Any]:
-        with core() as w:
+        with core() as w, metrics.evaluations.time():
             info: dict[str, Any] = w.segments.create(
                 body.name, body.rule, mode=body.mode, description=body.description
             ).to_dict()
@@ -376,7 +376,8 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     @app.post("/v1/segments/{name}/refresh", tags=["segments"])
     def refresh_segment(name: str, key: SegmentsWriteKey) -> dict[str, Any]:
         with core() as w:
-            w.segments.refresh(name)
+            with metrics.evaluations.time():
+                w.segments.refresh(name)
             info: dict[str, Any] = w.segments[name].to_dict()
             w.audit.record(key.id, "segment:refresh", name, info.get("size") or 0)
         return info
