@@ -203,3 +203,20 @@ def test_segment_evaluations_are_timed_in_the_metrics(
     client.post("/v1/segments/older/refresh", headers=headers)
     client.post("/v1/count", json={"rule": "age > 41"}, headers=headers)
     assert evaluations() == before + 3
+
+
+def test_a_new_profile_version_is_picked_up_without_a_restart(
+    client: TestClient, demo_ws: Workspace
+) -> None:
+    headers = _key(demo_ws, "analyst")
+    _ready(client)
+    server_side = client.app.state.workspace  # type: ignore[attr-defined]
+    someone = demo_ws.user_ids_of([0])[0]
+    before = client.get(f"/v1/users/{someone}/segments", headers=headers).json()
+    assert server_side.is_warm()
+    old = server_side.built.version
+    demo_ws.build(full=True)  # another process swaps in a new profile version
+    assert server_side.built.version != old and not server_side.is_warm()
+    # the first call rebuilds the caches (in a worker thread: the event loop keeps serving)
+    after = client.get(f"/v1/users/{someone}/segments", headers=headers).json()
+    assert after == before and server_side.is_warm()

@@ -273,9 +273,10 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     async def quick(work: Callable[[ws_api.Workspace], T]) -> T:
         """Short work (microseconds: the per-user interfaces) right on the event loop when
-        the workspace is free, sparing the hop to a worker thread; in a worker thread, waiting
-        its turn, when something else holds the workspace."""
-        if lock.acquire(blocking=False):
+        the workspace is free and warm, sparing the hop to a worker thread; in a worker
+        thread, waiting its turn, when something else holds the workspace or a new profile
+        version's caches are still to be built (the loop keeps answering meanwhile)."""
+        if ws.is_warm() and lock.acquire(blocking=False):
             try:
                 return work(ws)
             finally:
