@@ -317,6 +317,19 @@ def main() -> None:
         f"server: portrait serve --workers {args.workers}; load: wrk on the same machine"
     )
 
+    def user_segments(url: str, key: str | None, requests: int) -> dict[str, Any]:
+        """The user-segments load, alike for Portrait and the floor."""
+        return _load(
+            wrk,
+            url,
+            "/v1/users/{id}/segments",
+            key=key,
+            ids=ids,
+            requests=requests,
+            connections=args.connections,
+            threads=args.threads,
+        )
+
     results: list[dict[str, Any]] = []
     env = {**os.environ, "PORTRAIT_WORKSPACE": str(args.workdir)}
     port = _free_port()
@@ -340,17 +353,7 @@ def main() -> None:
         )
         count_check.raise_for_status()
         print(f"5-condition rule, e.g. {example}: {count_check.json()['size']:,} users")
-        # warm-up: every worker's connection pool, caches and code paths
-        _load(
-            wrk,
-            url,
-            "/v1/users/{id}/segments",
-            key=key,
-            ids=ids,
-            requests=2000,
-            connections=args.connections,
-            threads=args.threads,
-        )
+        user_segments(url, key, 2000)  # warm-up: connections, caches and code paths
         for step, path, requests, connections, payload in (
             (
                 "GET /v1/users/{id}/segments",
@@ -408,26 +411,8 @@ def main() -> None:
     )
     try:
         _wait_ready(url, f"/v1/users/{sample[0]}/segments", floor, work / "floor.log")
-        _load(
-            wrk,
-            url,
-            "/v1/users/{id}/segments",
-            key=None,
-            ids=ids,
-            requests=2000,
-            connections=args.connections,
-            threads=args.threads,
-        )
-        summary = _load(
-            wrk,
-            url,
-            "/v1/users/{id}/segments",
-            key=None,
-            ids=ids,
-            requests=args.requests,
-            connections=args.connections,
-            threads=args.threads,
-        )
+        user_segments(url, None, 2000)  # warm-up, as for Portrait
+        summary = user_segments(url, None, args.requests)
         results.append({"step": "floor: bare Starlette, fixed answer", **summary})
     finally:
         _stop(floor)
