@@ -449,6 +449,37 @@ def test_api_keys_and_audit_log(tmp_path: Path, url: str) -> None:
     )
 
 
+def test_grouped_audit_writes_keep_every_entry_as_written(tmp_path: Path, url: str) -> None:
+    """A server's grouped audit writes (one statement per group) store what a single write
+    stores: same order, text, counts and times, read back the same way."""
+    ws = portrait.open(portrait.init(tmp_path / "ws").root, overrides={"store.metadata_url": url})
+    audit = ws.audit
+    audit.record("cli", "user:read", "u1", rows=1)  # written at once, one row
+    before = dt.datetime.now(dt.UTC)
+    audit.write_behind(interval=60, max_pending=10_000)
+    targets = ['北京 "quoted" \\ back', "it's", "", "a,b;c", "x" * 500, "u2"]
+    for n, target in enumerate(targets):
+        audit.record(f"k{n}", "segment:export", target, rows=n * 1000)
+    assert [e["target"] for e in audit.entries(limit=1)] == ["u2"]  # reading writes the group
+    audit.record("k9", "membership", "vip", rows=7)
+    audit.close()
+    entries = audit.entries(limit=100)[::-1]
+    assert [(e["actor"], e["action"], e["target"], e["rows"]) for e in entries] == [
+        ("cli", "user:read", "u1", 1),
+        *[(f"k{n}", "segment:export", t, n * 1000) for n, t in enumerate(targets)],
+        ("k9", "membership", "vip", 7),
+    ]
+    times = [dt.datetime.fromisoformat(e["at"]) for e in entries]
+    assert all(t.tzinfo is not None for t in times)
+    slack = dt.timedelta(seconds=1)
+    assert before - slack <= times[1] <= times[-1] <= dt.datetime.now(dt.UTC) + slack
+    with ws.metadata.engine.connect() as conn:  # the same stored form either way
+        stored = conn.exec_driver_sql("SELECT at FROM audit_log ORDER BY id").scalars().all()
+    assert {type(value) for value in stored} == {type(stored[0])}
+    if isinstance(stored[0], str):
+        assert {len(value) for value in stored} == {len(stored[0])}
+
+
 # -- bad URLs and unreachable servers ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "needle"),

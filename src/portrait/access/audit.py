@@ -87,7 +87,7 @@ class Audit:
     def _write(self, entries: list[dict[str, Any]]) -> None:
         try:
             with self.store.transaction() as conn:
-                conn.execute(audit_log.insert(), entries)
+                self.store.append_audit(conn, entries)
         except Exception:
             if self._writer is not None:  # keep them for the next round, oldest first
                 with self._lock:

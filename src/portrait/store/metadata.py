@@ -12,6 +12,7 @@ it opens it (see :mod:`portrait.store.schema`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -283,6 +284,20 @@ def _first_line(exc: BaseException) -> str:
 
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
+
+# A group of audit entries in one statement: the rows travel as one JSON parameter and the
+# database unpacks them. An executemany crosses into the driver once per row, and in a server
+# each crossing lets the writer thread and the request thread trade the GIL (measured: a
+# fifth of a worker's throughput). The timestamps are written as SQLAlchemy writes them.
+_AUDIT_GROUP_SQL = {
+    "sqlite": "INSERT INTO audit_log (at, actor, action, target, rows) SELECT "
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(?)",
+    "postgresql": "INSERT INTO audit_log (at, actor, action, target, rows) SELECT "
+    "(e ->> 0)::timestamptz, e ->> 1, e ->> 2, e ->> 3, (e ->> 4)::integer "
+    "FROM json_array_elements(%s::json) AS e",
+}
+_AUDIT_TIME_FORMAT = {"sqlite": "%Y-%m-%d %H:%M:%S.%f", "postgresql": "%Y-%m-%dT%H:%M:%S.%f%z"}
 GENERATION_MEMO = 0.005  # seconds
 
 
@@ -336,6 +351,26 @@ class MetadataStore:
                 conn.execute(meta_table.insert().values(key="generation", value="1"))
         except IntegrityError:
             conn.execute(increment)
+
+    def append_audit(self, conn: Connection, entries: list[dict[str, Any]]) -> None:
+        """Append audit entries (``at`` an aware UTC time, ``actor``, ``action``, ``target``,
+        ``rows``) in their order, in one statement."""
+        dialect = conn.dialect.name
+        if dialect not in _AUDIT_GROUP_SQL or len(entries) == 1:
+            conn.execute(audit_log.insert(), entries)
+            return
+        at = _AUDIT_TIME_FORMAT[dialect]
+        rows = [
+            [
+                e["at"].astimezone(dt.UTC).strftime(at),
+                e["actor"],
+                e["action"],
+                e["target"],
+                e["rows"],
+            ]
+            for e in entries
+        ]
+        conn.exec_driver_sql(_AUDIT_GROUP_SQL[dialect], (json.dumps(rows),))
 
     # -- ID lists -------------------------------------------------------------------
     def id_list(self, name: str) -> dict[str, Any] | None:
