@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -220,3 +221,95 @@ def test_a_new_profile_version_is_picked_up_without_a_restart(
     # the first call rebuilds the caches (in a worker thread: the event loop keeps serving)
     after = client.get(f"/v1/users/{someone}/segments", headers=headers).json()
     assert after == before and server_side.is_warm()
+
+
+def _count_route_calls(app: Any, path: str) -> list[int]:
+    """Count the requests the framework's route for ``path`` handles itself."""
+    route = next(r for r in app.router.routes if getattr(r, "path", None) == path)
+    calls, handler = [0], route.app
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        calls[0] += 1
+        await handler(scope, receive, send)
+
+    route.app = counted
+    return calls
+
+
+def test_the_personalisation_fast_path_answers_as_the_framework_route(
+    demo_ws: Workspace,
+) -> None:
+    """``GET /v1/users/{id}/segments`` is answered without FastAPI's per-request machinery
+    when the workspace is warm and free: the same statuses, bodies and headers for every
+    kind of request, the same metrics and audit entries; busy, it leaves the request to the
+    route."""
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    demo_ws.segments.create("young", "age < 30")
+    beijing = demo_ws.segments.members("beijing")
+    inside = demo_ws.user_ids_of([beijing.min()])[0]
+    outside = demo_ws.user_ids_of([next(u for u in range(10_000) if u not in beijing)])[0]
+    _, analyst = demo_ws.keys.create("analyst")
+    _, viewer = demo_ws.keys.create("viewer")
+    requests: list[tuple[str, dict[str, str]]] = [
+        (f"/v1/users/{inside}/segments", {"Authorization": f"Bearer {analyst}"}),
+        (f"/v1/users/{outside}/segments", {"X-API-Key": analyst}),
+        ("/v1/users/no-such-user/segments", {"Authorization": f"Bearer {analyst}"}),
+        ("/v1/users/%E5%8C%97%20x/segments", {"Authorization": f"Bearer {analyst}"}),
+        ("/v1/users/a%2Fb/segments", {"Authorization": f"Bearer {analyst}"}),
+        (f"/v1/users/{inside}/segments", {}),
+        (f"/v1/users/{inside}/segments", {"Authorization": "Bearer pk_nosuch_key"}),
+        (f"/v1/users/{inside}/segments", {"Authorization": f"Bearer {viewer}"}),
+        (f"/v1/users/{inside}/segments/", {"Authorization": f"Bearer {analyst}"}),
+        (f"/v1/users/{inside}/segments?x=1", {"Authorization": f"Bearer {analyst}"}),
+    ]
+    answers: dict[bool, list[tuple[int, bytes, str | None]]] = {}
+    calls: dict[bool, int] = {}
+    audits: dict[bool, list[tuple[str, str]]] = {}
+    metrics: dict[bool, list[str]] = {}
+    for fast in (True, False):
+        app = create_app(demo_ws.root, fast_path=fast)
+        route_calls = _count_route_calls(app, "/v1/users/{user_id}/segments")
+        with TestClient(app, follow_redirects=False) as client:
+            _ready(client)
+            before = len(demo_ws.audit.entries(limit=100_000))
+            answers[fast] = [
+                (a.status_code, a.content, a.headers.get("content-type"))
+                for a in (client.get(path, headers=headers) for path, headers in requests)
+            ]
+            entries = client.app.state.workspace.audit.entries(limit=100_000)  # type: ignore[attr-defined]
+            audits[fast] = [(e["action"], e["target"]) for e in entries[: len(entries) - before]]
+            metrics[fast] = [
+                line
+                for line in client.get("/metrics").text.splitlines()
+                if line.startswith("portrait_http_requests_total{") and "segments" in line
+            ]
+        calls[fast] = route_calls[0]
+    assert answers[True] == answers[False]
+    statuses = [status for status, _, _ in answers[True]]
+    assert statuses == [200, 200, 404, 404, 404, 401, 401, 403, 307, 200], statuses
+    assert b'"beijing"' in answers[True][0][1]
+    assert audits[True] == audits[False] and len(audits[True]) == 3
+    assert metrics[True] == metrics[False] and metrics[True]
+    # the fast path answered every request the route would have (not "a/b" nor the trailing
+    # slash: no route has them, the router answers those)
+    assert calls[False] == len(requests) - 2 and calls[True] == 0
+
+    # a busy workspace: the fast path leaves the request to the route, which waits its turn
+    app = create_app(demo_ws.root)
+    route_calls = _count_route_calls(app, "/v1/users/{user_id}/segments")
+    with TestClient(app) as client:
+        _ready(client)
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # another request holds the workspace for a moment
+            with app.state.core():
+                held.set()
+                release.wait(0.2)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait()
+        answer = client.get(requests[0][0], headers=requests[0][1])
+        holder.join()
+    assert (answer.status_code, answer.content) == answers[True][0][:2]
+    assert route_calls[0] == 1

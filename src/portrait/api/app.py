@@ -27,10 +27,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
 
 from portrait import workspace as ws_api
 from portrait.access import KeyInfo
-from portrait.api.observability import install
+from portrait.api.fastpath import FastGet
+from portrait.api.observability import Metrics, observe
 from portrait.errors import NotFoundError, PortraitError
 from portrait.model.access import PERMISSIONS, allows
 
@@ -111,9 +113,8 @@ def _status(error: PortraitError) -> int:
     return _STATUS.get(error.code, 500)
 
 
-def _caller(request: Request) -> KeyInfo:
+def _caller(workspace: ws_api.Workspace, headers: Headers) -> KeyInfo:
     """The caller's active key, from ``Authorization: Bearer pk_…`` or ``X-API-Key``."""
-    headers = request.headers
     token = headers.get("x-api-key")
     authorization = headers.get("authorization")
     if authorization and authorization.lower().startswith("bearer "):
@@ -127,9 +128,21 @@ def _caller(request: Request) -> KeyInfo:
         )
     # A server remembers verified keys (one change-counter read per request); keys and the
     # audit log need no core lock.
-    key: KeyInfo | None = request.app.state.workspace.keys.verify(token)
+    key: KeyInfo | None = workspace.keys.verify(token)
     if key is None:
         raise ApiError("unauthorized", "the API key is unknown, revoked or expired", 401)
+    return key
+
+
+def _permitted(key: KeyInfo, permission: str) -> KeyInfo:
+    """``key``, when its role has ``permission`` (else 403)."""
+    if not allows(key.role, permission):
+        raise ApiError(
+            "forbidden",
+            f"role '{key.role}' may not do this (needs {permission})",
+            403,
+            needs=permission,
+        )
     return key
 
 
@@ -140,15 +153,7 @@ def needs(permission: str) -> Callable[..., Awaitable[KeyInfo]]:
     assert permission in PERMISSIONS, permission
 
     async def check(request: Request) -> KeyInfo:
-        key = _caller(request)
-        if not allows(key.role, permission):
-            raise ApiError(
-                "forbidden",
-                f"role '{key.role}' may not do this (needs {permission})",
-                403,
-                needs=permission,
-            )
-        return key
+        return _permitted(_caller(request.app.state.workspace, request.headers), permission)
 
     check.permission = permission  # type: ignore[attr-defined]
     return check
@@ -157,7 +162,8 @@ def needs(permission: str) -> Callable[..., Awaitable[KeyInfo]]:
 CatalogKey = Annotated[KeyInfo, Depends(needs("catalog:read"))]
 AggregateKey = Annotated[KeyInfo, Depends(needs("aggregate:read"))]
 SegmentsKey = Annotated[KeyInfo, Depends(needs("segments:read"))]
-UsersKey = Annotated[KeyInfo, Depends(needs("users:read"))]
+USERS_READ = "users:read"
+UsersKey = Annotated[KeyInfo, Depends(needs(USERS_READ))]
 AuditKey = Annotated[KeyInfo, Depends(needs("audit:read"))]
 SegmentsWriteKey = Annotated[KeyInfo, Depends(needs("segments:write"))]
 CampaignsReadKey = Annotated[KeyInfo, Depends(needs("campaigns:read"))]
@@ -198,6 +204,22 @@ def _check_unmask(key: KeyInfo, unmask: bool) -> None:
         )
 
 
+def _error_response(exc: PortraitError) -> JSONResponse:
+    """The JSON error body and status of a Portrait error (every route's, one place)."""
+    body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
+    for name in ("line", "column"):
+        if getattr(exc, name, None) is not None:
+            body[name] = getattr(exc, name)
+    return JSONResponse({"error": body}, status_code=_status(exc))
+
+
+def _segments_answer(w: ws_api.Workspace, key: KeyInfo, user_id: str) -> dict[str, Any]:
+    """The personalisation answer: the saved segments ``user_id`` is in (read audited)."""
+    names = w.segments_of(user_id)
+    w.audit.record(key.id, "user:segments", user_id, 1)
+    return {"user_id": user_id, "segments": names}
+
+
 def _rows_and_chart(
     rows: list[dict[str, Any]], chart: bool, spec: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -216,8 +238,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.stop()
 
 
-def create_app(workspace: Path | None = None) -> FastAPI:
-    """The app for the workspace at ``workspace`` (default: as the CLI finds it)."""
+def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> FastAPI:
+    """The app for the workspace at ``workspace`` (default: as the CLI finds it).
+
+    ``fast_path=False`` sends ``GET /v1/users/{user_id}/segments`` through the framework's
+    route too (:mod:`portrait.api.fastpath`; same answers, slower: for comparisons)."""
     app = FastAPI(
         lifespan=_lifespan,
         title="Portrait",
@@ -225,7 +250,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
         description="User profiles, audiences, insight and campaigns over HTTP.",
     )
     ws = ws_api.open_workspace(workspace)
-    metrics = install(app, max_body=MAX_BODY)
+    metrics = Metrics()
     app.state.metrics = metrics
 
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
@@ -271,16 +296,23 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     app.state.core = core
 
-    async def quick(work: Callable[[ws_api.Workspace], T]) -> T:
-        """Short work (microseconds: the per-user interfaces) right on the event loop when
-        the workspace is free and warm, sparing the hop to a worker thread; in a worker
-        thread, waiting its turn, when something else holds the workspace or a new profile
-        version's caches are still to be built (the loop keeps answering meanwhile)."""
+    def now(work: Callable[[ws_api.Workspace], T]) -> T | None:
+        """Short work (microseconds: the per-user interfaces; never None) done right here,
+        on the event loop, when the workspace is warm and free; else None, at once."""
         if ws.is_warm() and lock.acquire(blocking=False):
             try:
                 return work(ws)
             finally:
                 lock.release()
+        return None
+
+    async def quick(work: Callable[[ws_api.Workspace], T]) -> T:
+        """Short work :func:`now` when it can be, sparing the hop to a worker thread; in a
+        worker thread, waiting its turn, when something else holds the workspace or a new
+        profile version's caches are still to be built (the loop keeps answering)."""
+        done = now(work)
+        if done is not None:
+            return done
 
         def wait_turn() -> T:
             with core() as w:
@@ -292,11 +324,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.exception_handler(PortraitError)
     async def portrait_error(_: Request, exc: PortraitError) -> JSONResponse:
-        body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
-        for name in ("line", "column"):
-            if getattr(exc, name, None) is not None:
-                body[name] = getattr(exc, name)
-        return JSONResponse({"error": body}, status_code=_status(exc))
+        return _error_response(exc)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -617,9 +645,7 @@ def create_app(workspace: Path | None = None) -> FastAPI:
 
     @app.get("/v1/users/{user_id}/segments", tags=["users"])
     async def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
-        names = await quick(lambda w: w.segments_of(user_id))
-        ws.audit.record(key.id, "user:segments", user_id, 1)
-        return {"user_id": user_id, "segments": names}
+        return await quick(lambda w: _segments_answer(w, key, user_id))
 
     @app.post("/v1/membership", tags=["users"])
     async def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
@@ -642,6 +668,19 @@ def create_app(workspace: Path | None = None) -> FastAPI:
     # the personalisation routes take most of the traffic: they are matched first
     hot = {"/v1/users/{user_id}/segments", "/v1/membership"}
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in hot)
+    if fast_path:
+
+        def segments_now(headers: Headers, user_id: str) -> dict[str, Any] | None:
+            key = _permitted(_caller(ws, headers), USERS_READ)
+            return now(lambda w: _segments_answer(w, key, user_id))
+
+        app.add_middleware(
+            FastGet,
+            template="/v1/users/{user_id}/segments",
+            answer=segments_now,
+            error=_error_response,
+        )
+    observe(app, metrics, max_body=MAX_BODY)  # outermost: it times and counts every request
     _document_keys(app)
     return app
 

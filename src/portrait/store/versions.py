@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-_POINTERS: dict[str, tuple[tuple[int, int, int], Path]] = {}
+# CURRENT files seen by this process: (when checked, its stat, the version it names)
+_POINTERS: dict[str, tuple[float, tuple[int, int, int], Path]] = {}
+POINTER_MEMO = 0.005  # seconds
 
 
 class VersionedDir:
@@ -52,20 +55,27 @@ class VersionedDir:
 
     def current(self) -> Path | None:
         """The live version's folder, or None before the first swap. Servers ask this on
-        every request: the pointer is read again only when its file changed (a swap replaces
-        it with a new file, so a new inode), otherwise a stat is all it costs."""
+        every request, several times: an answer up to 5 ms old is given again (a request
+        cannot tell which came first, it or another process's swap; this process's own swaps
+        are seen at once); then a stat, and the pointer is read again only when its file
+        changed (a swap replaces it with a new file, so a new inode)."""
         pointer = os.path.join(self.root, CURRENT)  # noqa: PTH118 (hot path: pathlib is slower)
+        known = _POINTERS.get(pointer)
+        now = time.monotonic()
+        if known is not None and now - known[0] < POINTER_MEMO:
+            return known[2]
         try:
             stat = os.stat(pointer)  # noqa: PTH116 (hot path, as above)
         except FileNotFoundError:
+            _POINTERS.pop(pointer, None)
             return None
         seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        known = _POINTERS.get(pointer)
-        if known is not None and known[0] == seen:
-            return known[1]
+        if known is not None and known[1] == seen:
+            _POINTERS[pointer] = (now, seen, known[2])
+            return known[2]
         with open(pointer, encoding="utf-8") as handle:
             found = self.root / handle.read().strip()
-        _POINTERS[pointer] = (seen, found)
+        _POINTERS[pointer] = (now, seen, found)
         return found
 
     def versions(self) -> list[Path]:
@@ -98,6 +108,7 @@ class VersionedDir:
         staging.rename(final)
         _fsync_dir(self.root)
         write_atomic(self.root / CURRENT, final.name.encode())
+        _POINTERS.pop(os.path.join(self.root, CURRENT), None)  # noqa: PTH118 (as in current)
 
     def prune(self, keep: int) -> None:
         """Delete versions older than the live one and the ``keep`` before it."""
