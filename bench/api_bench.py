@@ -13,15 +13,21 @@ apt-get when run as root), each connection walking a shuffled list of real user 
    equality), one connection, one request at a time: end-to-end latency as a caller sees it.
    The range's bounds change with every request (690 different rules), so answers do not come
    from the evaluation cache.
-3. **The floor**: the same load on a bare Starlette app on the same uvicorn with the same
-   workers, answering a fixed JSON body: what the HTTP stack alone allows on this machine.
+3. The same user-segments load on two more servers with the same uvicorn and workers:
+   **the framework route** (``create_app(fast_path=False)``: every request through FastAPI's
+   routing, dependency solving and response validation, as before the fast path) and **the
+   floor**, a bare Starlette app answering a fixed JSON body (what the HTTP stack alone allows
+   on this machine).
 
-The load generator shares the machine's cores with the server: on 2 cores both compete.
+The three servers run side by side and the user-segments loads take turns, ``--rounds``
+times, so a change in the machine's speed (a shared VM's neighbours) falls on all three; the
+summary gives each one's median. The load generator shares the machine's cores with the
+servers: on 2 cores they compete.
 
 Usage::
 
     .venv/bin/python bench/api_bench.py --workdir /path/to/ws [--segments 50]
-        [--requests 40000] [--connections 16] [--workers 2]
+        [--requests 40000] [--connections 16] [--workers 2] [--rounds 3]
 
 Targets (reported, never enforced): user segments >= 2,000 requests/s with 2 workers, p99 <=
 20 ms, zero errors; the count p50 <= 15 ms.
@@ -36,10 +42,12 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +137,14 @@ async def segments(request):
 
 
 app = Starlette(routes=[Route("/v1/users/{user_id}/segments", segments)])
+"""
+
+FRAMEWORK_APP = """
+from pathlib import Path
+
+from portrait.api.app import create_app
+
+app = create_app(Path({root!r}), fast_path=False)
 """
 
 
@@ -278,6 +294,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="user-segments loads per server")
     args = parser.parse_args()
     wrk = _wrk()
     # a SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the servers are stopped
@@ -332,90 +349,76 @@ def main() -> None:
 
     results: list[dict[str, Any]] = []
     env = {**os.environ, "PORTRAIT_WORKSPACE": str(args.workdir)}
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = work / "server.log"
-    server = _serve(
-        [str(VENV_BIN / "portrait"), "serve", "--port", str(port), "--workers", str(args.workers)],
-        port,
-        env,
-        log,
-    )
+    apps = work / "apps"
+    apps.mkdir()
+    (apps / "floor_app.py").write_text(FLOOR_APP, encoding="utf-8")
+    framework_app = FRAMEWORK_APP.format(root=str(Path(args.workdir).resolve()))
+    (apps / "framework_app.py").write_text(framework_app, encoding="utf-8")
+
+    def uvicorn(module: str, port: int) -> list[str]:
+        return [
+            *(str(VENV_BIN / "uvicorn"), f"{module}:app", "--app-dir", str(apps)),
+            *("--port", str(port), "--workers", str(args.workers)),
+            *("--no-access-log", "--log-level", "warning"),
+        ]
+
+    commands: dict[str, Callable[[int], list[str]]] = {
+        "Portrait": lambda port: [
+            *(str(VENV_BIN / "portrait"), "serve", "--workers", str(args.workers)),
+            *("--no-access-log", "--port", str(port)),
+        ],
+        "framework route": lambda port: uvicorn("framework_app", port),
+        "floor": lambda port: uvicorn("floor_app", port),
+    }
+    servers: dict[str, tuple[str, subprocess.Popen, Path]] = {}
     try:
-        warm = _wait_ready(url, "/readyz", server, log, workers=args.workers)
-        print(f"server ready (caches warm) in {warm:.1f} s")
-        check = httpx.get(
-            f"{url}/v1/users/{sample[0]}/segments", headers={"Authorization": f"Bearer {key}"}
-        )
-        check.raise_for_status()
-        count_check = httpx.post(
-            f"{url}/v1/count", json={"rule": example}, headers={"Authorization": f"Bearer {key}"}
-        )
+        for name, command in commands.items():
+            port = _free_port()
+            log = work / f"{name.replace(' ', '-')}.log"
+            process = _serve(command(port), port, env, log)
+            servers[name] = (f"http://127.0.0.1:{port}", process, log)
+        for name, (url, process, log) in servers.items():
+            if name == "floor":
+                _wait_ready(url, f"/v1/users/{sample[0]}/segments", process, log)
+            else:
+                warm = _wait_ready(url, "/readyz", process, log, workers=args.workers)
+                print(f"{name}: ready (caches warm) in {warm:.1f} s")
+        url = servers["Portrait"][0]
+        headers = {"Authorization": f"Bearer {key}"}
+        answers = [
+            httpx.get(f"{servers[n][0]}/v1/users/{sample[0]}/segments", headers=headers)
+            for n in ("Portrait", "framework route")
+        ]
+        for answer in answers:
+            answer.raise_for_status()
+        assert answers[0].content == answers[1].content, "the two servers disagree"
+        count_check = httpx.post(f"{url}/v1/count", json={"rule": example}, headers=headers)
         count_check.raise_for_status()
         print(f"5-condition rule, e.g. {example}: {count_check.json()['size']:,} users")
-        user_segments(url, key, 2000)  # warm-up: connections, caches and code paths
-        for step, path, requests, connections, payload in (
-            (
-                "GET /v1/users/{id}/segments",
-                "/v1/users/{id}/segments",
-                args.requests,
-                args.connections,
-                None,
-            ),
-            (
-                "POST /v1/count (5 conditions), one at a time",
-                "/v1/count",
-                args.count_requests,
-                1,
-                body,
-            ),
-        ):
-            summary = _load(
-                wrk,
-                url,
-                path,
-                key=key,
-                ids=ids,
-                requests=requests,
-                connections=connections,
-                threads=1 if connections == 1 else args.threads,
-                body=payload,
-                slowest=1000 if payload is None else 40,
-            )
-            results.append({"step": step, **summary})
+        for name, (server_url, _, _) in servers.items():  # warm-up: connections, code paths
+            user_segments(server_url, None if name == "floor" else key, 2000)
+        for round_ in range(1, args.rounds + 1):
+            for name, (server_url, _, _) in servers.items():
+                summary = user_segments(server_url, None if name == "floor" else key, args.requests)
+                step = f"GET /v1/users/{{id}}/segments: {name}, round {round_}"
+                results.append({"step": step, "server": name, "round": round_, **summary})
+        summary = _load(
+            wrk,
+            url,
+            "/v1/count",
+            key=key,
+            ids=ids,
+            requests=args.count_requests,
+            connections=1,
+            threads=1,
+            body=body,
+            slowest=40,
+        )
+        step = "POST /v1/count (5 conditions), one at a time: Portrait"
+        results.append({"step": step, "server": "Portrait", "round": 1, **summary})
     finally:
-        _stop(server)
-
-    floor_dir = work / "floor"
-    floor_dir.mkdir()
-    (floor_dir / "floor_app.py").write_text(FLOOR_APP, encoding="utf-8")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    floor = _serve(
-        [
-            str(VENV_BIN / "uvicorn"),
-            "floor_app:app",
-            "--app-dir",
-            str(floor_dir),
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        port,
-        env,
-        work / "floor.log",
-    )
-    try:
-        _wait_ready(url, f"/v1/users/{sample[0]}/segments", floor, work / "floor.log")
-        user_segments(url, None, 2000)  # warm-up, as for Portrait
-        summary = user_segments(url, None, args.requests)
-        results.append({"step": "floor: bare Starlette, fixed answer", **summary})
-    finally:
-        _stop(floor)
+        for _, process, _ in servers.values():
+            _stop(process)
 
     print()
     print("| request | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
@@ -427,11 +430,24 @@ def main() -> None:
             f"{r['p50_us'] / 1e3:.2f} | {r['p90_us'] / 1e3:.2f} | {r['p99_us'] / 1e3:.2f} | "
             f"{r['max_us'] / 1e3:.1f} | {errors} |"
         )
-    membership, floor_row = results[0], results[-1]
+    print()
+    print(f"medians over {args.rounds} rounds of {args.requests:,} requests each:")
+    print("| server | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    medians: dict[str, float] = {}
+    for name in servers:
+        runs = [r for r in results if r["server"] == name and r["step"].startswith("GET")]
+        rate = statistics.median(r["requests_per_second"] for r in runs)
+        medians[name] = rate
+        p50 = statistics.median(r["p50_us"] for r in runs) / 1e3
+        p99 = statistics.median(r["p99_us"] for r in runs) / 1e3
+        errors = sum(r["errors_socket"] + r["non_2xx"] for r in runs)
+        print(f"| {name} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
     print()
     print(
-        f"user segments reach {membership['requests_per_second'] / floor_row['requests_per_second']:.0%} "
-        "of the bare HTTP stack's throughput; load settings: " + membership["settings"]
+        f"Portrait answers {medians['Portrait'] / medians['framework route']:.2f}x the framework "
+        f"route's requests/s and reaches {medians['Portrait'] / medians['floor']:.0%} of the bare "
+        f"HTTP stack's; load settings: {results[0]['settings']}"
     )
     print(f"segment sizes: {min(sizes.values()):,} to {max(sizes.values()):,} users")
     write_results(
