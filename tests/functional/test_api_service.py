@@ -4,6 +4,7 @@ readiness, and the per-user interfaces staying current as segments change."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -172,6 +173,16 @@ def test_tag_detail_and_segment_overlap(client: TestClient, demo_ws: Workspace) 
     assert overlap["intersection"] == len(demo_ws.select('city = "北京" and age < 30'))
     missing = client.get("/v1/segments/beijing/overlap/nope", headers=analyst)
     assert missing.status_code == 404
+
+
+def test_a_warm_worker_keeps_what_it_loaded_out_of_full_collections(demo_ws: Workspace) -> None:
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(demo_ws.root)) as client:
+            _ready(client)
+            assert gc.get_freeze_count() > 10_000  # modules, caches: not scanned again
+    finally:
+        gc.unfreeze()
 
 
 def test_the_openapi_document_declares_the_api_key(client: TestClient, demo_ws: Workspace) -> None:
