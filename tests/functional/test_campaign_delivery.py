@@ -32,6 +32,7 @@ import pytest
 import portrait
 from portrait.errors import PortraitError
 from portrait.workspace import Workspace
+from tests.campaign_specs import ab_test
 
 PORTRAIT = str(Path(sys.executable).parent / "portrait")
 SECRET = "campaign-test-secret"  # noqa: S105 (a test-only signing key)
@@ -41,16 +42,7 @@ BATCH = 100
 
 
 def campaign(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "audience": RULE,
-        "channel": "sms",
-        "control": 10,
-        "variants": [
-            {"name": "A", "weight": 45, "template": "{{ city }} hi"},
-            {"name": "B", "weight": 45, "template": "hello {{ user_id }}"},
-        ],
-    }
+    return ab_test(name, RULE, "sms", a="{{ city }} hi", b="hello {{ user_id }}")
 
 
 # -- the receiver -------------------------------------------------------------------------

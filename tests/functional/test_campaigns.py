@@ -23,25 +23,14 @@ from portrait.cli import app
 from portrait.errors import InputError, NotFoundError
 from portrait.stats import srm_test
 from portrait.workspace import Workspace
+from tests.campaign_specs import ab_test
 
 AUDIENCE = "age between 25 and 45"
 T0 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)  # inside the demo's data period
 
 
 def spec(name: str = "autumn", **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "name": name,
-        "audience": AUDIENCE,
-        "channel": "file",
-        "control": 10,
-        "variants": [
-            {"name": "A", "weight": 45, "template": "{{ city }}的朋友，秋季 8 折"},
-            {"name": "B", "weight": 45, "template": "Hi {{ user_id }}, {{ age_band }} 专属礼包"},
-        ],
-        "cost_per_message": 0.05,
-    }
-    base.update(changes)
-    return base
+    return {**ab_test(name, AUDIENCE, "file", cost_per_message=0.05), **changes}
 
 
 class Clock:

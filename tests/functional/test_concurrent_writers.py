@@ -48,6 +48,7 @@ from sqlalchemy import text
 import portrait
 from portrait.audience.segments import KEEP_MEMBERS
 from portrait.workspace import Workspace
+from tests.campaign_specs import ab_test
 
 PORTRAIT = str(Path(sys.executable).with_name("portrait"))
 WARM = "age between 30 and 34"  # 516 of the 3,000 demo users: responses come back for them
@@ -464,18 +465,7 @@ def _prepare(root: Path, overrides: dict[str, Any]) -> tuple[Workspace, dict[str
     )
     warm = campaigns.launch("warm")
     assert warm.state == "completed" and warm.sent == ws.count(WARM)["size"]
-    campaigns.create(
-        {
-            "name": "blast",
-            "audience": BLAST,
-            "channel": "outbox",
-            "control": 10,
-            "variants": [
-                {"name": "A", "weight": 45, "template": "{{ city }}的朋友，秋季 8 折"},
-                {"name": "B", "weight": 45, "template": "Hi {{ user_id }}, {{ age_band }}"},
-            ],
-        }
-    )
+    campaigns.create(ab_test("blast", BLAST, "outbox"))
     plan = campaigns.dry_run("blast").to_dict()
     assert plan["render_errors"] == 0 and plan["suppressed"] == 0
     return ws, plan

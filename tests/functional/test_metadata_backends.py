@@ -35,6 +35,7 @@ from portrait.errors import NotFoundError, WorkspaceError
 from portrait.store import schema
 from portrait.store.metadata import SCHEMA_VERSION, MetadataStore, metadata, open_database
 from portrait.workspace import Workspace
+from tests.campaign_specs import ab_test
 
 PORTRAIT = str(Path(sys.executable).parent / "portrait")
 T0 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)  # inside the demo's data period
@@ -336,19 +337,7 @@ def test_campaign_launch_responses_and_report(
     shutil.copytree(demo_template, root, symlinks=True)
     ws = portrait.open(root, overrides={"store.metadata_url": url})
     campaigns = ws.campaigns(clock=lambda: T0)
-    campaigns.create(
-        {
-            "name": "autumn",
-            "audience": "age between 25 and 45",
-            "channel": "file",
-            "control": 10,
-            "variants": [
-                {"name": "A", "weight": 45, "template": "{{ city }} 秋季 8 折"},
-                {"name": "B", "weight": 45, "template": "Hi {{ user_id }}"},
-            ],
-            "attribution_days": 30,
-        }
-    )
+    campaigns.create(ab_test("autumn", "age between 25 and 45", "file", attribution_days=30))
     launched = campaigns.launch("autumn")
     assert launched.state == "completed" and launched.pending == 0
     messages = [
