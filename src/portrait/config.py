@@ -85,6 +85,35 @@ def _seconds(value: Any) -> float:
     return number
 
 
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number") from None
+    if not number >= 0 or number == float("inf"):
+        raise ValueError("expected a finite number >= 0")
+    return number
+
+
+def _date(value: Any) -> str:
+    text = str(value)
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected a date like 1970-01-01") from None
+    return text
+
+
+def _role(value: Any) -> str:
+    text = str(value)
+    roles = ("viewer", "analyst", "marketer", "admin")  # model.access.ROLES (config imports nothing)
+    if text not in roles:
+        raise ValueError(f"expected one of {', '.join(roles)}")
+    return text
+
+
 def _database_url(value: Any) -> str:
     text = str(value).strip()
     if text and not re.fullmatch(r"[a-z][a-z0-9+]*://.*", text):
@@ -151,6 +180,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Bad rows: 'reject' writes them to rejects/ and loads the rest; 'fail' loads nothing.",
     ),
     Setting(
+        "ingest.min_time",
+        "1970-01-01",
+        _date,
+        "Earliest timestamp accepted at ingest (UTC date); earlier ones are rejected rows.",
+    ),
+    Setting(
+        "ingest.max_time",
+        "2100-01-01",
+        _date,
+        "Timestamps from this UTC date on are rejected rows at ingest (a typo such as "
+        "99999-01-01 would otherwise break every later build).",
+    ),
+    Setting(
         "store.keep_versions",
         2,
         _positive_int,
@@ -194,11 +236,34 @@ SETTINGS: tuple[Setting, ...] = (
         "for a busy workspace.",
     ),
     Setting(
-        "api.small_cell",
-        5,
+        "privacy.min_count",
+        10,
         _positive_int,
-        "HTTP API: counts below this are suppressed for viewer keys, so that no one can "
-        "single out a person by slicing; 0 turns suppression off.",
+        "Disclosure control: below the exact-numbers permission (viewer), counts under this "
+        "(zero included) and every number computed from them are suppressed; 0 turns it off.",
+        aliases=("PORTRAIT_API_SMALL_CELL",),
+    ),
+    Setting(
+        "privacy.epsilon",
+        0.5,
+        _non_negative,
+        "Disclosure control: noise on every count released below the exact-numbers "
+        "permission, as the privacy loss per count (discrete Laplace of scale 1/epsilon, "
+        "fixed per query); 0 turns the noise off.",
+    ),
+    Setting(
+        "privacy.daily_budget",
+        200.0,
+        _non_negative,
+        "Disclosure control: the privacy loss (sum of epsilon over distinct queries) one "
+        "caller below the exact-numbers permission may spend per UTC day; 0: no limit.",
+    ),
+    Setting(
+        "privacy.local_role",
+        "admin",
+        _role,
+        "The role of whoever opens the workspace directly (Python API, CLI) when no role is "
+        "given (--role, portrait.open(role=...)).",
     ),
 )
 

@@ -256,7 +256,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
     timeout = float(ws.config["api.timeout"])
-    small_cell = int(ws.config["api.small_cell"])
+    small_cell = int(ws.config["privacy.min_count"])
     app.state.small_cell = small_cell
     analyses = ThreadPoolExecutor(max_workers=4, thread_name_prefix="portrait-analysis")
 
