@@ -108,7 +108,12 @@ def _date(value: Any) -> str:
 
 def _role(value: Any) -> str:
     text = str(value)
-    roles = ("viewer", "analyst", "marketer", "admin")  # model.access.ROLES (config imports nothing)
+    roles = (
+        "viewer",
+        "analyst",
+        "marketer",
+        "admin",
+    )  # model.access.ROLES (config imports nothing)
     if text not in roles:
         raise ValueError(f"expected one of {', '.join(roles)}")
     return text

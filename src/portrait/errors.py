@@ -96,3 +96,21 @@ class SegmentCycleError(SegmentError):
     """Segments would reference each other in a circle."""
 
     code = "segment_cycle"
+
+
+class AccessError(InputError):
+    """The caller's role may not do this (select by personal data, read user-level data)."""
+
+    code = "forbidden"
+
+
+class PrivacyBudgetError(PortraitError):
+    """The caller has spent its privacy budget for the day (disclosure control)."""
+
+    code = "privacy_budget"
+
+
+class LimitError(InputError):
+    """A request asks more than the caller's role may (rule size, property filters)."""
+
+    code = "too_costly"

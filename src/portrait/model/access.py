@@ -2,15 +2,18 @@
 
 Roles are ordered: each one may do what the one before it may, and more.
 
-- ``viewer``: the tag catalog and aggregates (counts, insight, reports); small cells suppressed;
-- ``analyst``: + user-level reads (a user's profile and segments, membership, members, exports)
-  with personal data masked;
+- ``viewer``: the tag catalog and aggregates (counts, insight, reports) under disclosure
+  control: small cells suppressed, counts noisy, a daily privacy budget (see
+  :mod:`portrait.access.disclosure`);
+- ``analyst``: + exact aggregates, user-level reads (a user's profile and segments,
+  membership, members, exports) with personal data masked;
 - ``marketer``: + campaigns;
 - ``admin``: + API keys, the audit log and unmasked personal data.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["viewer", "analyst", "marketer", "admin"]
@@ -21,6 +24,7 @@ PERMISSIONS: dict[str, Role] = {
     "catalog:read": "viewer",
     "aggregate:read": "viewer",
     "segments:read": "viewer",
+    "aggregate:exact": "analyst",
     "users:read": "analyst",
     "segments:write": "analyst",
     "campaigns:read": "marketer",
@@ -36,3 +40,49 @@ def allows(role: str, permission: str) -> bool:
     if role not in ROLES:
         return False
     return ROLES.index(role) >= ROLES.index(PERMISSIONS[permission])
+
+
+@dataclass(frozen=True)
+class RuleLimits:
+    """The most a rule may ask of the engine, by role: one low-role request must not hold the
+    workspace (each property-filtered behaviour condition scans the raw events)."""
+
+    conditions: int
+    property_filters: int
+    list_values: int
+
+
+RULE_LIMITS: dict[Role, RuleLimits] = {
+    "viewer": RuleLimits(conditions=64, property_filters=2, list_values=1_000),
+    "analyst": RuleLimits(conditions=256, property_filters=8, list_values=100_000),
+    "marketer": RuleLimits(conditions=256, property_filters=8, list_values=100_000),
+    "admin": RuleLimits(conditions=1_024, property_filters=32, list_values=1_000_000),
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: an API key's id (or a console user, or the OS user of a local command) and
+    its role. Every facade call that releases numbers or user data decides what to show by
+    this, so every surface shows the same."""
+
+    actor: str
+    role: Role
+
+    def can(self, permission: str) -> bool:
+        return allows(self.role, permission)
+
+    @property
+    def exact(self) -> bool:
+        """Whether aggregates reach this caller exact (else under disclosure control)."""
+        return self.can("aggregate:exact")
+
+    @property
+    def rule_limits(self) -> RuleLimits:
+        return RULE_LIMITS[self.role]
+
+    @property
+    def sees_pii(self) -> bool:
+        """Whether personal data (``pii`` tags) may reach this caller unmasked, and be named
+        in its rules."""
+        return self.can("pii:unmasked")

@@ -190,3 +190,31 @@ class RuleDocument(_Node):
 
     version: Literal[1] = RULE_VERSION
     rule: Rule
+
+
+class RuleSize(_Node):
+    """What evaluating a rule costs, roughly: its leaves, the behaviour conditions with
+    property filters (each one a scan of the raw events) and the values in its lists."""
+
+    conditions: int
+    property_filters: int
+    list_values: int
+
+
+def rule_size(rule: Rule) -> RuleSize:
+    """Count a rule's leaves, property-filtered behaviour conditions and list values."""
+    conditions = filters = values = 0
+    stack: list[Rule] = [rule]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And | Or):
+            stack.extend(node.items)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            conditions += 1
+            if isinstance(node, BehaviourCondition) and node.where:
+                filters += 1
+            if isinstance(node, TagCondition) and isinstance(node.value, list):
+                values += len(node.value)
+    return RuleSize(conditions=conditions, property_filters=filters, list_values=values)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     cast,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.engine import URL, Connection, make_url
@@ -186,6 +187,18 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("target", Text, nullable=False),
     Column("rows", Integer, nullable=False),
+)
+
+
+privacy_ledger = Table(
+    "privacy_ledger",
+    metadata,
+    Column("actor", String(128), primary_key=True),  # an API key id, a console user, an OS user
+    Column("query", String(64), primary_key=True),  # SHA-256 of the query and its versions
+    Column("day", String(10), nullable=False),  # the UTC day it was first answered
+    Column("cost", Float, nullable=False),  # epsilon spent
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_privacy_ledger_actor_day", "actor", "day"),
 )
 
 
@@ -371,6 +384,59 @@ class MetadataStore:
             for e in entries
         ]
         conn.exec_driver_sql(_AUDIT_GROUP_SQL[dialect], (json.dumps(rows),))
+
+    # -- workspace values ---------------------------------------------------------------
+    def meta_value(self, key: str) -> str | None:
+        """A value of ``portrait_meta`` (None when unset)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == key)
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_meta_value(self, conn: Connection, key: str, value: str) -> None:
+        conn.execute(meta_table.delete().where(meta_table.c.key == key))
+        conn.execute(meta_table.insert().values(key=key, value=value))
+
+    def secret(self, key: str) -> bytes:
+        """A random 32-byte secret of this workspace, made on first use; every process and
+        server sharing the database gets the same one."""
+        import secrets
+
+        found = self.meta_value(key)
+        if found is None:
+            try:
+                with self.transaction() as conn:
+                    conn.execute(meta_table.insert().values(key=key, value=secrets.token_hex(32)))
+            except IntegrityError:  # another process made it first
+                pass
+            found = self.meta_value(key)
+            assert found is not None
+        return bytes.fromhex(found)
+
+    # -- privacy ledger ---------------------------------------------------------------
+    def privacy_spent(self, conn: Connection, actor: str, day: str) -> float:
+        total = conn.execute(
+            select(func.coalesce(func.sum(privacy_ledger.c.cost), 0.0)).where(
+                privacy_ledger.c.actor == actor, privacy_ledger.c.day == day
+            )
+        ).scalar_one()
+        return float(total)
+
+    def privacy_charged(self, conn: Connection, actor: str, query: str) -> bool:
+        found = conn.execute(
+            select(privacy_ledger.c.cost).where(
+                privacy_ledger.c.actor == actor, privacy_ledger.c.query == query
+            )
+        ).first()
+        return found is not None
+
+    def charge_privacy(
+        self, conn: Connection, actor: str, query: str, day: str, cost: float
+    ) -> None:
+        conn.execute(
+            privacy_ledger.insert().values(actor=actor, query=query, day=day, cost=cost, at=_now())
+        )
 
     # -- ID lists -------------------------------------------------------------------
     def id_list(self, name: str) -> dict[str, Any] | None:

@@ -1,0 +1,240 @@
+"""Disclosure control: what numbers reach a caller who may not see exact ones.
+
+One policy, decided here, for every surface (Python API with a role, CLI with ``--role``,
+HTTP API, web console). For a caller without the ``aggregate:exact`` permission (the
+``viewer`` role):
+
+1. **Noise.** Every released count ``c`` becomes ``c + Z``, where ``Z`` follows the discrete
+   Laplace distribution ``P(Z = z) ∝ exp(-ε·|z|)`` (``privacy.epsilon``; standard deviation
+   ``√(2q)/(1-q)`` with ``q = exp(-ε)``: 2.8 at ε = 0.5). ``Z`` is drawn from a keyed hash of
+   the workspace's secret, the query (its canonical form and the versions of everything it
+   reads) and the count's meaning, so repeating a query gives the same answer and says
+   nothing new, while two different queries get independent noise.
+2. **Small cells.** A count is released only when both the count and its noisy value are at
+   least ``k`` (``privacy.min_count``): smaller counts, zero included, are ``None``.
+3. **Derived numbers** (shares, ratios, TGI, supports, confidences, lifts, Jaccard indexes,
+   differences, tests and intervals) are computed from the released counts only, so they
+   carry the noise too; any number computed from a suppressed count is ``None``.
+4. **Budget.** Each distinct query costs ε × the number of counts it releases (a histogram of
+   one single-valued tag counts once: its cells are disjoint), charged to the caller's
+   ledger when first answered; a caller may spend ``privacy.daily_budget`` per UTC day.
+   Answering the same query again costs nothing (the answer is the same). By sequential
+   composition the counts one caller sees in a day are (budget)-differentially private with
+   respect to adding or removing one person, apart from the small-cell threshold, which
+   decides on the exact count (see docs/privacy.md).
+
+Numbers fixed by the data rather than chosen by the caller (the catalog's distributions and
+coverage, saved segments' sizes and history, RFM segments) get the same noise and
+suppression, keyed by the profile version, but cost nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from portrait.errors import PrivacyBudgetError
+
+if TYPE_CHECKING:
+    from portrait.config import Config
+    from portrait.model.access import Caller
+    from portrait.store.metadata import MetadataStore
+
+SECRET_KEY = "disclosure_secret"  # noqa: S105 (a row name, not a secret)
+"""The ``portrait_meta`` row holding the noise secret (never shown)."""
+
+_U53 = float(2**53)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The disclosure settings of a workspace."""
+
+    min_count: int = 10
+    epsilon: float = 0.5
+    daily_budget: float = 200.0
+
+    @classmethod
+    def from_config(cls, config: Config | Mapping[str, Any]) -> Policy:
+        return cls(
+            int(config["privacy.min_count"]),
+            float(config["privacy.epsilon"]),
+            float(config["privacy.daily_budget"]),
+        )
+
+    @property
+    def noise_sd(self) -> float:
+        """The standard deviation of the noise on each count (0 without noise)."""
+        if self.epsilon <= 0:
+            return 0.0
+        q = math.exp(-self.epsilon)
+        return math.sqrt(2 * q) / (1 - q)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "min_count": self.min_count,
+            "epsilon": self.epsilon,
+            "noise_sd": round(self.noise_sd, 2),
+            "daily_budget": self.daily_budget,
+        }
+
+
+def discrete_laplace(key: bytes, cells: Sequence[str], epsilon: float) -> npt.NDArray[np.int64]:
+    """One noise value per cell, fixed by ``key`` and the cell's name: the difference of two
+    geometric variables with ``p = 1 - exp(-epsilon)``, each from 53 bits of a keyed BLAKE2b
+    of the cell (inverse CDF on integers, so the output has no floating-point tell)."""
+    if epsilon <= 0 or not cells:
+        return np.zeros(len(cells), dtype=np.int64)
+    digests = b"".join(
+        hashlib.blake2b(cell.encode(), key=key, digest_size=16).digest() for cell in cells
+    )
+    words = np.frombuffer(digests, dtype="<u8").reshape(-1, 2)
+    # uniform in (0, 1]: 53 high bits, shifted off zero
+    u = ((words >> np.uint64(11)).astype(np.float64) + 1.0) / _U53
+    log_q = -epsilon
+    g = np.floor(np.log(u) / log_q).astype(np.int64)
+    return np.asarray(g[:, 0] - g[:, 1], dtype=np.int64)
+
+
+class Release:
+    """How the counts of one query reach one caller: exact, or noisy with small cells
+    suppressed. Counts come back as floats with NaN for a suppressed one, so every number
+    computed from them is NaN (then ``None``) too."""
+
+    def __init__(self, policy: Policy | None = None, key: bytes | None = None):
+        self.policy = policy
+        self._key = key
+
+    @property
+    def exact(self) -> bool:
+        return self.policy is None
+
+    def counts(self, cells: Sequence[str], values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Released counts for the cells named ``cells`` (one name per count, saying what it
+        counts: the noise of a count depends on its name)."""
+        exact = np.asarray(values, dtype=np.int64)
+        if self.policy is None:
+            return exact.astype(np.float64)
+        assert self._key is not None
+        assert len(cells) == len(exact), (len(cells), len(exact))
+        noisy = exact + discrete_laplace(self._key, cells, self.policy.epsilon)
+        k = self.policy.min_count
+        hidden = (exact < k) | (noisy < k) if k > 0 else np.zeros(len(exact), dtype=bool)
+        out: npt.NDArray[np.float64] = np.maximum(noisy, 0).astype(np.float64)
+        out[hidden] = np.nan
+        return out
+
+    def count(self, cell: str, value: int) -> int | None:
+        """One released count (None: suppressed)."""
+        (released,) = self.counts([cell], [value])
+        return None if math.isnan(released) else int(released)
+
+
+EXACT = Release()
+
+
+def as_number(value: float) -> int | None:
+    """A released count as an int, NaN as None."""
+    return None if math.isnan(value) else int(value)
+
+
+def ratio(a: int | float | None, b: int | float | None) -> float | None:
+    """``a / b`` of released numbers (None when either is suppressed or ``b`` is 0)."""
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        return None
+    if isinstance(b, float) and math.isnan(b):
+        return None
+    return a / b if b else None
+
+
+def query_id(query: Mapping[str, Any]) -> str:
+    """The stable hash of a query's canonical description (kind, rule, parameters, versions)."""
+    text = json.dumps(query, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Disclosure:
+    """The disclosure policy of one workspace: :meth:`release` gives a query's
+    :class:`Release` for a caller, charging its budget when it is not allowed exact numbers."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        store: Callable[[], MetadataStore],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ):
+        self.policy = policy
+        self._store = store
+        self._clock = clock
+        self._secret: bytes | None = None
+
+    def _key(self, query: str) -> bytes:
+        if self._secret is None:
+            self._secret = self._store().secret(SECRET_KEY)
+        return hashlib.blake2b(query.encode(), key=self._secret, digest_size=32).digest()
+
+    def controlled(self, caller: Caller) -> bool:
+        """Whether numbers reach ``caller`` under control (noise, suppression)."""
+        active = self.policy.min_count > 0 or self.policy.epsilon > 0
+        return active and not caller.exact
+
+    def release(self, caller: Caller, query: Mapping[str, Any], counts: int = 1) -> Release:
+        """The release of ``query`` (a canonical description: kind, rule, parameters and the
+        versions it reads) for ``caller``; ``counts`` is what it costs in counts (the number
+        of distinct counts or disjoint histograms it releases). Raises
+        :class:`PrivacyBudgetError` when that would pass the caller's daily budget."""
+        if not self.controlled(caller):
+            return EXACT
+        qid = query_id(query)
+        self.charge(caller, qid, counts * self.policy.epsilon)
+        return Release(self.policy, self._key(qid))
+
+    def fixed(self, caller: Caller, query: Mapping[str, Any]) -> Release:
+        """The release of numbers the data fixes, not the caller (catalog statistics, saved
+        segments' sizes): the same noise and suppression, no charge."""
+        if not self.controlled(caller):
+            return EXACT
+        return Release(self.policy, self._key(query_id(query)))
+
+    def charge(self, caller: Caller, query: str, cost: float) -> None:
+        """Record ``cost`` for the first answer of ``query`` to ``caller`` (nothing when it
+        was answered before), refusing what would pass the daily budget."""
+        if cost <= 0:
+            return
+        from sqlalchemy.exc import IntegrityError
+
+        store = self._store()
+        day = self._clock().astimezone(dt.UTC).date().isoformat()
+        budget = self.policy.daily_budget
+        try:
+            with store.transaction() as conn:
+                if store.privacy_charged(conn, caller.actor, query):
+                    return
+                spent = store.privacy_spent(conn, caller.actor, day)
+                if budget > 0 and spent + cost > budget + 1e-9:
+                    raise PrivacyBudgetError(
+                        f"this query would spend {cost:g} of the privacy budget, and "
+                        f"{max(budget - spent, 0):g} of today's {budget:g} is left",
+                        where=caller.actor,
+                        hint="queries already answered cost nothing again; the budget is "
+                        "renewed at 00:00 UTC; exact numbers need the analyst role "
+                        "(see docs/privacy.md)",
+                    )
+                store.charge_privacy(conn, caller.actor, query, day, cost)
+        except IntegrityError:  # the same query charged by a concurrent request
+            return
+
+    def spent(self, caller: Caller) -> float:
+        """What ``caller`` spent today."""
+        store = self._store()
+        day = self._clock().astimezone(dt.UTC).date().isoformat()
+        with store.engine.connect() as conn:
+            return store.privacy_spent(conn, caller.actor, day)
