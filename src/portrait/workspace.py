@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -22,9 +23,17 @@ from typing import TYPE_CHECKING, Any
 from portrait import build as _build
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
-from portrait.errors import InputError, NotFoundError, PortraitError, TagDefinitionError
+from portrait.errors import (
+    AccessError,
+    InputError,
+    LimitError,
+    NotFoundError,
+    PortraitError,
+    TagDefinitionError,
+)
 from portrait.index.profile_index import ProfileIndex, index_kind
-from portrait.model.rules import BehaviourCondition, Rule
+from portrait.model.access import ROLES, Caller, Role
+from portrait.model.rules import BehaviourCondition, Rule, rule_size
 from portrait.progress import Progress
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_tags, validate_rule
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from portrait.access import Audit, Keys
+    from portrait.access.disclosure import Disclosure
     from portrait.analysis import InsightReport
     from portrait.audience.segments import Segments
     from portrait.audience.selector import Selector
@@ -118,6 +128,23 @@ class TagCatalog(Mapping[str, TagInfo]):
         return self._tags
 
 
+def _os_user() -> str:
+    """Who runs a local command (the actor of its audit entries and privacy ledger)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "local"
+
+
+def _check_role(role: str) -> Role:
+    for known in ROLES:
+        if role == known:
+            return known
+    raise InputError(f"unknown role '{role}'", where="role", hint="one of " + ", ".join(ROLES))
+
+
 def resolve_root(path: str | os.PathLike[str] | None) -> Path:
     """``path``, else ``$PORTRAIT_WORKSPACE``, else the current folder."""
     if path is not None:
@@ -129,10 +156,24 @@ def resolve_root(path: str | os.PathLike[str] | None) -> Path:
 class Workspace:
     """An open workspace. Create one with :func:`init` or :func:`portrait.demo.create`."""
 
-    def __init__(self, root: Path, overrides: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        role: str | None = None,
+        actor: str | None = None,
+    ):
         self.layout = Layout(root).require()
         self.root = root
         self.config: Config = load_config(root, overrides=overrides)
+        self.caller = Caller(
+            actor or _os_user(), _check_role(role or self.config["privacy.local_role"])
+        )
+        """Who acts when a method is not told (``caller=``): the role given to
+        :func:`portrait.open` (else ``privacy.local_role``) and the OS user."""
+        self._disclosure: Disclosure | None = None
+        self._pin: _build.ProfileSnapshot | None = None
         self._index: ProfileIndex | None = None
         self._user_index: tuple[str, UserIdIndex] | None = None
         self._audit: Audit | None = None
@@ -190,6 +231,8 @@ class Workspace:
     def built(self) -> _build.ProfileSnapshot:
         """The live profile version (its manifest is read once per version: versions are
         immutable, only the CURRENT pointer moves)."""
+        if self._pin is not None:
+            return self._pin
         if self._profile_versions is None:
             self._profile_versions = _build.profile_dir(self.layout)
         current = self._profile_versions.current()
@@ -212,11 +255,83 @@ class Workspace:
             definitions = load_tag_files(self.layout.tags_dir)
         return TagCatalog(definitions, self.built.tags)
 
-    def tag_detail(self, name: str, dialect: str = "duckdb") -> dict[str, Any]:
+    def tag_summaries(
+        self, category: str | None = None, caller: Caller | None = None
+    ) -> list[dict[str, Any]]:
+        """One row per tag (of ``category``, or all) for listings, coverage released as in
+        :meth:`tag_detail`."""
+        who = self._who(caller)
+        rows = self.tags.summaries(category)
+        if not self.disclosure.controlled(who):
+            return rows
+        built = self.built
+        users = int(built.manifest.get("users") or 0)
+        for row in rows:
+            stats = (built.tags.get(row["name"]) or {}).get("stats")
+            if stats and row.get("coverage") is not None:
+                covered = self._released_stats(row["name"], stats, who)["covered"]
+                row["coverage"] = None if covered is None or not users else covered / users
+        return rows
+
+    def _released_stats(self, name: str, stats: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """A tag's catalog statistics as ``caller`` may see them: below the permission to see
+        personal data, a pii tag shows no values; under disclosure control every count is
+        released (the same cells as an insight report's baseline of every user), rows of
+        small counts are merged into one suppressed row, and the extremes (one person's
+        values) are left out."""
+        out = dict(stats)
+        if name in self._pii_tags() and not caller.sees_pii:
+            for key in ("distribution", "min", "max", "mean", "p25", "p50", "p75", "p90", "p99"):
+                out.pop(key, None)
+            out["distribution_hidden"] = "personal data (pii): values are shown to admins only"
+        if not self.disclosure.controlled(caller):
+            return out
+        release = self.disclosure.fixed(caller)
+        prefix = f"and|all|{self.built.version}"
+        users = int(out.get("users") or 0)
+        rows = list(out.get("distribution") or [])
+        cells = [f"{prefix}|known|{name}", f"{prefix}|missing|{name}"]
+        cells += [f"{prefix}|v|{name}|{r['value']}" for r in rows]
+        values = [int(out.get("covered") or 0), users - int(out.get("covered") or 0)]
+        released = release.counts(cells, values + [int(r["count"]) for r in rows]).tolist()
+        covered, missing = (None if v != v else int(v) for v in released[:2])
+        out.update(
+            covered=covered,
+            coverage=None if covered is None or not users else min(covered / users, 1.0),
+            null_rate=None if missing is None or not users else min(missing / users, 1.0),
+        )
+        for key in ("min", "max"):
+            out.pop(key, None)
+        if "distribution" in out:
+            shown, hidden = [], 0
+            for row, count in zip(rows, released[2:], strict=True):
+                if count != count:  # NaN: suppressed
+                    hidden += 1
+                else:
+                    shown.append({**row, "count": int(count), "share": int(count) / users})
+            if hidden:
+                shown.append(
+                    {
+                        "value": "(values held by fewer than "
+                        f"{self.disclosure.policy.min_count} users)",
+                        "count": None,
+                        "share": None,
+                        "values": hidden,
+                        "suppressed": True,
+                    }
+                )
+            out["distribution"] = shown
+        return out
+
+    def tag_detail(
+        self, name: str, dialect: str = "duckdb", caller: Caller | None = None
+    ) -> dict[str, Any]:
         """One tag for the catalog's detail page: its definition, the SQL that computes it,
-        when it was built, and its statistics (coverage, null rate, distribution, …)."""
+        when it was built, and its statistics (coverage, null rate, distribution, …), as
+        ``caller`` may see them (see :meth:`_released_stats`)."""
         info = self.tags[name]
         built = info.built or {}
+        stats = self._released_stats(name, info.stats, self._who(caller)) if built else {}
         return {
             "name": name,
             "source": info.source,
@@ -226,7 +341,7 @@ class Workspace:
             "sql": self.tag_sql(name, dialect),
             "built_at": built.get("built_at"),
             "stale": built.get("stale", False),
-            **info.stats,
+            **stats,
         }
 
     def tag_sql(self, name: str, dialect: str = "duckdb") -> str:
@@ -246,11 +361,18 @@ class Workspace:
             self.config["data.timezone"],
         )
 
-    def profile(self, columns: list[str] | None = None, *, unmask: bool = False) -> pa.Table:
+    def profile(
+        self,
+        columns: list[str] | None = None,
+        *,
+        unmask: bool = False,
+        caller: Caller | None = None,
+    ) -> pa.Table:
         """The built profile as an Arrow table: ``user_id`` first, then one column per tag.
 
         Tags marked ``pii: true`` are masked (``138****5678``) unless ``unmask=True``.
         """
+        self._user_level(caller, unmask, "the profile")
         import pyarrow.parquet as pq
 
         snap = self.built
@@ -269,9 +391,11 @@ class Workspace:
         columns: list[str] | None = None,
         *,
         unmask: bool = False,
+        caller: Caller | None = None,
     ) -> int:
         """Write the profile to a .parquet or .csv file (lists joined with ``|`` in CSV),
         streamed row group by row group; PII masked unless ``unmask``."""
+        self._user_level(caller, unmask, "the profile")
         from pyroaring import FrozenBitMap
 
         from portrait.audience.export import export_members, output_format
@@ -335,24 +459,30 @@ class Workspace:
             self._selector = Selector(profile, lambda: self.metadata, self._events_sql)
         return self._selector
 
-    def check_rule(self, rule: str | Rule) -> Rule:
+    def check_rule(self, rule: str | Rule, caller: Caller | None = None) -> Rule:
         """Parse (if text) and check a rule against the catalog of the live profile: tags,
-        values, types, events, business lines and event properties. Returns the rule.
+        values, types, events, business lines and event properties; and against what the
+        caller's role may ask: its size (conditions, property filters, list values) and
+        whether it names personal data (``pii`` tags: the admin role only). Returns the rule.
 
         A rule that passed once is not checked again on the same profile version.
         """
         from portrait.audience.selector import rule_key
 
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
+        who = self._who(caller)
+        self._check_allowed(parsed, who)
         selector = self.selector()
         key = rule_key(parsed)
         if key in selector.checked:
             return parsed
         index = selector.profile.index
         types = {n: str(m["type"]) for n, m in selector.profile.tags.items()}
+        pii = self._pii_tags()
         values: dict[str, list[str]] = {}
         for name in rule_tags(parsed):
-            if name in types and index_kind(types[name]) == "values":
+            # suggestions never draw on personal data
+            if name in types and name not in pii and index_kind(types[name]) == "values":
                 value_index = index.values(name)
                 if not value_index.sparse:
                     values[name] = value_index.values
@@ -367,6 +497,74 @@ class Workspace:
         )
         selector.checked.add(key)
         return parsed
+
+    def _check_allowed(self, rule: Rule, caller: Caller) -> None:
+        """Refuse what ``caller``'s role may not ask (see :meth:`check_rule`)."""
+        size, limits = rule_size(rule), caller.rule_limits
+        for what, used, most in (
+            ("conditions", size.conditions, limits.conditions),
+            (
+                "behaviour conditions with property filters",
+                size.property_filters,
+                limits.property_filters,
+            ),
+            ("values in lists", size.list_values, limits.list_values),
+        ):
+            if used > most:
+                raise LimitError(
+                    f"the rule has {used:,} {what}; role '{caller.role}' may use up to {most:,}",
+                    hint="split it into saved segments, or ask with a higher role "
+                    "(docs/privacy.md lists the limits)",
+                )
+        if not caller.sees_pii:
+            named = sorted(rule_tags(rule) & self._pii_tags())
+            if named:
+                raise AccessError(
+                    f"the rule selects by personal data ({', '.join(named)}), which role "
+                    f"'{caller.role}' may not",
+                    hint="pii tags (and tags derived from them) may be used in rules by the "
+                    "admin role only; see docs/privacy.md",
+                )
+
+    def _user_level(self, caller: Caller | None, unmask: bool, what: str) -> Caller:
+        """``caller``, when it may read ``what`` (user-level data), unmasked if asked."""
+        who = self._require(caller, "users:read", what)
+        if unmask:
+            self._require(who, "pii:unmasked", "unmasked personal data")
+        return who
+
+    def _who(self, caller: Caller | None) -> Caller:
+        return self.caller if caller is None else caller
+
+    def _require(self, caller: Caller | None, permission: str, what: str) -> Caller:
+        """``caller`` (default: the workspace's), when its role has ``permission``."""
+        who = self._who(caller)
+        if not who.can(permission):
+            from portrait.model.access import PERMISSIONS
+
+            raise AccessError(
+                f"role '{who.role}' may not read {what} (needs {permission}: "
+                f"{PERMISSIONS[permission]} and above)",
+                hint="aggregates (counts, insight, reports) are open to every role",
+            )
+        return who
+
+    @property
+    def disclosure(self) -> Disclosure:
+        """The disclosure policy: what numbers reach a caller (docs/privacy.md)."""
+        from portrait.access.disclosure import Disclosure, Policy
+
+        if self._disclosure is None:
+            self._disclosure = Disclosure(Policy.from_config(self.config), lambda: self.metadata)
+        return self._disclosure
+
+    def _privacy(self, caller: Caller) -> dict[str, Any] | None:
+        """The policy note of a controlled answer (None for exact callers)."""
+        from portrait.access.disclosure import privacy_note
+
+        if not self.disclosure.controlled(caller):
+            return None
+        return privacy_note(self.disclosure, caller)
 
     @property
     def segments(self) -> Segments:
@@ -384,6 +582,93 @@ class Workspace:
                 self.layout.rejects_dir / "ids",
             )
         return self._segments
+
+    # -- segments as a caller sees them ---------------------------------------------------
+    def segment_info(self, name: str, caller: Caller | None = None) -> dict[str, Any]:
+        """A saved segment's definition and latest size, as ``caller`` may see them: under
+        disclosure control the size is released (noisy, small ones suppressed) and, below
+        the permission to see personal data, values compared with pii tags are masked."""
+        info = self.segments[name].to_dict()
+        return self._shown_segment(info, self._who(caller))
+
+    def segment_list(self, caller: Caller | None = None) -> list[dict[str, Any]]:
+        """Every saved segment (see :meth:`segment_info`)."""
+        if not self._has_metadata():
+            return []
+        who = self._who(caller)
+        return [self._shown_segment(s.to_dict(), who) for s in self.segments.all()]
+
+    def segment_history(self, name: str, caller: Caller | None = None) -> list[dict[str, Any]]:
+        """A segment's size at each evaluation (sizes released as in :meth:`segment_info`)."""
+        from portrait.access.disclosure import ratio
+
+        who = self._who(caller)
+        rows = self.segments.history(name)
+        release = self.disclosure.fixed(who)
+        sizes = release.counts([f"snapshot|{r.id}" for r in rows], [r.size for r in rows])
+        out = []
+        for row, size in zip(rows, sizes.tolist(), strict=True):
+            shown = None if size != size else int(size)  # NaN: suppressed
+            entry = {
+                **row.__dict__,
+                "size": shown,
+                "evaluated_at": row.evaluated_at.isoformat(timespec="seconds"),
+            }
+            if not release.exact:
+                entry.update(share=ratio(shown, row.population), suppressed=shown is None)
+            out.append(entry)
+        return out
+
+    def segment_overlap(self, a: str, b: str, caller: Caller | None = None) -> dict[str, Any]:
+        """Sizes of A, B, A∩B, A∪B, A only, B only and the Jaccard index, every one computed
+        from released counts under disclosure control."""
+        from portrait.access.disclosure import ratio, set_digest
+
+        who = self._who(caller)
+        exact = self.segments.overlap(a, b)
+        if not self.disclosure.controlled(who):
+            return exact
+        ma, mb = self.segments.members(a), self.segments.members(b)
+        da, db = set_digest(ma), set_digest(mb)
+        pair = sorted((da, db))
+        release = self.disclosure.release(who, {"kind": "overlap", "sets": pair}, 3)
+        size_a, size_b, both = (
+            None if v != v else int(v)
+            for v in release.counts(
+                [f"set|{da}", f"set|{db}", f"both|{pair[0]}|{pair[1]}"],
+                [exact["size_a"], exact["size_b"], exact["intersection"]],
+            ).tolist()
+        )
+        known = size_a is not None and size_b is not None and both is not None
+        union = max(size_a + size_b - both, 0) if known else None  # type: ignore[operator]
+        return {
+            "a": a,
+            "b": b,
+            "size_a": size_a,
+            "size_b": size_b,
+            "intersection": both,
+            "union": union,
+            "jaccard": ratio(both, union) if known else None,
+            "a_only": max(size_a - both, 0) if known else None,  # type: ignore[operator]
+            "b_only": max(size_b - both, 0) if known else None,  # type: ignore[operator]
+            "suppressed": not known,
+            "privacy": self._privacy(who),
+        }
+
+    def _shown_segment(self, info: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        from portrait.access.disclosure import mask_rule_literals
+
+        if not caller.sees_pii:
+            rule = parse_rule(info["rule"])
+            pii = self._pii_tags() & rule_tags(rule)
+            if pii:
+                info["rule"] = print_rule(mask_rule_literals(rule, pii))
+        if self.disclosure.controlled(caller) and info.get("size") is not None:
+            history = self.segments.history(info["name"])
+            release = self.disclosure.fixed(caller)
+            size = release.count(f"snapshot|{history[-1].id}", int(info["size"]))
+            info.update(size=size, suppressed=size is None)
+        return info
 
     @property
     def keys(self) -> Keys:
@@ -449,37 +734,66 @@ class Workspace:
             )
         )
 
-    def select(self, rule: str | Rule, *, cache: bool = True) -> Audience:
+    def select(
+        self, rule: str | Rule, *, cache: bool = True, caller: Caller | None = None
+    ) -> Audience:
         """The users a rule selects now, from the bitmap index. Results are cached by (rule,
-        data version, segment/ID-list changes); ``cache=False`` evaluates afresh.
+        data version, segment/ID-list changes); ``cache=False`` evaluates afresh. Members
+        are user-level data: the caller needs ``users:read`` (analyst and above).
 
         Example: ``ws.select('city in ("北京", "上海") and events("search", last="7d") > 3')``.
         """
-        parsed = self.check_rule(rule)
+        who = self._require(caller, "users:read", "the members of an audience")
+        return self._select(self.check_rule(rule, who), cache=cache)
+
+    def _select(self, parsed: Rule, *, cache: bool = True) -> Audience:
         selector = self.selector()
         members = selector.evaluate(parsed, cache=cache)
         profile = selector.profile
         return Audience(members, profile.profile_file, profile.population, self._pii_tags)
 
-    def count(self, rule: str | Rule, *, cache: bool = True) -> dict[str, Any]:
-        """Size of a rule's audience: size, share of all users, seconds taken, as-of date."""
+    def count(
+        self, rule: str | Rule, *, cache: bool = True, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """Size of a rule's audience: size, share of all users, seconds taken, as-of date.
+
+        A caller under disclosure control (the viewer role) gets a noisy size, ``None`` (and
+        ``suppressed: true``) below ``privacy.min_count``, and a ``privacy`` note."""
+        from portrait.access.disclosure import ratio, set_digest
+
+        who = self._who(caller)
         started = time.perf_counter()
-        parsed = parse_rule(rule) if isinstance(rule, str) else rule
-        audience = self.select(parsed, cache=cache)
-        seconds = time.perf_counter() - started
+        parsed = self.check_rule(rule, who)
+        audience = self._select(parsed, cache=cache)
         profile = self.selector().profile
-        return {
+        size: int | None = len(audience)
+        if self.disclosure.controlled(who):
+            digest = set_digest(audience.bitmap)
+            release = self.disclosure.release(who, {"kind": "count", "set": digest}, 1)
+            size = release.count(f"set|{digest}", len(audience))
+        privacy = self._privacy(who)
+        seconds = time.perf_counter() - started
+        result: dict[str, Any] = {
             "rule": print_rule(parsed),
-            "size": len(audience),
+            "size": size,
             "population": audience.population,
-            "share": audience.share,
+            "share": ratio(size, audience.population),
             "seconds": seconds,
             "as_of": profile.as_of.isoformat() if profile.as_of else None,
             "profile_version": profile.version,
         }
+        if privacy is not None:
+            result.update(suppressed=size is None, privacy=privacy)
+        return result
 
-    def audience(self, spec: str | Rule | Audience) -> Audience:
-        """An audience from a saved segment's name, a rule (text or model) or an Audience."""
+    def audience(self, spec: str | Rule | Audience, caller: Caller | None = None) -> Audience:
+        """An audience from a saved segment's name, a rule (text or model) or an Audience.
+        Members are user-level data: the caller needs ``users:read``."""
+        self._require(caller, "users:read", "the members of an audience")
+        return self._audience(spec, self._who(caller))
+
+    def _audience(self, spec: str | Rule | Audience, caller: Caller) -> Audience:
+        """The members an analysis reads (its answer goes through disclosure control)."""
         if isinstance(spec, Audience):
             return spec
         if isinstance(spec, str) and self._has_metadata() and spec.strip() in self.segments:
@@ -491,7 +805,7 @@ class Workspace:
             from portrait.audience.selector import no_such_segment
 
             raise no_such_segment(spec.strip(), self.metadata)
-        return self.select(spec)
+        return self._select(self.check_rule(spec, caller))
 
     def insight(
         self,
@@ -501,10 +815,13 @@ class Workspace:
         tags: list[str] | None = None,
         include_missing: bool = False,
         min_count: int = 30,
+        caller: Caller | None = None,
     ) -> InsightReport:
         """Compare a target audience (segment name, rule or Audience) with a baseline (default:
         every user) on every value of ``tags`` (default: every tag that can be compared): counts,
         valid-percent shares, TGI, z-test and TGI interval. See :mod:`portrait.analysis.insight`.
+        Under disclosure control every number is computed from released (noisy, small cells
+        suppressed) counts; the report's ``privacy`` says so.
 
         Example: ``ws.insight('city = "北京"', tags=["age_band"]).rows``.
         """
@@ -512,19 +829,25 @@ class Workspace:
 
         from portrait.analysis import insight
 
+        who = self._who(caller)
         selector = self.selector()
         profile = selector.profile
-        chosen = self._insight_tags(tags)
-        members = self.audience(target)
+        chosen = self._insight_tags(tags, who)
+        members = self._audience(target, who)
         base: AbstractBitMap
         if baseline is None:
             base = FrozenBitMap(range(profile.population))
             name = "population"
         else:
-            base = self.audience(baseline).bitmap
+            base = self._audience(baseline, who).bitmap
             name = baseline if isinstance(baseline, str) else "baseline"
         types = {n: str(m["type"]) for n, m in profile.tags.items()}
-        return insight(
+        releases: dict[str, Any] = {}
+        if self.disclosure.controlled(who):
+            releases = self._insight_releases(
+                who, members.bitmap, None if baseline is None else base, chosen, include_missing
+            )
+        report = insight(
             profile.index,
             chosen,
             types,
@@ -533,7 +856,55 @@ class Workspace:
             baseline_name=name,
             include_missing=include_missing,
             min_count=min_count,
+            **releases,
         )
+        report.privacy = self._privacy(who)
+        return report
+
+    def _insight_releases(
+        self,
+        caller: Caller,
+        target: Any,
+        baseline: Any | None,
+        tags: list[str],
+        include_missing: bool,
+    ) -> dict[str, Any]:
+        """The release functions of an insight report for a controlled caller: its cells
+        renamed by what they count (the member set's digest, the profile version, the tag
+        and the value) and its cost charged (a histogram per tag and side; a multi-valued
+        tag's values overlap, so each of them counts)."""
+        from portrait.access.disclosure import set_digest
+
+        profile = self.selector().profile
+        digests = {"target": set_digest(target)}
+        digests["baseline"] = "all" if baseline is None else set_digest(baseline)
+        version = profile.version
+
+        def cost_of(tag: str) -> int:
+            if str(profile.tags[tag]["type"]).startswith("list"):
+                return 1 + profile.index.values(tag).distinct
+            return 1
+
+        per_side = sum(cost_of(t) for t in tags)
+        cost = 1 + per_side + (0 if baseline is None else 1 + per_side)
+        query = {"kind": "insight", **digests, "tags": sorted(tags), "version": version}
+        charged = self.disclosure.release(caller, query, cost)
+        fixed = self.disclosure.fixed(caller)
+
+        def cell(name: str) -> str:
+            side, what = name.split("|", 1)
+            digest = digests[side]
+            return f"set|{digest}" if what == "size" else f"and|{digest}|{version}|{what}"
+
+        def target_release(cells: Sequence[str], values: Any) -> Any:
+            return charged.counts([cell(c) for c in cells], values)
+
+        def population_release(cells: Sequence[str], values: Any) -> Any:
+            out = fixed.counts([cell(c) for c in cells], values)
+            out[0] = float(values[0])  # the number of users is public
+            return out
+
+        return {"release": target_release, "population_release": population_release}
 
     def distinctive(
         self,
@@ -542,6 +913,7 @@ class Workspace:
         baseline: str | Rule | Audience | None = None,
         top: int = 10,
         min_count: int = 30,
+        caller: Caller | None = None,
     ) -> list[dict[str, Any]]:
         """The tag values that most distinguish a target from the baseline (its automatic
         persona): over-represented values whose TGI is above 100 even at the low end of its
@@ -555,7 +927,9 @@ class Workspace:
         elif not isinstance(target, str | Audience):
             own = rule_tags(target)
         tags = [t for t in self._insight_tags(None) if t not in own]
-        report = self.insight(target, baseline=baseline, tags=tags, min_count=min_count)
+        report = self.insight(
+            target, baseline=baseline, tags=tags, min_count=min_count, caller=caller
+        )
         return report.distinctive(top)
 
     def cross(
@@ -564,6 +938,7 @@ class Workspace:
         *,
         min_support: float = 0.0,
         min_confidence: float = 0.0,
+        caller: Caller | None = None,
     ) -> list[dict[str, Any]]:
         """Cross-business analysis: every ordered pair of the audiences (segment names or
         rules; default: the users active in each business line over the last 360 days) with
@@ -593,13 +968,37 @@ class Workspace:
                 else f"audience {i + 1}"
                 for i, s in enumerate(specs)
             ]
+        who = self._who(caller)
         members = [
-            (name, self.audience(spec).bitmap) for name, spec in zip(names, specs, strict=True)
+            (name, self._audience(spec, who).bitmap)
+            for name, spec in zip(names, specs, strict=True)
         ]
         population = self.selector().profile.population
+        extra: dict[str, Any] = {}
+        if self.disclosure.controlled(who):
+            extra["release"] = self._cross_release(who, [m for _, m in members])
         return cross_matrix(
-            members, population, min_support=min_support, min_confidence=min_confidence
+            members, population, min_support=min_support, min_confidence=min_confidence, **extra
         )
+
+    def _cross_release(self, caller: Caller, members: list[Any]) -> Any:
+        """The release of a cross matrix for a controlled caller (cells by member sets)."""
+        from portrait.access.disclosure import set_digest
+
+        digests = [set_digest(m) for m in members]
+        n = len(digests)
+        release = self.disclosure.release(
+            caller, {"kind": "cross", "sets": sorted(digests)}, n + n * (n - 1) // 2
+        )
+
+        def cell(name: str) -> str:
+            what, *at = name.split("|")
+            if what == "size":
+                return f"set|{digests[int(at[0])]}"
+            pair = sorted(digests[int(i)] for i in at)
+            return f"both|{pair[0]}|{pair[1]}"
+
+        return lambda cells, values: release.counts([cell(c) for c in cells], values)
 
     def cross_insight(
         self,
@@ -608,12 +1007,14 @@ class Workspace:
         *,
         tags: list[str] | None = None,
         min_count: int = 30,
+        caller: Caller | None = None,
     ) -> InsightReport:
         """Who are the cross users? Insight on A∩B against A: what sets the users of A who are
         also in B apart from the rest of A."""
-        first = self.audience(a)
-        both = first & self.audience(b)
-        report = self.insight(both, baseline=first, tags=tags, min_count=min_count)
+        who = self._who(caller)
+        first = self._audience(a, who)
+        both = first & self._audience(b, who)
+        report = self.insight(both, baseline=first, tags=tags, min_count=min_count, caller=who)
         report.baseline = a if isinstance(a, str) else "A"
         return report
 
@@ -625,6 +1026,7 @@ class Workspace:
         basket: str = "orders",
         item: str | None = None,
         max_size: int = 4,
+        caller: Caller | None = None,
     ) -> list[dict[str, Any]]:
         """Association rules for cross-sell over baskets of the built warehouse version:
         ``basket="orders"`` (each order's ``item`` column, default ``items``) or
@@ -667,7 +1069,14 @@ class Workspace:
                     hint=suggest(event, known) or None,
                 )
         itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
-        return association_rules(itemsets, min_confidence)
+        rules = association_rules(itemsets, min_confidence)
+        who = self._who(caller)
+        if self.disclosure.controlled(who):
+            # the baskets are every order (no caller-chosen subset to difference): rules
+            # resting on fewer than min_count baskets are left out
+            k = self.disclosure.policy.min_count
+            rules = [r for r in rules if int(r["baskets"]) >= k]
+        return rules
 
     def user_index(self) -> UserIdIndex:
         """User id → dense id lookups over the live profile version (built once per version,
@@ -725,8 +1134,9 @@ class Workspace:
             raise NotFoundError(f"no user with id '{user_id}'", hint="ids are the users' user_id")
         return found
 
-    def segments_of(self, user_id: str) -> list[str]:
+    def segments_of(self, user_id: str, caller: Caller | None = None) -> list[str]:
         """For personalisation: the names of the saved segments a user is in now."""
+        self._user_level(caller, False, "a user's segments")
         uid = self.uid_of(user_id)
         if not self._has_metadata():
             return []
@@ -734,18 +1144,44 @@ class Workspace:
         return names or []
 
     def membership(
-        self, user_ids: Sequence[str], segments: Sequence[str]
+        self, user_ids: Sequence[str], segments: Sequence[str], caller: Caller | None = None
     ) -> dict[str, dict[str, bool] | None]:
         """For personalisation: which of ``segments`` each user is in (None for an unknown
         user id). Unknown segment names are an error."""
+        self._user_level(caller, False, "segment membership")
         uids = self.user_index().find(user_ids)
         rows = self.segments.membership(uids, segments)
         return {str(u): row for u, row in zip(user_ids, rows, strict=True)}
 
-    def user(self, user_id: str, *, events: int = 20, unmask: bool = False) -> dict[str, Any]:
+    def user(
+        self,
+        user_id: str,
+        *,
+        events: int = 20,
+        unmask: bool = False,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
         """One user's 360 view: tag values grouped by category (PII masked unless ``unmask``),
         the segments it is in, its campaigns (group, delivery state, responses), its latest
-        ``events`` events and an orders summary."""
+        ``events`` events and an orders summary, all of one profile version (a build
+        finishing meanwhile does not mix two)."""
+        self._user_level(caller, unmask, "a user's profile")
+        with self._pinned():
+            return self._user(user_id, events, unmask)
+
+    @contextlib.contextmanager
+    def _pinned(self) -> Iterator[_build.ProfileSnapshot]:
+        """Every read inside sees the profile version live when it began."""
+        if self._pin is not None:
+            yield self._pin
+            return
+        self._pin = self.built
+        try:
+            yield self._pin
+        finally:
+            self._pin = None
+
+    def _user(self, user_id: str, events: int, unmask: bool) -> dict[str, Any]:
         import numpy as np
 
         from portrait.analysis.user360 import orders_summary, recent_events
@@ -800,6 +1236,7 @@ class Workspace:
         *,
         window: str | None = None,
         scores: int | None = None,
+        caller: Caller | None = None,
     ) -> list[dict[str, Any]]:
         """The 8 RFM segments: users, share of the users with orders and mean R, F and M score
         per segment, largest first.
@@ -810,6 +1247,32 @@ class Workspace:
         built, it computes them from the orders of the built data version at its as-of date
         (defaults 365d and 5) and adds the mean recency in days, orders and amount.
         """
+        rows = self._rfm_report(segment_tag, window, scores)
+        who = self._who(caller)
+        if not self.disclosure.controlled(who):
+            return rows
+        # numbers fixed by the data (the caller chooses only among a few windows): released
+        # without charge, averages left out with their suppressed counts
+        release = self.disclosure.fixed(who)
+        prefix = f"rfm|{self.built.version}|{segment_tag}|{window}|{scores}"
+        total = sum(int(r["users"]) for r in rows)
+        released = release.counts(
+            [f"{prefix}|total"] + [f"{prefix}|{r['segment']}" for r in rows],
+            [total] + [int(r["users"]) for r in rows],
+        ).tolist()
+        shown_total = None if released[0] != released[0] else released[0]
+        out = []
+        for row, users in zip(rows, released[1:], strict=True):
+            if users != users:  # NaN: suppressed
+                out.append({**dict.fromkeys(row), "segment": row["segment"], "suppressed": True})
+            else:
+                share = users / shown_total if shown_total else None
+                out.append({**row, "users": int(users), "share": share})
+        return out
+
+    def _rfm_report(
+        self, segment_tag: str | None, window: str | None, scores: int | None
+    ) -> list[dict[str, Any]]:
         from portrait.analysis.rfm import rfm_definition
 
         if window is not None or scores is not None:
@@ -871,8 +1334,17 @@ class Workspace:
         finally:
             engine.close()
 
-    def _insight_tags(self, tags: list[str] | None) -> list[str]:
+    def _insight_tags(self, tags: list[str] | None, caller: Caller | None = None) -> list[str]:
         profile = self.selector().profile
+        who = self._who(caller)
+        if tags is not None and not who.sees_pii:
+            named = sorted(set(tags) & self._pii_tags())
+            if named:
+                raise AccessError(
+                    f"insight on personal data ({', '.join(named)}) is for the admin role",
+                    where="--tags",
+                    hint="pii tags are left out of insight unless an admin names them",
+                )
         if tags is not None:
             unknown = [t for t in tags if t not in profile.tags]
             if unknown:
@@ -1010,9 +1482,11 @@ class Workspace:
         columns: list[str] | None = None,
         *,
         unmask: bool = False,
+        caller: Caller | None = None,
     ) -> int:
         """Stream an audience (or a segment, by name) to .csv/.parquet: ``user_id`` and the
         given tag columns, PII masked unless ``unmask``. Returns rows written."""
+        self._user_level(caller, unmask, "an audience's members")
         from portrait.audience.export import export_members, output_format
 
         names = self._check_columns(columns)
@@ -1031,8 +1505,10 @@ class Workspace:
         seed: int = 0,
         columns: list[str] | None = None,
         unmask: bool = False,
+        caller: Caller | None = None,
     ) -> pa.Table:
         """``n`` random members of a segment (the same for the same seed), with tag columns."""
+        self._user_level(caller, unmask, "a segment's members")
 
         from portrait.audience.export import take_rows
 
@@ -1081,14 +1557,20 @@ def init(path: str | os.PathLike[str]) -> Workspace:
 
 
 def open_workspace(
-    path: str | os.PathLike[str] | None = None, *, overrides: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    role: str | None = None,
+    actor: str | None = None,
 ) -> Workspace:
     """Open the workspace at ``path`` (default: ``$PORTRAIT_WORKSPACE`` or the current folder).
 
     ``overrides`` set settings by name and win over the file and the environment, e.g.
-    ``portrait.open("ws", overrides={"data.as_of": "2026-10-01"})``.
+    ``portrait.open("ws", overrides={"data.as_of": "2026-10-01"})``. ``role`` (default
+    ``privacy.local_role``) and ``actor`` (default the OS user) say who acts: a viewer's
+    numbers are released under disclosure control (docs/privacy.md), as over HTTP.
     """
-    return Workspace(resolve_root(path), overrides=overrides)
+    return Workspace(resolve_root(path), overrides=overrides, role=role, actor=actor)
 
 
 def create_demo(

@@ -82,9 +82,14 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
     revoked = httpx.get(f"{url}/v1/tags", headers={"Authorization": f"Bearer {secret}"})
     assert revoked.status_code == 401
 
-    # aggregates: a viewer sees sizes, but not a cell small enough to single someone out
+    # aggregates: a viewer sees noisy sizes, and nothing of a cell small enough to single
+    # someone out; an analyst sees exact numbers
     big = httpx.post(f"{url}/v1/count", json={"rule": 'city = "北京"'}, headers=viewer).json()
-    assert big["size"] == ws.count('city = "北京"')["size"] > 5
+    exact = ws.count('city = "北京"')["size"]
+    assert big["size"] != exact or big["privacy"]["epsilon"] > 0
+    assert abs(big["size"] - exact) <= 40 and big["privacy"]["min_count"] == 10
+    again = httpx.post(f"{url}/v1/count", json={"rule": 'city = "北京"'}, headers=viewer).json()
+    assert again["size"] == big["size"]  # the same question, the same answer
     rule = next(
         r
         for r in (f'value_tier = "高价值" and age >= {a}' for a in range(18, 90))
@@ -162,7 +167,12 @@ def test_end_to_end_over_http(server: tuple[str, Workspace]) -> None:
         json={"target": "young", "tags": ["gender"], "chart": True},
         headers=viewer,
     ).json()
-    assert report["target_size"] == len(members) and report["chart"]["usermeta"]["portrait"]
+    assert abs(report["target_size"] - len(members)) <= 40 and "privacy" in report
+    assert report["chart"]["usermeta"]["portrait"]
+    exact = httpx.post(
+        f"{url}/v1/insight", json={"target": "young", "tags": ["gender"]}, headers=analyst
+    ).json()
+    assert exact["target_size"] == len(members) and "privacy" not in exact
     campaign = {
         "name": "spring",
         "audience": "young",

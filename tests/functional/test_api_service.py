@@ -68,22 +68,26 @@ def test_a_busy_workspace_answers_503_instead_of_hanging(
         assert client.get("/v1/tags", headers=headers).status_code == 200
 
 
-def test_small_cell_threshold_is_a_setting(
+def test_disclosure_control_is_a_setting(
     demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rule = next(
         r
         for r in (f'value_tier = "高价值" and age >= {a}' for a in range(18, 90))
-        if 5 <= demo_ws.count(r)["size"] < 10
+        if 1 <= demo_ws.count(r)["size"] < 10
     )
     size = demo_ws.count(rule)["size"]
     viewer = _key(demo_ws, "viewer")
-    with TestClient(create_app(demo_ws.root)) as client:  # default k = 5: shown
-        assert client.post("/v1/count", json={"rule": rule}, headers=viewer).json()["size"] == size
-    monkeypatch.setenv("PORTRAIT_API_SMALL_CELL", "10")
+    with TestClient(create_app(demo_ws.root)) as client:  # default k = 10: suppressed
+        body = client.post("/v1/count", json={"rule": rule}, headers=viewer).json()
+    assert body["size"] is None and body["share"] is None and body["suppressed"] is True
+    assert body["privacy"]["min_count"] == 10
+    # the former name of the threshold still works; no threshold and no noise: exact
+    monkeypatch.setenv("PORTRAIT_API_SMALL_CELL", "0")
+    monkeypatch.setenv("PORTRAIT_PRIVACY_EPSILON", "0")
     with TestClient(create_app(demo_ws.root)) as client:
         body = client.post("/v1/count", json={"rule": rule}, headers=viewer).json()
-    assert body["size"] is None and body["suppressed"] is True
+    assert body["size"] == size and "privacy" not in body
 
 
 def test_grouped_audit_writes_lose_nothing_at_shutdown(demo_ws: Workspace) -> None:
@@ -157,15 +161,17 @@ def test_tag_detail_and_segment_overlap(client: TestClient, demo_ws: Workspace) 
     assert detail["distribution"] == stats["distribution"]
     assert "city" in client.get("/v1/tags/cty", headers=analyst).json()["error"]["hint"]
 
-    # viewers do not see values held by fewer than 5 users
+    # viewers see noisy counts, and values held by fewer than 10 users merged into one
+    # suppressed row
     seen = client.get("/v1/tags/car_price_band", headers=viewer).json()["distribution"]
-    full = demo_ws.tags["car_price_band"].stats["distribution"]
-    rare = [row["value"] for row in full if row["count"] < 5]
+    full = {r["value"]: r["count"] for r in demo_ws.tags["car_price_band"].stats["distribution"]}
+    rare = [value for value, count in full.items() if count < 10]
     assert rare, "the demo has a rare car price band"
-    assert {r["value"]: r["count"] for r in seen if r.get("suppressed")} == dict.fromkeys(rare)
-    assert [r["count"] for r in seen if not r.get("suppressed")] == [
-        r["count"] for r in full if r["count"] >= 5
-    ]
+    (merged,) = [r for r in seen if r.get("suppressed")]
+    assert merged["count"] is None and merged["share"] is None and merged["values"] >= len(rare)
+    shown = {r["value"]: r["count"] for r in seen if not r.get("suppressed")}
+    assert not set(shown) & set(rare)
+    assert all(abs(count - full[value]) <= 40 for value, count in shown.items())
 
     demo_ws.segments.create("young", "age < 30")
     overlap = client.get("/v1/segments/beijing/overlap/young", headers=analyst).json()

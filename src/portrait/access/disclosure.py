@@ -7,9 +7,10 @@ HTTP API, web console). For a caller without the ``aggregate:exact`` permission 
 1. **Noise.** Every released count ``c`` becomes ``c + Z``, where ``Z`` follows the discrete
    Laplace distribution ``P(Z = z) ∝ exp(-ε·|z|)`` (``privacy.epsilon``; standard deviation
    ``√(2q)/(1-q)`` with ``q = exp(-ε)``: 2.8 at ε = 0.5). ``Z`` is drawn from a keyed hash of
-   the workspace's secret, the query (its canonical form and the versions of everything it
-   reads) and the count's meaning, so repeating a query gives the same answer and says
-   nothing new, while two different queries get independent noise.
+   the workspace's secret and what the count counts (a digest of the exact member set, and
+   for a tag value's count the profile version, the tag and the value), so asking for the
+   same number again, in any form and through any report, gives the same answer and says
+   nothing new; different numbers get independent noise.
 2. **Small cells.** A count is released only when both the count and its noisy value are at
    least ``k`` (``privacy.min_count``): smaller counts, zero included, are ``None``.
 3. **Derived numbers** (shares, ratios, TGI, supports, confidences, lifts, Jaccard indexes,
@@ -34,14 +35,16 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pyroaring import AbstractBitMap, BitMap
 
 from portrait.errors import PrivacyBudgetError
+from portrait.model.rules import And, Not, Or, Rule, TagCondition
 
 if TYPE_CHECKING:
     from portrait.config import Config
@@ -193,16 +196,15 @@ class Disclosure:
         :class:`PrivacyBudgetError` when that would pass the caller's daily budget."""
         if not self.controlled(caller):
             return EXACT
-        qid = query_id(query)
-        self.charge(caller, qid, counts * self.policy.epsilon)
-        return Release(self.policy, self._key(qid))
+        self.charge(caller, query_id(query), counts * self.policy.epsilon)
+        return Release(self.policy, self._key("counts"))
 
-    def fixed(self, caller: Caller, query: Mapping[str, Any]) -> Release:
+    def fixed(self, caller: Caller, query: Mapping[str, Any] | None = None) -> Release:
         """The release of numbers the data fixes, not the caller (catalog statistics, saved
         segments' sizes): the same noise and suppression, no charge."""
         if not self.controlled(caller):
             return EXACT
-        return Release(self.policy, self._key(query_id(query)))
+        return Release(self.policy, self._key("counts"))
 
     def charge(self, caller: Caller, query: str, cost: float) -> None:
         """Record ``cost`` for the first answer of ``query`` to ``caller`` (nothing when it
@@ -238,3 +240,43 @@ class Disclosure:
         day = self._clock().astimezone(dt.UTC).date().isoformat()
         with store.engine.connect() as conn:
             return store.privacy_spent(conn, caller.actor, day)
+
+
+def set_digest(members: AbstractBitMap) -> str:
+    """A short digest of a member set (equal sets, equal digests): what a count counts."""
+    canonical = BitMap(members)
+    canonical.run_optimize()
+    return hashlib.blake2b(canonical.serialize(), digest_size=12).hexdigest()
+
+
+def mask_rule_literals(rule: Rule, pii: Collection[str]) -> Rule:
+    """``rule`` with the values compared with personal-data tags masked (a segment's rule
+    shown to a role that may not see personal data)."""
+    from portrait.model.pii import mask_text
+
+    def visit(node: Rule) -> Rule:
+        if isinstance(node, And | Or):
+            return node.model_copy(update={"items": [visit(i) for i in node.items]})
+        if isinstance(node, Not):
+            return node.model_copy(update={"item": visit(node.item)})
+        if isinstance(node, TagCondition) and node.tag in pii and node.value is not None:
+            value = node.value
+            masked = (
+                [mask_text(str(v)) for v in value]
+                if isinstance(value, list)
+                else mask_text(str(value))
+            )
+            return node.model_copy(update={"value": masked})
+        return node
+
+    return visit(rule)
+
+
+def privacy_note(disclosure: Disclosure, caller: Caller) -> dict[str, Any]:
+    """What a controlled answer says about its numbers: the policy and today's spending."""
+    return {
+        **disclosure.policy.describe(),
+        "spent_today": round(disclosure.spent(caller), 6),
+        "note": "counts are noisy; counts below min_count, and every number computed from "
+        "them, are null (docs/privacy.md)",
+    }

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portrait.errors import InputError, NotFoundError
-from portrait.model.access import ROLES
+from portrait.model.access import ROLES, Caller
 from portrait.store.metadata import MetadataStore, api_keys
 
 PREFIX = "pk"
@@ -34,6 +34,14 @@ class KeyInfo:
 
     def active(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def caller(self) -> Caller:
+        """Who calls with this key, for the facade's disclosure and access decisions."""
+        for role in ROLES:
+            if role == self.role:
+                return Caller(self.id, role)
+        return Caller(self.id, "viewer")  # an unknown role gets the least
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,29 +15,52 @@ thresholds. Counts are bitmap intersection and union cardinalities.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
 from portrait.errors import InputError
 
+Release = Callable[[Sequence[str], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+"""How counts reach the caller (:mod:`portrait.access.disclosure`): released counts of the
+named cells (``size|i`` of audience i, ``both|i|j`` for i < j), NaN where suppressed."""
 
-def pair_metrics(size_a: int, size_b: int, both: int, population: int) -> dict[str, Any]:
-    """The measures of one ordered pair A→B from its counts (zero where undefined)."""
-    union = size_a + size_b - both
-    confidence = both / size_a if size_a else 0.0
-    share_b = size_b / population if population else 0.0
-    return {
+
+def _exact(cells: Sequence[str], values: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return a / b if b else 0.0
+
+
+def pair_metrics(
+    size_a: int | None, size_b: int | None, both: int | None, population: int
+) -> dict[str, Any]:
+    """The measures of one ordered pair A→B from its counts (zero where undefined, None
+    where computed from a suppressed count)."""
+    union = None if None in (size_a, size_b, both) else max(size_a + size_b - both, 0)  # type: ignore[operator]
+    confidence = _div(both, size_a)
+    share_b = _div(size_b, population)
+    row = {
         "size_a": size_a,
         "size_b": size_b,
         "both": both,
         "union": union,
-        "overlap_union": both / union if union else 0.0,
-        "support": both / population if population else 0.0,
-        "confidence": confidence,
-        "lift": confidence / share_b if share_b else 0.0,
+        "overlap_union": _div(both, union),
+        "support": _div(both, population),
+        "confidence": None if confidence is None else min(confidence, 1.0),
+        "lift": None if confidence is None or share_b is None else _div(confidence, share_b),
     }
+    if None in (size_a, size_b, both):
+        row["suppressed"] = True
+    return row
 
 
 def cross_matrix(
@@ -46,9 +69,11 @@ def cross_matrix(
     *,
     min_support: float = 0.0,
     min_confidence: float = 0.0,
+    release: Release = _exact,
 ) -> list[dict[str, Any]]:
     """Every ordered pair (A, B) of distinct audiences, with :func:`pair_metrics` and
-    ``flagged`` (support ≥ min_support and confidence ≥ min_confidence)."""
+    ``flagged`` (support ≥ min_support and confidence ≥ min_confidence). Counts go through
+    ``release`` before any measure is computed from them."""
     if not 0 <= min_support <= 1 or not 0 <= min_confidence <= 1:
         raise InputError("--min-support and --min-confidence are shares between 0 and 1")
     if len(audiences) < 2:
@@ -56,15 +81,26 @@ def cross_matrix(
     names = [name for name, _ in audiences]
     if len(set(names)) != len(names):
         raise InputError("each audience may appear once", where=", ".join(names))
+    n = len(audiences)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    cells = [f"size|{i}" for i in range(n)] + [f"both|{i}|{j}" for i, j in pairs]
+    exact = [len(a) for _, a in audiences] + [
+        audiences[i][1].intersection_cardinality(audiences[j][1]) for i, j in pairs
+    ]
+    out = [None if math.isnan(v) else int(v) for v in release(cells, np.asarray(exact)).tolist()]
+    sizes = out[:n]
+    both = {pair: out[n + k] for k, pair in enumerate(pairs)}
     rows = []
-    for i, (name_a, a) in enumerate(audiences):
-        for j, (name_b, b) in enumerate(audiences):
+    for i, name_a in enumerate(names):
+        for j, name_b in enumerate(names):
             if i == j:
                 continue
-            both = a.intersection_cardinality(b)
-            row = {"a": name_a, "b": name_b, **pair_metrics(len(a), len(b), both, population)}
+            common = both[(min(i, j), max(i, j))]
+            row = {"a": name_a, "b": name_b, **pair_metrics(sizes[i], sizes[j], common, population)}
             row["flagged"] = bool(
-                row["both"] > 0
+                row["both"]
+                and row["support"] is not None
+                and row["confidence"] is not None
                 and row["support"] >= min_support
                 and row["confidence"] >= min_confidence
             )

@@ -51,6 +51,7 @@ _STATUS = {
     "busy": 503,
     "workspace_busy": 409,
     "timeout": 504,
+    "privacy_budget": 429,
 }
 
 
@@ -172,31 +173,6 @@ CampaignsWriteKey = Annotated[KeyInfo, Depends(needs("campaigns:write"))]
 MAX_PAGE = 10_000
 
 
-# the fields of report rows that count users (a row of any report may have some of them)
-_COUNTS = (
-    *("target", "baseline", "both", "size_a", "size_b", "users", "count"),
-    *("intersection", "union", "a_only", "b_only"),
-)
-
-
-def _suppress_small(
-    rows: list[dict[str, Any]], key: KeyInfo, small_cell: int
-) -> list[dict[str, Any]]:
-    """For viewer keys, counts of fewer than ``small_cell`` users are blanked."""
-    if key.role != "viewer":
-        return rows
-    out = []
-    for row in rows:
-        row = dict(row)
-        for field_name in _COUNTS:
-            value = row.get(field_name)
-            if isinstance(value, int) and 0 < value < small_cell:
-                row[field_name] = None
-                row["suppressed"] = True
-        out.append(row)
-    return out
-
-
 def _check_unmask(key: KeyInfo, unmask: bool) -> None:
     """Unmasked personal data is for roles with ``pii:unmasked`` only."""
     if unmask and not allows(key.role, "pii:unmasked"):
@@ -216,7 +192,7 @@ def _error_response(exc: PortraitError) -> JSONResponse:
 
 def _segments_answer(w: ws_api.Workspace, key: KeyInfo, user_id: str) -> dict[str, Any]:
     """The personalisation answer: the saved segments ``user_id`` is in (read audited)."""
-    names = w.segments_of(user_id)
+    names = w.segments_of(user_id, key.caller)
     w.audit.record(key.id, "user:segments", user_id, 1)
     return {"user_id": user_id, "segments": names}
 
@@ -256,8 +232,6 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     lock = threading.RLock()  # the workspace's caches are not made for concurrent writers
     timeout = float(ws.config["api.timeout"])
-    small_cell = int(ws.config["privacy.min_count"])
-    app.state.small_cell = small_cell
     analyses = ThreadPoolExecutor(max_workers=4, thread_name_prefix="portrait-analysis")
 
     @contextmanager
@@ -369,39 +343,33 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/tags", tags=["catalog"])
     def tags(key: CatalogKey) -> list[dict[str, Any]]:
         with core() as w:
-            return w.tags.summaries()
+            return w.tag_summaries(caller=key.caller)
 
     @app.get("/v1/tags/{name}", tags=["catalog"])
     def tag(name: str, key: CatalogKey, dialect: str = "duckdb") -> dict[str, Any]:
         """One tag: definition, generated SQL, coverage, null rate and value distribution."""
         with core() as w:
-            detail = w.tag_detail(name, dialect)
-        if "distribution" in detail:
-            detail["distribution"] = _suppress_small(detail["distribution"], key, small_cell)
-        return detail
+            return w.tag_detail(name, dialect, caller=key.caller)
 
     @app.post("/v1/count", tags=["audiences"])
     def count(body: CountRequest, key: AggregateKey) -> dict[str, Any]:
         with metrics.evaluations.time():
-            result = analysis("the count", lambda w: w.count(body.rule))
-        if key.role == "viewer" and 0 < result["size"] < small_cell:
-            result.update(size=None, share=None, suppressed=True)
-        return result
+            return analysis("the count", lambda w: w.count(body.rule, caller=key.caller))
 
     @app.get("/v1/segments", tags=["segments"])
     def segments(key: SegmentsKey) -> list[dict[str, Any]]:
         with core() as w:
-            return [s.to_dict() for s in w.segments.all()] if w._has_metadata() else []
+            return w.segment_list(key.caller)
 
     @app.get("/v1/segments/{name}", tags=["segments"])
     def segment(name: str, key: SegmentsKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.segments[name].to_dict()
-        return info
+            return w.segment_info(name, key.caller)
 
     @app.post("/v1/segments", tags=["segments"])
     def create_segment(body: SegmentRequest, key: SegmentsWriteKey) -> dict[str, Any]:
         with core() as w, metrics.evaluations.time():
+            w.check_rule(body.rule, key.caller)
             info: dict[str, Any] = w.segments.create(
                 body.name, body.rule, mode=body.mode, description=body.description
             ).to_dict()
@@ -428,17 +396,12 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     def segment_overlap(a: str, b: str, key: SegmentsKey) -> dict[str, Any]:
         """Sizes of A, B, A∩B, A∪B, A only, B only and the Jaccard index."""
         with core() as w:
-            overlap = w.segments.overlap(a, b)
-        (row,) = _suppress_small([overlap], key, small_cell)
-        return row
+            return w.segment_overlap(a, b, key.caller)
 
     @app.get("/v1/segments/{name}/history", tags=["segments"])
     def segment_history(name: str, key: SegmentsKey) -> list[dict[str, Any]]:
         with core() as w:
-            return [
-                {**s.__dict__, "evaluated_at": s.evaluated_at.isoformat(timespec="seconds")}
-                for s in w.segments.history(name)
-            ]
+            return w.segment_history(name, key.caller)
 
     @app.get("/v1/segments/{name}/members", tags=["segments"])
     def segment_members(
@@ -463,16 +426,22 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         report = analysis(
             "the insight report",
             lambda w: w.insight(
-                body.target, baseline=body.baseline, tags=body.tags, min_count=body.min_count
+                body.target,
+                baseline=body.baseline,
+                tags=body.tags,
+                min_count=body.min_count,
+                caller=key.caller,
             ),
         )
-        rows = _suppress_small(ranked(report.rows)[: body.top or None], key, small_cell)
+        rows = ranked(report.rows)[: body.top or None]
         result: dict[str, Any] = {
             "target_size": report.target_size,
             "baseline": report.baseline,
             "baseline_size": report.baseline_size,
             "rows": rows,
         }
+        if report.privacy is not None:
+            result.update(suppressed=report.target_size is None, privacy=report.privacy)
         if body.chart:
             result["chart"] = charts.insight_chart(rows, title=f"Insight: {body.target}")
         return result
@@ -484,10 +453,13 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         rows = analysis(
             "the distinctive-features report",
             lambda w: w.distinctive(
-                body.target, baseline=body.baseline, top=body.top or 10, min_count=body.min_count
+                body.target,
+                baseline=body.baseline,
+                top=body.top or 10,
+                min_count=body.min_count,
+                caller=key.caller,
             ),
         )
-        rows = _suppress_small(rows, key, small_cell)
         return _rows_and_chart(
             rows,
             body.chart,
@@ -504,9 +476,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
                 body.audiences or None,
                 min_support=body.min_support,
                 min_confidence=body.min_confidence,
+                caller=key.caller,
             ),
         )
-        rows = _suppress_small(rows, key, small_cell)
         return _rows_and_chart(rows, body.chart, lambda: charts.cross_chart(rows))
 
     @app.get("/v1/rfm", tags=["insight"])
@@ -515,10 +487,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     ) -> dict[str, Any]:
         from portrait import charts
 
-        rows = _suppress_small(
-            analysis("the RFM report", lambda w: w.rfm_report(window=window, scores=scores)),
-            key,
-            small_cell,
+        rows = analysis(
+            "the RFM report",
+            lambda w: w.rfm_report(window=window, scores=scores, caller=key.caller),
         )
         return _rows_and_chart(rows, chart, lambda: charts.rfm_chart(rows))
 
@@ -625,7 +596,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
             wanted = [c.strip() for c in columns.split(",") if c.strip()] or None
             rows = analysis(
                 "the export",
-                lambda w: w.export_audience(name, path, wanted, unmask=unmask),
+                lambda w: w.export_audience(name, path, wanted, unmask=unmask, caller=key.caller),
             )
             with core() as w:
                 w.audit.record(
@@ -644,7 +615,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
         _check_unmask(key, unmask)
-        view = analysis("the user profile", lambda w: w.user(user_id, unmask=unmask))
+        view = analysis(
+            "the user profile", lambda w: w.user(user_id, unmask=unmask, caller=key.caller)
+        )
         with core() as w:
             w.audit.record(key.id, "user:read" + (":unmasked" if unmask else ""), user_id, 1)
         return view
@@ -655,7 +628,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     @app.post("/v1/membership", tags=["users"])
     async def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
-        result = await quick(lambda w: w.membership(body.user_ids, body.segments))
+        result = await quick(lambda w: w.membership(body.user_ids, body.segments, key.caller))
         ws.audit.record(key.id, "membership", ",".join(body.segments), len(body.user_ids))
         return {"membership": result}
 

@@ -57,6 +57,12 @@ def check_name(name: str, what: str = "segment") -> str:
             f"{what} name {name!r} has characters rules cannot quote simply",
             hint="use letters, digits, '_', '-' or '.'",
         )
+    if text.startswith(".") or text.endswith("."):
+        # '.', '..' and hidden names are no single safe path segment (exports, uploads)
+        raise SegmentError(
+            f"{what} name {name!r} cannot start or end with '.'",
+            hint="e.g. vip.2026 or vip_2026",
+        )
     return text
 
 

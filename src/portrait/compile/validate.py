@@ -231,5 +231,32 @@ def validate_tags(tags: TagSet, schema: Schema) -> TagSet:
             tag = tag.model_copy(update={"depends_on": derived_references(tree)})
         resolved.append(tag)
     result = TagSet(resolved, tags.sources)
-    result.build_order()  # raises on cycles
-    return result
+    return _propagate_pii(result, result.build_order())  # build_order raises on cycles
+
+
+def _propagate_pii(tags: TagSet, order: list[str]) -> TagSet:
+    """A tag computed from personal data is personal data: every tag reading a ``pii`` tag
+    (a derived tag's expression, a bucket tag's source) becomes ``pii`` too, and a definition
+    that says ``pii: false`` on such a tag is refused."""
+    pii = {name for name in tags if tags[name].pii}
+    changed: dict[str, AnyTag] = {}
+    for name in order:
+        if name not in tags or name in pii:
+            continue
+        tag = tags[name]
+        read = sorted(tags.tag_dependencies(name) & pii)
+        if not read:
+            continue
+        if "pii" in tag.model_fields_set:
+            _err(
+                tags,
+                tag,
+                "pii",
+                f"says false, but the tag is computed from personal data ({', '.join(read)})",
+                "remove 'pii: false': a tag derived from a pii tag is pii",
+            )
+        pii.add(name)
+        changed[name] = tag.model_copy(update={"pii": True})
+    if not changed:
+        return tags
+    return TagSet([changed.get(n, tags[n]) for n in tags], tags.sources)
