@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -33,6 +34,7 @@ from starlette.datastructures import Headers
 from portrait import workspace as ws_api
 from portrait.access import KeyInfo
 from portrait.api.fastpath import FastGet
+from portrait.api.guard import BodyGuard
 from portrait.api.observability import Metrics, observe
 from portrait.errors import NotFoundError, PortraitError
 from portrait.model.access import PERMISSIONS, allows
@@ -190,6 +192,29 @@ def _error_response(exc: PortraitError) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=_status(exc))
 
 
+def _invalid_response(exc: RequestValidationError) -> JSONResponse:
+    """422 for a request the route's declared types refuse, in the error shape of every
+    route, naming each field and what was wrong, and never echoing the input (it may be
+    large, or personal)."""
+    errors = [
+        {
+            "where": ".".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", ""))[:200],
+            "type": str(error.get("type", "")),
+        }
+        for error in exc.errors()[:20]
+    ]
+    first = errors[0] if errors else {"where": None, "message": "invalid request"}
+    body = {
+        "code": "bad_input",
+        "message": f"invalid request: {first['where']}: {first['message']}",
+        "where": first["where"],
+        "hint": "see /docs for the request's schema",
+        "errors": errors,
+    }
+    return JSONResponse({"error": body}, status_code=422)
+
+
 def _segments_answer(w: ws_api.Workspace, key: KeyInfo, user_id: str) -> dict[str, Any]:
     """The personalisation answer: the saved segments ``user_id`` is in (read audited)."""
     names = w.segments_of(user_id, key.caller)
@@ -301,6 +326,10 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     async def portrait_error(_: Request, exc: PortraitError) -> JSONResponse:
         return _error_response(exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _invalid_response(exc)
+
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -410,6 +439,13 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         """Members' user ids in uid order, a page at a time: pass ``next_cursor`` back."""
         if not 1 <= limit <= MAX_PAGE:
             raise ApiError("bad_input", f"limit is 1 to {MAX_PAGE:,}", 400, where="limit")
+        if not -1 <= cursor < 2**32 - 1:
+            raise ApiError(
+                "bad_input",
+                "cursor is -1 (the first page) or a next_cursor this route returned",
+                400,
+                where="cursor",
+            )
         with core() as w:
             members = w.segments.members(name)
             page = list(itertools.islice(members.iter_equal_or_larger(cursor + 1), limit))
@@ -543,6 +579,8 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     @app.get("/v1/campaigns/{name}/report", tags=["campaigns"])
     def campaign_report(name: str, key: CampaignsReadKey, run: int | None = None) -> dict[str, Any]:
+        if run is not None and not 1 <= run <= 2**31 - 1:
+            raise ApiError("bad_input", "run is a launch's number (1, 2, …)", 400, where="run")
         with core() as w:
             report: dict[str, Any] = w.campaigns(actor=key.id).report(name, run)
         return report
@@ -659,9 +697,45 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
             answer=segments_now,
             error=_error_response,
         )
-    observe(app, metrics, max_body=MAX_BODY)  # outermost: it times and counts every request
+    app.add_middleware(
+        BodyGuard,
+        max_body=MAX_BODY,
+        authenticate=lambda headers: _caller(ws, headers),
+        error=_error_response,
+    )
+    observe(app, metrics)  # outermost: it times and counts every request
     _document_keys(app)
     return app
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "where": {"type": ["string", "null"]},
+                "hint": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+ERROR_RESPONSES = {
+    "400": "Bad input: a rule, a parameter or a value (code and position in the error)",
+    "401": "No API key, or an unknown, revoked or expired one",
+    "403": "The key's role may not do this (or may not select by personal data)",
+    "404": "No such tag, segment, ID list, campaign or user",
+    "409": "The workspace is busy with a write (a build or a launch)",
+    "413": "The request body is over the limit",
+    "422": "The request does not have the declared shape",
+    "429": "The caller's privacy budget for the day is spent",
+    "503": "The workspace stayed busy with other requests for api.timeout",
+    "504": "The work took longer than api.timeout and was abandoned",
+}
 
 
 def _document_keys(app: FastAPI) -> None:
@@ -676,10 +750,20 @@ def _document_keys(app: FastAPI) -> None:
             "bearer": {"type": "http", "scheme": "bearer", "description": "pk_… API key"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         }
+        components = schema["components"]
+        components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         for path, operations in schema["paths"].items():
             if path.startswith("/v1/"):
-                for operation in operations.values():
+                for method, operation in operations.items():
                     operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                    responses = operation.setdefault("responses", {})
+                    for status, text in ERROR_RESPONSES.items():
+                        if status == "413" and method not in ("post", "put", "patch"):
+                            continue
+                        content = {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        }
+                        responses.setdefault(status, {"description": text, "content": content})
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -80,13 +79,12 @@ class Metrics:
 
 class _Observe:
     """Pure ASGI middleware (no per-request task or stream, unlike ``@app.middleware``):
-    request id, metrics and one JSON access-log line per request; request bodies over
-    ``max_body`` bytes (by their Content-Length) are refused with 413 before they are read."""
+    request id, metrics and one JSON access-log line per request (body limits:
+    :mod:`portrait.api.guard`)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int):
+    def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app = app
         self.metrics = metrics
-        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,7 +97,6 @@ class _Observe:
         )
         started = time.perf_counter()
         status = 500
-        length = headers.get(b"content-length", b"")
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -112,16 +109,7 @@ class _Observe:
             await send(message)
 
         try:
-            if length.isdigit() and int(length) > self.max_body:
-                error = {
-                    "code": "too_large",
-                    "message": f"the request body is over {self.max_body // 2**20} MiB",
-                    "where": None,
-                    "hint": "split the upload",
-                }
-                await JSONResponse({"error": error}, status_code=413)(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "(unmatched)")
@@ -142,10 +130,10 @@ class _Observe:
                 )
 
 
-def observe(app: FastAPI, metrics: Metrics, *, max_body: int) -> None:
-    """Add the metrics, access-log and body-size middleware (outside the middleware added
-    before it) and the ``/metrics`` route."""
-    app.add_middleware(_Observe, metrics=metrics, max_body=max_body)
+def observe(app: FastAPI, metrics: Metrics) -> None:
+    """Add the metrics and access-log middleware (outside the middleware added before it)
+    and the ``/metrics`` route."""
+    app.add_middleware(_Observe, metrics=metrics)
 
     @app.get("/metrics", tags=["service"], include_in_schema=False)
     def prometheus() -> Response:
