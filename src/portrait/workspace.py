@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from portrait.store.versions import VersionedDir
 
 WORKSPACE_ENV = "PORTRAIT_WORKSPACE"
+REFRESHED_FOR = "segments_refreshed_for"
+"""The ``portrait_meta`` row naming the profile version the segments were refreshed for."""
 INSIGHT_MAX_VALUES = 1000
 """Insight compares, by default, the tags with at most this many distinct values."""
 
@@ -211,13 +213,24 @@ class Workspace:
         self, *, full: bool = False, tags: list[str] | None = None, progress: Progress | None = None
     ) -> _build.BuildReport:
         """Compute changed tags into a new profile version (``full``: all of them), then
-        re-evaluate the dynamic segments against it."""
+        re-evaluate the dynamic segments against it.
+
+        The metadata database records the profile version the segments were last refreshed
+        for: a build stopped between the swap and the refresh (killed, the database out of
+        reach) leaves it behind the live version, and the next build finishes the refresh
+        even when the profile itself is up to date."""
         report = _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
-        if not report.up_to_date and self._has_metadata():
+        if self._has_metadata():
+            live = self.built.version
             # the build stands even when a segment's rule no longer fits, or the metadata
             # database cannot be reached: it is reported
             try:
-                report.segments_refreshed, report.segments_failed = self.segments.refresh_all()
+                if not report.up_to_date or self.metadata.meta_value(REFRESHED_FOR) != live:
+                    report.segments_refreshed, report.segments_failed = (
+                        self.segments.refresh_all()
+                    )
+                    with self.metadata.transaction() as conn:
+                        self.metadata.set_meta_value(conn, REFRESHED_FOR, live)
             except PortraitError as exc:
                 report.segments_failed["*"] = str(exc)
         return report

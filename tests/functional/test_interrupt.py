@@ -1,5 +1,6 @@
 """Killed half-way, segment writes leave nothing half-done: a segment is saved with its first
-snapshot or not at all, and an export file appears complete or not at all."""
+snapshot or not at all, an export file appears complete or not at all, and a build killed
+between the profile swap and the segment refresh has the refresh finished by the next one."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ CHILD = textwrap.dedent(
         time.sleep(60)
 
     ws = portrait.open(root)
-    if what == "segment":
+    if what == "build":
+        import portrait.audience.segments as segments
+        segments.Segments.refresh_all = hang  # after the new profile version went live
+        ws.build(full=True)
+    elif what == "segment":
         metadata.MetadataStore.add_snapshot = hang  # inside the transaction, after the insert
         ws.segments.create("half", 'city = "北京"')
     else:
@@ -76,3 +81,20 @@ def test_killed_export_leaves_no_partial_file(demo_ws: Workspace) -> None:
     assert not (demo_ws.root / "women.parquet").exists()
     rows = demo_ws.export_audience("women", demo_ws.root / "women.parquet", ["city"])
     assert rows == len(demo_ws.segments.members("women"))
+
+
+def test_build_killed_before_the_segment_refresh_is_finished_by_the_next(
+    demo_ws: Workspace,
+) -> None:
+    demo_ws.segments.create("women", 'gender = "女"')
+    before = demo_ws.built.version
+    _run_and_kill(demo_ws.root, "build")
+    ws = portrait.open(demo_ws.root)
+    live = ws.built.version
+    assert live != before  # the new version went live; its refresh did not happen
+    assert ws.segments["women"].profile_version == before
+    report = ws.build()
+    assert report.up_to_date and report.segments_refreshed == ["women"]
+    assert ws.segments["women"].profile_version == live
+    again = ws.build()  # nothing pending now
+    assert again.up_to_date and again.segments_refreshed == []
