@@ -72,3 +72,31 @@ def test_user_command_and_unknown_ids(demo_ws: Workspace) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_user_view_reads_one_profile_version(
+    demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import portrait
+    import portrait.audience.export as export
+
+    demo_ws.segments.create("recent", "days_since_active <= 3")
+    (user_id,) = demo_ws.user_ids_of([demo_ws.segments.members("recent").min()])
+    old = demo_ws.built.version
+    real = export.take_rows
+    swapped: list[str] = []
+
+    def take_rows_then_build(*args: object, **kwargs: object) -> object:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not swapped:  # another process finishes a build right now: nobody was recent
+            later = portrait.open(demo_ws.root, overrides={"data.as_of": "2027-06-30"})
+            swapped.append(later.build().profile_version)
+        return rows
+
+    monkeypatch.setattr(export, "take_rows", take_rows_then_build)
+    view = demo_ws.user(user_id)
+    assert swapped and swapped[0] != old and demo_ws.built.version == swapped[0]
+    flat = {t["tag"]: t["value"] for tags in view["tags"].values() for t in tags}
+    # tags, segments and the as-of date are all of the version live when the view began
+    assert flat["days_since_active"] <= 3 and "recent" in view["segments"]
+    assert view["as_of"] == "2026-10-31"
