@@ -226,9 +226,7 @@ class Workspace:
             # database cannot be reached: it is reported
             try:
                 if not report.up_to_date or self.metadata.meta_value(REFRESHED_FOR) != live:
-                    report.segments_refreshed, report.segments_failed = (
-                        self.segments.refresh_all()
-                    )
+                    report.segments_refreshed, report.segments_failed = self.segments.refresh_all()
                     with self.metadata.transaction() as conn:
                         self.metadata.set_meta_value(conn, REFRESHED_FOR, live)
             except PortraitError as exc:
@@ -701,12 +699,17 @@ class Workspace:
             self._audit = Audit(self.metadata)
         return self._audit
 
-    def campaigns(self, *, clock: Any = None, actor: str | None = None) -> Campaigns:
+    def campaigns(
+        self, *, clock: Any = None, actor: str | None = None, caller: Caller | None = None
+    ) -> Campaigns:
         """Campaigns of this workspace (definitions, dry runs, launches, reports), on the
         live profile version. ``clock`` (a function giving an aware UTC datetime) and
-        ``actor`` (who acts, for the change log) default to now and the OS user."""
+        ``actor`` (who acts, for the change log) default to now and the OS user; audience
+        rules are checked for ``caller`` (default: the workspace's; its actor is the
+        change log's when ``actor`` is not given)."""
         from portrait.campaigns import Campaigns, Inputs
 
+        who = self._who(caller)
         snap = self.built
         warehouse = self._built_warehouse()
         orders = warehouse.tables.get("orders")
@@ -721,11 +724,13 @@ class Workspace:
                 from portrait.audience.selector import no_such_segment
 
                 raise no_such_segment(text, self.metadata)
-            self.check_rule(text)
+            self.check_rule(text, who)
 
         extra: dict[str, Any] = {}
         if clock is not None:
             extra["clock"] = clock
+        if actor is None and caller is not None:
+            actor = caller.actor
         if actor is not None:
             extra["actor"] = actor
         return Campaigns(
@@ -743,9 +748,26 @@ class Workspace:
                 orders_files=orders.paths(warehouse.path) if orders and warehouse.path else [],
                 events_files=events.paths(warehouse.path) if events and warehouse.path else [],
                 event_names=rollup.events if rollup is not None else [],
+                pii_tags=self._pii_tags,
                 **extra,
             )
         )
+
+    def campaign_dry_run(
+        self, name: str, *, samples: int = 3, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """A campaign's dry run as ``caller`` may see it: sample messages rendered with
+        personal data masked unless its role may see it (the channel still gets real values
+        at send time); written to the audit log (who previewed which campaign, unmasked or
+        not)."""
+        who = self._require(caller, "campaigns:write", "campaign previews")
+        unmask = who.sees_pii
+        plan: dict[str, Any] = (
+            self.campaigns(caller=who).dry_run(name, samples=samples, unmask=unmask).to_dict()
+        )
+        action = "campaign:dry-run" + (":unmasked" if unmask else "")
+        self.audit.record(who.actor, action, name, int(plan["audience"]))
+        return plan
 
     def select(
         self, rule: str | Rule, *, cache: bool = True, caller: Caller | None = None

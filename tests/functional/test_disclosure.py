@@ -251,3 +251,30 @@ def test_pii_propagates_to_derived_tags(small_ws: Workspace) -> None:
     with pytest.raises(TagDefinitionError, match="computed from personal data") as refused:
         small_ws.build()
     assert "city_secret" in str(refused.value)
+
+
+def test_campaign_previews_mask_personal_data_below_admin(
+    client: TestClient, demo_ws: Workspace
+) -> None:
+    demo_ws.segments.create("beijing", 'city = "北京"')
+    marketer, admin = _key(demo_ws, "marketer"), _key(demo_ws, "admin")
+    spec = {
+        "name": "hello",
+        "audience": "beijing",
+        "channel": "file",
+        "variants": [{"name": "A", "weight": 100, "template": "hi {{ email }} {{ city }}"}],
+    }
+    assert client.post("/v1/campaigns", json=spec, headers=marketer).status_code == 200
+    plan = client.post("/v1/campaigns/hello/dry-run", headers=marketer)
+    assert plan.status_code == 200 and plan.json()["render_errors"] == 0
+    assert "@example.com" not in plan.text and "****" in plan.text
+    unmasked = client.post("/v1/campaigns/hello/dry-run", headers=admin)
+    assert "@example.com" in unmasked.text
+    log = client.get("/v1/audit", headers=admin).json()  # includes what waits to be written
+    actions = [(e["action"], e["target"]) for e in log]
+    assert ("campaign:dry-run", "hello") in actions
+    assert ("campaign:dry-run:unmasked", "hello") in actions
+    # an audience that selects by personal data is refused for a marketer
+    by_mail = {**spec, "name": "by_mail", "audience": 'email = "u00000001@example.com"'}
+    refused = client.post("/v1/campaigns", json=by_mail, headers=marketer)
+    assert refused.status_code == 403 and "email" in refused.json()["error"]["message"]

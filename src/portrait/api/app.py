@@ -532,32 +532,35 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/campaigns", tags=["campaigns"])
     def campaigns(key: CampaignsReadKey) -> list[dict[str, Any]]:
         with core() as w:
-            return w.campaigns(actor=key.id).all()
+            return w.campaigns(caller=key.caller).all()
 
     @app.post("/v1/campaigns", tags=["campaigns"])
     def create_campaign(body: dict[str, Any], key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(actor=key.id).create(body)
+            info: dict[str, Any] = w.campaigns(caller=key.caller).create(body)
             w.audit.record(key.id, "campaign:create", str(body.get("name")), 0)
         return info
 
     @app.get("/v1/campaigns/{name}", tags=["campaigns"])
     def campaign(name: str, key: CampaignsReadKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(actor=key.id).show(name)
+            info: dict[str, Any] = w.campaigns(caller=key.caller).show(name)
         return info
 
     @app.post("/v1/campaigns/{name}/dry-run", tags=["campaigns"])
     def dry_run(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
-        with core() as w:
-            plan: dict[str, Any] = w.campaigns(actor=key.id).dry_run(name).to_dict()
-            w.audit.record(key.id, "campaign:dry-run", name, int(plan["audience"]))
+        """Sizes, cap suppressions and rendered samples (personal data masked unless the
+        key's role may see it); under ``api.timeout`` like every analysis; audited."""
+        plan: dict[str, Any] = analysis(
+            "the dry run",
+            lambda w: w.campaign_dry_run(name, caller=key.caller),
+        )
         return plan
 
     @app.post("/v1/campaigns/{name}/launch", tags=["campaigns"])
     def launch(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            service = w.campaigns(actor=key.id)
+            service = w.campaigns(caller=key.caller)
             runs = service.show(name)["runs"]
             open_run = runs[-1] if runs and runs[-1]["state"] == "running" else None
             before = open_run["deliveries"] if open_run else {}
@@ -573,7 +576,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.post("/v1/campaigns/{name}/cancel", tags=["campaigns"])
     def cancel(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(actor=key.id).cancel(name)
+            info: dict[str, Any] = w.campaigns(caller=key.caller).cancel(name)
             w.audit.record(key.id, "campaign:cancel", name, 0)
         return info
 
@@ -582,7 +585,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         if run is not None and not 1 <= run <= 2**31 - 1:
             raise ApiError("bad_input", "run is a launch's number (1, 2, …)", 400, where="run")
         with core() as w:
-            report: dict[str, Any] = w.campaigns(actor=key.id).report(name, run)
+            report: dict[str, Any] = w.campaigns(caller=key.caller).report(name, run)
         return report
 
     @app.post("/v1/events/responses", tags=["campaigns"])
@@ -591,7 +594,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
         table = pa.Table.from_pylist([r.model_dump() for r in body.events])
         with core() as w:
-            loaded: dict[str, Any] = w.campaigns(actor=key.id).record_responses(table).to_dict()
+            loaded: dict[str, Any] = (
+                w.campaigns(caller=key.caller).record_responses(table).to_dict()
+            )
             w.audit.record(key.id, "campaign:responses", "", int(loaded["loaded"]))
         return loaded
 
