@@ -24,6 +24,7 @@ It prints a markdown report and writes the same data as JSON to
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import tempfile
 import time
@@ -63,12 +64,18 @@ def _workspace(users: int, workdir: Path | None) -> Path:
 
 
 def _one_person(ws: Workspace) -> str:
-    for age in range(75, 18, -1):
-        for city in ("北京", "上海", "成都", "广州", "深圳", "杭州", "武汉", "西安"):
-            rule = f'age = {age} and city = "{city}"'
-            if ws.count(rule)["size"] == 1:
-                return rule
-    raise SystemExit("no user alone in an (age, city) cell")
+    """A rule of ordinary attributes (a registration second and a city) that selects exactly
+    one user."""
+    rows = ws.profile(["registered_at", "city"]).slice(0, 200).to_pylist()
+    for row in rows:
+        second = row["registered_at"].replace(microsecond=0)
+        start, end = (
+            (second + dt.timedelta(seconds=s)).strftime("%Y-%m-%d %H:%M:%S") for s in (0, 1)
+        )
+        rule = f'registered_at >= "{start}" and registered_at < "{end}" and city = "{row["city"]}"'
+        if row["city"] and ws.count(rule)["size"] == 1:
+            return rule
+    raise SystemExit("no user alone in a (registration second, city) cell")
 
 
 def main() -> None:
@@ -80,7 +87,9 @@ def main() -> None:
     root = _workspace(args.users, args.workdir)
     overrides = {"privacy.daily_budget": 0}  # unlimited: the bench asks thousands of questions
     analyst = portrait.open(root, role="analyst", overrides=overrides)
-    viewer = portrait.open(root, role="viewer", actor="bench", overrides=overrides)
+    # a fresh actor each run: questions answered before would be free (and not re-charged)
+    actor = f"bench-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    viewer = portrait.open(root, role="viewer", actor=actor, overrides=overrides)
     con = duckdb.connect()
     profile = analyst.built.profile_file
     sql = f"SELECT count(*) FROM read_parquet('{profile}') WHERE city = '北京' AND age >= 30"
@@ -113,7 +122,7 @@ def main() -> None:
     errors.sort()
 
     person = _one_person(analyst)
-    group = person.split(" and ")[1]
+    group = person.split(" and ")[2]  # the person's city
     differences = []
     spent_before = viewer.disclosure.spent(viewer.caller)
     for age in range(18, 80):
@@ -127,7 +136,9 @@ def main() -> None:
                 differences.append(a - b)
     spent = viewer.disclosure.spent(viewer.caller) - spent_before
     mean = statistics.fmean(differences) if differences else float("nan")
-    se = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else None
+    sd = statistics.stdev(differences) if len(differences) > 1 else None
+    se = sd / len(differences) ** 0.5 if sd is not None else None
+    needed = round((sd / 0.25) ** 2) if sd else None  # pairs for a 0-vs-1 call at ~95%
 
     facts = base_facts(con)
     users = analyst.built.manifest.get("users")
@@ -157,8 +168,9 @@ def main() -> None:
     print(
         f"\nDifferencing attack on one person ({len(differences)} pairs, true difference 1 each): "
         f"estimate {mean:.2f} ± {se if se is None else round(se, 2)} (s.e.), "
-        f"budget spent {spent:g} (default daily budget "
-        f"{portrait.open(root).disclosure.policy.daily_budget:g})"
+        f"sd of one difference {sd if sd is None else round(sd, 2)}, budget spent {spent:g}; "
+        f"telling 0 from 1 (s.e. 0.25) needs about {needed} pairs, budget {needed} "
+        f"(default daily budget {portrait.open(root).disclosure.policy.daily_budget:g})"
     )
     write_results(
         RESULTS_DIR,
@@ -168,7 +180,14 @@ def main() -> None:
             "count": {s.key: sample_stats(s.samples) for s in count_sides},
             "insight": {s.key: sample_stats(s.samples) for s in insight_sides},
             "accuracy": {"counts": len(rules), "suppressed": suppressed, "errors": errors},
-            "attack": {"pairs": len(differences), "mean": mean, "se": se, "spent": spent},
+            "attack": {
+                "pairs": len(differences),
+                "mean": mean,
+                "sd": sd,
+                "se": se,
+                "spent": spent,
+                "pairs_needed": needed,
+            },
         },
     )
 

@@ -176,6 +176,7 @@ class Workspace:
         :func:`portrait.open` (else ``privacy.local_role``) and the OS user."""
         self._disclosure: Disclosure | None = None
         self._pin: _build.ProfileSnapshot | None = None
+        self._pii_cache: tuple[Any, frozenset[str]] | None = None
         self._index: ProfileIndex | None = None
         self._user_index: tuple[str, UserIdIndex] | None = None
         self._audit: Audit | None = None
@@ -1477,15 +1478,27 @@ class Workspace:
         return Audience(members, snap.profile_file, population, self._pii_tags)
 
     def _pii_tags(self) -> frozenset[str]:
-        """Tags marked ``pii: true`` (when built, or in their definitions now)."""
-        return frozenset(self._pii(list(self.built.tags)))
-
-    def _pii(self, names: list[str]) -> set[str]:
+        """Tags marked ``pii: true`` (when built, or in their definitions now), read again
+        when the profile version or a tag file changes (every rule check asks)."""
         from portrait.store.tagfiles import load_tag_files
 
         snap = self.built
-        defined = load_tag_files(self.layout.tags_dir)
-        return {n for n in names if snap.tags[n].get("pii") or (n in defined and defined[n].pii)}
+        files = sorted(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+            for p in self.layout.tags_dir.iterdir()
+            if p.suffix in (".yaml", ".yml")
+        )
+        key = (snap.version, tuple(files))
+        if self._pii_cache is None or self._pii_cache[0] != key:
+            defined = load_tag_files(self.layout.tags_dir)
+            found = frozenset(
+                n for n in snap.tags if snap.tags[n].get("pii") or (n in defined and defined[n].pii)
+            )
+            self._pii_cache = (key, found)
+        return self._pii_cache[1]
+
+    def _pii(self, names: list[str]) -> set[str]:
+        return set(names) & self._pii_tags()
 
     def _masker(self, names: list[str], unmask: bool) -> Any:
         from portrait.model.pii import mask_column
