@@ -591,3 +591,74 @@ def test_conversion_event_counts_for_every_group(demo_ws: Workspace) -> None:
         )
         assert report[group]["converted"] == len(members & converted), group
     assert report["control"]["converted"] > 0
+
+
+# -- personal data in previews -----------------------------------------------------------------
+def _real_values(ws: Workspace, *tags: str) -> pd.DataFrame:
+    """The profile's own values, read past every masking layer."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(ws.built.profile_file, columns=["user_id", *tags])
+    return table.to_pandas().set_index("user_id")
+
+
+def test_dry_run_masks_personal_data_unless_the_caller_may_see_it(demo_ws: Workspace) -> None:
+    from portrait.model.pii import mask_text
+
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    assert {"phone", "email"} <= campaigns.pii_tags()
+    one = [{"name": "A", "weight": 90, "template": "hi {{ phone }} {{ email }}"}]
+    campaigns.create(spec("contact", variants=one))
+    real = _real_values(demo_ws, "phone", "email")
+
+    plan = campaigns.dry_run("contact", samples=20).to_dict()
+    assert plan["rendered"] == plan["groups"][1]["to_send"] and plan["render_errors"] == 0
+    assert len(plan["samples"]) == 20
+    for sample in plan["samples"]:
+        phone, email = real.loc[sample["user_id"], ["phone", "email"]]
+        assert sample["text"] == f"hi {mask_text(phone)} {mask_text(email)}"
+        assert email not in sample["text"] and "@example.com" not in sample["text"]
+
+    shown = campaigns.dry_run("contact", samples=20, unmask=True).to_dict()
+    assert [s["text"] for s in shown["samples"]] == [
+        "hi {} {}".format(*real.loc[s["user_id"], ["phone", "email"]]) for s in shown["samples"]
+    ]
+    # what is sent carries the real values
+    assert campaigns.launch("contact").state == "completed"
+    messages = outbox(demo_ws, "contact")
+    assert len(messages) == plan["rendered"]
+    for m in messages:
+        assert m["text"] == "hi {} {}".format(*real.loc[m["user_id"], ["phone", "email"]])
+
+
+def test_dry_run_errors_and_samples_never_quote_personal_data(demo_ws: Workspace) -> None:
+    from portrait.model.pii import mask_text
+
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    variants = [
+        # fails for everyone, and the error names the value it looked up
+        {"name": "lookup", "weight": 30, "template": "{{ {}[email] }}"},
+        # fails with the real values only (every demo address has 21 characters)
+        {"name": "length", "weight": 30, "template": "{{ 100 // (email | length - 21) }}"},
+        # renders with the real values only (a masked address has no @): no samples to show
+        {"name": "domain", "weight": 30, "template": "{{ email.split('@')[1] | upper }}"},
+    ]
+    campaigns.create(spec("leaky", variants=variants))
+    real = _real_values(demo_ws, "email")
+    plan = campaigns.dry_run("leaky", samples=5)
+    sizes = {g.group: g.to_send for g in plan.groups}
+    assert plan.rendered == sizes["domain"] and plan.samples == []
+    assert len(plan.render_errors) == sizes["lookup"] + sizes["length"]
+    for error in plan.render_errors:
+        email = real.loc[error["user_id"], "email"]
+        assert email not in error["error"]
+        if error["variant"] == "lookup":
+            assert f"no attribute '{mask_text(email)}'" in error["error"]
+        else:
+            assert error["error"].startswith("template error (its text is withheld")
+
+    unmasked = campaigns.dry_run("leaky", samples=5, unmask=True)
+    assert {s["text"] for s in unmasked.samples} == {"EXAMPLE.COM"}
+    lookup = next(e for e in unmasked.render_errors if e["variant"] == "lookup")
+    assert real.loc[lookup["user_id"], "email"] in lookup["error"]
+    assert any("ZeroDivisionError" in e["error"] for e in unmasked.render_errors)

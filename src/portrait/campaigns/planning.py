@@ -1,11 +1,18 @@
 """Planning a run: split the audience into the control and the variants, apply the frequency
-cap, and (for a dry run) render every message."""
+cap, and (for a dry run) render every message.
+
+What a dry run shows (sample messages, render errors) is for people, so the values of
+personal-data tags (``pii: true``) are masked before they reach a template unless the caller
+may see them: a sample of ``hi {{ phone }}`` reads ``hi 138****5678``. Every message is still
+rendered from the real values to count what would fail when sending; an error met only with
+the real values is reported without its text, which could quote them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +24,7 @@ from portrait.campaigns.assignment import assign
 from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, render_safely
 from portrait.model.campaigns import CampaignSpec, FrequencyCap
+from portrait.model.pii import mask_text
 from portrait.stats.srm import SrmResult, srm_test
 from portrait.store.metadata import MetadataStore, deliveries
 
@@ -115,9 +123,12 @@ def plan_run(
     *,
     render: bool,
     samples: int = 3,
+    masked: Collection[str] = frozenset(),
 ) -> Plan:
     """Split ``members`` into the groups, apply the cap and (``render``) render every
-    message, keeping ``samples`` per variant and every render error."""
+    message, keeping ``samples`` per variant and every render error. The tags in ``masked``
+    (the personal-data tags, unless the caller may see them) reach the templates of samples
+    and shown errors masked (see the module docstring)."""
     started = time.perf_counter()
     uids = np.fromiter(members, dtype=np.int64, count=len(members))
     rows.prefetch(templates.tags)
@@ -139,9 +150,28 @@ def plan_run(
     srm = srm_test([g.users for g in groups], percents)
     result = Plan(spec, uids, user_ids, index, suppressed, groups, srm)
     if render:
-        _render_all(result, templates, rows, names, control, samples)
+        _render_all(result, templates, rows, names, control, samples, frozenset(masked))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def mask_values(values: Mapping[str, Any], tags: Collection[str]) -> dict[str, Any]:
+    """``values`` with those of ``tags`` masked (lists element by element), by the rule
+    every other output uses (:func:`portrait.model.pii.mask_text`)."""
+    out = dict(values)
+    for tag in tags:
+        value = out.get(tag)
+        if isinstance(value, list | tuple):
+            out[tag] = [mask_text(v) for v in value]
+        elif value is not None:
+            out[tag] = mask_text(value)
+    return out
+
+
+WITHHELD = (
+    "template error (its text is withheld: it could show personal data; a dry run by a "
+    "caller allowed to see personal data shows it)"
+)
 
 
 def _render_all(
@@ -151,22 +181,33 @@ def _render_all(
     names: list[str],
     control: int,
     samples: int,
+    masked: frozenset[str],
 ) -> None:
     sendable = np.flatnonzero((plan.group_index != control) & ~plan.suppressed)
     kept: dict[str, int] = {}
+    # per variant, the personal-data tags its templates read (masked in what is shown)
+    hidden = {v: masked.intersection(templates.reads.get(v, ())) for v in templates.texts}
     for start in range(0, len(sendable), _RENDER_CHUNK):
         chunk = sendable[start : start + _RENDER_CHUNK]
         values = rows.values(plan.uids[chunk], templates.tags)
         for pos, user in zip(chunk, values, strict=True):
             variant = names[int(plan.group_index[pos])]
-            out = render_safely(templates, variant, user)
+            out = render_safely(templates, variant, user)  # the real values: what sending does
+            private = hidden.get(variant)
             if isinstance(out, str):
+                if private:  # the error's text from masked values, or none at all
+                    shown = render_safely(templates, variant, mask_values(user, private))
+                    out = shown if isinstance(shown, str) else WITHHELD
                 plan.render_errors.append(
                     {"user_id": plan.user_ids[pos], "variant": variant, "error": out}
                 )
                 continue
             plan.rendered += 1
             if kept.get(variant, 0) < samples:
+                if private:
+                    out = render_safely(templates, variant, mask_values(user, private))
+                    if isinstance(out, str):
+                        continue  # renders with the real values only: not a sample to show
                 kept[variant] = kept.get(variant, 0) + 1
                 plan.samples.append(
                     {

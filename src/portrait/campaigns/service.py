@@ -15,7 +15,7 @@ import getpass
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from portrait.errors import InputError, NotFoundError, PortraitError
 from portrait.model.campaigns import CampaignSpec
 from portrait.model.channels import ChannelConfig, FileChannel
 from portrait.rules.validate import suggest
+from portrait.store.manifest import read_manifest
 from portrait.store.metadata import (
     MetadataStore,
     campaign_events,
@@ -78,6 +79,9 @@ class Inputs:
     event_names: Sequence[str] = ()  # the events there are (for conversion_event)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     actor: str = field(default_factory=lambda: _default_actor())
+    #: the tags marked ``pii: true`` (e.g. in their definitions since the build); those the
+    #: built profile marks are always counted too (:meth:`Campaigns.pii_tags`)
+    pii_tags: Callable[[], Iterable[str]] | None = None
 
 
 def _default_actor() -> str:
@@ -149,6 +153,15 @@ class Campaigns:
                 where=f"portrait.toml [channels.{spec.channel}]",
             )
         return templates
+
+    def pii_tags(self) -> frozenset[str]:
+        """The personal-data tags (``pii: true``): those the built profile marks, and those
+        :attr:`Inputs.pii_tags` names."""
+        built = read_manifest(self.inputs.profile_file.parent).get("tags", {})
+        marked = {name for name, meta in built.items() if meta.get("pii")}
+        if self.inputs.pii_tags is not None:
+            marked.update(self.inputs.pii_tags())
+        return frozenset(marked)
 
     def create(
         self, data: Mapping[str, Any] | CampaignSpec, *, replace: bool = False
@@ -292,10 +305,16 @@ class Campaigns:
         }
 
     def dry_run(
-        self, name_or_spec: str | Mapping[str, Any] | CampaignSpec, *, samples: int = 3
+        self,
+        name_or_spec: str | Mapping[str, Any] | CampaignSpec,
+        *,
+        samples: int = 3,
+        unmask: bool = False,
     ) -> Plan:
         """Sizes per group, cap suppressions, rendered samples and render errors; sends
-        nothing and changes nothing."""
+        nothing and changes nothing. ``unmask``: the caller may see personal data; without
+        it the values of ``pii`` tags reach the templates of samples and shown errors masked
+        (``138****5678``). Whether a caller may is decided by the caller's role, not here."""
         spec = (
             self.spec(name_or_spec) if isinstance(name_or_spec, str) else parse_spec(name_or_spec)
         )
@@ -309,6 +328,7 @@ class Campaigns:
             self._cap_check(spec),
             render=True,
             samples=samples,
+            masked=frozenset() if unmask else self.pii_tags(),
         )
 
     # -- launching ------------------------------------------------------------------
