@@ -593,7 +593,7 @@ def test_conversion_event_counts_for_every_group(demo_ws: Workspace) -> None:
     assert report["control"]["converted"] > 0
 
 
-# -- personal data in previews -----------------------------------------------------------------
+# -- personal data in previews, a killed batch's temp file -------------------------------------
 def _real_values(ws: Workspace, *tags: str) -> pd.DataFrame:
     """The profile's own values, read past every masking layer."""
     import pyarrow.parquet as pq
@@ -662,3 +662,65 @@ def test_dry_run_errors_and_samples_never_quote_personal_data(demo_ws: Workspace
     lookup = next(e for e in unmasked.render_errors if e["variant"] == "lookup")
     assert real.loc[lookup["user_id"], "email"] in lookup["error"]
     assert any("ZeroDivisionError" in e["error"] for e in unmasked.render_errors)
+
+
+def test_a_resumed_launch_removes_the_temp_file_of_a_killed_batch(demo_ws: Workspace) -> None:
+    """The sender is killed (SIGKILL, a real process) while its second batch is being
+    written: the batch's temporary file stays in the run's folder. The next launch removes it,
+    writes that batch whole and sends everyone exactly once."""
+    import signal
+    import subprocess
+    import sys
+
+    demo_ws = small_batches(demo_ws, 100)
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec())
+    run_folder = demo_ws.root / "campaigns" / "outbox" / "autumn" / "run-0001"
+    elsewhere = demo_ws.root / "campaigns" / "outbox" / "other" / "run-0001" / ".batch-x.tmp"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_text("another campaign's business", encoding="utf-8")
+    script = f"""
+import os, signal
+import portrait
+
+written = 0
+fsync = os.fsync
+
+def killing_fsync(fd):
+    global written
+    if ".batch-" in os.readlink(f"/proc/self/fd/{{fd}}"):
+        written += 1
+        if written == 2:  # the second batch is in its temp file, not yet renamed
+            os.kill(os.getpid(), signal.SIGKILL)
+    fsync(fd)
+
+os.fsync = killing_fsync
+portrait.open({str(demo_ws.root)!r}).campaigns().launch("autumn")
+"""
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    stale = list(run_folder.glob(".batch-*.tmp"))
+    assert len(stale) == 1 and len(list(run_folder.glob("batch-*.jsonl"))) == 1
+    assert campaigns.state("autumn") == "running"
+
+    done = campaigns.launch("autumn")
+    assert done.state == "completed" and done.pending == 0
+    assert not list(run_folder.glob(".batch-*.tmp"))
+    assert elsewhere.exists()  # only the launched run's folder is tidied
+    ids = [m["user_id"] for m in outbox(demo_ws, "autumn")]
+    assert len(ids) == len(set(ids)) == done.sent
+
+
+def test_a_resumed_launch_removes_stale_temp_files(demo_ws: Workspace) -> None:
+    demo_ws = small_batches(demo_ws, 100)
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    campaigns.create(spec())
+    assert campaigns.launch("autumn", batch_limit=1).state == "running"
+    run_folder = demo_ws.root / "campaigns" / "outbox" / "autumn" / "run-0001"
+    half = run_folder / ".batch-k2j3h4.tmp"
+    half.write_text('{"message_id": "autumn:1:u0000', encoding="utf-8")  # cut short
+    done = campaigns.launch("autumn")
+    assert done.state == "completed" and not half.exists()
+    assert [p.name for p in run_folder.iterdir() if p.name.startswith(".")] == []
+    ids = [m["user_id"] for m in outbox(demo_ws, "autumn")]
+    assert len(ids) == len(set(ids)) == done.sent

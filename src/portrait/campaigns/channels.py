@@ -97,23 +97,44 @@ class DeliveryFailed(Exception):
 class Channel(Protocol):
     name: str
 
+    def start(self, campaign: str, run: int) -> None:
+        """Called before a run's batches go out, a resumed run's too (one launch of a
+        campaign at a time holds its lock): tidy what a killed launch left."""
+        ...
+
     def send(self, key: str, messages: Sequence[Message]) -> None: ...
 
     def close(self) -> None: ...
 
 
+TEMP_PREFIX, TEMP_SUFFIX = ".batch-", ".tmp"
+
+
 class FileOutbox:
     """``<folder>/<campaign>/run-<n>/batch-<first uid>.jsonl``, each file written whole (temp
-    + rename)."""
+    ``.batch-*.tmp`` + rename). A launch killed while writing leaves its temp file behind;
+    the next launch of the run removes it (:meth:`start`) before sending on, so whoever
+    picks up the outbox only ever sees whole batches."""
 
     def __init__(self, name: str, folder: Path):
         self.name = name
         self.folder = folder
 
+    def run_folder(self, campaign: str, run: int) -> Path:
+        return self.folder / campaign / f"run-{run:04d}"
+
     def path(self, key: str) -> Path:
         campaign, run, batch = key.split(":")
         # a batch is named by its first uid: files sort in send order
-        return self.folder / campaign / f"run-{int(run):04d}" / f"batch-{int(batch):010d}.jsonl"
+        return self.run_folder(campaign, int(run)) / f"batch-{int(batch):010d}.jsonl"
+
+    def start(self, campaign: str, run: int) -> None:
+        """Remove the run's temp files: a batch being written when its launch was killed.
+        Its records are still pending, so the batch is written again, whole."""
+        folder = self.run_folder(campaign, run)
+        if folder.is_dir():
+            for stale in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
 
     def send(self, key: str, messages: Sequence[Message]) -> None:
         target = self.path(key)
@@ -121,7 +142,7 @@ class FileOutbox:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         body = "".join(m.json_object() + "\n" for m in messages)
-        fd, temp = tempfile.mkstemp(prefix=".batch-", suffix=".tmp", dir=target.parent)
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
         try:
             os.fchmod(fd, plain_file_mode())  # for whoever picks the outbox up, as open() would
             with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -164,6 +185,9 @@ class Webhook:
             )
         self.secret = secret.encode()
         self.client = httpx.Client(timeout=config.timeout)
+
+    def start(self, campaign: str, run: int) -> None:
+        return None  # nothing kept here: the receiver drops repeated keys
 
     def send(self, key: str, messages: Sequence[Message]) -> None:
         import httpx
@@ -210,6 +234,9 @@ class Smtp:
         self.name = name
         self.config = config
         self.attempts = max(1, attempts)
+
+    def start(self, campaign: str, run: int) -> None:
+        return None
 
     def send(self, key: str, messages: Sequence[Message]) -> None:
         config = self.config

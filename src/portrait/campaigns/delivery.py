@@ -185,6 +185,7 @@ class Sender:
         spec = self.spec
         started = time.perf_counter()
         sent = 0
+        self.channel.start(spec.name, self.run)  # e.g. a killed batch's temp file
         for done, (batch, records) in enumerate(self._batches(batch_size), start=1):
             if self.cancelled():
                 return "cancelled"
