@@ -593,7 +593,7 @@ def test_conversion_event_counts_for_every_group(demo_ws: Workspace) -> None:
     assert report["control"]["converted"] > 0
 
 
-# -- personal data in previews, a killed batch's temp file -------------------------------------
+# -- personal data in previews, template cost, a killed batch's temp file -----------------------
 def _real_values(ws: Workspace, *tags: str) -> pd.DataFrame:
     """The profile's own values, read past every masking layer."""
     import pyarrow.parquet as pq
@@ -662,6 +662,63 @@ def test_dry_run_errors_and_samples_never_quote_personal_data(demo_ws: Workspace
     lookup = next(e for e in unmasked.render_errors if e["variant"] == "lookup")
     assert real.loc[lookup["user_id"], "email"] in lookup["error"]
     assert any("ZeroDivisionError" in e["error"] for e in unmasked.render_errors)
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            "{% for i in range(100) %}{% for j in range(200) %}x{% endfor %}{% endfor %}",
+            "variant 'A' template: more than 10,000 loop iterations in one message (the limit)",
+        ),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "variant 'A' template: range() of 100,000 items; a message may loop over at most "
+            "1,000 (the limit)",
+        ),
+        (
+            "{% for i in range(1000) %}{{ city }}{{ range(50) | join }}{% endfor %}",
+            "variant 'A' template: the message is longer than 65,536 characters (the limit)",
+        ),
+        ("{{ 'x' * 300000000 }}", "'*' would make a value of 300,000,000 characters"),
+    ],
+)
+def test_a_template_over_a_cost_limit_is_refused_at_creation(
+    demo_ws: Workspace, template: str, message: str
+) -> None:
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    costly = [
+        {"name": "A", "weight": 45, "template": template},
+        {"name": "B", "weight": 45, "template": "{{ city }}"},
+    ]
+    started = time.perf_counter()
+    with pytest.raises(InputError) as exc:
+        campaigns.create(spec("costly", variants=costly))
+    assert time.perf_counter() - started < 5
+    assert message in str(exc.value)
+    first = min(demo_ws.select(AUDIENCE).ids())  # user ids sort like the dense ids here
+    assert f"tried on the audience's first user ({first})" in str(exc.value)
+    assert campaigns.names() == []
+    # the same is refused for an empty audience (tried on a user without values)
+    with pytest.raises(InputError, match="a user without values"):
+        campaigns.create(spec("costly", audience="age > 500", variants=costly))
+
+
+def test_a_template_over_a_limit_for_some_users_fails_only_them(demo_ws: Workspace) -> None:
+    """Over a limit for some users only: their messages are render errors (dry run) and
+    failed deliveries with the reason (launch); the others are sent."""
+    campaigns = demo_ws.campaigns(clock=Clock(T0))
+    first = min(demo_ws.select(AUDIENCE).ids())
+    age = int(_real_values(demo_ws, "age").loc[first, "age"])
+    # range(0) for the first user's age (tried at creation), over 1,000 six years off
+    template = f"{{% for i in range((age - {age}) | abs * 200) %}}.{{% endfor %}}{{{{ age }}}}"
+    campaigns.create(spec("ages", variants=[{"name": "A", "weight": 90, "template": template}]))
+    plan = campaigns.dry_run("ages").to_dict()
+    assert plan["render_errors"] > 0 and plan["rendered"] > 0
+    assert "range() of" in plan["first_errors"][0]["error"]
+    assert "a message may loop over at most 1,000" in plan["first_errors"][0]["error"]
+    report = campaigns.launch("ages")
+    assert report.failed == plan["render_errors"] and report.sent == plan["rendered"]
 
 
 def test_a_resumed_launch_removes_the_temp_file_of_a_killed_batch(demo_ws: Workspace) -> None:

@@ -65,3 +65,19 @@ class ProfileRows:
         """One dict per uid with ``user_id`` and ``columns``."""
         rows: list[dict[str, Any]] = self._rows(uids, columns).to_pylist()
         return rows
+
+
+def one_row(profile_file: Path, uid: int, columns: Sequence[str]) -> dict[str, Any]:
+    """``user_id`` and ``columns`` of one user, reading only the row group that holds it
+    (a check at campaign creation should not read whole columns of a large profile)."""
+    names = list(dict.fromkeys(["user_id", *columns]))
+    file = pq.ParquetFile(profile_file)
+    start = 0
+    for group in range(file.metadata.num_row_groups):
+        rows = file.metadata.row_group(group).num_rows
+        if uid < start + rows:
+            table = file.read_row_group(group, columns=names).slice(uid - start, 1)
+            found: dict[str, Any] = table.to_pylist()[0]
+            return found
+        start += rows
+    raise KeyError(f"uid {uid} is not in {profile_file}")

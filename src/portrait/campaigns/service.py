@@ -31,10 +31,11 @@ from sqlalchemy.exc import IntegrityError
 
 from portrait.campaigns.channels import DeliveryFailed, open_channel
 from portrait.campaigns.delivery import LaunchReport, Sender, delivery_counts, start_run
+from portrait.campaigns.limits import TemplateLimitError
 from portrait.campaigns.measure import effect_report, load_responses, user_history, utc
 from portrait.campaigns.planning import CapCheck, Plan, cap_reason, effective_cap, plan_run
 from portrait.campaigns.responses import ResponseReport, parse_rows, read_response_file
-from portrait.campaigns.rows import ProfileRows
+from portrait.campaigns.rows import ProfileRows, one_row
 from portrait.campaigns.templates import CompiledTemplates, compile_templates
 from portrait.errors import InputError, NotFoundError, PortraitError
 from portrait.model.campaigns import CampaignSpec
@@ -163,12 +164,40 @@ class Campaigns:
             marked.update(self.inputs.pii_tags())
         return frozenset(marked)
 
+    def check_cost(self, spec: CampaignSpec, templates: CompiledTemplates) -> None:
+        """Render every variant for the audience's first user (or, for an empty audience, a
+        user without values): a template over a limit of what one message may cost
+        (:mod:`portrait.campaigns.limits`) is refused now rather than failing every user at
+        send time. Other render errors depend on the user; the dry run reports them."""
+        members = self.inputs.audience(spec.audience).bitmap
+        if len(members):
+            user = one_row(self.inputs.profile_file, int(members.min()), templates.tags)
+            who = f"the audience's first user ({user['user_id']})"
+        else:
+            user = {"user_id": "", **dict.fromkeys(templates.tags)}
+            who = "a user without values (the audience is empty now)"
+        for variant in spec.variants:
+            try:
+                templates.render(variant.name, user)
+            except TemplateLimitError as exc:
+                raise TemplateLimitError(
+                    exc.message,
+                    where=exc.where,
+                    hint=f"templates are tried on {who} when a campaign is created; make "
+                    "the loops, ranges or texts smaller",
+                    kind=exc.kind,
+                ) from None
+            except Exception:  # noqa: S112 (per-user errors are the dry run's to report)
+                continue
+
     def create(
         self, data: Mapping[str, Any] | CampaignSpec, *, replace: bool = False
     ) -> dict[str, Any]:
-        """Store a new campaign as a draft (``replace`` a draft of the same name)."""
+        """Store a new campaign as a draft (``replace`` a draft of the same name). Refused
+        when a check fails (:meth:`check`) or a template goes over a limit of what one
+        message may cost (:meth:`check_cost`)."""
         spec = parse_spec(data)
-        self.check(spec)
+        self.check_cost(spec, self.check(spec))
         now = self.inputs.clock()
         try:
             with self.store.transaction() as conn:
