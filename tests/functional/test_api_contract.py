@@ -24,8 +24,8 @@ def test_no_server_errors_on_generated_requests(demo_ws: Workspace) -> None:
     assert len(operations) >= 27
     failures: list[str] = []
     calls = 0
-    for operation in operations:
 
+    def check(operation: Any) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
         def call(case: Any) -> None:
@@ -41,5 +41,8 @@ def test_no_server_errors_on_generated_requests(demo_ws: Workspace) -> None:
                 )
 
         call()
+
+    for operation in operations:
+        check(operation)
     assert calls >= len(operations) * 2  # requests were generated and sent
     assert failures == []

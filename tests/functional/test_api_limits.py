@@ -72,11 +72,12 @@ def _chunked_post(port: int, path: str, headers: dict[str, str], mebibytes: int)
     chunk = f"{MiB:x}\r\n".encode() + b" " * MiB + b"\r\n"
     sent = 0
     try:
-        for sent in range(1, mebibytes + 1):
+        for _ in range(mebibytes):
             readable, _, _ = select.select([sock], [], [], 0)
             if readable:
                 break
             sock.sendall(chunk)
+            sent += 1
         else:
             sock.sendall(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError):
