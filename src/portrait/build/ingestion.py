@@ -27,9 +27,12 @@ import duckdb
 from portrait.build.readers import (
     FileReader,
     apply_mapping,
+    as_written,
+    data_columns,
     detect_format,
     file_digest,
 )
+from portrait.build.timebounds import TimeBounds
 from portrait.build.validation import check_required, column_types, validation_query
 from portrait.build.warehouse import TableState, warehouse_dir
 from portrait.config import Config
@@ -132,7 +135,7 @@ def ingest(
             progress.start(
                 f"read {path.name}" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
             )
-            reader = FileReader(con, files, file_format)
+            reader = FileReader(con, files, file_format, keep={*spec.known(), *mapping.values()})
             raw = reader.load()
             raw = apply_mapping(con, raw, mapping, path)
             check_required(spec, raw, path, mapping)
@@ -141,9 +144,10 @@ def ingest(
 
             progress.start("validate rows")
             utc = config["data.timezone"] == "UTC"
+            bounds = TimeBounds.from_config(config)
             con.execute(
                 "CREATE TEMP TABLE checked AS "
-                + validation_query(spec, types, raw, utc, trim=file_format == "csv")
+                + validation_query(spec, types, raw, bounds, utc, trim=file_format == "csv")
             )
             progress.finish()
             counts = con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
@@ -156,7 +160,8 @@ def ingest(
             ).fetchall()
             row_word = "line" if file_format == "jsonl" else "row"
             report.problems = [
-                f"{r[0]} {row_word} {r[1]}, column '{r[2]}': {r[3]}" for r in examples
+                f"{r[0]} {row_word} {r[1]}" + (f", column '{r[2]}'" if r[2] else "") + f": {r[3]}"
+                for r in examples
             ]
             if report.rows_rejected and on_error == "fail":
                 more = report.rows_rejected - len(examples)
@@ -183,7 +188,9 @@ def ingest(
                 progress.start(f"write {table}")
                 if report.rows_rejected:
                     report.rejects_file = str(_write_rejects(con, layout, table, path))
-                new_state = _write_table(con, spec, types, staging, current, previous, report)
+                new_state = _write_table(
+                    con, spec, types, staging, current, previous, report, bounds
+                )
                 new_state.batches.append(
                     {
                         **batch_key,
@@ -225,9 +232,12 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, layout: Layout, table: str, p
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     out = layout.rejects_dir / f"{table}-{path.stem}-{stamp}.csv"
     tmp = out.with_suffix(".tmp")
+    values = ", ".join(
+        f"{as_written(c, t, 's')} AS {quote(c)}" for c, t in data_columns(con).items()
+    )
     con.execute(
         "COPY (SELECT s._fname AS _file, s._line AS _row, c._column, c._error, "
-        "s.* EXCLUDE (_fname, _line) FROM src s "
+        f"{values} FROM src s "
         "JOIN checked c ON c._row = s.rowid + 1 WHERE c._error IS NOT NULL ORDER BY c._row) "
         f"TO {path_literal(tmp)} (FORMAT csv, HEADER true)"
     )
@@ -243,8 +253,14 @@ def _write_table(
     current: Path | None,
     previous: TableState | None,
     report: IngestReport,
+    bounds: TimeBounds,
 ) -> TableState:
-    """Write the table's files for the new version into ``staging``; return its state."""
+    """Write the table's files for the new version into ``staging``; return its state.
+
+    ``max_time`` counts only times inside ``bounds``: rows stored before ingest checked the
+    range stay stored (the build leaves them out) but must not move the as-of date."""
+    lo, hi = bounds.sql()
+    in_range = f"FILTER (WHERE ts >= {lo} AND ts < {hi})"
     columns = dict(previous.columns) if previous else {}
     columns.update(types)
     version = (previous.version if previous else 0) + 1
@@ -264,7 +280,15 @@ def _write_table(
         )
         row = con.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR) FROM ({good})").fetchone()
         assert row is not None
-        times = [t for t in (row[1], previous.max_time if previous else None) if t]
+        earlier = previous.max_time if previous else None
+        if previous is not None and current is not None and not bounds.holds_text(earlier):
+            stored = "[" + ", ".join(path_literal(current / f) for f in previous.files) + "]"
+            found = con.execute(
+                f"SELECT CAST(max(ts) {in_range} AS VARCHAR) "
+                f"FROM read_parquet({stored}, union_by_name = true)"
+            ).fetchone()
+            earlier = found[0] if found else None
+        times = [t for t in (row[1], earlier) if t]
         rows = (previous.rows if previous else 0) + int(row[0])
         return TableState(
             spec.name,
@@ -316,7 +340,7 @@ def _write_table(
         f"COPY (SELECT * FROM ({select}){order}) TO {target} (FORMAT parquet, COMPRESSION zstd)"
     )
     max_uid = "max(uid)" if spec.name == "users" else "-1"
-    max_ts = "CAST(max(ts) AS VARCHAR)" if spec.time_column else "NULL"
+    max_ts = f"CAST(max(ts) {in_range} AS VARCHAR)" if spec.time_column else "NULL"
     row = con.execute(
         f"SELECT count(*), {max_uid}, {max_ts} FROM read_parquet({target})"
     ).fetchone()

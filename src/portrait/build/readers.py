@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
 
+from portrait.build.jsonlines import load_json_file
+from portrait.build.textchecks import MAX_LINE_BYTES, check_csv_header, read_error
 from portrait.engine.duckdb import path_literal, quote, sql_literal
 from portrait.errors import IngestError, InputError
 
@@ -66,25 +68,48 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
 class FileReader:
     """Reads input files into a DuckDB temp table ``src`` with ``_fname`` and ``_line``
     (the file's name and the row's number in it: the data row for CSV and Parquet, the line
-    for JSON lines) so every problem can be pointed at."""
+    for JSON lines) so every problem can be pointed at, and ``_read_column``/``_read_error``
+    for a problem of the whole record found while reading (JSON lines).
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, paths: list[Path], fmt: FileFormat):
+    ``keep``: column names never flattened (the table's known columns)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        paths: list[Path],
+        fmt: FileFormat,
+        keep: Collection[str] = (),
+    ):
         self.con = con
         self.paths = paths
         self.fmt = fmt
+        self.keep = keep
 
-    def _source(self, path: Path) -> tuple[str, list[Any]]:
+    @staticmethod
+    def delimiter(path: Path) -> str:
+        return "\t" if path.suffix.lower() == ".tsv" else ","
+
+    def _read(self, i: int, path: Path) -> str:
+        """Read one file into a temp table; return the SELECT of its data columns plus
+        ``_read_column``, ``_read_error`` and ``_rec`` (the record number from 0)."""
         lit = path_literal(path)
-        if self.fmt == "csv":
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            return (
-                f"read_csv({lit}, all_varchar = true, header = true, delim = ?, "
-                "quote = '\"', escape = '\"', strict_mode = true, null_padding = false)",
-                [sep],
-            )
-        if self.fmt == "parquet":
-            return f"read_parquet({lit})", []
-        return f"read_json({lit}, format = 'auto')", []
+        no_problem = "CAST(NULL AS VARCHAR) AS _read_column, CAST(NULL AS VARCHAR) AS _read_error"
+        try:
+            if self.fmt == "jsonl":
+                return load_json_file(self.con, i, path, self.keep)
+            if self.fmt == "csv":
+                check_csv_header(path, self.delimiter(path))
+                self.con.execute(
+                    f"CREATE TEMP TABLE src_{i} AS SELECT * FROM read_csv({lit}, "
+                    "all_varchar = true, header = true, delim = ?, quote = '\"', escape = '\"', "
+                    f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE_BYTES})",
+                    [self.delimiter(path)],
+                )
+            else:
+                self.con.execute(f"CREATE TEMP TABLE src_{i} AS SELECT * FROM read_parquet({lit})")
+        except duckdb.Error as exc:
+            raise read_error(path, self.fmt, self.delimiter(path), str(exc)) from None
+        return f"SELECT *, {no_problem}, rowid AS _rec FROM src_{i}"
 
     def label(self, path: Path) -> str:
         """How problems name a file: its name, or the path when two files share a name."""
@@ -111,39 +136,18 @@ class FileReader:
         return f"lines_{i}"
 
     def load(self) -> dict[str, str]:
-        for i, path in enumerate(self.paths):
-            source, params = self._source(path)
-            try:
-                self.con.execute(f"CREATE TEMP TABLE src_{i} AS SELECT * FROM {source}", params)
-            except duckdb.Error as exc:
-                raise IngestError(
-                    f"cannot read the file as {self.fmt}: {str(exc).splitlines()[0]}",
-                    where=str(path),
-                    hint="check the format, the header line and the quoting",
-                ) from None
+        reads = [self._read(i, path) for i, path in enumerate(self.paths)]
         parts = []
-        for i, path in enumerate(self.paths):
-            columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE src_{i}").fetchall()}
-            select = []
-            for name, typ in columns.items():
-                is_struct = typ.upper().startswith("STRUCT(") and typ.endswith(")")
-                if is_struct and self.fmt == "jsonl":
-                    # JSON objects nest event properties: lift struct fields to columns.
-                    fields = self.con.execute(
-                        f"SELECT unnest(struct_keys(any_value({quote(name)}))) FROM src_{i}"
-                    ).fetchall()
-                    select += [f"s.{quote(name)}.{quote(f[0])} AS {quote(f[0])}" for f in fields]
-                else:
-                    select.append(f"s.{quote(name)}")
+        for i, (path, read) in enumerate(zip(self.paths, reads, strict=True)):
             fname = sql_literal(self.label(path))
             lines = self._json_lines(i, path) if self.fmt == "jsonl" else None
-            source = f"(SELECT *, rowid AS _rec FROM src_{i}) s"
+            source = f"({read}) s"
             line = "s._rec + 1"
             if lines is not None:
                 source += f" JOIN {lines} l ON l.record = s._rec"
                 line = "l.line"
             parts.append(
-                f"SELECT {', '.join(select)}, {fname} AS _fname, {line} AS _line, "
+                f"SELECT s.* EXCLUDE (_rec), {fname} AS _fname, {line} AS _line, "
                 f"{i} AS _fidx FROM {source}"
             )
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
@@ -157,20 +161,29 @@ class FileReader:
             raise IngestError(
                 f"cannot combine the columns of the files: {str(exc).splitlines()[0]}",
                 where=", ".join(str(p) for p in self.paths),
-                hint="nested values other than one level of properties are not supported",
+                hint="give a column the same type in every file",
             ) from None
         for i in range(len(self.paths)):
-            self.con.execute(f"DROP TABLE src_{i}")
+            self.con.execute(f"DROP TABLE IF EXISTS src_{i}")
+            self.con.execute(f"DROP TABLE IF EXISTS jraw_{i}")
         return data_columns(self.con)
+
+
+#: Columns of ``src`` that say where a row came from and what was wrong with it as a whole.
+BOOKKEEPING = ("_fname", "_line", "_read_column", "_read_error")
 
 
 def data_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Columns of ``src`` without the bookkeeping ones."""
-    return {
-        r[0]: r[1]
-        for r in con.execute("DESCRIBE src").fetchall()
-        if r[0] not in ("_fname", "_line")
-    }
+    return {r[0]: r[1] for r in con.execute("DESCRIBE src").fetchall() if r[0] not in BOOKKEEPING}
+
+
+def as_written(column: str, raw_type: str, table: str) -> str:
+    """SQL for a raw value of ``table`` as the file had it (a JSON string without quotes)."""
+    col = f"{table}.{quote(column)}"
+    if raw_type.upper() == "JSON":
+        return f"CASE WHEN json_type({col}) = 'VARCHAR' THEN {col} ->> '$' ELSE CAST({col} AS VARCHAR) END"
+    return col
 
 
 def apply_mapping(
@@ -191,7 +204,8 @@ def apply_mapping(
         for c in raw
         if not (c not in renamed and c in mapping)  # a mapped target shadows a same-named column
     )
-    con.execute(f"CREATE TEMP TABLE src2 AS SELECT {select}, _fname, _line FROM src ORDER BY rowid")
+    keep = ", ".join(BOOKKEEPING)
+    con.execute(f"CREATE TEMP TABLE src2 AS SELECT {select}, {keep} FROM src ORDER BY rowid")
     con.execute("DROP TABLE src")
     con.execute("ALTER TABLE src2 RENAME TO src")
     return data_columns(con)

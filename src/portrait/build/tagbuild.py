@@ -34,6 +34,7 @@ from portrait.build.built import (
     profile_snapshot,
 )
 from portrait.build.stats import tag_stats
+from portrait.build.timebounds import TimeBounds, last_recorded_time, register_in_range
 from portrait.build.warehouse import WarehouseSnapshot, snapshot
 from portrait.compile import BuildQueries, plan_queries, validate_tags
 from portrait.config import Config
@@ -63,6 +64,7 @@ class BuildReport:
     up_to_date: bool = False
     segments_refreshed: list[str] = field(default_factory=list)
     segments_failed: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -71,10 +73,17 @@ class BuildReport:
 
 
 def resolve_as_of(config: Config, warehouse: WarehouseSnapshot) -> dt.date:
-    """The configured as-of date, or the last event date, or today (UTC) without events."""
+    """The configured as-of date, or the last event date, or today (UTC) without events.
+
+    Only times inside [``ingest.min_time``, ``ingest.max_time``) count: a table whose recorded
+    last time is outside (stored before ingest checked the range) is scanned for its last
+    time inside."""
     if config["data.as_of"] != "auto":
         return dt.date.fromisoformat(config["data.as_of"])
-    return warehouse.last_event_date() or dt.datetime.now(dt.UTC).date()
+    last = last_recorded_time(config, warehouse)
+    if last is not None:
+        return last.date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def _reads(tag: AnyTag) -> list[str]:
@@ -203,9 +212,12 @@ def build(
         engine = open_engine(EngineSettings.from_config(config, layout.spill_dir))
         try:
             with store.stage() as staging:
+                bounds = TimeBounds.from_config(config)
                 for table, state in warehouse.tables.items():
                     assert warehouse.path is not None
-                    engine.register_parquet(table, state.paths(warehouse.path))
+                    report.warnings += register_in_range(
+                        engine, table, state.paths(warehouse.path), bounds
+                    )
                 reuse_relation = None
                 if reused:
                     engine.register_parquet("prev_profile", [previous.profile_file])

@@ -7,121 +7,74 @@ from pathlib import Path
 
 import duckdb
 
+from portrait.build.conversions import WHITESPACE, RawColumn, column_checks, typed_expr
+from portrait.build.timebounds import TimeBounds
 from portrait.build.warehouse import TableState
-from portrait.engine.duckdb import quote, value_type
+from portrait.engine.duckdb import quote, sql_literal, value_type
 from portrait.errors import IngestError
-from portrait.model.schema import SQL_TYPES, TableSpec
+from portrait.model.schema import TableSpec
 
-_TYPE_WORDS = {
-    "string": "text",
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true/false",
-    "date": "a date",
-    "timestamp": "a timestamp",
-    "list<string>": "a list",
-}
-LIST_SEPARATOR = "|"
+_WHOLE = "'[+-]?[0-9]+'"
 
 
-def _is_text(raw_type: str) -> bool:
-    return raw_type.upper().startswith("VARCHAR")
-
-
-def _typed_expr(column: str, vtype: str, raw_type: str, utc: bool = True, trim: bool = True) -> str:
-    """SQL that converts a raw column to ``vtype``, NULL when it cannot.
-
-    ``utc``: the workspace time zone is UTC, so naive timestamps need no conversion.
-    ``trim``: text typed by hand (CSV) has blanks trimmed; text in a typed format (Parquet,
-    JSON) is taken as written. Empty text is missing either way.
-    """
-    col = quote(column)
-    raw = raw_type.upper()
-    as_text = col if _is_text(raw) else f"CAST({col} AS VARCHAR)"
-    text = f"NULLIF(trim({as_text}), '')" if trim else f"NULLIF({as_text}, '')"
-    if vtype == "timestamp":
-        # Values with an offset (or a zone-aware type) are converted to UTC; values without one
-        # (text or a naive timestamp type) are in the workspace time zone (the session's).
-        # epoch_us/make_timestamp turn an instant into naive UTC without a time-zone lookup.
-        if raw == "TIMESTAMP WITH TIME ZONE":
-            return f"make_timestamp(epoch_us({col}))"
-        if raw.startswith("TIMESTAMP") or raw == "DATE":
-            if utc:
-                return f"CAST({col} AS TIMESTAMP)"
-            return f"make_timestamp(epoch_us(CAST({col} AS TIMESTAMPTZ)))"
-        return f"make_timestamp(epoch_us(TRY_CAST({text} AS TIMESTAMPTZ)))"
-    if vtype == "list<string>":
-        if raw.endswith("[]"):
-            return f"CAST({col} AS VARCHAR[])"
-        return (
-            f"list_filter(list_transform(string_split(CAST({col} AS VARCHAR), "
-            f"'{LIST_SEPARATOR}'), lambda x: trim(x)), lambda x: x <> '')"
-        )
-    if vtype == "string":
-        return text
-    if not _can_fail(vtype, raw):
-        return f"CAST({col} AS {SQL_TYPES[vtype]})"
-    if vtype == "bool":
-        return f"TRY_CAST({text} AS BOOLEAN)"
-    if vtype == "int" and not raw.endswith("INT"):
-        # TRY_CAST('4.5' AS BIGINT) rounds; a whole number must look like one.
-        return f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
-    return f"TRY_CAST({text} AS {SQL_TYPES[vtype]})"
-
-
-_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
-
-
-def _can_fail(vtype: str, raw_type: str) -> bool:
-    """Whether converting a column of ``raw_type`` to ``vtype`` can fail on some row."""
-    raw = raw_type.upper()
-    if vtype in ("string", "list<string>"):
-        return False
-    if vtype == "int":
-        return raw not in _INT_TYPES
-    if vtype == "float":
-        return not (
-            raw in _INT_TYPES
-            or raw in ("FLOAT", "DOUBLE", "BIGINT", "HUGEINT", "UBIGINT")
-            or raw.startswith("DECIMAL")
-        )
-    if vtype == "bool":
-        return raw != "BOOLEAN"
-    if vtype in ("timestamp", "date"):
-        return _is_text(raw) or not (raw.startswith("TIMESTAMP") or raw == "DATE")
-    return True
-
-
-def _is_blank(column: str, raw_type: str) -> str:
-    col = quote(column)
-    if _is_text(raw_type):
-        return f"({col} IS NULL OR trim({col}) = '')"
-    return f"({col} IS NULL)"
-
-
-def _infer_type(con: duckdb.DuckDBPyConnection, column: str, raw_type: str) -> str:
-    """Value type of a column the table spec does not know (an attribute or a property)."""
-    natural = value_type(raw_type)
-    if natural != "string" or not raw_type.upper().startswith("VARCHAR"):
-        return natural
-    col = quote(column)
-    text = f"NULLIF(trim({col}), '')"
+def _infer_text_type(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """Value type of a text column from every non-empty value: ``int`` when all are whole
+    numbers that fit 64 bits, ``string`` when some whole number does not (long ids keep every
+    digit), else ``float`` when all are numbers, ``bool`` when all are truth values."""
+    text = f"NULLIF(trim({quote(column)}, {WHITESPACE}), '')"
     row = con.execute(
-        f"SELECT count({text}), count_if(regexp_full_match({text}, '[+-]?[0-9]+')), "
-        f"count(TRY_CAST({text} AS DOUBLE)),"
-        f" count(TRY_CAST({text} AS BOOLEAN)) FROM src"
+        f"SELECT count({text}), count_if(regexp_full_match({text}, {_WHOLE})), "
+        f"count_if(regexp_full_match({text}, {_WHOLE}) AND TRY_CAST({text} AS BIGINT) IS NOT NULL), "
+        f"count(TRY_CAST({text} AS DOUBLE)), count(TRY_CAST({text} AS BOOLEAN)) FROM src"
     ).fetchone()
     assert row is not None
-    n, ints, floats, bools = row
+    n, whole, fits, floats, bools = row
     if n == 0:
         return "string"
-    if ints == n:
-        return "int"
+    if whole == n:
+        return "int" if fits == n else "string"
     if floats == n:
         return "float"
-    if bools == n and n > 0:
+    if bools == n:
         return "bool"
     return "string"
+
+
+_KIND_TYPES = {
+    "VARCHAR": "string",
+    "OBJECT": "string",
+    "BIGINT": "number",
+    "UBIGINT": "number",
+    "DOUBLE": "number",
+    "BOOLEAN": "bool",
+    "ARRAY": "list<string>",
+}
+
+
+def _infer_json_type(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """Value type of a JSON column: the kind most of its values have (ties: the kind seen
+    first). Values of another kind are then bad rows, judged one by one."""
+    col = quote(column)
+    rows = con.execute(
+        f"SELECT json_type({col}) AS kind, count(*), min(rowid), "
+        f"count_if(NOT regexp_full_match({col} ->> '$', {_WHOLE})) "
+        f"FROM src WHERE {col} IS NOT NULL GROUP BY kind"
+    ).fetchall()
+    votes: dict[str, list[int]] = {}
+    fractions = 0
+    for kind, n, first, not_whole in rows:
+        family = _KIND_TYPES.get(str(kind), "string")
+        vote = votes.setdefault(family, [0, int(first)])
+        vote[0] += int(n)
+        vote[1] = min(vote[1], int(first))
+        if kind == "DOUBLE":
+            fractions += int(not_whole)
+    if not votes:
+        return "string"
+    family = max(votes, key=lambda f: (votes[f][0], -votes[f][1]))
+    if family == "number":
+        return "float" if fractions else "int"
+    return family
 
 
 def column_types(
@@ -132,7 +85,7 @@ def column_types(
     infer: bool = True,
 ) -> dict[str, str]:
     """Value type of every column to load: spec types, then earlier batches, then the file's
-    own types (Parquet, JSON), inferred from the text for CSV (``infer``)."""
+    own types (Parquet), inferred from the values for text (CSV, ``infer``) and JSON."""
     known = spec.known()
     types: dict[str, str] = {}
     for column, raw_type in raw.items():
@@ -140,8 +93,12 @@ def column_types(
             types[column] = known[column]
         elif previous is not None and column in previous.columns:
             types[column] = previous.columns[column]
+        elif raw_type.upper() == "JSON":
+            types[column] = _infer_json_type(con, column)
+        elif infer and raw_type.upper().startswith("VARCHAR"):
+            types[column] = _infer_text_type(con, column)
         else:
-            types[column] = _infer_type(con, column, raw_type) if infer else value_type(raw_type)
+            types[column] = value_type(raw_type)
     return types
 
 
@@ -157,49 +114,50 @@ def validation_query(
     spec: TableSpec,
     types: Mapping[str, str],
     raw: Mapping[str, str],
+    bounds: TimeBounds,
     utc: bool = True,
     trim: bool = True,
 ) -> str:
     """SELECT of typed columns plus ``_row``, ``_fname``, ``_line``, ``_column`` and ``_error``
-    (the first problem of the row). Each column is converted once; each check runs once."""
+    (the first problem of the row). Each column is converted once; each check runs once.
+
+    ``trim``: text was typed by hand (CSV): ASCII whitespace around values is trimmed."""
+    known = spec.known()
+    columns = {
+        c: RawColumn(c, t, raw[c], trim=trim, objects=c not in known) for c, t in types.items()
+    }
     typed = {c: f"__typed_{i}" for i, c in enumerate(types)}
-    checks: list[tuple[str, str, str]] = []  # (condition, column, reason SQL)
+    # (condition, column SQL, reason SQL); a problem found while reading the record comes first
+    checks: list[tuple[str, str, str]] = [
+        ("_read_error IS NOT NULL", "_read_column", "_read_error")
+    ]
     for column in spec.required:
-        if column in raw:
-            checks.append((_is_blank(column, raw[column]), column, "'missing value'"))
-    for column, vtype in types.items():
-        if not _can_fail(vtype, raw[column]):
-            continue
-        raw_text = f"CAST({quote(column)} AS VARCHAR)"
-        checks.append(
-            (
-                f"(NOT {_is_blank(column, raw[column])} AND {typed[column]} IS NULL)",
-                column,
-                f"'cannot read ' || {raw_text}[:40] || ' as {_TYPE_WORDS[vtype]}'",
-            )
-        )
+        if column in columns:
+            checks.append((columns[column].blank(), sql_literal(column), "'missing value'"))
+    for column, c in columns.items():
+        for condition, reason in column_checks(c, typed[column], bounds):
+            checks.append((condition, sql_literal(column), reason))
     key = spec.key if spec.key and spec.key in raw else None
     if key:
+        # Keys compare as loaded (trimmed for CSV): " u1" and "u1" are the same user.
         checks.append(
             (
-                f"(NOT {_is_blank(key, raw[key])} AND _first_row <> _row)",
-                key,
-                f"'duplicate {key} ' || {quote(key)} || ' (first at ' || _first_at || ')'",
+                f"(NOT {columns[key].blank()} AND _first_row <> _row)",
+                sql_literal(key),
+                f"'duplicate {key} ' || {typed[key]} || ' (first at ' || _first_at || ')'",
             )
         )
-    conversions = ", ".join(
-        f"{_typed_expr(c, t, raw[c], utc, trim)} AS {typed[c]}" for c, t in types.items()
-    )
+    conversions = ", ".join(f"{typed_expr(c, utc)} AS {typed[n]}" for n, c in columns.items())
     first = "_row AS _first_row, NULL AS _first_at"
     if key:
-        window = f"OVER (PARTITION BY {quote(key)})"
+        window = f"OVER (PARTITION BY {typed[key]})"
         first = (
             f"min(_row) {window} AS _first_row, "
             f"arg_min(_fname || ' row ' || _line, _row) {window} AS _first_at"
         )
     # _check numbers the first failing check; the column and message are looked up by it.
     which = _case("", [(c, str(i)) for i, (c, _, _) in enumerate(checks)])
-    column_of = _case("_check", [(str(i), f"'{col}'") for i, (_, col, _) in enumerate(checks)])
+    column_of = _case("_check", [(str(i), col) for i, (_, col, _) in enumerate(checks)])
     error_of = _case("_check", [(str(i), reason) for i, (_, _, reason) in enumerate(checks)])
     outputs = ", ".join(f"{typed[c]} AS {quote(c)}" for c in types)
     return (

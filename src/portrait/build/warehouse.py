@@ -73,12 +73,24 @@ class WarehouseSnapshot:
         return {name: dict(t.columns) for name, t in self.tables.items()}
 
     def last_event_date(self) -> dt.date | None:
-        times = [t.max_time for t in self.tables.values() if t.max_time and t.name == "events"]
-        if not times:
-            times = [t.max_time for t in self.tables.values() if t.max_time]
-        if not times:
-            return None
-        return max(dt.datetime.fromisoformat(x) for x in times).date()
+        """The date of the last recorded event (else order) time; a recorded time that is not
+        a timestamp (a year beyond 9999, stored before ingest checked the range) is skipped."""
+        for names in (("events",), tuple(self.tables)):
+            times = [
+                parsed
+                for t in self.tables.values()
+                if t.name in names and (parsed := _parse_time(t.max_time)) is not None
+            ]
+            if times:
+                return max(times).date()
+        return None
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def warehouse_dir(layout: Layout) -> VersionedDir:

@@ -1,0 +1,160 @@
+"""The accepted time range [``ingest.min_time``, ``ingest.max_time``) and what keeps stored data
+within it.
+
+Ingest rejects timestamps outside the range. Data stored before that check (an event at
+``99999-01-01`` or ``9999-12-31``) would still break every build (as-of date, windows, a rollup
+of eight thousand years of days), and events cannot be deleted; so a build reads every table
+through a view that leaves such rows out (and clears such values in other timestamp columns),
+with a warning saying how many.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from portrait.build.warehouse import WarehouseSnapshot
+from portrait.config import Config
+from portrait.engine import Engine, EngineSettings, open_engine
+from portrait.model.schema import TABLE_SPECS
+
+log = logging.getLogger("portrait.build")
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """Timestamps ``lo <= t < hi`` (naive UTC) are accepted."""
+
+    lo: dt.datetime
+    hi: dt.datetime
+
+    @classmethod
+    def from_config(cls, config: Config) -> TimeBounds:
+        lo = dt.date.fromisoformat(config["ingest.min_time"])
+        hi = dt.date.fromisoformat(config["ingest.max_time"])
+        return cls(dt.datetime.combine(lo, dt.time()), dt.datetime.combine(hi, dt.time()))
+
+    def describe(self) -> str:
+        return f"[{self.lo.date().isoformat()}, {self.hi.date().isoformat()})"
+
+    def sql(self) -> tuple[str, str]:
+        """DuckDB literals of the bounds."""
+        return (f"TIMESTAMP '{self.lo.isoformat(' ')}'", f"TIMESTAMP '{self.hi.isoformat(' ')}'")
+
+    def holds_text(self, text: str | None) -> bool:
+        """Whether a stored ``max_time`` text is a timestamp inside the range."""
+        if not text:
+            return False
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:  # e.g. a year beyond 9999, stored before ingest checked the range
+            return False
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return self.lo <= moment < self.hi
+
+    def condition(self, column: str) -> exp.Expr:
+        """``lo <= column < hi`` as an SQLGlot condition (NULL for a NULL value)."""
+        col = exp.column(column, quoted=True)
+        lo = exp.cast(exp.Literal.string(self.lo.isoformat(" ")), exp.DataType.Type.TIMESTAMP)
+        hi = exp.cast(exp.Literal.string(self.hi.isoformat(" ")), exp.DataType.Type.TIMESTAMP)
+        return exp.and_(exp.GTE(this=col, expression=lo), exp.LT(this=col.copy(), expression=hi))
+
+
+def register_in_range(
+    engine: Engine, name: str, paths: list[Path], bounds: TimeBounds
+) -> list[str]:
+    """Register the table ``name`` (its Parquet ``paths``) in ``engine`` so that queries see only
+    timestamps inside ``bounds``: rows whose time column is outside are left out, other
+    timestamp values outside are read as missing. Returns a warning per column with such
+    values (each also logged)."""
+    engine.register_parquet(name, paths)
+    columns = engine.columns(name)
+    stamps = [c for c, t in columns.items() if t in ("timestamp", "date")]
+    if not stamps:
+        return []
+    outside = [exp.not_(bounds.condition(c)) for c in stamps]
+    counts = engine.to_arrow(
+        exp.select(
+            *(
+                exp.alias_(
+                    exp.func("SUM", exp.case().when(cond, exp.Literal.number(1)).else_("0")),
+                    f"n{i}",
+                )
+                for i, cond in enumerate(outside)
+            )
+        ).from_(exp.to_table(name, quoted=True))
+    ).to_pylist()[0]
+    bad = {c: int(counts[f"n{i}"] or 0) for i, c in enumerate(stamps)}
+    bad = {c: n for c, n in bad.items() if n}
+    if not bad:
+        return []
+    time_column = next((s.time_column for n, s in TABLE_SPECS.items() if n == name), None)
+    stored = f"_stored_{name}"
+    engine.register_parquet(stored, paths)
+    select: list[exp.Expr] = []
+    for c in columns:
+        col = exp.column(c, quoted=True)
+        if c in bad and c != time_column:
+            kept = exp.case().when(bounds.condition(c), col)
+            select.append(exp.alias_(kept, c, quoted=True))
+        else:
+            select.append(col)
+    query = exp.select(*select).from_(exp.to_table(stored, quoted=True))
+    if time_column in bad:
+        query = query.where(bounds.condition(time_column))
+    engine.create_view(name, query)
+    warnings = []
+    for c, n in bad.items():
+        what = "left out of this build" if c == time_column else "read as missing in this build"
+        warnings.append(
+            f"{n:,} {name} row{'s' if n > 1 else ''} with a '{c}' outside the accepted range "
+            f"{bounds.describe()} (stored before ingest checked the range, or the range "
+            f"has changed since; settings ingest.min_time, ingest.max_time): {what}"
+        )
+    for warning in warnings:
+        log.warning("warning: %s", warning)
+    return warnings
+
+
+def last_time_in_range(config: Config, paths: list[Path], bounds: TimeBounds) -> dt.datetime | None:
+    """The latest ``ts`` inside ``bounds`` in the Parquet ``paths`` (a table whose recorded
+    ``max_time`` is outside: it was stored before ingest checked the range)."""
+    engine = open_engine(EngineSettings.from_config(config))
+    try:
+        engine.register_parquet("timed", paths)
+        query = (
+            exp.select(exp.alias_(exp.Max(this=exp.column("ts", quoted=True)), "last"))
+            .from_("timed")
+            .where(bounds.condition("ts"))
+        )
+        value = engine.to_arrow(query).column("last")[0].as_py()
+    finally:
+        engine.close()
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    return None
+
+
+def last_recorded_time(config: Config, warehouse: WarehouseSnapshot) -> dt.datetime | None:
+    """The last event time (orders' without events) inside the accepted range: the recorded
+    ``max_time``, or, when that is outside (stored before ingest checked the range), the last
+    time inside found by scanning the table."""
+    bounds = TimeBounds.from_config(config)
+    timed = [t for t in warehouse.tables.values() if t.max_time]
+    for group in ([t for t in timed if t.name == "events"], timed):
+        times = []
+        for state in group:
+            if bounds.holds_text(state.max_time):
+                assert state.max_time is not None
+                times.append(dt.datetime.fromisoformat(state.max_time))
+            elif warehouse.path is not None:
+                found = last_time_in_range(config, state.paths(warehouse.path), bounds)
+                times += [found] if found else []
+        if times:
+            return max(times)
+    return None
