@@ -305,3 +305,94 @@ def test_rules_nested_too_deep_are_refused_not_crashed() -> None:
     assert parse_rule("(" * 500 + "age > 3" + ")" * 500) == parse_rule("age > 3")
     flat = " and ".join(['city not in ("北京")'] * 500)
     assert len(parse_rule(flat).items) == 500  # type: ignore[union-attr]
+
+
+# -- limits and errors that quote the rule ---------------------------------------------------
+def test_a_window_longer_than_100_years_is_a_rule_error_naming_it() -> None:
+    """It used to overflow the date arithmetic (OverflowError) when the rule was evaluated."""
+    from portrait.rules import MAX_WINDOW_DAYS
+
+    assert MAX_WINDOW_DAYS == 36_525
+    for text, written in (
+        ('events("search", last="99999999d") >= 1', 'last="99999999d"'),
+        ('events("search", last=99999999) >= 1', "last=99999999"),
+        ('active_days(last="5300w") > 1', 'last="5300w"'),
+    ):
+        with pytest.raises(RuleSyntaxError) as info:
+            parse_rule(text)
+        message = str(info.value)
+        assert written in message and "at most 36,525 days (100 years)" in message
+        assert (info.value.line, info.value.column) == (1, 1)
+    assert parse_rule('events("search", last="36525d") >= 1') == parse_rule(
+        'events("search", last=36525) >= 1'
+    )
+    with pytest.raises(RuleSyntaxError, match=r'last="0d" is empty'):
+        parse_rule('events("search", last="0d") >= 1')
+
+
+def test_a_window_too_long_in_a_rule_model_is_refused_by_validation() -> None:
+    """Rules given as a model (JSON documents, Python) do not pass through the parser."""
+    rule = BehaviourCondition(
+        measure="count", event="search", window=Window(last=10**8), op=">=", value=1
+    )
+    with pytest.raises(RuleValidationError, match=r"100,000,000 days long; windows are at most"):
+        validate_rule(rule, {}, events=["search"])
+
+
+@pytest.mark.parametrize(
+    ("text", "escape", "column"),
+    [
+        ('city = "a\\x"', "\\x", 10),
+        ('city = "北京" or note = "\\u12"', "\\u12", 24),  # columns count characters
+        ('note = "ok \\q and more"', "\\q", 12),
+    ],
+)
+def test_a_bad_escape_is_a_syntax_error_at_it(text: str, escape: str, column: int) -> None:
+    """Strings use JSON's escapes; a bad one used to surface as the JSON decoder's message
+    ("Invalid \\escape: line 1 column 3 (char 2)"), positioned in the string, not the rule."""
+    with pytest.raises(RuleSyntaxError) as info:
+        parse_rule(text)
+    err = info.value
+    assert (err.line, err.column) == (1, column)
+    assert err.message.startswith(f"bad escape {escape} in a string")
+    assert "char" not in str(err) and "Invalid" not in str(err)
+    assert err.hint is not None and "\\\\ for a backslash" in err.hint
+    source, caret = err.message.splitlines()[1:]
+    assert source == text and caret.endswith("^")
+
+
+def test_a_bad_escape_on_a_later_line_points_there() -> None:
+    with pytest.raises(RuleSyntaxError) as info:
+        parse_rule('city = "北京"\n  and note = "a\\x"')
+    assert (info.value.line, info.value.column) == (2, 16)
+
+
+def test_rule_text_is_at_most_max_rule_length_characters() -> None:
+    from portrait.rules import MAX_RULE_LENGTH
+
+    assert MAX_RULE_LENGTH == 20_000
+    fits = " or ".join(['city = "北京"'] * 1000)
+    assert len(fits) < MAX_RULE_LENGTH
+    parse_rule(fits)
+    long = 'city = "' + "x" * MAX_RULE_LENGTH + '"'
+    with pytest.raises(RuleSyntaxError) as info:
+        parse_rule(long)
+    assert "20,009 characters long; rules are at most 20,000 characters" in str(info.value)
+    assert len(str(info.value)) < 400  # the rule is not echoed
+
+
+def test_errors_quote_at_most_about_200_characters_of_a_rule() -> None:
+    long_value = "y" * 5000
+    with pytest.raises(RuleSyntaxError) as syntax:
+        parse_rule(f'city = "{long_value}" and (')
+    lines = str(syntax.value).splitlines()
+    assert all(len(line) <= 260 for line in lines), [len(line) for line in lines]
+    source, caret = lines[1], lines[2]
+    assert source.startswith("…") and source.endswith("and (")
+    assert len(caret) == len(source)  # the caret is still under the rule's last character
+    with pytest.raises(RuleValidationError) as checked:
+        validate_rule(parse_rule(f'city = "{long_value}"'), TYPES, tag_values={"city": ["北京"]})
+    assert len(str(checked.value)) < 600 and "…" in str(checked.value)
+    with pytest.raises(RuleValidationError) as unknown:
+        validate_rule(parse_rule("x" * 5000 + " = 1"), TYPES)
+    assert len(str(unknown.value)) < 300

@@ -33,6 +33,17 @@ from portrait.model.rules import (
 )
 
 WINDOW_TEXT = re.compile(r"^(\d+)([dw])$")
+
+MAX_RULE_LENGTH = 20_000
+"""Rule text is at most this many characters, wherever it comes from (CLI, Python, HTTP API):
+longer selections are saved as segments and referred to, or uploaded as ID lists."""
+
+MAX_WINDOW_DAYS = 36_525
+"""A ``last=`` window is at most this many days (100 years): longer ones would reach before
+the first representable date and cannot be meant."""
+
+SHOWN_CHARACTERS = 200
+"""Errors quote at most this much of a rule (a rule may be 20,000 characters long)."""
 _TOKEN_WORDS = {
     "STRING": 'a "string"',
     "SIGNED_NUMBER": "a number",
@@ -57,6 +68,7 @@ _TOKEN_WORDS = {
     "_ALL": "all",
     "_SEGMENT": "segment(...)",
     "_IDS": "ids(...)",
+    "_CAMPAIGN": "campaign(...)",
     "$END": "the end of the rule",
 }
 
@@ -93,8 +105,55 @@ def _parser() -> Lark:
     )
 
 
-def _string(token: Token) -> str:
-    value: str = json.loads(str(token))
+def clip(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``text`` as an error quotes it: at most ``limit`` characters, cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def window_problem(days: int, written: str) -> str | None:
+    """Why a window of ``days`` days (written ``written``) is refused, or None if it is fine."""
+    if days < 1:
+        return f"the window {clip(written, 40)} is empty; windows are at least 1 day"
+    if days <= MAX_WINDOW_DAYS:
+        return None
+    return (
+        f"the window {clip(written, 40)} is {days:,} days long; windows are at most "
+        f"{MAX_WINDOW_DAYS:,} days (100 years)"
+    )
+
+
+_ESCAPES = '\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX'
+
+
+def _string(token: Token, text: str) -> str:
+    """A string literal's value (JSON string syntax); a bad escape is a syntax error at it."""
+    literal = str(token)
+    try:
+        value: str = json.loads(literal)
+    except json.JSONDecodeError as exc:
+        at = exc.pos
+        if exc.msg.startswith("Invalid \\uXXXX"):  # json points after the backslash
+            at = literal.rfind("\\", 0, at + 1)
+        offset = (token.start_pos or 0) + at
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        if exc.msg.startswith("Invalid \\"):
+            escape = literal[at : at + (6 if literal[at + 1 : at + 2] == "u" else 2)]
+            message = f"bad escape {escape.rstrip(chr(34))} in a string"
+            hint = f"the escapes are {_ESCAPES}; write \\\\ for a backslash itself"
+        elif exc.msg.startswith("Invalid control character"):
+            message = f"a string holds the control character {literal[exc.pos]!r}"
+            hint = "write it as an escape: \\n for a new line, \\t for a tab"
+        else:
+            message = f"bad string: {exc.msg}"
+            hint = f"the escapes are {_ESCAPES}"
+        raise RuleSyntaxError(
+            message,
+            line=line,
+            column=column,
+            context=_context(text, line, column),
+            hint=hint,
+        ) from None
     return value
 
 
@@ -104,12 +163,18 @@ def _window(named: dict[str, Any], where: str) -> Window:
         if isinstance(last, str):
             match = WINDOW_TEXT.match(last)
             if not match:
-                raise ValueError(f'{where}: last={last!r}: write a number of days such as "7d"')
+                raise ValueError(
+                    f'{where}: last={clip(repr(last), 40)}: write a number of days such as "7d"'
+                )
             days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+            written = f'last="{last}"'
         elif isinstance(last, int) and not isinstance(last, bool):
-            days = last
+            days, written = last, f"last={last}"
         else:
             raise ValueError(f'{where}: last= takes a number of days such as "7d"')
+        problem = window_problem(days, written)
+        if problem:
+            raise ValueError(f"{where}: {problem}")
         return Window(last=days)
     if "start" in named or "end" in named:
         try:
@@ -125,12 +190,16 @@ def _window(named: dict[str, Any], where: str) -> Window:
 
 @v_args(inline=True)
 class _ToModel(Transformer[Token, Rule]):
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
     def number(self, token: Token) -> int | float:
         text = str(token)
         return float(text) if any(c in text for c in ".eE") else int(text)
 
     def STRING(self, token: Token) -> str:
-        return _string(token)
+        return _string(token, self._text)
 
     def TRUE(self, _: Token) -> bool:
         return True
@@ -183,7 +252,7 @@ class _ToModel(Transformer[Token, Rule]):
     def campaign(self, name: str, outcome: str) -> CampaignRef:
         if outcome not in CAMPAIGN_OUTCOMES:
             raise ValueError(
-                f'campaign("{name}", "{outcome}"): the outcome is one of '
+                f'campaign("{clip(name, 60)}", "{clip(outcome, 40)}"): the outcome is one of '
                 + ", ".join(CAMPAIGN_OUTCOMES)
             )
         return CampaignRef(name=name, outcome=cast(CampaignOutcome, outcome))
@@ -229,18 +298,37 @@ class _ToModel(Transformer[Token, Rule]):
 def parse_rule(text: str) -> Rule:
     """Parse rule text into the model; errors point at line and column with a caret.
 
+    Text longer than :data:`MAX_RULE_LENGTH` characters is refused before it is parsed.
     Rules are immutable, so the results of recent texts are kept and shared.
     """
+    if len(text) > MAX_RULE_LENGTH:
+        raise RuleSyntaxError(
+            f"the rule is {len(text):,} characters long; rules are at most "
+            f"{MAX_RULE_LENGTH:,} characters",
+            hint='save parts of it as segments and refer to them with segment("name"), or '
+            "upload a long list of users as an ID list (portrait ids upload)",
+        )
     return _parse_cached(text)
 
 
+def _cells(text: str) -> int:
+    """Terminal cells ``text`` takes (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _context(text: str, line: int, column: int) -> str:
-    """The offending line and a caret under the column, padded by display width (CJK
-    characters take two cells in a terminal)."""
+    """The offending line and a caret under the column, padded by display width. A long line
+    is cut to about :data:`SHOWN_CHARACTERS` characters around the column, with ellipses."""
     lines = text.splitlines() or [""]
     source = lines[min(max(line, 1), len(lines)) - 1]
-    width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in source[: column - 1])
-    return f"{source}\n{' ' * width}^"
+    before, after = source[: column - 1], source[column - 1 :]
+    if len(source) > SHOWN_CHARACTERS:
+        half = SHOWN_CHARACTERS // 2
+        if len(before) > half:
+            before = "…" + before[-(half - 1) :]
+        if len(after) > SHOWN_CHARACTERS - len(before):
+            after = after[: SHOWN_CHARACTERS - len(before) - 1] + "…"
+    return f"{before}{after}\n{' ' * _cells(before)}^"
 
 
 MAX_DEPTH = 64
@@ -285,11 +373,13 @@ def _parse_cached(text: str) -> Rule:
             hint=hint,
         ) from None
     try:
-        rule: Rule = _ToModel().transform(tree)
+        rule: Rule = _ToModel(text).transform(tree)
     except RecursionError:  # hundreds of levels: refused like any rule too deep
         raise _too_deep() from None
     except VisitError as exc:
         original = exc.orig_exc
+        if isinstance(original, RuleSyntaxError):
+            raise original from None
         meta = getattr(exc.obj, "meta", None)
         line = getattr(meta, "line", None)
         column = getattr(meta, "column", None)

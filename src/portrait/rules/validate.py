@@ -19,6 +19,7 @@ from portrait.model.rules import (
     TagCondition,
 )
 from portrait.model.schema import temporal_value
+from portrait.rules.parser import clip, window_problem
 
 NUMERIC = frozenset({"int", "float"})
 TEMPORAL = frozenset({"date", "timestamp"})
@@ -67,7 +68,7 @@ def rule_tags(rule: Rule) -> set[str]:
 def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | None) -> None:
     from portrait.rules.printer import print_rule
 
-    text = print_rule(cond)
+    text = clip(print_rule(cond))
     values = cond.value if isinstance(cond.value, list) else [cond.value]
     is_list = vtype == "list<string>"
     if cond.op in ("contains any", "contains all") and not is_list:
@@ -93,7 +94,7 @@ def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | Non
         )
         if not ok:
             raise RuleValidationError(
-                f"'{cond.tag}' is {vtype}, so {value!r} cannot be compared with it",
+                f"'{cond.tag}' is {vtype}, so {clip(repr(value), 60)} cannot be compared with it",
                 where=text,
                 hint="quote text values; numbers go without quotes",
             )
@@ -114,7 +115,7 @@ def _check_tag(cond: TagCondition, vtype: str, known_values: Iterable[str] | Non
         for value in values:
             if isinstance(value, str) and value not in known:
                 raise RuleValidationError(
-                    f"'{cond.tag}' has no value {value!r}",
+                    f"'{cond.tag}' has no value {clip(repr(value), 60)}",
                     where=text,
                     hint=suggest(value, known) or "see portrait tags show " + cond.tag,
                 )
@@ -130,7 +131,8 @@ def _check_property_value(column: str, value: object, vtype: str) -> None:
     }.get(vtype, isinstance(value, str))
     if not fits:
         raise RuleValidationError(
-            f"event property '{column}' is {vtype}, so {value!r} cannot be compared with it",
+            f"event property '{column}' is {vtype}, so {clip(repr(value), 60)} cannot be "
+            "compared with it",
             where="rule",
             hint="quote text values; numbers go without quotes",
         )
@@ -154,17 +156,21 @@ def validate_rule(
         if isinstance(leaf, TagCondition):
             if leaf.tag not in tag_types:
                 raise RuleValidationError(
-                    f"unknown tag '{leaf.tag}'",
+                    f"unknown tag '{clip(leaf.tag, 60)}'",
                     where="rule",
                     hint=suggest(leaf.tag, tag_types) or "see portrait tags list",
                 )
             known = None if tag_values is None else tag_values.get(leaf.tag)
             _check_tag(leaf, tag_types[leaf.tag], known)
         elif isinstance(leaf, BehaviourCondition):
+            if leaf.window.last is not None:
+                problem = window_problem(leaf.window.last, f"last={leaf.window.last}")
+                if problem:
+                    raise RuleValidationError(problem, where="rule")
             if events is not None and leaf.event is not None and leaf.event not in set(events):
                 names = list(events)
                 raise RuleValidationError(
-                    f"no event named '{leaf.event}'",
+                    f"no event named '{clip(leaf.event, 60)}'",
                     where="rule",
                     hint=suggest(leaf.event, names) or "events: " + ", ".join(sorted(names)[:20]),
                 )
@@ -172,7 +178,7 @@ def validate_rule(
                 lines = list(business_lines)
                 if leaf.business_line not in lines:
                     raise RuleValidationError(
-                        f"no business line named '{leaf.business_line}'",
+                        f"no business line named '{clip(leaf.business_line, 60)}'",
                         where="rule",
                         hint=suggest(leaf.business_line, lines)
                         or (
@@ -185,7 +191,7 @@ def validate_rule(
                 for column in [*leaf.where, *([leaf.of] if leaf.of else [])]:
                     if column not in properties:
                         raise RuleValidationError(
-                            f"events have no property '{column}'",
+                            f"events have no property '{clip(column, 60)}'",
                             where="rule",
                             hint=suggest(column, properties) or None,
                         )
