@@ -117,7 +117,7 @@ def test_association_rules_on_the_orders(demo_ws: Workspace) -> None:
          str(demo_ws.root), "-f", "json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert any(r["consequent"] == "lip_balm" for r in json.loads(out.stdout))
+    assert any(r["consequent"] == ["lip_balm"] for r in json.loads(out.stdout))
     with pytest.raises(InputError, match="no column 'itemz'"):
         demo_ws.association_rules(item="itemz")
     with pytest.raises(InputError, match="between 0"):

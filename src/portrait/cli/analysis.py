@@ -32,7 +32,7 @@ class _DefaultToShow(TyperGroup):
 
 insight_app = typer.Typer(
     cls=_DefaultToShow,
-    help="Audience insight (人群洞察): TGI of every tag value against a baseline.",
+    help="Audience insight (人群洞察): TGI against a baseline.",
     no_args_is_help=True,
 )
 
@@ -87,9 +87,13 @@ def show(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Every value of the tags: target and baseline counts and shares, TGI, its 95% interval
-    and p-value; large significant differences first. The chart shows the rows shown, in tag
-    order with --tags."""
+    """TGI of every tag value of an audience.
+
+    For every value of the tags: the target's and the baseline's counts and shares, the TGI
+    with its 95% interval and p-value; large significant differences first. 'portrait
+    insight TARGET' is short for 'portrait insight show TARGET'. The chart shows the rows
+    shown, in tag order with --tags.
+    """
     from portrait.analysis import ranked
 
     names = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
@@ -124,8 +128,11 @@ def distinctive(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """The values that most distinguish the target (its persona): TGI above 100 even at the
-    low end of its 95% interval, ranked by that low end."""
+    """The values that most distinguish an audience.
+
+    The audience's persona: the values whose TGI is above 100 even at the low end of its 95%
+    interval, ranked by that low end.
+    """
     rows = open_ws(workspace).distinctive(target, baseline=baseline, top=top, min_count=min_count)
     emit_rows(
         rows, fmt, title="distinctive", columns=COLUMNS, percent=["target_share", "baseline_share"]
@@ -178,8 +185,13 @@ def cross(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Cross-business analysis (交叉营销): for every ordered pair A→B the sizes, overlap/union,
-    support, confidence and lift; pairs reaching both thresholds are flagged."""
+    """How audiences overlap: support, confidence, lift.
+
+    Cross-business analysis (交叉营销): for every ordered pair A→B of the audiences (default:
+    the users of each business line in the last 360 days) the sizes, overlap/union, support,
+    confidence and lift; pairs reaching both thresholds are flagged. With --insight and two
+    audiences A B: who the users of A∩B are, against A.
+    """
     if insight:
         from portrait.analysis import ranked
 
@@ -228,8 +240,10 @@ def user(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """One user's 360 view (个人画像): tags by category, segments, campaigns, orders, latest
-    events."""
+    """One user's 360 view (个人画像).
+
+    The user's tags by category, segments, campaigns, orders and latest events.
+    """
     view = open_ws(workspace).user(user_id, events=events, unmask=unmask)
     if fmt is OutputFormat.json:
         emit_record(view, fmt)
@@ -280,18 +294,19 @@ def rfm(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """RFM segments (重要价值, 重要发展, …): users, share and mean R, F, M scores. Read from
-    the profile's ``kind: rfm`` tags; computed from the orders with --window or --scores (or
-    when no RFM tag is built), adding mean recency in days, orders and amount."""
+    """RFM segments: size, share and mean scores.
+
+    The users, share and mean R, F and M scores of each RFM segment (重要价值, 重要发展, …), read
+    from the profile's RFM tags (tags of kind rfm). With --window or --scores, or when no
+    RFM tag is built, computed from the orders, adding the mean recency in days, orders and
+    amount.
+    """
     rows = open_ws(workspace).rfm_report(segment_tag, window=window, scores=scores)
     emit_rows(rows, fmt, title="RFM segments", columns=list(rows[0]), percent=["share"])
     write_chart(chart, lambda: charts.rfm_chart(rows))
 
 
-rules_app = typer.Typer(
-    help="Association rules for cross-sell (关联推荐) over order baskets.",
-    invoke_without_command=True,
-)
+rules_app = typer.Typer(invoke_without_command=True)  # help: rules_main's docstring
 RULE_COLUMNS = [
     "antecedent",
     "consequent",
@@ -324,11 +339,25 @@ BasketOpt = Annotated[
 ]
 
 
-def _rule_rows(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {**r, "antecedent": " + ".join(r["antecedent"]), "consequent": " + ".join(r["consequent"])}
-        for r in rules
-    ]
+def _emit_rules(rules: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
+    """Rules as rows: itemsets as arrays in JSON (joined with | in CSV, with + in the table),
+    an infinite conviction as null in JSON (the rule never fails: confidence 1)."""
+    from portrait.analysis.association import json_rule
+
+    if fmt is OutputFormat.json:
+        rows = [json_rule(r) for r in rules]
+    elif fmt is OutputFormat.csv:
+        rows = rules
+    else:
+        rows = [
+            {
+                **r,
+                "antecedent": " + ".join(r["antecedent"]),
+                "consequent": " + ".join(r["consequent"]),
+            }
+            for r in rules
+        ]
+    emit_rows(rows, fmt, title=title, columns=RULE_COLUMNS, percent=["support", "confidence"])
 
 
 @rules_app.callback()
@@ -344,15 +373,20 @@ def rules_main(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Frequent itemsets and rules A → B with support, confidence, lift, leverage and
-    conviction; strongest lift first. The chart plots every rule found."""
+    """Association rules for cross-sell (关联推荐).
+
+    The frequent itemsets of the baskets (each order, or each user's events of one name) and
+    every rule A → B among them with support, confidence, lift, leverage and conviction;
+    strongest lift first. In --format json antecedent and consequent are arrays of items and
+    an infinite conviction is null: the rule never fails (its confidence is 1). The chart
+    plots every rule found.
+    """
     if ctx.invoked_subcommand is not None:
         return
     rules = open_ws(workspace).association_rules(
         min_support=min_support, min_confidence=min_confidence, basket=basket, item=item
     )
-    rows = _rule_rows(rules[:top] if top else rules)
-    emit_rows(rows, fmt, title="rules", columns=RULE_COLUMNS, percent=["support", "confidence"])
+    _emit_rules(rules[:top] if top else rules, fmt, "rules")
     write_chart(chart, lambda: charts.rules_chart(rules))
 
 
@@ -367,10 +401,12 @@ def recommend(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """What to recommend with these items: rules whose antecedent is exactly them."""
+    """What to recommend with these items.
+
+    The association rules whose antecedent is exactly the given items.
+    """
     wanted = sorted(items)
     rules = open_ws(workspace).association_rules(
         min_support=min_support, min_confidence=min_confidence, basket=basket, item=item
     )
-    rows = _rule_rows([r for r in rules if sorted(r["antecedent"]) == wanted])
-    emit_rows(rows, fmt, title="recommend", columns=RULE_COLUMNS, percent=["support", "confidence"])
+    _emit_rules([r for r in rules if sorted(r["antecedent"]) == wanted], fmt, "recommend")

@@ -20,6 +20,7 @@ from portrait.cli.common import (
 )
 from portrait.cli.common import open_ws as _open
 from portrait.cli.database import db_app
+from portrait.cli.group import PortraitGroup
 from portrait.cli.progress import RichProgress
 from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_console
 from portrait.cli.segments import ids_app, segment_app
@@ -28,12 +29,14 @@ from portrait.cli.service import audit, keys_app, serve
 app = typer.Typer(
     name="portrait",
     help="Portrait: user profiles, tags as code and audiences (用户画像平台).",
+    cls=PortraitGroup,  # lists the commands in the order of the work
+    rich_markup_mode=None,  # help is plain text, wrapped to the terminal (\b keeps a layout)
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 tags_app = typer.Typer(
-    help="The tag catalog (标签市场): list tags and show one in detail.", no_args_is_help=True
+    help="The tag catalog (标签市场): list tags, show one.", no_args_is_help=True
 )
 app.add_typer(tags_app, name="tags")
 app.add_typer(segment_app, name="segment")
@@ -55,7 +58,11 @@ app.add_typer(db_app, name="db")
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create (empty or new).")],
 ) -> None:
-    """Create an empty workspace: portrait.toml, tags/, and the data, index and metadata areas."""
+    """Create an empty workspace.
+
+    DIRECTORY (new or empty) gets portrait.toml, listing every setting with its default, and
+    the folders tags/, warehouse/, profile/, rejects/ and meta/.
+    """
     ws = ws_api.init(directory)
     err.print(
         f"created workspace {ws.root}\nnext: add tag files to {ws.layout.tags_dir}/ and run "
@@ -76,7 +83,12 @@ def demo(
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """Generate a demo workspace (multi-business-line platform + beauty shop), load it and build all tags."""
+    """Generate, load and build a demo workspace.
+
+    Synthetic data of a classifieds platform with seven business lines, one of them a beauty
+    shop with orders (users, about 50 events per user, orders), loaded through ingest; then
+    every demo tag is built. The same --seed and --users give the same data.
+    """
     summary = ws_api.create_demo(
         directory, users=users, seed=seed, progress=RichProgress(not quiet)
     )
@@ -128,7 +140,12 @@ def ingest(
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """Validate and load data files into the warehouse (atomically; re-loading a file is a no-op)."""
+    """Validate and load data files.
+
+    Each file is loaded into TABLE (users, events or orders) as one new warehouse version,
+    atomically. Loading a file already loaded (same content, table and mapping) does
+    nothing. Bad rows are written to rejects/, or nothing is loaded with --on-error fail.
+    """
     from portrait.build import parse_mapping
 
     ws = _open(workspace)
@@ -187,7 +204,13 @@ def build(
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """Compute tags into the profile and bitmap index (incremental; atomic swap)."""
+    """Compute tags into the profile and its index.
+
+    Incremental: only the tags whose definition or input data changed, and the tags that
+    read them, are computed (all of them with --full). The new profile version, its bitmap
+    index and statistics are swapped in atomically; dynamic segments are then evaluated
+    again.
+    """
     ws = _open(workspace)
     names = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     report = ws.build(full=full, tags=names, progress=RichProgress(not quiet)).to_dict()
@@ -226,7 +249,11 @@ def tags_list(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Every tag with category, kind, type, coverage, distinct values and last build time."""
+    """The tag catalog.
+
+    Every tag with its title, category, kind, type, coverage, distinct values, pii flag,
+    last build time and whether it is stale.
+    """
     ws = _open(workspace)
     rows = ws.tags.summaries(category)
     emit_rows(
@@ -259,7 +286,11 @@ def tags_show(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """One tag: definition, generated SQL, value distribution, null rate and build time."""
+    """One tag in detail, with its SQL.
+
+    The definition and its file, the SQL that computes the tag (in --dialect), its value
+    distribution, null rate and build time.
+    """
     ws = _open(workspace)
     info = ws.tags[name]
     record = ws.tag_detail(name, dialect)
@@ -329,7 +360,12 @@ def profile(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Show the first rows of the profile, or export it (pii tags masked unless --unmask)."""
+    """Show or export the profile.
+
+    The first rows of the profile (one row per user, one column per tag), or with --output
+    the whole profile as a .parquet or .csv file. Tags marked pii are masked unless
+    --unmask.
+    """
     ws = _open(workspace)
     names = [c.strip() for c in columns.split(",")] if columns else None
     if output is not None:
@@ -355,7 +391,14 @@ def count(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Size of the audience a rule selects: tags, behaviour, segments and ID lists."""
+    """The size of the audience a rule selects, or its SQL.
+
+    A rule combines tag conditions, behaviour, segments and ID lists (docs/rules.md), e.g.
+
+    \b
+      portrait count 'city in ("北京", "上海") and age >= 25'
+      portrait count 'events("search", last="7d") > 3' --sql
+    """
     ws = _open(workspace)
     if sql:
         output_console().print(ws.rule_sql(rule, dialect), markup=False, highlight=False)
@@ -375,14 +418,22 @@ def count(
 @app.command()
 @handles_errors
 def status(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """What is loaded and built: tables, versions, as-of date, users."""
+    """What is loaded and built.
+
+    The tables with their rows and versions, the profile version, the as-of date and the
+    number of users.
+    """
     emit_record(_open(workspace).status(), fmt, title="workspace")
 
 
 @app.command()
 @handles_errors
 def config(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Every setting, its value and where the value comes from (default, portrait.toml, $PORTRAIT_*)."""
+    """Settings and where they come from.
+
+    Every setting with its value and where the value comes from: the default, portrait.toml
+    or a PORTRAIT_* environment variable.
+    """
     emit_rows(
         _open(workspace).settings(),
         fmt,

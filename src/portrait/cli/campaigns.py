@@ -22,8 +22,7 @@ from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_con
 from portrait.errors import InputError
 
 campaign_app = typer.Typer(
-    help="Campaigns: audience × channel × A/B variants + control holdout; exactly-once "
-    "delivery; effect report.",
+    help="Campaigns: A/B variants, control holdout, delivery, effect.",
     no_args_is_help=True,
 )
 NameArg = Annotated[str, typer.Argument(help="Campaign name.")]
@@ -62,8 +61,11 @@ def create(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Check a campaign definition (audience, channel, templates against the built tags) and
-    store it as a draft."""
+    """Check and store a campaign definition.
+
+    The definition file (YAML or JSON) is checked (audience, channel, and the templates
+    against the built tags) and stored as a draft.
+    """
     from portrait.campaigns.service import parse_spec
 
     spec = parse_spec(read_definition(file), where=str(file))
@@ -81,7 +83,10 @@ def create(
 @campaign_app.command("list")
 @handles_errors
 def list_(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Every campaign with its state, channel, audience and groups."""
+    """Every campaign with its state.
+
+    Name, state, channel, audience and groups of every campaign.
+    """
     rows = _campaigns(workspace).all()
     emit_rows(rows, fmt, title="campaigns", columns=list(rows[0]) if rows else None)
 
@@ -91,7 +96,11 @@ def list_(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -
 def show(
     name: NameArg, workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table
 ) -> None:
-    """The definition, state, runs with delivery counts, and the change log (who, when)."""
+    """A campaign's definition, runs and change log.
+
+    The definition, the state, the runs with their delivery counts, and the change log (who
+    did what, when).
+    """
     info = _campaigns(workspace).show(name)
     if fmt is not OutputFormat.table:
         emit_record(info, fmt)
@@ -114,8 +123,12 @@ def dry_run(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Sizes per variant and control, users suppressed by the frequency cap, rendered
-    sample messages and render errors; sends nothing."""
+    """Sizes per group and sample messages; sends nothing.
+
+    The size of each variant and of the control, the users the frequency cap suppresses,
+    rendered sample messages and render errors. CAMPAIGN is a stored campaign's name or a
+    definition file.
+    """
     service = _campaigns(workspace)
     path = Path(campaign)
     target: Any = (
@@ -154,8 +167,12 @@ def launch(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Run the campaign now (or schedule it), or resume its unfinished run: the audience is
-    frozen, assigned, capped and sent in batches, each user at most once."""
+    """Send (or schedule) a campaign, or resume its run.
+
+    The audience is frozen, assigned to the groups, capped and sent in batches, each user at
+    most once; a campaign scheduled for later is marked scheduled. With --batches the run
+    stops after that many batches: launch again to resume it.
+    """
     report = _campaigns(workspace).launch(name, batch_limit=batches)
     emit_record(report.to_dict(), fmt, title=f"campaign {name}")
 
@@ -163,8 +180,13 @@ def launch(
 @campaign_app.command("due")
 @handles_errors
 def due(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Launch every campaign that is due (scheduled ones whose time has come, unfinished
-    runs); meant for a crontab line: * * * * * portrait campaign due -w WS."""
+    """Launch every campaign that is due (for cron).
+
+    Scheduled campaigns whose time has come, and unfinished runs. Meant for a crontab line:
+
+    \b
+      * * * * * portrait campaign due -w WS
+    """
     reports = [r.to_dict() for r in _campaigns(workspace).launch_due()]
     emit_rows(reports, fmt, title="due campaigns", columns=list(reports[0]) if reports else None)
 
@@ -172,7 +194,10 @@ def due(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> 
 @campaign_app.command("cancel")
 @handles_errors
 def cancel(name: NameArg, workspace: WorkspaceOpt = None) -> None:
-    """Cancel a campaign: no further batches go out."""
+    """Stop a campaign.
+
+    No further batches go out.
+    """
     info = _campaigns(workspace).cancel(name)
     err.print(f"campaign '{name}' {info['state']}", highlight=False)
 
@@ -184,8 +209,12 @@ def responses(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Load response events (delivered, opened, clicked, converted with optional revenue):
-    duplicates counted once, rows for unknown campaigns or users reported, not loaded."""
+    """Load response events.
+
+    Delivered, opened, clicked and converted events (conversions with an optional revenue)
+    from CSV, JSON lines or Parquet. Duplicates are counted once; rows for unknown campaigns
+    or users are reported, not loaded.
+    """
     report = _campaigns(workspace).record_responses(file).to_dict()
     examples = report.pop("examples")
     emit_record(report, fmt, title="responses")
@@ -223,8 +252,12 @@ def report(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Per variant and control: funnel, CTR, CVR, revenue, cost, ROI, uplift against the
-    control with its 95% interval and p-value; the sample-ratio check; a verdict."""
+    """Effect per variant and control.
+
+    Per variant and the control: the funnel, CTR, CVR, revenue, cost and ROI, and the uplift
+    against the control with its 95% interval and p-value; the sample-ratio check; a verdict
+    in words.
+    """
     result = _campaigns(workspace).report(name, run)
     if fmt is OutputFormat.json:
         emit_record(result, fmt)

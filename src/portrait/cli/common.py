@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -75,16 +77,45 @@ def write_chart(path: Path | None, spec: Callable[[], dict[str, Any]]) -> None:
     err.print(f"chart written to {path}", highlight=False)
 
 
+def error_body(exc: PortraitError) -> dict[str, Any]:
+    """The fields of a Portrait error as the HTTP API returns them under ``"error"``: code,
+    message, where, hint, the error's extra fields, and a rule error's line and column."""
+    body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
+    for name in ("line", "column"):
+        if getattr(exc, name, None) is not None:
+            body[name] = getattr(exc, name)
+    return body
+
+
+def emit_error(body: dict[str, Any]) -> None:
+    """Write one JSON error object, ``{"error": body}``, on standard error."""
+    sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether command-line arguments ask for ``--format json`` (in any spelling)."""
+    for i, arg in enumerate(args):
+        if arg in ("-f", "--format") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if arg in ("--format=json", "-fjson"):
+            return True
+    return False
+
+
 def handles_errors(func: F) -> F:
-    """Print Portrait errors for people (no traceback); exit 2 for bad input, 1 for failures."""
+    """Print Portrait errors for people (no traceback), or as one JSON error object with
+    ``--format json``; exit 2 for bad input, 1 for failures."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except PortraitError as exc:
-            err.print("error:", style="bold red", end=" ")
-            err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+            if kwargs.get("fmt") is OutputFormat.json:
+                emit_error(error_body(exc))
+            else:
+                err.print("error:", style="bold red", end=" ")
+                err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

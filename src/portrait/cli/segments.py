@@ -22,7 +22,7 @@ from portrait.cli.render import OutputFormat, emit_record, emit_rows, output_con
 from portrait.errors import InputError
 
 segment_app = typer.Typer(
-    help="Saved segments (分群 / 人群包): create, list, refresh, export, compare.",
+    help="Saved segments (分群 / 人群包): create, refresh, export.",
     no_args_is_help=True,
 )
 ids_app = typer.Typer(help='Uploaded ID lists, used in rules as ids("name").', no_args_is_help=True)
@@ -91,7 +91,12 @@ def create(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Save a segment from a rule, from set operations on segments, or from an ID file."""
+    """Save a segment from a rule, segments or an ID file.
+
+    From a RULE, from set operations on saved segments (--union, --intersect, --minus), or
+    from an ID file (--ids). It is dynamic, evaluated again after every build, unless
+    --static; a segment from an ID file is always static.
+    """
     sources = [rule is not None, bool(union), bool(intersect), bool(minus), ids is not None]
     if sum(sources) != 1:
         raise InputError(
@@ -144,7 +149,10 @@ def create(
 @segment_app.command("list")
 @handles_errors
 def list_(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Every segment with its mode, latest size and rule."""
+    """Every segment with its latest size.
+
+    Name, mode, size, as-of date, evaluation time, rule and description.
+    """
     rows = [s.to_dict() for s in open_ws(workspace).segments.all()]
     emit_rows(
         rows,
@@ -161,7 +169,11 @@ def show(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """One segment: rule, mode, size, references and dependents."""
+    """One segment, its references and dependents.
+
+    The rule, mode and size, the profile version and as-of date of the latest snapshot, the
+    segments and ID lists it refers to and the segments that refer to it.
+    """
     emit_record(open_ws(workspace).segments[name].to_dict(), fmt, title=f"segment {name}")
 
 
@@ -172,7 +184,11 @@ def refresh(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Re-evaluate dynamic segments against the live profile (builds do this too)."""
+    """Evaluate dynamic segments again.
+
+    One segment, or all of them (each after the segments it refers to), on the live profile;
+    builds do this too. Static segments keep the members they were saved with.
+    """
     ws = open_ws(workspace)
     if name is not None and ws.segments[name].mode == "static":
         err.print(f"segment '{name}' is static: its members stay as they were saved")
@@ -196,7 +212,10 @@ def delete(
     name: Annotated[str, typer.Argument(help="Segment name.")],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Delete a segment (refused while other segments refer to it)."""
+    """Delete a segment.
+
+    Refused while other segments refer to it.
+    """
     open_ws(workspace).segments.delete(name)
     err.print(f"deleted segment '{name}'")
 
@@ -209,7 +228,11 @@ def history(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Size over time: one row per evaluation (snapshot)."""
+    """A segment's size over time.
+
+    One row per evaluation (snapshot): when, the profile version, the as-of date, the size
+    and its share of all users.
+    """
     rows = [
         {
             "evaluated_at": s.evaluated_at.isoformat(timespec="seconds"),
@@ -234,7 +257,11 @@ def export(
     unmask: UnmaskOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Stream the members to CSV or Parquet: user_id and the chosen tag columns."""
+    """Write a segment's members to CSV or Parquet.
+
+    user_id and the tag columns chosen with --columns; streamed, so millions of members need
+    little memory. Tags marked pii are masked unless --unmask.
+    """
     rows = open_ws(workspace).export_audience(name, output, _names(columns), unmask=unmask)
     err.print(f"wrote {rows:,} members to {output}", highlight=False)
 
@@ -250,7 +277,11 @@ def sample(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """N random members (reproducible with --seed), with tag columns."""
+    """Random members of a segment.
+
+    N members drawn without replacement, in user order, with the tag columns chosen; the
+    same --seed gives the same sample.
+    """
     table = open_ws(workspace).sample(name, n, seed=seed, columns=_names(columns), unmask=unmask)
     emit_rows(table.to_pylist(), fmt, title=f"sample of {name}", columns=table.column_names)
 
@@ -263,7 +294,11 @@ def overlap(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Sizes of A, B, A∩B, A∪B and the Jaccard index."""
+    """How two segments overlap.
+
+    The sizes of A, B, A∩B and A∪B, the Jaccard index |A∩B| / |A∪B|, and the users in only
+    one of them.
+    """
     emit_record(open_ws(workspace).segments.overlap(a, b), fmt, title=f"{a} vs {b}")
 
 
@@ -285,7 +320,11 @@ def upload(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Upload an ID list; reports matched, unmatched and duplicate ids."""
+    """Upload an ID list.
+
+    One id a line, or the --column of a CSV. Reports the matched, unmatched and duplicate
+    ids and writes the unmatched ones to rejects/ids/ (or --unmatched).
+    """
     report = open_ws(workspace).segments.upload_ids(
         name, file, column=column, replace=replace, unmatched_file=unmatched
     )
@@ -313,6 +352,9 @@ def ids_delete(
     name: Annotated[str, typer.Argument(help="List name.")],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Delete an ID list (refused while segments use it)."""
+    """Delete an ID list.
+
+    Refused while segments use it.
+    """
     open_ws(workspace).segments.delete_id_list(name)
     err.print(f"deleted ID list '{name}'")

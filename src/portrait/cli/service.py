@@ -31,7 +31,11 @@ def serve(
     ] = True,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over this workspace."""
+    """The HTTP API over a workspace.
+
+    Serves the workspace's HTTP API, with its OpenAPI document at /openapi.json and
+    interactive docs at /docs.
+    """
     import copy
 
     import uvicorn
@@ -79,7 +83,10 @@ def create_key(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Create a key; the full key is printed once (only its hash is kept)."""
+    """Create an API key with a role.
+
+    The full key is printed once; only its hash is kept.
+    """
     info, secret = open_ws(workspace).keys.create(role, name=name, expires_days=expires_days)
     emit_record({**info.to_dict(), "key": secret}, fmt, title="API key (shown once)")
 
@@ -87,7 +94,10 @@ def create_key(
 @keys_app.command("list")
 @handles_errors
 def list_keys(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-    """Every key: id, name, role, created, expires, revoked (never the secret)."""
+    """API keys (never their secrets).
+
+    Every key with its id, name, role, creation time, expiry and whether it is revoked.
+    """
     rows = [k.to_dict() for k in open_ws(workspace).keys.all()]
     emit_rows(rows, fmt, title="API keys", columns=list(rows[0]) if rows else None)
 
@@ -98,7 +108,10 @@ def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key's id (see portrait keys list).")],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Revoke a key: requests with it are refused from now on."""
+    """Revoke an API key.
+
+    Requests with it are refused from now on.
+    """
     info = open_ws(workspace).keys.revoke(key_id)
     err.print(f"key {info.id} ({info.role}) revoked", highlight=False)
 
@@ -110,6 +123,9 @@ def audit(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """The audit log: who read which users, exported what, did which campaign action, when."""
+    """The audit log of user-level reads.
+
+    Who read which users, exported what, did which campaign action, and when.
+    """
     rows = open_ws(workspace).audit.entries(limit=limit, actor=actor)
     emit_rows(rows, fmt, title="audit log", columns=["at", "actor", "action", "target", "rows"])
