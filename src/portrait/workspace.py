@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portrait import build as _build
+from portrait import ingest as _ingest
+from portrait import profile as _profile
 from portrait.audience.audience import Audience
 from portrait.config import SETTINGS, Config, load_config
 from portrait.errors import (
@@ -37,6 +38,7 @@ from portrait.model.rules import BehaviourCondition, Rule, rule_size
 from portrait.progress import Progress
 from portrait.rules import parse_rule, print_rule
 from portrait.rules.validate import rule_tags, validate_rule
+from portrait.store import warehouse as _warehouse
 from portrait.store.layout import Layout
 
 # Heavy parts (Arrow, the engine, the SQL compiler, the metadata database) are imported where
@@ -175,7 +177,7 @@ class Workspace:
         """Who acts when a method is not told (``caller=``): the role given to
         :func:`portrait.open` (else ``privacy.local_role``) and the OS user."""
         self._disclosure: Disclosure | None = None
-        self._pin: _build.ProfileSnapshot | None = None
+        self._pin: _profile.ProfileSnapshot | None = None
         self._pii_cache: tuple[Any, frozenset[str]] | None = None
         self._index: ProfileIndex | None = None
         self._user_index: tuple[str, UserIdIndex] | None = None
@@ -183,7 +185,7 @@ class Workspace:
         self._segments: Segments | None = None
         self._profile_versions: VersionedDir | None = None
         self._keys: Keys | None = None
-        self._built: _build.ProfileSnapshot | None = None
+        self._built: _profile.ProfileSnapshot | None = None
         self._selector: Selector | None = None
         self._metadata: MetadataStore | None = None
 
@@ -197,9 +199,9 @@ class Workspace:
         on_error: str | None = None,
         fmt: str | None = None,
         progress: Progress | None = None,
-    ) -> _build.IngestReport:
+    ) -> _ingest.IngestReport:
         """Load a users, events or orders file (CSV, Parquet or JSON lines)."""
-        return _build.ingest(
+        return _ingest.ingest(
             self.layout,
             self.config,
             table,
@@ -212,7 +214,7 @@ class Workspace:
 
     def build(
         self, *, full: bool = False, tags: list[str] | None = None, progress: Progress | None = None
-    ) -> _build.BuildReport:
+    ) -> _profile.BuildReport:
         """Compute changed tags into a new profile version (``full``: all of them), then
         re-evaluate the dynamic segments against it.
 
@@ -220,7 +222,7 @@ class Workspace:
         for: a build stopped between the swap and the refresh (killed, the database out of
         reach) leaves it behind the live version, and the next build finishes the refresh
         even when the profile itself is up to date."""
-        report = _build.build(self.layout, self.config, full=full, only=tags, progress=progress)
+        report = _profile.build(self.layout, self.config, full=full, only=tags, progress=progress)
         if self._has_metadata():
             live = self.built.version
             # the build stands even when a segment's rule no longer fits, or the metadata
@@ -236,20 +238,20 @@ class Workspace:
 
     # -- reading -----------------------------------------------------------------------
     @property
-    def warehouse(self) -> _build.WarehouseSnapshot:
-        return _build.snapshot(self.layout)
+    def warehouse(self) -> _warehouse.WarehouseSnapshot:
+        return _warehouse.snapshot(self.layout)
 
     @property
-    def built(self) -> _build.ProfileSnapshot:
+    def built(self) -> _profile.ProfileSnapshot:
         """The live profile version (its manifest is read once per version: versions are
         immutable, only the CURRENT pointer moves)."""
         if self._pin is not None:
             return self._pin
         if self._profile_versions is None:
-            self._profile_versions = _build.profile_dir(self.layout)
+            self._profile_versions = _profile.profile_dir(self.layout)
         current = self._profile_versions.current()
         if self._built is None or self._built.path != current:
-            self._built = _build.profile_snapshot(self.layout)
+            self._built = _profile.profile_snapshot(self.layout)
         return self._built
 
     @property
@@ -259,7 +261,7 @@ class Workspace:
 
         warehouse = self.warehouse
         try:
-            definitions = _build.load_tags(self.layout, warehouse)
+            definitions = _profile.load_tags(self.layout, warehouse)
         except TagDefinitionError:
             if warehouse.tables:
                 raise
@@ -363,7 +365,7 @@ class Workspace:
         catalog = self.tags
         catalog[name]  # raises a helpful NotFoundError
         warehouse = self.warehouse
-        as_of = _build.resolve_as_of(self.config, warehouse)
+        as_of = _profile.resolve_as_of(self.config, warehouse)
         return tag_sql(
             catalog.definitions,
             name,
@@ -1206,7 +1208,7 @@ class Workspace:
             return self._user(user_id, events, unmask)
 
     @contextlib.contextmanager
-    def _pinned(self) -> Iterator[_build.ProfileSnapshot]:
+    def _pinned(self) -> Iterator[_profile.ProfileSnapshot]:
         """Every read inside sees the profile version live when it began."""
         if self._pin is not None:
             yield self._pin
@@ -1426,17 +1428,17 @@ class Workspace:
         parsed = self.check_rule(rule)
         return rule_query(parsed, self._sql_context()).sql(dialect=dialect, pretty=True)
 
-    def _built_warehouse(self) -> _build.WarehouseSnapshot:
+    def _built_warehouse(self) -> _warehouse.WarehouseSnapshot:
         """The warehouse version the live profile was built from (its events are the rollup's),
         while it is kept; else the live one."""
         version = self.built.manifest.get("warehouse_version")
-        warehouse = _build.snapshot(self.layout, str(version)) if version else None
+        warehouse = _warehouse.snapshot(self.layout, str(version)) if version else None
         return warehouse if warehouse is not None and warehouse.path else self.warehouse
 
     def _sql_members(self, rule: Rule, behaviour_source: str) -> Any:
         from portrait.audience.sqlpath import SqlInputs, evaluate_sql
-        from portrait.build.built import GROUPS_FILE
         from portrait.engine import EngineSettings, open_engine
+        from portrait.profile.versions import GROUPS_FILE
 
         snap = self.built
         warehouse = self._built_warehouse()

@@ -1,5 +1,5 @@
-"""The accepted time range [``ingest.min_time``, ``ingest.max_time``) and what keeps stored data
-within it.
+"""What a build reads from the warehouse: its tables seen through the accepted time range
+(:class:`portrait.store.timebounds.TimeBounds`), and the last recorded time.
 
 Ingest rejects timestamps outside the range. Data stored before that check (an event at
 ``99999-01-01`` or ``9999-12-31``) would still break every build (as-of date, windows, a rollup
@@ -12,57 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlglot import exp
 
-from portrait.build.warehouse import WarehouseSnapshot
 from portrait.config import Config
 from portrait.engine import Engine, EngineSettings, open_engine
 from portrait.model.schema import TABLE_SPECS
+from portrait.store.timebounds import TimeBounds
+from portrait.store.warehouse import WarehouseSnapshot
 
-log = logging.getLogger("portrait.build")
-
-
-@dataclass(frozen=True)
-class TimeBounds:
-    """Timestamps ``lo <= t < hi`` (naive UTC) are accepted."""
-
-    lo: dt.datetime
-    hi: dt.datetime
-
-    @classmethod
-    def from_config(cls, config: Config) -> TimeBounds:
-        lo = dt.date.fromisoformat(config["ingest.min_time"])
-        hi = dt.date.fromisoformat(config["ingest.max_time"])
-        return cls(dt.datetime.combine(lo, dt.time()), dt.datetime.combine(hi, dt.time()))
-
-    def describe(self) -> str:
-        return f"[{self.lo.date().isoformat()}, {self.hi.date().isoformat()})"
-
-    def sql(self) -> tuple[str, str]:
-        """DuckDB literals of the bounds."""
-        return (f"TIMESTAMP '{self.lo.isoformat(' ')}'", f"TIMESTAMP '{self.hi.isoformat(' ')}'")
-
-    def holds_text(self, text: str | None) -> bool:
-        """Whether a stored ``max_time`` text is a timestamp inside the range."""
-        if not text:
-            return False
-        try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:  # e.g. a year beyond 9999, stored before ingest checked the range
-            return False
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-        return self.lo <= moment < self.hi
-
-    def condition(self, column: str) -> exp.Expr:
-        """``lo <= column < hi`` as an SQLGlot condition (NULL for a NULL value)."""
-        col = exp.column(column, quoted=True)
-        lo = exp.cast(exp.Literal.string(self.lo.isoformat(" ")), exp.DataType.Type.TIMESTAMP)
-        hi = exp.cast(exp.Literal.string(self.hi.isoformat(" ")), exp.DataType.Type.TIMESTAMP)
-        return exp.and_(exp.GTE(this=col, expression=lo), exp.LT(this=col.copy(), expression=hi))
+log = logging.getLogger("portrait.profile")
 
 
 def register_in_range(

@@ -13,7 +13,6 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from portrait.build.built import GROUPS_FILE, ROLLUP_DIR, ROLLUP_FILE
 from portrait.compile.rollup import (
     group_rows_query,
     groups_query,
@@ -25,6 +24,7 @@ from portrait.compile.rollup import (
 from portrait.engine import Engine
 from portrait.index.rollup import RollupWriter
 from portrait.model.schema import Schema
+from portrait.profile.versions import GROUPS_FILE, ROLLUP_DIR, ROLLUP_FILE
 from portrait.store.versions import link_or_copy
 
 _BATCH_ROWS = 1 << 20

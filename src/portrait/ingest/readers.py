@@ -10,10 +10,10 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from portrait.build.jsonlines import load_json_file
-from portrait.build.textchecks import MAX_LINE_BYTES, check_csv_header, read_error
 from portrait.engine.duckdb import path_literal, quote, sql_literal
 from portrait.errors import IngestError, InputError
+from portrait.ingest.jsonlines import load_json_file
+from portrait.ingest.textchecks import MAX_LINE_BYTES, check_csv_header, read_error
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 _SUFFIXES: dict[str, FileFormat] = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portrait.build.jsonlines import kind_word_sql
-from portrait.build.timebounds import TimeBounds
 from portrait.engine.duckdb import quote
+from portrait.ingest.jsonlines import kind_word_sql
 from portrait.model.schema import SQL_TYPES
+from portrait.store.timebounds import TimeBounds
 
 TYPE_WORDS = {
     "string": "text",

@@ -24,7 +24,11 @@ from typing import Any
 
 import duckdb
 
-from portrait.build.readers import (
+from portrait.config import Config
+from portrait.engine.base import EngineSettings
+from portrait.engine.duckdb import DuckDBEngine, path_literal, quote
+from portrait.errors import IngestError, InputError
+from portrait.ingest.readers import (
     FileReader,
     apply_mapping,
     as_written,
@@ -32,18 +36,14 @@ from portrait.build.readers import (
     detect_format,
     file_digest,
 )
-from portrait.build.timebounds import TimeBounds
-from portrait.build.validation import check_required, column_types, validation_query
-from portrait.build.warehouse import TableState, warehouse_dir
-from portrait.config import Config
-from portrait.engine.base import EngineSettings
-from portrait.engine.duckdb import DuckDBEngine, path_literal, quote
-from portrait.errors import IngestError, InputError
+from portrait.ingest.validation import check_required, column_types, validation_query
 from portrait.model.schema import TABLE_SPECS, TableSpec
 from portrait.progress import NullProgress, Progress
 from portrait.store.layout import Layout
 from portrait.store.manifest import read_manifest, write_manifest
+from portrait.store.timebounds import TimeBounds
 from portrait.store.versions import link_or_copy, workspace_lock
+from portrait.store.warehouse import TableState, warehouse_dir
 
 MAX_EXAMPLES = 5
 

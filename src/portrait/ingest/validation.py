@@ -7,12 +7,12 @@ from pathlib import Path
 
 import duckdb
 
-from portrait.build.conversions import WHITESPACE, RawColumn, column_checks, typed_expr
-from portrait.build.timebounds import TimeBounds
-from portrait.build.warehouse import TableState
 from portrait.engine.duckdb import quote, sql_literal, value_type
 from portrait.errors import IngestError
+from portrait.ingest.conversions import WHITESPACE, RawColumn, column_checks, typed_expr
 from portrait.model.schema import TableSpec
+from portrait.store.timebounds import TimeBounds
+from portrait.store.warehouse import TableState
 
 _WHOLE = "'[+-]?[0-9]+'"
 

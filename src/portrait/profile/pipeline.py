@@ -25,28 +25,29 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from portrait.build import rollup
-from portrait.build.built import (
-    INDEX_DIR,
-    PROFILE_FILE,
-    ProfileSnapshot,
-    profile_dir,
-    profile_snapshot,
-)
-from portrait.build.stats import tag_stats
-from portrait.build.timebounds import TimeBounds, last_recorded_time, register_in_range
-from portrait.build.warehouse import WarehouseSnapshot, snapshot
 from portrait.compile import BuildQueries, plan_queries, validate_tags
 from portrait.config import Config
 from portrait.engine import Engine, EngineSettings, open_engine
 from portrait.errors import BuildError, WorkspaceError
 from portrait.index.profile_index import build_tag_index, index_file
 from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag, TagSet
+from portrait.profile import rollup
+from portrait.profile.inputs import last_recorded_time, register_in_range
+from portrait.profile.stats import tag_stats
+from portrait.profile.versions import (
+    INDEX_DIR,
+    PROFILE_FILE,
+    ProfileSnapshot,
+    profile_dir,
+    profile_snapshot,
+)
 from portrait.progress import NullProgress, Progress, step
 from portrait.store.layout import Layout
 from portrait.store.manifest import write_manifest
 from portrait.store.tagfiles import load_tag_files
+from portrait.store.timebounds import TimeBounds
 from portrait.store.versions import link_or_copy, workspace_lock
+from portrait.store.warehouse import WarehouseSnapshot, snapshot
 
 INDEX_FORMAT = 2
 """Version of the index files; a profile built with another version is re-indexed in full."""
