@@ -108,7 +108,7 @@ class TagCatalog(Mapping[str, TagInfo]):
 
     def __getitem__(self, name: str) -> TagInfo:
         if name not in self._tags:
-            from portrait.compile.validate import suggest
+            from portrait.errors import suggest
 
             raise NotFoundError(
                 f"no tag named '{name}'",
@@ -1072,7 +1072,7 @@ class Workspace:
         :mod:`portrait.analysis.association`."""
         from portrait.analysis.association import association_rules, frequent_itemsets
         from portrait.analysis.baskets import event_baskets, order_baskets, parse_basket
-        from portrait.rules.validate import suggest
+        from portrait.errors import suggest
 
         source, event = parse_basket(basket)
         warehouse = self._built_warehouse()
@@ -1386,7 +1386,7 @@ class Workspace:
         if tags is not None:
             unknown = [t for t in tags if t not in profile.tags]
             if unknown:
-                from portrait.rules.validate import suggest
+                from portrait.errors import suggest
 
                 raise NotFoundError(
                     f"no built tag named '{unknown[0]}'",

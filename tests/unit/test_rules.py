@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portrait.errors import RuleValidationError
 from portrait.model.rules import (
     And,
     BehaviourCondition,
@@ -21,7 +22,7 @@ from portrait.model.rules import (
     Window,
 )
 from portrait.rules import RuleSyntaxError, parse_rule, print_rule
-from portrait.rules.validate import RuleValidationError, validate_rule
+from portrait.rules.validate import validate_rule
 
 ISSUE_EXAMPLE = (
     'city in ("北京", "上海") and age >= 25 and not segment("churned") and '
@@ -297,7 +298,8 @@ def test_docs_first_example_round_trips() -> None:
 def test_rules_nested_too_deep_are_refused_not_crashed() -> None:
     """Hundreds of nested ``not``s would exhaust the stack somewhere recursive; they are a
     syntax error instead. Brackets that add no level, and long flat rules, are fine."""
-    from portrait.rules.parser import MAX_DEPTH, RuleSyntaxError, parse_rule
+    from portrait.errors import RuleSyntaxError
+    from portrait.rules.parser import MAX_DEPTH, parse_rule
 
     for text in ("not " * 3000 + "age > 3", "not " * (MAX_DEPTH + 1) + "age > 3"):
         with pytest.raises(RuleSyntaxError, match="nests deeper than"):

@@ -36,33 +36,21 @@ from portrait.access import KeyInfo
 from portrait.api.fastpath import FastGet
 from portrait.api.guard import BodyGuard
 from portrait.api.observability import Metrics, observe
-from portrait.errors import NotFoundError, PortraitError
+from portrait.errors import (
+    AccessError,
+    InputError,
+    NotFoundError,
+    PortraitError,
+    ServiceBusyError,
+    TimedOutError,
+    UnauthorizedError,
+)
 from portrait.model.access import PERMISSIONS, allows
 
 API_VERSION = "v1"
 MAX_MEMBERSHIP = 1000  # user ids × segments per membership request, at most 1000 user ids
 T = TypeVar("T")
 MAX_BODY = 64 * 2**20  # request bodies (an ID-list upload is the largest) up to 64 MiB
-
-_STATUS = {
-    "bad_input": 400,
-    "bad_rule": 400,
-    "not_found": 404,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "busy": 503,
-    "workspace_busy": 409,
-    "timeout": 504,
-    "privacy_budget": 429,
-}
-
-
-class ApiError(PortraitError):
-    def __init__(self, code: str, message: str, status: int, **extra: Any):
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.extra = extra
 
 
 class CountRequest(BaseModel):
@@ -109,14 +97,6 @@ class MembershipRequest(BaseModel):
     segments: list[str] = Field(min_length=1, max_length=200)
 
 
-def _status(error: PortraitError) -> int:
-    if isinstance(error, ApiError):
-        return error.status
-    if error.exit_code == 2:  # bad input of any kind
-        return _STATUS.get(error.code, 400 if error.code != "not_found" else 404)
-    return _STATUS.get(error.code, 500)
-
-
 def _caller(workspace: ws_api.Workspace, headers: Headers) -> KeyInfo:
     """The caller's active key, from ``Authorization: Bearer pk_…`` or ``X-API-Key``."""
     token = headers.get("x-api-key")
@@ -124,28 +104,22 @@ def _caller(workspace: ws_api.Workspace, headers: Headers) -> KeyInfo:
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
     if not token:
-        raise ApiError(
-            "unauthorized",
-            "an API key is needed",
-            401,
-            hint="send Authorization: Bearer pk_… (portrait keys create)",
+        raise UnauthorizedError(
+            "an API key is needed", hint="send Authorization: Bearer pk_… (portrait keys create)"
         )
     # A server remembers verified keys (one change-counter read per request); keys and the
     # audit log need no core lock.
     key: KeyInfo | None = workspace.keys.verify(token)
     if key is None:
-        raise ApiError("unauthorized", "the API key is unknown, revoked or expired", 401)
+        raise UnauthorizedError("the API key is unknown, revoked or expired")
     return key
 
 
 def _permitted(key: KeyInfo, permission: str) -> KeyInfo:
     """``key``, when its role has ``permission`` (else 403)."""
     if not allows(key.role, permission):
-        raise ApiError(
-            "forbidden",
-            f"role '{key.role}' may not do this (needs {permission})",
-            403,
-            needs=permission,
+        raise AccessError(
+            f"role '{key.role}' may not do this (needs {permission})", needs=permission
         )
     return key
 
@@ -178,18 +152,13 @@ MAX_PAGE = 10_000
 def _check_unmask(key: KeyInfo, unmask: bool) -> None:
     """Unmasked personal data is for roles with ``pii:unmasked`` only."""
     if unmask and not allows(key.role, "pii:unmasked"):
-        raise ApiError(
-            "forbidden", "unmasked personal data needs the admin role", 403, needs="pii:unmasked"
-        )
+        raise AccessError("unmasked personal data needs the admin role", needs="pii:unmasked")
 
 
 def _error_response(exc: PortraitError) -> JSONResponse:
     """The JSON error body and status of a Portrait error (every route's, one place)."""
-    body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
-    for name in ("line", "column"):
-        if getattr(exc, name, None) is not None:
-            body[name] = getattr(exc, name)
-    return JSONResponse({"error": body}, status_code=_status(exc))
+    body: dict[str, Any] = {**exc.to_dict(), **exc.extra}
+    return JSONResponse({"error": body}, status_code=exc.http_status)
 
 
 def _invalid_response(exc: RequestValidationError) -> JSONResponse:
@@ -262,10 +231,8 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @contextmanager
     def core() -> Iterator[ws_api.Workspace]:
         if not lock.acquire(timeout=timeout):
-            raise ApiError(
-                "busy",
+            raise ServiceBusyError(
                 f"the workspace stayed busy for {timeout:g} s (api.timeout) with other requests",
-                503,
                 hint="try again shortly",
             )
         try:
@@ -286,10 +253,8 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
-            raise ApiError(
-                "timeout",
+            raise TimedOutError(
                 f"{what} took longer than {timeout:g} s (api.timeout) and was abandoned",
-                504,
                 hint="narrow it (fewer tags, a smaller audience or window) or raise "
                 "api.timeout (PORTRAIT_API_TIMEOUT)",
             ) from None
@@ -438,12 +403,10 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     ) -> dict[str, Any]:
         """Members' user ids in uid order, a page at a time: pass ``next_cursor`` back."""
         if not 1 <= limit <= MAX_PAGE:
-            raise ApiError("bad_input", f"limit is 1 to {MAX_PAGE:,}", 400, where="limit")
+            raise InputError(f"limit is 1 to {MAX_PAGE:,}", where="limit")
         if not -1 <= cursor < 2**32 - 1:
-            raise ApiError(
-                "bad_input",
+            raise InputError(
                 "cursor is -1 (the first page) or a next_cursor this route returned",
-                400,
                 where="cursor",
             )
         with core() as w:
@@ -583,7 +546,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/campaigns/{name}/report", tags=["campaigns"])
     def campaign_report(name: str, key: CampaignsReadKey, run: int | None = None) -> dict[str, Any]:
         if run is not None and not 1 <= run <= 2**31 - 1:
-            raise ApiError("bad_input", "run is a launch's number (1, 2, …)", 400, where="run")
+            raise InputError("run is a launch's number (1, 2, …)", where="run")
         with core() as w:
             report: dict[str, Any] = w.campaigns(caller=key.caller).report(name, run)
         return report
@@ -631,7 +594,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         """The members with tag columns as a CSV or Parquet file (PII masked unless an admin
         asks for ``unmask``), written to a temporary file and streamed from it."""
         if format not in ("csv", "parquet"):
-            raise ApiError("bad_input", "format is csv or parquet", 400, where="format")
+            raise InputError("format is csv or parquet", where="format")
         _check_unmask(key, unmask)
         folder = tempfile.mkdtemp(prefix="portrait-export-")
         path = Path(folder) / f"{name}.{format}"
@@ -678,7 +641,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/audit", tags=["admin"])
     def audit(key: AuditKey, limit: int = 100) -> list[dict[str, Any]]:
         if not 1 <= limit <= 10_000:
-            raise ApiError("bad_input", "limit is 1 to 10,000", 400, where="limit")
+            raise InputError("limit is 1 to 10,000", where="limit")
         with core() as w:
             return w.audit.entries(limit=limit)
 

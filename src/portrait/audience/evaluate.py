@@ -18,7 +18,7 @@ from functools import reduce
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from portrait.errors import InputError
+from portrait.errors import UnsupportedLeafError
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.ranges import RangeIndex
 from portrait.index.rollup import RollupIndex, compare
@@ -37,12 +37,6 @@ from portrait.model.rules import (
 from portrait.model.schema import Scalar, temporal_value
 
 Truth = tuple[AbstractBitMap, AbstractBitMap]  # (true, unknown)
-
-
-class UnsupportedLeafError(InputError):
-    """A leaf the evaluator cannot answer with the data at hand."""
-
-    code = "unsupported_rule"
 
 
 def _no_source(kind: str) -> Callable[..., AbstractBitMap]:

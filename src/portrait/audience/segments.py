@@ -27,11 +27,12 @@ from portrait.errors import (
     PortraitError,
     SegmentCycleError,
     SegmentError,
+    suggest,
 )
 from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.model.rules import And, IdListRef, Not, Or, Rule, RuleDocument, SegmentRef
 from portrait.rules import parse_rule, print_rule
-from portrait.rules.validate import rule_references, suggest
+from portrait.rules.validate import rule_references
 from portrait.store.metadata import MetadataStore, SnapshotRow
 
 Mode = Literal["dynamic", "static"]

@@ -15,12 +15,12 @@ import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.audience.evaluate import Sources, evaluate_rule
-from portrait.errors import NotFoundError, SegmentCycleError
+from portrait.errors import NotFoundError, SegmentCycleError, suggest
 from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.rollup import RollupIndex
 from portrait.model.rules import BehaviourCondition, Rule, RuleDocument
-from portrait.rules.validate import rule_references, suggest
+from portrait.rules.validate import rule_references
 
 if TYPE_CHECKING:
     from portrait.store.metadata import MetadataStore

@@ -3,6 +3,7 @@ once per user and run; effect and retargeting come with the responses."""
 
 from portrait.campaigns.delivery import LaunchReport
 from portrait.campaigns.planning import Plan
-from portrait.campaigns.service import CampaignError, Campaigns, Inputs
+from portrait.campaigns.service import Campaigns, Inputs
+from portrait.errors import CampaignError
 
 __all__ = ["CampaignError", "Campaigns", "Inputs", "LaunchReport", "Plan"]

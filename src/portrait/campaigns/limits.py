@@ -41,7 +41,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 
-from portrait.errors import LimitError
+from portrait.errors import TemplateLimitError
 
 
 @dataclass(frozen=True)
@@ -54,25 +54,6 @@ class Limits:
     seconds: float = 1.0
     int_bits: int = 4096
     made_chars: int = 16 * 1024 * 1024
-
-
-class TemplateLimitError(LimitError):
-    """A campaign template goes over a limit of what one message may cost."""
-
-    code = "template_too_costly"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        where: str | None = None,
-        hint: str | None = None,
-        kind: str = "size",
-    ):
-        super().__init__(message, where=where, hint=hint)
-        #: ``"time"`` when the clock ran out (depends on the machine's load), else a limit
-        #: the same values always reach
-        self.kind = kind
 
 
 class Budget:

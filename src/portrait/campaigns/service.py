@@ -31,16 +31,21 @@ from sqlalchemy.exc import IntegrityError
 
 from portrait.campaigns.channels import DeliveryFailed, open_channel
 from portrait.campaigns.delivery import LaunchReport, Sender, delivery_counts, start_run
-from portrait.campaigns.limits import TemplateLimitError
 from portrait.campaigns.measure import effect_report, load_responses, user_history, utc
 from portrait.campaigns.planning import CapCheck, Plan, cap_reason, effective_cap, plan_run
 from portrait.campaigns.responses import ResponseReport, parse_rows, read_response_file
 from portrait.campaigns.rows import ProfileRows, one_row
 from portrait.campaigns.templates import CompiledTemplates, compile_templates
-from portrait.errors import InputError, NotFoundError, PortraitError
+from portrait.errors import (
+    CampaignError,
+    InputError,
+    NotFoundError,
+    PortraitError,
+    TemplateLimitError,
+    suggest,
+)
 from portrait.model.campaigns import CampaignSpec
 from portrait.model.channels import ChannelConfig, FileChannel
-from portrait.rules.validate import suggest
 from portrait.store.manifest import read_manifest
 from portrait.store.metadata import (
     MetadataStore,
@@ -53,12 +58,6 @@ from portrait.store.versions import workspace_lock
 
 DEFAULT_CHANNEL = "file"
 FINISHED = ("completed", "cancelled", "failed")
-
-
-class CampaignError(PortraitError):
-    """A campaign cannot go on (e.g. a channel is down); it can be resumed."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from portrait.campaigns.limits import (
     Budget,
     LimitedEnvironment,
     Limits,
-    TemplateLimitError,
     render_within,
 )
-from portrait.errors import InputError
+from portrait.errors import InputError, TemplateLimitError
 from portrait.model.campaigns import CampaignSpec
 
 BUILT_INS = frozenset({"user_id", "campaign", "variant"})

@@ -80,11 +80,7 @@ def write_chart(path: Path | None, spec: Callable[[], dict[str, Any]]) -> None:
 def error_body(exc: PortraitError) -> dict[str, Any]:
     """The fields of a Portrait error as the HTTP API returns them under ``"error"``: code,
     message, where, hint, the error's extra fields, and a rule error's line and column."""
-    body: dict[str, Any] = {**exc.to_dict(), **getattr(exc, "extra", {})}
-    for name in ("line", "column"):
-        if getattr(exc, name, None) is not None:
-            body[name] = getattr(exc, name)
-    return body
+    return {**exc.to_dict(), **exc.extra}
 
 
 def emit_error(body: dict[str, Any]) -> None:

@@ -7,14 +7,13 @@ dependencies. Errors name the file, the tag and the field, and suggest near name
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 import sqlglot
 from sqlglot import exp
 
 from portrait.compile.virtual import TIME_TABLES, VIRTUAL_TYPES
-from portrait.errors import TagDefinitionError
+from portrait.errors import TagDefinitionError, suggest
 from portrait.model.schema import NUMERIC_TYPES, Schema
 from portrait.model.tags import (
     AnyTag,
@@ -102,12 +101,6 @@ _ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "SafeDivide",
     )
 )
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """'did you mean …?' text for the closest candidates, or None."""
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
 
 
 def _err(tags: TagSet, tag: AnyTag, field: str, message: str, hint: str | None = None) -> None:

@@ -14,7 +14,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from pydantic import ValidationError
 
-from portrait.errors import InputError
+from portrait.errors import RuleSyntaxError
 from portrait.model.rules import (
     CAMPAIGN_OUTCOMES,
     And,
@@ -71,28 +71,6 @@ _TOKEN_WORDS = {
     "_CAMPAIGN": "campaign(...)",
     "$END": "the end of the rule",
 }
-
-
-class RuleSyntaxError(InputError):
-    """The rule text does not parse, or a condition in it is malformed."""
-
-    code = "bad_rule"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        column: int | None = None,
-        context: str | None = None,
-        hint: str | None = None,
-    ):
-        where = f"rule, line {line}, column {column}" if line is not None else "rule"
-        super().__init__(
-            message + (f"\n{context.rstrip()}" if context else ""), where=where, hint=hint
-        )
-        self.line = line
-        self.column = column
 
 
 @functools.cache

@@ -3,10 +3,9 @@ type, list operators go with list tags; unknown names get "did you mean"."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 
-from portrait.errors import InputError
+from portrait.errors import RuleValidationError, suggest
 from portrait.model.rules import (
     And,
     BehaviourCondition,
@@ -23,17 +22,6 @@ from portrait.rules.parser import clip, window_problem
 
 NUMERIC = frozenset({"int", "float"})
 TEMPORAL = frozenset({"date", "timestamp"})
-
-
-class RuleValidationError(InputError):
-    """The rule parses but does not fit the catalog."""
-
-    code = "bad_rule"
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
 
 
 def _leaves(rule: Rule) -> Iterable[Rule]:

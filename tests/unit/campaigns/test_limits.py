@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from portrait.campaigns.limits import Limits, TemplateLimitError
+from portrait.campaigns.limits import Limits
 from portrait.campaigns.templates import CompiledTemplates, compile_templates, render_safely
+from portrait.errors import TemplateLimitError
 from portrait.model.campaigns import CampaignSpec
 
 USER = {"user_id": "u1", "city": "北京", "cars": ["宝马", "奥迪"], "age": 34}
