@@ -12,7 +12,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     from portrait.campaigns import Campaigns
     from portrait.compile.rules import RuleSQL
     from portrait.index.ids import UserIdIndex
+    from portrait.model.manifests import BuiltTag
     from portrait.model.tags import AnyTag, TagSet
     from portrait.store.metadata import MetadataStore
     from portrait.store.versions import VersionedDir
@@ -71,7 +71,7 @@ class TagInfo:
 
     definition: AnyTag
     source: str
-    built: dict[str, Any] | None
+    built: BuiltTag | None
 
     @property
     def name(self) -> str:
@@ -79,7 +79,7 @@ class TagInfo:
 
     @property
     def stats(self) -> dict[str, Any]:
-        return dict(self.built["stats"]) if self.built else {}
+        return dict(self.built.stats) if self.built else {}
 
     def summary(self) -> dict[str, Any]:
         d = self.definition
@@ -94,15 +94,15 @@ class TagInfo:
             "owner": d.owner,
             "coverage": stats.get("coverage"),
             "distinct": stats.get("distinct"),
-            "last_built": self.built.get("built_at") if self.built else None,
-            "stale": bool(self.built.get("stale")) if self.built else False,
+            "last_built": self.built.built_at if self.built else None,
+            "stale": self.built.stale if self.built else False,
         }
 
 
 class TagCatalog(Mapping[str, TagInfo]):
     """The tag catalog (标签市场): every defined tag with its latest build statistics."""
 
-    def __init__(self, tags: TagSet, built: Mapping[str, dict[str, Any]]):
+    def __init__(self, tags: TagSet, built: Mapping[str, BuiltTag]):
         self._tags = tags
         self._built = built
 
@@ -279,9 +279,10 @@ class Workspace:
         if not self.disclosure.controlled(who):
             return rows
         built = self.built
-        users = int(built.manifest.get("users") or 0)
+        users = built.users
         for row in rows:
-            stats = (built.tags.get(row["name"]) or {}).get("stats")
+            tag = built.tags.get(row["name"])
+            stats = dict(tag.stats) if tag else None
             if stats and row.get("coverage") is not None:
                 covered = self._released_stats(row["name"], stats, who)["covered"]
                 row["coverage"] = None if covered is None or not users else covered / users
@@ -344,7 +345,7 @@ class Workspace:
         when it was built, and its statistics (coverage, null rate, distribution, …), as
         ``caller`` may see them (see :meth:`_released_stats`)."""
         info = self.tags[name]
-        built = info.built or {}
+        built = info.built
         stats = self._released_stats(name, info.stats, self._who(caller)) if built else {}
         return {
             "name": name,
@@ -353,8 +354,8 @@ class Workspace:
                 by_alias=True, exclude_defaults=False, exclude={"depends_on"}, mode="json"
             ),
             "sql": self.tag_sql(name, dialect),
-            "built_at": built.get("built_at"),
-            "stale": built.get("stale", False),
+            "built_at": built.built_at if built else None,
+            "stale": built.stale if built else False,
             **stats,
         }
 
@@ -418,7 +419,7 @@ class Workspace:
         names = self._check_columns(list(snap.tags) if columns is None else columns)
         out = Path(output)
         output_format(out)
-        everyone = FrozenBitMap(range(int(snap.manifest.get("users", 0))))
+        everyone = FrozenBitMap(range(snap.users))
         return export_members(snap.profile_file, everyone, out, names, self._masker(names, unmask))
 
     def index(self) -> ProfileIndex:
@@ -426,8 +427,7 @@ class Workspace:
         while the profile version stays the same."""
         snap = self.built
         if self._index is None or self._index.index_dir != snap.index_dir:
-            types = {n: m["type"] for n, m in snap.tags.items()}
-            self._index = ProfileIndex(snap.index_dir, types, int(snap.manifest.get("users", 0)))
+            self._index = ProfileIndex(snap.index_dir, snap.manifest.tag_types(), snap.users)
         return self._index
 
     # -- audiences ---------------------------------------------------------------------
@@ -461,14 +461,13 @@ class Workspace:
                     rollup = RollupIndex(snap.rollup_dir)
                 except ValueError:  # built by an older version: the next build replaces it
                     rollup = None
-            as_of = snap.manifest.get("as_of")
             profile = BuiltProfile(
                 version=snap.version,
                 tags=snap.tags,
                 profile_file=snap.profile_file,
                 index=self.index(),
                 rollup=rollup,
-                as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                as_of=snap.as_of,
             )
             self._selector = Selector(profile, lambda: self.metadata, self._events_sql)
         return self._selector
@@ -491,7 +490,7 @@ class Workspace:
         if key in selector.checked:
             return parsed
         index = selector.profile.index
-        types = {n: str(m["type"]) for n, m in selector.profile.tags.items()}
+        types = {n: m.type for n, m in selector.profile.tags.items()}
         pii = self._pii_tags()
         values: dict[str, list[str]] = {}
         for name in rule_tags(parsed):
@@ -743,7 +742,7 @@ class Workspace:
                 check_audience=check_audience,
                 profile_file=snap.profile_file,
                 profile_version=snap.version,
-                as_of=snap.manifest.get("as_of"),
+                as_of=snap.as_of.isoformat() if snap.as_of else None,
                 tags=list(snap.tags),
                 channels=self.config.channels,
                 settings=self.config,
@@ -879,7 +878,7 @@ class Workspace:
         else:
             base = self._audience(baseline, who).bitmap
             name = baseline if isinstance(baseline, str) else "baseline"
-        types = {n: str(m["type"]) for n, m in profile.tags.items()}
+        types = {n: m.type for n, m in profile.tags.items()}
         releases: dict[str, Any] = {}
         if self.disclosure.controlled(who):
             releases = self._insight_releases(
@@ -919,7 +918,7 @@ class Workspace:
         version = profile.version
 
         def cost_of(tag: str) -> int:
-            if str(profile.tags[tag]["type"]).startswith("list"):
+            if profile.tags[tag].multi_valued:
                 return 1 + profile.index.values(tag).distinct
             return 1
 
@@ -1237,7 +1236,7 @@ class Workspace:
         categories: dict[str, list[dict[str, Any]]] = {}
         for name in names:
             title = definitions[name].title if name in definitions else ""
-            category = str(snap.tags[name].get("category") or "other")
+            category = snap.tags[name].category or "other"
             categories.setdefault(category, []).append(
                 {"tag": name, "title": title, "value": row[name]}
             )
@@ -1260,7 +1259,7 @@ class Workspace:
         return {
             "user_id": str(user_id),
             "uid": int(found),
-            "as_of": snap.manifest.get("as_of"),
+            "as_of": snap.as_of.isoformat() if snap.as_of else None,
             "tags": categories,
             "segments": segments,
             "orders": orders,
@@ -1362,7 +1361,8 @@ class Workspace:
         from portrait.analysis.rfm import rfm_on_the_fly
         from portrait.engine import EngineSettings, open_engine
 
-        as_of = dt.date.fromisoformat(str(self.built.manifest["as_of"]))
+        as_of = self.built.as_of
+        assert as_of is not None  # a built profile has one
         warehouse = self._built_warehouse()
         orders = warehouse.tables.get("orders")
         files = orders.paths(warehouse.path) if orders is not None and warehouse.path else []
@@ -1397,10 +1397,10 @@ class Workspace:
         for name, meta in profile.tags.items():
             # personal data and tags of near-unique values (a phone number) say nothing about
             # an audience; they are compared only when asked for by name
-            if meta.get("pii"):
+            if meta.pii:
                 continue
             if (
-                index_kind(str(meta["type"])) == "values"
+                index_kind(meta.type) == "values"
                 and profile.index.values(name).distinct > INSIGHT_MAX_VALUES
             ):
                 continue
@@ -1411,10 +1411,9 @@ class Workspace:
         from portrait.compile.rules import RuleSQL
 
         snap = self.built
-        as_of = snap.manifest.get("as_of")
         return RuleSQL(
-            tag_types={n: str(m["type"]) for n, m in snap.tags.items()},
-            as_of=dt.date.fromisoformat(as_of) if as_of else None,
+            tag_types=snap.manifest.tag_types(),
+            as_of=snap.as_of,
             behaviour_source="events" if behaviour_source == "events" else "rollup",
         )
 
@@ -1431,7 +1430,7 @@ class Workspace:
     def _built_warehouse(self) -> _warehouse.WarehouseSnapshot:
         """The warehouse version the live profile was built from (its events are the rollup's),
         while it is kept; else the live one."""
-        version = self.built.manifest.get("warehouse_version")
+        version = self.built.manifest.warehouse_version
         warehouse = _warehouse.snapshot(self.layout, str(version)) if version else None
         return warehouse if warehouse is not None and warehouse.path else self.warehouse
 
@@ -1449,7 +1448,7 @@ class Workspace:
             rollup_groups_file=(
                 snap.rollup_file.with_name(GROUPS_FILE) if snap.rollup_file else None
             ),
-            rollup_sums=list((snap.manifest.get("rollup") or {}).get("sums", [])),
+            rollup_sums=list(snap.manifest.rollup.sums if snap.manifest.rollup else []),
             events_files=events.paths(warehouse.path) if events and warehouse.path else [],
         )
         selector = self.selector()
@@ -1476,7 +1475,7 @@ class Workspace:
         parsed = self.check_rule(rule)
         members = self._sql_members(parsed, behaviour_source)
         snap = self.built
-        population = int(snap.manifest.get("users", 0))
+        population = snap.users
         return Audience(members, snap.profile_file, population, self._pii_tags)
 
     def _pii_tags(self) -> frozenset[str]:
@@ -1494,7 +1493,7 @@ class Workspace:
         if self._pii_cache is None or self._pii_cache[0] != key:
             defined = load_tag_files(self.layout.tags_dir)
             found = frozenset(
-                n for n in snap.tags if snap.tags[n].get("pii") or (n in defined and defined[n].pii)
+                n for n in snap.tags if snap.tags[n].pii or (n in defined and defined[n].pii)
             )
             self._pii_cache = (key, found)
         return self._pii_cache[1]
@@ -1579,10 +1578,10 @@ class Workspace:
                 for n, t in warehouse.tables.items()
             },
             "profile_version": snap.version,
-            "as_of": snap.manifest.get("as_of"),
-            "users": snap.manifest.get("users"),
+            "as_of": snap.as_of.isoformat() if snap.as_of else None,
+            "users": snap.users if snap.path else None,
             "tags_built": len(snap.tags),
-            "built_at": snap.manifest.get("built_at"),
+            "built_at": snap.manifest.built_at,
         }
 
     def settings(self) -> list[dict[str, Any]]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
@@ -19,6 +19,7 @@ from portrait.errors import NotFoundError, SegmentCycleError, suggest
 from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.rollup import RollupIndex
+from portrait.model.manifests import BuiltTag
 from portrait.model.rules import BehaviourCondition, Rule, RuleDocument
 from portrait.rules.validate import rule_references
 
@@ -33,7 +34,7 @@ class BuiltProfile:
     """What evaluation reads of one profile version."""
 
     version: str
-    tags: dict[str, dict[str, Any]]  # built tags: name → manifest entry (type, stats, …)
+    tags: Mapping[str, BuiltTag]  # built tags in profile column order
     profile_file: Path
     index: ProfileIndex
     rollup: RollupIndex | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -293,18 +293,14 @@ def tags_show(
     """
     ws = _open(workspace)
     info = ws.tags[name]
+    # the record is the tag as this caller may see it (statistics released for a viewer)
     record = ws.tag_detail(name, dialect)
-    definition, sql, stats, built = (
-        record["definition"],
-        record["sql"],
-        info.stats,
-        info.built or {},
-    )
+    definition, sql = record["definition"], record["sql"]
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.json:
             emit_record(record, fmt)
         else:
-            emit_rows(stats.get("distribution", []), fmt, columns=["value", "count", "share"])
+            emit_rows(record.get("distribution", []), fmt, columns=["value", "count", "share"])
         return
     import yaml
     from rich.syntax import Syntax
@@ -321,16 +317,11 @@ def tags_show(
             console.print(Syntax(text, lexer))
         else:  # plain text in files and pipes (Syntax pads every line to the full width)
             console.print(text.rstrip(), markup=False, highlight=False)
-    if not stats:
+    if info.built is None:
         console.print("not built yet: run 'portrait build'")
         return
-    console.print(
-        f"coverage {stats['coverage'] * 100:.1f}% ({stats['covered']:,} of {stats['users']:,}) · null rate "
-        f"{stats['null_rate'] * 100:.1f}% · distinct {stats['distinct']:,} · built {built.get('built_at')}"
-        f" · index {built.get('index_seconds', 0):.3f}s"
-        + (" · STALE" if built.get("stale") else "")
-    )
-    extra = {k: stats[k] for k in ("min", "max", "mean", "p50", "p90") if k in stats}
+    console.print(_stats_line(record, info.built.index_seconds or 0.0))
+    extra = {k: record[k] for k in ("min", "max", "mean", "p50", "p90") if k in record}
     if extra:
         console.print(
             " · ".join(
@@ -338,11 +329,29 @@ def tags_show(
             )
         )
     emit_rows(
-        stats.get("distribution", []),
+        record.get("distribution", []),
         fmt,
         title="distribution",
         columns=["value", "count", "share"],
         percent=["share"],
+    )
+
+
+def _stats_line(record: dict[str, Any], index_seconds: float) -> str:
+    """Coverage, null rate, distinct values and build time of a tag record (a number a
+    viewer's release suppressed shows as —)."""
+
+    def percent(value: float | None) -> str:
+        return "—" if value is None else f"{value * 100:.1f}%"
+
+    def count(value: int | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    return (
+        f"coverage {percent(record.get('coverage'))} ({count(record.get('covered'))} of "
+        f"{count(record.get('users'))}) · null rate {percent(record.get('null_rate'))} · "
+        f"distinct {count(record.get('distinct'))} · built {record.get('built_at')}"
+        f" · index {index_seconds:.3f}s" + (" · STALE" if record.get("stale") else "")
     )
 
 

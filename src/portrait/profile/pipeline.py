@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from portrait.config import Config
 from portrait.engine import Engine, EngineSettings, open_engine
 from portrait.errors import BuildError, WorkspaceError
 from portrait.index.profile_index import build_tag_index, index_file
+from portrait.model.manifests import BuiltTag, ProfileManifest, RollupManifest
 from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag, TagSet
 from portrait.profile import rollup
 from portrait.profile.inputs import last_recorded_time, register_in_range
@@ -161,8 +162,8 @@ def build(
         rebuild_all = (
             full
             or not prev_tags
-            or previous.manifest.get("users_version") != users_version
-            or previous.manifest.get("index_format") != INDEX_FORMAT
+            or previous.manifest.users_version != users_version
+            or previous.manifest.index_format != INDEX_FORMAT
         )
         forced = set(only or [])
         stale: list[str] = []
@@ -174,10 +175,10 @@ def build(
                 and prev is not None
                 and tags[name].refresh == "manual"
                 and name not in forced
-                and prev["fingerprint"] != fingerprint
+                and prev.fingerprint != fingerprint
             ):
                 stale.append(name)
-                return str(prev["fingerprint"])
+                return prev.fingerprint
             return fingerprint
 
         prints = fingerprints(tags, warehouse, as_of, config["data.timezone"], keep)
@@ -187,26 +188,29 @@ def build(
             compute = set(tags)
         else:
             changed = {
-                n for n in tags if n not in prev_tags or prev_tags[n]["fingerprint"] != prints[n]
+                n for n in tags if n not in prev_tags or prev_tags[n].fingerprint != prints[n]
             }
             compute = tags.dependents(changed | forced)
         reused = [n for n in tags if n not in compute]
         report.stale = [n for n in tags if n in stale]
-        same_columns = previous.manifest.get("columns") == list(tags)
+        same_columns = previous.manifest.columns == list(tags)
         if (
             not compute
             and same_columns
-            and previous.manifest.get("warehouse_version") == warehouse.version
-            and set(stale) == {n for n, meta in prev_tags.items() if meta.get("stale")}
+            and previous.manifest.warehouse_version == warehouse.version
+            and set(stale) == {n for n, meta in prev_tags.items() if meta.stale}
             and (
                 "events" not in warehouse.tables
-                or (previous.manifest.get("rollup") or {}).get("format") == rollup.FORMAT
+                or (
+                    previous.manifest.rollup is not None
+                    and previous.manifest.rollup.format == rollup.FORMAT
+                )
             )
         ):
             report.up_to_date = True
             report.profile_version = previous.version
             report.reused = reused
-            report.users = int(previous.manifest.get("users", 0))
+            report.users = previous.manifest.users
             report.seconds = time.perf_counter() - started
             return report
 
@@ -239,26 +243,22 @@ def build(
                 )
                 report.timings["index"] = time.perf_counter() - t0
                 for name in reused:
-                    tag_meta[name]["stale"] = name in stale
+                    tag_meta[name] = replace(tag_meta[name], stale=name in stale)
                 rollup_meta = _rollup(engine, warehouse, previous, staging, progress, full, n_users)
                 if rollup_meta:
-                    report.timings["rollup"] = float(rollup_meta.get("seconds", 0.0))
-                write_manifest(
-                    staging,
-                    {
-                        "format": 1,
-                        "index_format": INDEX_FORMAT,
-                        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        "warehouse_version": warehouse.version,
-                        "users_version": users_version,
-                        "as_of": as_of.isoformat(),
-                        "users": n_users,
-                        "columns": list(tags),
-                        "tags": tag_meta,
-                        "rollup": rollup_meta,
-                        "timings": report.timings,
-                    },
+                    report.timings["rollup"] = rollup_meta.seconds
+                manifest = ProfileManifest(
+                    index_format=INDEX_FORMAT,
+                    built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    warehouse_version=warehouse.version,
+                    users_version=users_version,
+                    as_of=as_of,
+                    users=n_users,
+                    tags={n: tag_meta[n] for n in tags},
+                    rollup=rollup_meta,
+                    timings=report.timings,
                 )
+                write_manifest(staging, manifest.to_json())
         finally:
             engine.close()
         store.prune(config["store.keep_versions"])
@@ -278,26 +278,26 @@ def _rollup(
     progress: Progress,
     full: bool,
     n_users: int,
-) -> dict[str, Any] | None:
+) -> RollupManifest | None:
     """The event rollup for behaviour conditions: taken over when events and users are the
     same as in the previous version, else computed."""
     events = warehouse.tables.get("events")
     if events is None:
         return None
     users_version = warehouse.tables["users"].version
-    prev = previous.manifest.get("rollup")
+    prev = previous.manifest.rollup
     with step(progress, "event rollup", total=1) as bar:
         if (
             not full
             and previous.path is not None
+            and prev is not None
             and rollup.reusable(prev, events.version, users_version)
         ):
             rollup.take_over(previous.path, staging)
-            meta = dict(prev or {})
-            meta["seconds"] = 0.0
+            meta = replace(prev, seconds=0.0)
         else:
-            meta = rollup.build_rollup(engine, warehouse.schema(), staging, n_users)
-            meta.update(events_version=events.version, users_version=users_version)
+            built = rollup.build_rollup(engine, warehouse.schema(), staging, n_users)
+            meta = replace(built, events_version=events.version, users_version=users_version)
         bar.advance()
     return meta
 
@@ -344,34 +344,35 @@ def _index(
     staging: Path,
     progress: Progress,
     threads: int = 0,
-) -> tuple[dict[str, dict[str, Any]], int]:
+) -> tuple[dict[str, BuiltTag], int]:
     index_dir = staging / INDEX_DIR
     index_dir.mkdir()
     profile = staging / PROFILE_FILE
     n_users = pq.ParquetFile(profile).metadata.num_rows
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
-    def index_one(name: str) -> dict[str, Any]:
+    def index_one(name: str) -> BuiltTag:
         tag = tags[name]
         target = index_file(index_dir, name, tag.value_type)
         if name not in compute:
             assert previous.path is not None
             link_or_copy(index_file(previous.index_dir, name, tag.value_type), target)
-            return dict(previous.tags[name])
+            return previous.tags[name]
         t0 = time.perf_counter()
         column = pq.read_table(profile, columns=[name]).column(0)
         index = build_tag_index(column, tag.value_type)
         index.save(target)
-        return {
-            "fingerprint": prints[name],
-            "kind": tag.kind,
-            "type": tag.value_type,
-            "category": tag.category,
-            "pii": tag.pii,
-            "built_at": now,
-            "index_seconds": time.perf_counter() - t0,
-            "stats": tag_stats(tag, index),
-        }
+        return BuiltTag(
+            name=name,
+            type=tag.value_type,
+            kind=tag.kind,
+            category=tag.category,
+            pii=tag.pii,
+            fingerprint=prints[name],
+            built_at=now,
+            index_seconds=time.perf_counter() - t0,
+            stats=tag_stats(tag, index),
+        )
 
     # Tags are indexed in parallel: the heavy parts (Parquet reads, sorting, bitmap building)
     # run in Arrow, NumPy and CRoaring without holding the GIL for long.
@@ -380,7 +381,7 @@ def _index(
         ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool,
     ):
         futures = {name: pool.submit(index_one, name) for name in tags}
-        meta: dict[str, dict[str, Any]] = {}
+        meta: dict[str, BuiltTag] = {}
         for name, future in futures.items():
             meta[name] = future.result()
             bar.advance()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 from sqlglot import exp
@@ -23,6 +22,7 @@ from portrait.compile.rollup import (
 )
 from portrait.engine import Engine
 from portrait.index.rollup import RollupWriter
+from portrait.model.manifests import RollupManifest
 from portrait.model.schema import Schema
 from portrait.profile.versions import GROUPS_FILE, ROLLUP_DIR, ROLLUP_FILE
 from portrait.store.versions import link_or_copy
@@ -31,12 +31,12 @@ _BATCH_ROWS = 1 << 20
 FORMAT = 3
 
 
-def reusable(previous: dict[str, Any] | None, events_version: int, users_version: int) -> bool:
-    return bool(
-        previous
-        and previous.get("format") == FORMAT
-        and previous.get("events_version") == events_version
-        and previous.get("users_version") == users_version
+def reusable(previous: RollupManifest, events_version: int, users_version: int) -> bool:
+    """Whether the previous version's rollup is the one these data versions would give."""
+    return (
+        previous.format == FORMAT
+        and previous.events_version == events_version
+        and previous.users_version == users_version
     )
 
 
@@ -49,7 +49,7 @@ def take_over(previous_dir: Path, staging: Path) -> None:
         link_or_copy(item, staging / ROLLUP_DIR / item.name)
 
 
-def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) -> dict[str, Any]:
+def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) -> RollupManifest:
     """Compute the rollup from the ``events`` and ``users`` relations registered in ``engine``
     and write it with its index into ``staging``. Returns its manifest entry."""
     t0 = time.perf_counter()
@@ -85,14 +85,16 @@ def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) ->
     any_rows = engine.to_parquet(rollup_any_query("rollup_staged", first), any_file)
     writer.finish(pq.ParquetFile(any_file).iter_batches(batch_size=_BATCH_ROWS), any_rows)
     any_file.unlink()
-    return {
-        "format": FORMAT,
-        "rows": rows,
-        "any_rows": any_rows,
-        "first_day": first.isoformat(),
-        "last_day": last.isoformat(),
-        "groups": len(groups),
-        "sums": sums,
-        "query_seconds": t1 - t0,
-        "seconds": time.perf_counter() - t0,
-    }
+    return RollupManifest(
+        format=FORMAT,
+        sums=tuple(sums),
+        seconds=time.perf_counter() - t0,
+        details={
+            "rows": rows,
+            "any_rows": any_rows,
+            "first_day": first.isoformat(),
+            "last_day": last.isoformat(),
+            "groups": len(groups),
+            "query_seconds": t1 - t0,
+        },
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from portrait.errors import WorkspaceError
+from portrait.model.manifests import BuiltTag, ProfileManifest
 from portrait.store.layout import Layout
 from portrait.store.manifest import read_manifest
 from portrait.store.versions import VersionedDir
@@ -23,7 +25,7 @@ class ProfileSnapshot:
     """One built profile version."""
 
     path: Path | None
-    manifest: dict[str, Any]
+    manifest: ProfileManifest
 
     @property
     def version(self) -> str:
@@ -43,22 +45,30 @@ class ProfileSnapshot:
     @property
     def rollup_dir(self) -> Path | None:
         """The rollup index, when events were loaded at build time."""
-        if self.path is None or not self.manifest.get("rollup"):
+        if self.path is None or self.manifest.rollup is None:
             return None
         return self.path / ROLLUP_DIR
 
     @property
     def rollup_file(self) -> Path | None:
         """The rollup table (Parquet), when events were loaded at build time."""
-        if self.path is None or not self.manifest.get("rollup"):
+        if self.path is None or self.manifest.rollup is None:
             return None
         return self.path / ROLLUP_FILE
 
     @property
-    def tags(self) -> dict[str, dict[str, Any]]:
-        """Built tags in declaration order (name → fingerprint, type, stats, …)."""
-        tags: dict[str, dict[str, Any]] = self.manifest.get("tags", {})
-        return {n: tags[n] for n in self.manifest.get("columns", []) if n in tags}
+    def tags(self) -> Mapping[str, BuiltTag]:
+        """Built tags in profile column order."""
+        return self.manifest.tags
+
+    @property
+    def as_of(self) -> dt.date | None:
+        return self.manifest.as_of
+
+    @property
+    def users(self) -> int:
+        """Users in the profile (its rows; dense ids are 0 … users − 1)."""
+        return self.manifest.users
 
 
 def profile_dir(layout: Layout) -> VersionedDir:
@@ -67,4 +77,4 @@ def profile_dir(layout: Layout) -> VersionedDir:
 
 def profile_snapshot(layout: Layout) -> ProfileSnapshot:
     current = profile_dir(layout).current()
-    return ProfileSnapshot(current, read_manifest(current))
+    return ProfileSnapshot(current, ProfileManifest.from_json(read_manifest(current)))
