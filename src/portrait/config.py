@@ -11,6 +11,7 @@ set, the setting's own ``PORTRAIT_<SECTION>_<KEY>`` wins, being the more specifi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tomllib
@@ -373,9 +374,22 @@ def load_config(
     return Config(values, sources, channels, path)
 
 
-def default_toml() -> str:
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    return str(value)
+
+
+def default_toml(values: Mapping[str, Any] | None = None) -> str:
     """The ``portrait.toml`` that ``portrait init`` writes: every setting, commented out at its
-    default, so ``portrait config`` shows which ones a user changed."""
+    default, so ``portrait config`` shows which ones a user changed; ``values`` (by setting
+    name, checked like any setting) are written set."""
+    chosen = dict(values or {})
+    for name in chosen:
+        if name not in _BY_NAME:
+            raise ConfigError(f"unknown setting '{name}'", hint="known: " + ", ".join(_BY_NAME))
     lines = [
         "# Portrait workspace settings. Environment variables PORTRAIT_<SECTION>_<KEY> override."
     ]
@@ -385,6 +399,8 @@ def default_toml() -> str:
             section = s.section
             lines.append(f"\n[{section}]")
         lines.append(f"# {s.help}")
-        value = f'"{s.default}"' if isinstance(s.default, str) else str(s.default)
-        lines.append(f"# {s.key} = {value}")
+        if s.name in chosen:
+            lines.append(f"{s.key} = {_toml_value(_apply(s, chosen[s.name], 'init'))}")
+        else:
+            lines.append(f"# {s.key} = {_toml_value(s.default)}")
     return "\n".join(lines) + "\n"

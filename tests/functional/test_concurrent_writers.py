@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import json
 import math
 import os
@@ -75,6 +76,8 @@ class Scale:
 
 FULL = Scale()
 REDUCED = Scale(creates=8, contests=2, cli_refreshes=2, load_seconds=3.0)
+LOCAL_ACTOR = getpass.getuser()
+"""Who a command line run acts as (its audit entries' actor)."""
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -363,7 +366,12 @@ def _writers(url: str, setup: Setup, record: Record) -> list[threading.Thread]:
             done = _portrait("segment", "refresh", "-w", str(root), "-f", "json", env=env)
             record.cli_runs.append(("segment refresh", done))
             if done.returncode == 0:
-                record.cli_refreshes.extend(row["segment"] for row in json.loads(done.stdout))
+                rows = json.loads(done.stdout)
+                record.cli_refreshes.extend(row["segment"] for row in rows)
+                # the command line audits as the OS user
+                record.audited.extend(
+                    (LOCAL_ACTOR, "segment:refresh", row["segment"], row["size"]) for row in rows
+                )
             stop.wait(CLI_PAUSE)
 
     def cli_launch() -> None:
@@ -376,6 +384,7 @@ def _writers(url: str, setup: Setup, record: Record) -> list[threading.Thread]:
                 return
             report = json.loads(done.stdout)
             record.launches.append(report)
+            record.audited.append((LOCAL_ACTOR, "campaign:launch", "blast", report["sent"]))
             if report["state"] == "completed":
                 return
 

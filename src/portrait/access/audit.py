@@ -26,7 +26,8 @@ class Audit:
     def __init__(self, store: MetadataStore):
         self.store = store
         self._pending: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the waiting entries
+        self._flushing = threading.Lock()  # held while entries are taken and written
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
@@ -60,11 +61,14 @@ class Audit:
         self._writer.start()
 
     def flush(self) -> None:
-        """Write every waiting entry now."""
-        with self._lock:
-            entries, self._pending = self._pending, []
-        if entries:
-            self._write(entries)
+        """Write every waiting entry now. Whoever flushes holds the flushing lock until its
+        entries are committed, so a reader that flushes (:meth:`entries`) also waits for the
+        entries the writer thread took a moment before."""
+        with self._flushing:
+            with self._lock:
+                entries, self._pending = self._pending, []
+            if entries:
+                self._write(entries)
 
     def close(self) -> None:
         """Stop grouping writes; what is waiting is written."""

@@ -15,7 +15,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from portrait.errors import InputError
+from portrait.errors import InputError, suggest
+from portrait.store.warehouse import WarehouseSnapshot
 
 
 def parse_basket(basket: str) -> tuple[str, str | None]:
@@ -55,3 +56,41 @@ def event_baskets(paths: Sequence[Path], event: str, item: str) -> list[list[str
         return []
     grouped = table.group_by("user_id").aggregate([(item, "distinct")])
     return [[str(v) for v in values] for values in grouped.column(f"{item}_distinct").to_pylist()]
+
+
+def read_baskets(
+    warehouse: WarehouseSnapshot, basket: str, item: str | None, events: Sequence[str]
+) -> list[list[str]]:
+    """The baskets ``basket`` names (``orders`` or ``events:<event>``) over ``item`` (default
+    ``items`` for orders; events need the property named), read from ``warehouse``. Each
+    problem names the option to change; ``events`` (the built event names) feed the hint
+    for an event without baskets."""
+    source, event = parse_basket(basket)
+    table = warehouse.tables.get(source)
+    if table is None or warehouse.path is None:
+        raise InputError(f"no {source} have been loaded", hint=f"portrait ingest {source} FILE")
+    if item is None:
+        if source == "events":
+            raise InputError(
+                "name the event property that holds the items",
+                where="--item",
+                hint="e.g. --item item_category",
+            )
+        item = "items"
+    if item not in table.columns:
+        raise InputError(
+            f"{source} have no column '{item}'",
+            where="--item",
+            hint=suggest(item, table.columns) or "columns: " + ", ".join(table.columns),
+        )
+    paths = warehouse.files(source)
+    if event is None:
+        return order_baskets(paths, item)
+    baskets = event_baskets(paths, event, item)
+    if not baskets:
+        raise InputError(
+            f"no '{event}' events with a {item}",
+            where="--basket",
+            hint=suggest(event, events) or None,
+        )
+    return baskets

@@ -19,7 +19,7 @@ list is materialised.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +28,15 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
 from portrait.analysis.counting import Shape, TagCounts, tag_counter
-from portrait.errors import InputError
-from portrait.index.profile_index import ProfileIndex
+from portrait.errors import AccessError, InputError, NotFoundError, suggest
+from portrait.index.profile_index import ProfileIndex, index_kind
+from portrait.model.manifests import BuiltTag
 from portrait.stats import ratio_interval, two_proportion_ztest
 
 MISSING = "(missing)"
 ALPHA = 0.05
+MAX_VALUES = 1000
+"""Insight compares, by default, the tags with at most this many distinct values."""
 
 
 @dataclass
@@ -57,6 +60,25 @@ class InsightReport:
             if not r["missing"] and r["significant"] and (r["tgi_low"] or 0) > 100
         ]
         return sorted(rows, key=lambda r: -float(r["tgi_low"]))[:top]
+
+    def ranked(self, top: int | None = None) -> list[dict[str, Any]]:
+        """The rows with large, significant differences first (:func:`ranked`); the first
+        ``top`` (all when None or 0)."""
+        rows = ranked(self.rows)
+        return rows[:top] if top else rows
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """The report as the API and JSON output give it: sizes, baseline, ranked rows and,
+        under disclosure control, whether the target was suppressed and the privacy note."""
+        result: dict[str, Any] = {
+            "target_size": self.target_size,
+            "baseline": self.baseline,
+            "baseline_size": self.baseline_size,
+            "rows": self.ranked(top),
+        }
+        if self.privacy is not None:
+            result.update(suppressed=self.target_size is None, privacy=self.privacy)
+        return result
 
 
 Release = Callable[[Sequence[str], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
@@ -303,3 +325,38 @@ def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (0 if row["significant"] else 1, -spread, -int(row["target"] or 0))
 
     return sorted(rows, key=key)
+
+
+def comparable_tags(
+    built: Mapping[str, BuiltTag],
+    index: ProfileIndex,
+    requested: Sequence[str] | None,
+    pii: Collection[str],
+    sees_pii: bool,
+) -> list[str]:
+    """The tags an insight report compares: the ``requested`` ones (each built; personal
+    data only for a caller who may see it), else every built tag except personal data and
+    tags of near-unique values (more than :data:`MAX_VALUES`, a phone number): they say
+    nothing about an audience and are compared only when asked for by name."""
+    if requested is not None:
+        named = sorted(set(requested) & set(pii))
+        if named and not sees_pii:
+            raise AccessError(
+                f"insight on personal data ({', '.join(named)}) is for the admin role",
+                where="--tags",
+                hint="pii tags are left out of insight unless an admin names them",
+            )
+        unknown = [t for t in requested if t not in built]
+        if unknown:
+            raise NotFoundError(
+                f"no built tag named '{unknown[0]}'",
+                hint=suggest(unknown[0], built) or "see 'portrait tags list'",
+            )
+        return list(requested)
+    return [
+        name
+        for name, tag in built.items()
+        if not tag.pii
+        and name not in pii
+        and not (index_kind(tag.type) == "values" and index.values(name).distinct > MAX_VALUES)
+    ]

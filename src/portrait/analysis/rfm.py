@@ -4,6 +4,7 @@ tags or computed on the fly from the orders for any window and number of scores.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ from sqlglot import exp
 
 from portrait.compile.tags import rfm_scores_query
 from portrait.engine.base import Engine
-from portrait.errors import InputError
-from portrait.model.tags import RFM_SEGMENTS, RfmTag
+from portrait.errors import InputError, NotFoundError
+from portrait.model.tags import RFM_SEGMENTS, AnyTag, RfmTag
 
 
 def rfm_definition(window: str = "365d", scores: int = 5) -> RfmTag:
@@ -82,3 +83,49 @@ def segment_rows(table: pa.Table) -> list[dict[str, Any]]:
             }
         )
     return sorted(rows, key=lambda r: -int(r["users"]))
+
+
+def rfm_tags(
+    definitions: Mapping[str, AnyTag], built: Sequence[str], segment_tag: str | None
+) -> tuple[RfmTag, list[RfmTag]] | None:
+    """The built RFM segment tag to report (``segment_tag``, else the first) and every built
+    ``kind: rfm`` tag; None when none is built (the report is then computed from the
+    orders). Naming a segment tag that is not built is an error."""
+    rfm = [t for n in built if isinstance(t := definitions.get(n), RfmTag)]
+    segments = [t for t in rfm if t.score == "segment"]
+    if segment_tag is not None:
+        segments = [t for t in segments if t.name == segment_tag]
+        if not segments:
+            raise NotFoundError(
+                f"no built RFM segment tag named '{segment_tag}'",
+                hint="define one (kind: rfm, score: segment) and run portrait build; "
+                "see docs/tags.md",
+            )
+    return (segments[0], rfm) if segments else None
+
+
+def rfm_from_tags(
+    profile_file: Path, segment: RfmTag, rfm: Sequence[RfmTag]
+) -> list[dict[str, Any]]:
+    """Segment rows read from the built profile: users per value of the ``segment`` tag and
+    the mean of the r, f and m score tags computed with the same window, scale and
+    filter."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    def same_computation(tag: RfmTag) -> bool:
+        return (tag.window, tag.scores, tag.where) == (
+            segment.window,
+            segment.scores,
+            segment.where,
+        )
+
+    scores = {t.score: t.name for t in rfm if same_computation(t)}
+    present = [k for k in "rfm" if k in scores]
+    table = pq.read_table(profile_file, columns=[segment.name, *(scores[k] for k in present)])
+    table = table.filter(pc.is_valid(table.column(segment.name)))
+    aggregates = [(segment.name, "count")] + [(scores[k], "mean") for k in present]
+    grouped = table.group_by(segment.name).aggregate(aggregates)
+    names = {f"{segment.name}_count": "users", segment.name: "segment"}
+    names.update({f"{scores[k]}_mean": f"avg_{k}" for k in present})
+    return segment_rows(grouped.rename_columns([names[c] for c in grouped.column_names]))

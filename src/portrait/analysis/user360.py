@@ -3,12 +3,14 @@ orders summary, read from the built profile and the warehouse."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
 from portrait.engine import Engine
+from portrait.model.manifests import BuiltTag
 
 
 def recent_events(
@@ -47,3 +49,16 @@ def orders_summary(engine: Engine, orders_files: list[Path], user_id: str) -> di
         .where(exp.EQ(this=exp.column("user_id"), expression=exp.convert(user_id)))
     )
     return dict(engine.to_arrow(query).to_pylist()[0])
+
+
+def by_category(
+    row: Mapping[str, Any], built: Mapping[str, BuiltTag], titles: Mapping[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    """A profile row's tag values grouped by the tags' categories (``other`` for none), each
+    with the tag's title, in profile column order."""
+    categories: dict[str, list[dict[str, Any]]] = {}
+    for name, tag in built.items():
+        categories.setdefault(tag.category or "other", []).append(
+            {"tag": name, "title": titles.get(name, ""), "value": row[name]}
+        )
+    return categories

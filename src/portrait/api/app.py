@@ -11,7 +11,6 @@ bad input is a 4xx, never a 500. Reads of individual users are written to the au
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import shutil
 import tempfile
@@ -149,12 +148,6 @@ CampaignsWriteKey = Annotated[KeyInfo, Depends(needs("campaigns:write"))]
 MAX_PAGE = 10_000
 
 
-def _check_unmask(key: KeyInfo, unmask: bool) -> None:
-    """Unmasked personal data is for roles with ``pii:unmasked`` only."""
-    if unmask and not allows(key.role, "pii:unmasked"):
-        raise AccessError("unmasked personal data needs the admin role", needs="pii:unmasked")
-
-
 def _error_response(exc: PortraitError) -> JSONResponse:
     """The JSON error body and status of a Portrait error (every route's, one place)."""
     body: dict[str, Any] = {**exc.to_dict(), **exc.extra}
@@ -186,9 +179,7 @@ def _invalid_response(exc: RequestValidationError) -> JSONResponse:
 
 def _segments_answer(w: ws_api.Workspace, key: KeyInfo, user_id: str) -> dict[str, Any]:
     """The personalisation answer: the saved segments ``user_id`` is in (read audited)."""
-    names = w.segments_of(user_id, key.caller)
-    w.audit.record(key.id, "user:segments", user_id, 1)
-    return {"user_id": user_id, "segments": names}
+    return {"user_id": user_id, "segments": w.users.segments_of(user_id, key.caller)}
 
 
 def _rows_and_chart(
@@ -363,27 +354,25 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.post("/v1/segments", tags=["segments"])
     def create_segment(body: SegmentRequest, key: SegmentsWriteKey) -> dict[str, Any]:
         with core() as w, metrics.evaluations.time():
-            w.check_rule(body.rule, key.caller)
-            info: dict[str, Any] = w.segments.create(
-                body.name, body.rule, mode=body.mode, description=body.description
-            ).to_dict()
-            w.audit.record(key.id, "segment:create", body.name, info.get("size") or 0)
-        return info
+            return w.audiences.segments.create(
+                body.name,
+                body.rule,
+                mode=body.mode,
+                description=body.description,
+                caller=key.caller,
+            )
 
     @app.post("/v1/segments/{name}/refresh", tags=["segments"])
     def refresh_segment(name: str, key: SegmentsWriteKey) -> dict[str, Any]:
         with core() as w:
             with metrics.evaluations.time():
-                w.segments.refresh(name)
-            info: dict[str, Any] = w.segments[name].to_dict()
-            w.audit.record(key.id, "segment:refresh", name, info.get("size") or 0)
-        return info
+                w.audiences.segments.refresh(name, key.caller)
+            return w.audiences.segments.info(name, key.caller)
 
     @app.delete("/v1/segments/{name}", tags=["segments"])
     def delete_segment(name: str, key: SegmentsWriteKey) -> dict[str, Any]:
         with core() as w:
-            w.segments.delete(name)
-            w.audit.record(key.id, "segment:delete", name, 0)
+            w.audiences.segments.delete(name, key.caller)
         return {"deleted": name}
 
     @app.get("/v1/segments/{a}/overlap/{b}", tags=["segments"])
@@ -402,25 +391,12 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         name: str, key: UsersKey, cursor: int = -1, limit: int = 1000
     ) -> dict[str, Any]:
         """Members' user ids in uid order, a page at a time: pass ``next_cursor`` back."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InputError(f"limit is 1 to {MAX_PAGE:,}", where="limit")
-        if not -1 <= cursor < 2**32 - 1:
-            raise InputError(
-                "cursor is -1 (the first page) or a next_cursor this route returned",
-                where="cursor",
-            )
         with core() as w:
-            members = w.segments.members(name)
-            page = list(itertools.islice(members.iter_equal_or_larger(cursor + 1), limit))
-            ids = w.user_ids_of(page)
-            w.audit.record(key.id, "segment:members", name, len(page))
-        last = page[-1] if len(page) == limit else None
-        return {"user_ids": ids, "next_cursor": last}
+            return w.audiences.segments.members_page(name, cursor, limit, key.caller)
 
     @app.post("/v1/insight", tags=["insight"])
     def insight(body: InsightRequest, key: AggregateKey) -> dict[str, Any]:
         from portrait import charts
-        from portrait.analysis import ranked
 
         report = analysis(
             "the insight report",
@@ -432,17 +408,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
                 caller=key.caller,
             ),
         )
-        rows = ranked(report.rows)[: body.top or None]
-        result: dict[str, Any] = {
-            "target_size": report.target_size,
-            "baseline": report.baseline,
-            "baseline_size": report.baseline_size,
-            "rows": rows,
-        }
-        if report.privacy is not None:
-            result.update(suppressed=report.target_size is None, privacy=report.privacy)
+        result = report.to_dict(body.top)
         if body.chart:
-            result["chart"] = charts.insight_chart(rows, title=f"Insight: {body.target}")
+            result["chart"] = charts.insight_chart(result["rows"], title=f"Insight: {body.target}")
         return result
 
     @app.post("/v1/insight/distinctive", tags=["insight"])
@@ -495,20 +463,17 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
     @app.get("/v1/campaigns", tags=["campaigns"])
     def campaigns(key: CampaignsReadKey) -> list[dict[str, Any]]:
         with core() as w:
-            return w.campaigns(caller=key.caller).all()
+            return w.campaigns.all(key.caller)
 
     @app.post("/v1/campaigns", tags=["campaigns"])
     def create_campaign(body: dict[str, Any], key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(caller=key.caller).create(body)
-            w.audit.record(key.id, "campaign:create", str(body.get("name")), 0)
-        return info
+            return w.campaigns.create(body, caller=key.caller)
 
     @app.get("/v1/campaigns/{name}", tags=["campaigns"])
     def campaign(name: str, key: CampaignsReadKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(caller=key.caller).show(name)
-        return info
+            return w.campaigns.show(name, key.caller)
 
     @app.post("/v1/campaigns/{name}/dry-run", tags=["campaigns"])
     def dry_run(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
@@ -516,40 +481,29 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         key's role may see it); under ``api.timeout`` like every analysis; audited."""
         plan: dict[str, Any] = analysis(
             "the dry run",
-            lambda w: w.campaign_dry_run(name, caller=key.caller),
+            lambda w: w.campaigns.dry_run(name, caller=key.caller),
         )
         return plan
 
     @app.post("/v1/campaigns/{name}/launch", tags=["campaigns"])
     def launch(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            service = w.campaigns(caller=key.caller)
-            runs = service.show(name)["runs"]
-            open_run = runs[-1] if runs and runs[-1]["state"] == "running" else None
-            before = open_run["deliveries"] if open_run else {}
-            report: dict[str, Any] = service.launch(name).to_dict()
-            w.audit.record(key.id, "campaign:launch", name, int(report["sent"]))
-            channel = service.spec(name).channel
-        same_run = open_run is not None and open_run["run"] == report["run"]
-        for outcome in ("sent", "failed", "suppressed"):  # what this launch added
-            added = int(report[outcome]) - (int(before.get(outcome, 0)) if same_run else 0)
-            metrics.messages.labels(channel, outcome).inc(max(added, 0))
-        return report
+            launched = w.campaigns.launch(name, caller=key.caller)
+        for outcome, added in launched.added.items():
+            metrics.messages.labels(launched.channel, outcome).inc(added)
+        return launched.report.to_dict()
 
     @app.post("/v1/campaigns/{name}/cancel", tags=["campaigns"])
     def cancel(name: str, key: CampaignsWriteKey) -> dict[str, Any]:
         with core() as w:
-            info: dict[str, Any] = w.campaigns(caller=key.caller).cancel(name)
-            w.audit.record(key.id, "campaign:cancel", name, 0)
-        return info
+            return w.campaigns.cancel(name, key.caller)
 
     @app.get("/v1/campaigns/{name}/report", tags=["campaigns"])
     def campaign_report(name: str, key: CampaignsReadKey, run: int | None = None) -> dict[str, Any]:
         if run is not None and not 1 <= run <= 2**31 - 1:
             raise InputError("run is a launch's number (1, 2, …)", where="run")
         with core() as w:
-            report: dict[str, Any] = w.campaigns(caller=key.caller).report(name, run)
-        return report
+            return w.campaigns.report(name, run, key.caller)
 
     @app.post("/v1/events/responses", tags=["campaigns"])
     def responses(body: ResponsesRequest, key: CampaignsWriteKey) -> dict[str, Any]:
@@ -557,11 +511,7 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
         table = pa.Table.from_pylist([r.model_dump() for r in body.events])
         with core() as w:
-            loaded: dict[str, Any] = (
-                w.campaigns(caller=key.caller).record_responses(table).to_dict()
-            )
-            w.audit.record(key.id, "campaign:responses", "", int(loaded["loaded"]))
-        return loaded
+            return w.campaigns.record_responses(table, key.caller)
 
     @app.post("/v1/id-lists/{name}", tags=["segments"])
     def upload_ids(
@@ -576,8 +526,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
             with path.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
             with core() as w:
-                report = w.segments.upload_ids(name, path, column=column, replace=replace)
-                w.audit.record(key.id, "ids:upload", name, report.matched)
+                report = w.audiences.segments.upload_ids(
+                    name, path, column=column, replace=replace, caller=key.caller
+                )
         result: dict[str, Any] = report.to_dict()
         result.pop("unmatched_file", None)  # server paths mean nothing to the caller
         result["source"] = file.filename
@@ -595,19 +546,14 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
         asks for ``unmask``), written to a temporary file and streamed from it."""
         if format not in ("csv", "parquet"):
             raise InputError("format is csv or parquet", where="format")
-        _check_unmask(key, unmask)
         folder = tempfile.mkdtemp(prefix="portrait-export-")
         path = Path(folder) / f"{name}.{format}"
         try:
             wanted = [c.strip() for c in columns.split(",") if c.strip()] or None
-            rows = analysis(
+            analysis(
                 "the export",
-                lambda w: w.export_audience(name, path, wanted, unmask=unmask, caller=key.caller),
+                lambda w: w.audiences.export(name, path, wanted, unmask=unmask, caller=key.caller),
             )
-            with core() as w:
-                w.audit.record(
-                    key.id, "segment:export" + (":unmasked" if unmask else ""), name, rows
-                )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -620,13 +566,9 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     @app.get("/v1/users/{user_id}", tags=["users"])
     def user(user_id: str, key: UsersKey, unmask: bool = False) -> dict[str, Any]:
-        _check_unmask(key, unmask)
-        view = analysis(
-            "the user profile", lambda w: w.user(user_id, unmask=unmask, caller=key.caller)
+        return analysis(
+            "the user profile", lambda w: w.users.user(user_id, unmask=unmask, caller=key.caller)
         )
-        with core() as w:
-            w.audit.record(key.id, "user:read" + (":unmasked" if unmask else ""), user_id, 1)
-        return view
 
     @app.get("/v1/users/{user_id}/segments", tags=["users"])
     async def user_segments(user_id: str, key: UsersKey) -> dict[str, Any]:
@@ -634,16 +576,13 @@ def create_app(workspace: Path | None = None, *, fast_path: bool = True) -> Fast
 
     @app.post("/v1/membership", tags=["users"])
     async def membership(body: MembershipRequest, key: UsersKey) -> dict[str, Any]:
-        result = await quick(lambda w: w.membership(body.user_ids, body.segments, key.caller))
-        ws.audit.record(key.id, "membership", ",".join(body.segments), len(body.user_ids))
+        result = await quick(lambda w: w.users.membership(body.user_ids, body.segments, key.caller))
         return {"membership": result}
 
     @app.get("/v1/audit", tags=["admin"])
     def audit(key: AuditKey, limit: int = 100) -> list[dict[str, Any]]:
-        if not 1 <= limit <= 10_000:
-            raise InputError("limit is 1 to 10,000", where="limit")
         with core() as w:
-            return w.audit.entries(limit=limit)
+            return w.access.audit_entries(limit, caller=key.caller)
 
     @app.exception_handler(404)
     async def not_found(_: Request, exc: Any) -> JSONResponse:

@@ -94,15 +94,11 @@ def show(
     insight TARGET' is short for 'portrait insight show TARGET'. The chart shows the rows
     shown, in tag order with --tags.
     """
-    from portrait.analysis import ranked
-
     names = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     report = open_ws(workspace).insight(
         target, baseline=baseline, tags=names, include_missing=include_missing, min_count=min_count
     )
-    rows = ranked(report.rows)
-    if top:
-        rows = rows[:top]
+    rows = report.ranked(top)
     if fmt is OutputFormat.table:
         _header(report, target)
     emit_rows(
@@ -193,14 +189,12 @@ def cross(
     audiences A B: who the users of A∩B are, against A.
     """
     if insight:
-        from portrait.analysis import ranked
-
         if not audiences or len(audiences) != 2:
             raise InputError("--insight drills into one pair: give two audiences A B")
         report = open_ws(workspace).cross_insight(audiences[0], audiences[1])
         if fmt is OutputFormat.table:
             _header(report, f"{audiences[0]} ∩ {audiences[1]}")
-        shown = ranked(report.rows)[:30]
+        shown = report.ranked(30)
         emit_rows(
             shown,
             fmt,

@@ -15,6 +15,7 @@ from portrait.cli.common import (
     QuietOpt,
     UnmaskOpt,
     WorkspaceOpt,
+    act_as,
     err,
     handles_errors,
 )
@@ -51,6 +52,23 @@ app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 app.command("audit")(audit)
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def root(
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="Act as this role: viewer, analyst, marketer or admin (default: the setting "
+            "privacy.local_role). A viewer gets the numbers a viewer's API key gets "
+            "(docs/privacy.md).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Portrait: user profiles, tags as code and audiences (用户画像平台)."""
+    act_as(role)
 
 
 @app.command()

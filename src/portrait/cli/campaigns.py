@@ -48,7 +48,8 @@ def read_definition(path: Path) -> dict[str, Any]:
 
 
 def _campaigns(workspace: Path | None) -> Any:
-    return open_ws(workspace).campaigns()
+    """The campaign actions, checked for the command's role and audited."""
+    return open_ws(workspace).campaigns
 
 
 @campaign_app.command("create")
@@ -134,7 +135,7 @@ def dry_run(
     target: Any = (
         read_definition(path) if path.suffix.lower() in (".yaml", ".yml", ".json") else campaign
     )
-    result = service.dry_run(target, samples=samples).to_dict()
+    result = service.dry_run(target, samples=samples)
     if fmt is not OutputFormat.table:
         emit_record(result, fmt)
         return
@@ -173,8 +174,8 @@ def launch(
     most once; a campaign scheduled for later is marked scheduled. With --batches the run
     stops after that many batches: launch again to resume it.
     """
-    report = _campaigns(workspace).launch(name, batch_limit=batches)
-    emit_record(report.to_dict(), fmt, title=f"campaign {name}")
+    launched = _campaigns(workspace).launch(name, batch_limit=batches)
+    emit_record(launched.report.to_dict(), fmt, title=f"campaign {name}")
 
 
 @campaign_app.command("due")
@@ -215,7 +216,7 @@ def responses(
     from CSV, JSON lines or Parquet. Duplicates are counted once; rows for unknown campaigns
     or users are reported, not loaded.
     """
-    report = _campaigns(workspace).record_responses(file).to_dict()
+    report = _campaigns(workspace).record_responses(file)
     examples = report.pop("examples")
     emit_record(report, fmt, title="responses")
     if examples and fmt is OutputFormat.table:

@@ -117,5 +117,15 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_acting: dict[str, str | None] = {"role": None}
+"""Who the command acts as: the root option ``--role`` (None: ``privacy.local_role``)."""
+
+
+def act_as(role: str | None) -> None:
+    """Set the role the command's workspace is opened with (``portrait --role viewer …``)."""
+    _acting["role"] = role
+
+
 def open_ws(workspace: Path | None) -> ws_api.Workspace:
-    return ws_api.open_workspace(workspace)
+    """The workspace, opened as the command's role (the OS user is the actor)."""
+    return ws_api.open_workspace(workspace, role=_acting["role"])

@@ -110,15 +110,15 @@ def create(
             "a segment from an ID file is always static and new",
             hint="drop --static/--replace; to change the list: portrait ids upload NAME FILE --replace",
         )
-    ws = open_ws(workspace)
+    segments = open_ws(workspace).audiences.segments
     mode = "static" if static else "dynamic"
     if ids is not None:
-        info, report = ws.segments.create_from_ids(
+        record, report = segments.create_from_ids(
             name, ids, column=column, description=description, unmatched_file=unmatched
         )
         _print_upload(report.to_dict())
     elif rule is not None:
-        info = ws.segments.create(name, rule, mode=mode, description=description, replace=replace)
+        record = segments.create(name, rule, mode=mode, description=description, replace=replace)
     else:
         operation, names = (
             ("union", union)
@@ -127,7 +127,7 @@ def create(
             if intersect
             else ("difference", minus)
         )
-        info = ws.segments.combine(
+        record = segments.combine(
             name,
             operation,
             _names(names),
@@ -135,13 +135,12 @@ def create(
             description=description,
             replace=replace,
         )
-    record = info.to_dict()
     if fmt is not OutputFormat.table:
         emit_record(record, fmt)
         return
     output_console().print(
-        f"segment '{info.name}' ({info.mode}): {_n(info.size or 0, 'user')} as of {info.as_of} — "
-        f"{info.rule}",
+        f"segment '{record['name']}' ({record['mode']}): {_n(record['size'] or 0, 'user')} as of "
+        f"{record['as_of']} — {record['rule']}",
         highlight=False,
     )
 
@@ -153,7 +152,7 @@ def list_(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -
 
     Name, mode, size, as-of date, evaluation time, rule and description.
     """
-    rows = [s.to_dict() for s in open_ws(workspace).segments.all()]
+    rows = open_ws(workspace).audiences.segments.all()
     emit_rows(
         rows,
         fmt,
@@ -174,7 +173,7 @@ def show(
     The rule, mode and size, the profile version and as-of date of the latest snapshot, the
     segments and ID lists it refers to and the segments that refer to it.
     """
-    emit_record(open_ws(workspace).segments[name].to_dict(), fmt, title=f"segment {name}")
+    emit_record(open_ws(workspace).audiences.segments.info(name), fmt, title=f"segment {name}")
 
 
 @segment_app.command("refresh")
@@ -201,7 +200,7 @@ def refresh(
             "as_of": s.as_of,
             "seconds": round(s.seconds, 4),
         }
-        for s in ws.segments.refresh(name)
+        for s in ws.audiences.segments.refresh(name)
     ]
     emit_rows(rows, fmt, title="refreshed", columns=list(rows[0]) if rows else ["segment"])
 
@@ -216,7 +215,7 @@ def delete(
 
     Refused while other segments refer to it.
     """
-    open_ws(workspace).segments.delete(name)
+    open_ws(workspace).audiences.segments.delete(name)
     err.print(f"deleted segment '{name}'")
 
 
@@ -235,14 +234,16 @@ def history(
     """
     rows = [
         {
-            "evaluated_at": s.evaluated_at.isoformat(timespec="seconds"),
-            "profile_version": s.profile_version,
-            "as_of": s.as_of,
-            "size": s.size,
-            "share": round(s.size / s.population, 6) if s.population else 0.0,
-            "seconds": round(s.seconds, 4),
+            "evaluated_at": s["evaluated_at"],
+            "profile_version": s["profile_version"],
+            "as_of": s["as_of"],
+            "size": s["size"],
+            "share": (None if s["size"] is None else round(s["size"] / s["population"], 6))
+            if s["population"]
+            else 0.0,
+            "seconds": round(s["seconds"], 4),
         }
-        for s in open_ws(workspace).segments.history(name)
+        for s in open_ws(workspace).audiences.segments.history(name)
     ]
     emit_rows(rows, fmt, title=f"history of {name}", columns=list(rows[0]) if rows else None)
     write_chart(chart, lambda: charts.history_chart(rows, title=f"Size of segment {name}"))
@@ -299,7 +300,7 @@ def overlap(
     The sizes of A, B, A∩B and A∪B, the Jaccard index |A∩B| / |A∪B|, and the users in only
     one of them.
     """
-    emit_record(open_ws(workspace).segments.overlap(a, b), fmt, title=f"{a} vs {b}")
+    emit_record(open_ws(workspace).audiences.segments.overlap(a, b), fmt, title=f"{a} vs {b}")
 
 
 @ids_app.command("upload")
@@ -325,7 +326,7 @@ def upload(
     One id a line, or the --column of a CSV. Reports the matched, unmatched and duplicate
     ids and writes the unmatched ones to rejects/ids/ (or --unmatched).
     """
-    report = open_ws(workspace).segments.upload_ids(
+    report = open_ws(workspace).audiences.segments.upload_ids(
         name, file, column=column, replace=replace, unmatched_file=unmatched
     )
     if fmt is not OutputFormat.table:
@@ -356,5 +357,5 @@ def ids_delete(
 
     Refused while segments use it.
     """
-    open_ws(workspace).segments.delete_id_list(name)
+    open_ws(workspace).audiences.segments.delete_id_list(name)
     err.print(f"deleted ID list '{name}'")

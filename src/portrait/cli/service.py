@@ -87,7 +87,9 @@ def create_key(
 
     The full key is printed once; only its hash is kept.
     """
-    info, secret = open_ws(workspace).keys.create(role, name=name, expires_days=expires_days)
+    info, secret = (
+        open_ws(workspace).access.managed_keys().create(role, name=name, expires_days=expires_days)
+    )
     emit_record({**info.to_dict(), "key": secret}, fmt, title="API key (shown once)")
 
 
@@ -98,7 +100,7 @@ def list_keys(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.tabl
 
     Every key with its id, name, role, creation time, expiry and whether it is revoked.
     """
-    rows = [k.to_dict() for k in open_ws(workspace).keys.all()]
+    rows = [k.to_dict() for k in open_ws(workspace).access.managed_keys().all()]
     emit_rows(rows, fmt, title="API keys", columns=list(rows[0]) if rows else None)
 
 
@@ -112,7 +114,7 @@ def revoke_key(
 
     Requests with it are refused from now on.
     """
-    info = open_ws(workspace).keys.revoke(key_id)
+    info = open_ws(workspace).access.managed_keys().revoke(key_id)
     err.print(f"key {info.id} ({info.role}) revoked", highlight=False)
 
 
@@ -127,5 +129,5 @@ def audit(
 
     Who read which users, exported what, did which campaign action, and when.
     """
-    rows = open_ws(workspace).audit.entries(limit=limit, actor=actor)
+    rows = open_ws(workspace).access.audit_entries(limit, actor)
     emit_rows(rows, fmt, title="audit log", columns=["at", "actor", "action", "target", "rows"])

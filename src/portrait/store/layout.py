@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from portrait.config import CONFIG_FILE, default_toml
 from portrait.errors import WorkspaceError
@@ -67,8 +69,9 @@ class Layout:
             )
         return self
 
-    def create(self) -> None:
-        """Create the folders and a commented ``portrait.toml``; refuse to touch an existing one."""
+    def create(self, settings: Mapping[str, Any] | None = None) -> None:
+        """Create the folders and a commented ``portrait.toml`` (with ``settings`` set, by
+        name); refuse to touch an existing one."""
         if self.config_file.exists():
             raise WorkspaceError(
                 f"'{self.root}' is already a workspace", hint="pick another folder"
@@ -77,6 +80,7 @@ class Layout:
             raise WorkspaceError(
                 f"'{self.root}' exists and is not empty", hint="init needs an empty or new folder"
             )
+        text = default_toml(settings)  # a bad setting is refused before anything is made
         for path in (
             self.tags_dir,
             self.warehouse_dir,
@@ -86,5 +90,5 @@ class Layout:
         ):
             path.mkdir(parents=True, exist_ok=True)
         tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(default_toml(), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(self.config_file)

@@ -72,6 +72,13 @@ class WarehouseSnapshot:
     def schema(self) -> Schema:
         return {name: dict(t.columns) for name, t in self.tables.items()}
 
+    def files(self, table: str) -> list[Path]:
+        """The Parquet files of ``table`` in this version (none when it was never loaded)."""
+        state = self.tables.get(table)
+        if state is None or self.path is None:
+            return []
+        return state.paths(self.path)
+
     def last_event_date(self) -> dt.date | None:
         """The date of the last recorded event (else order) time; a recorded time that is not
         a timestamp (a year beyond 9999, stored before ingest checked the range) is skipped."""

@@ -1,0 +1,192 @@
+"""``ws.campaigns``: campaigns as every surface runs them — permission checked, previews
+masked, actions audited.
+
+``ws.campaigns()`` gives the workspace's :class:`portrait.campaigns.Campaigns` (definitions,
+dry runs, launches, reports) on the live profile version; the methods here are the same
+actions for a caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portrait.model.access import Caller
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from portrait.campaigns import Campaigns, LaunchReport
+    from portrait.model.campaigns import CampaignSpec
+    from portrait.workspace.root import Workspace
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What one launch did: its report, the campaign's channel, and the messages this call
+    added by outcome (``sent``, ``failed``, ``suppressed``; a resumed run's earlier batches
+    are not counted again)."""
+
+    report: LaunchReport
+    channel: str
+    added: Mapping[str, int] = field(default_factory=dict)
+
+
+class CampaignService:
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+
+    def __call__(
+        self, *, clock: Any = None, actor: str | None = None, caller: Caller | None = None
+    ) -> Campaigns:
+        """Campaigns of this workspace (definitions, dry runs, launches, reports), on the
+        live profile version. ``clock`` (a function giving an aware UTC datetime) and
+        ``actor`` (who acts, for the change log) default to now and the OS user; audience
+        rules are checked for ``caller`` (default: the workspace's; its actor is the
+        change log's when ``actor`` is not given)."""
+        from portrait.campaigns import Campaigns, Inputs
+
+        ws = self._ws
+        who = ws.who(caller)
+        snap = ws.built
+        warehouse = ws.built_warehouse()
+        rollup = ws.selector().profile.rollup
+
+        def check_audience(spec: str) -> None:
+            text = spec.strip()
+            if ws.audiences.is_segment(text):
+                return
+            if text.isidentifier():
+                from portrait.audience.selector import no_such_segment
+
+                raise no_such_segment(text, ws.metadata)
+            ws.audiences.check_rule(text, who)
+
+        extra: dict[str, Any] = {}
+        if clock is not None:
+            extra["clock"] = clock
+        if actor is None and caller is not None:
+            actor = caller.actor
+        if actor is not None:
+            extra["actor"] = actor
+        return Campaigns(
+            Inputs(
+                store=ws.metadata,
+                audience=ws.audiences.audience,
+                check_audience=check_audience,
+                profile_file=snap.profile_file,
+                profile_version=snap.version,
+                as_of=snap.as_of.isoformat() if snap.as_of else None,
+                tags=list(snap.tags),
+                channels=ws.config.channels,
+                settings=ws.config,
+                outbox=ws.layout.root / "campaigns" / "outbox",
+                orders_files=warehouse.files("orders"),
+                events_files=warehouse.files("events"),
+                event_names=rollup.events if rollup is not None else [],
+                pii_tags=ws.catalog.pii_tags,
+                **extra,
+            )
+        )
+
+    def _for(self, caller: Caller | None, permission: str, action: str) -> tuple[Caller, Campaigns]:
+        who = self._ws.access.permit(caller, permission, action)
+        return who, self(caller=who)
+
+    # -- reading -------------------------------------------------------------------------------
+    def all(self, caller: Caller | None = None) -> list[dict[str, Any]]:
+        """Every campaign with its state."""
+        return self._for(caller, "campaigns:read", "read campaigns")[1].all()
+
+    def show(self, name: str, caller: Caller | None = None) -> dict[str, Any]:
+        """One campaign: definition, runs and change log."""
+        return self._for(caller, "campaigns:read", "read campaigns")[1].show(name)
+
+    def report(
+        self, name: str, run: int | None = None, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """The effect report of a run (default: the latest)."""
+        return self._for(caller, "campaigns:read", "read campaigns")[1].report(name, run)
+
+    def dry_run(
+        self,
+        campaign: str | Mapping[str, Any] | CampaignSpec,
+        *,
+        samples: int = 3,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """A campaign's dry run (by name, or a definition not stored) as ``caller`` may see
+        it: sample messages rendered with personal data masked unless its role may see it
+        (the channel still gets real values at send time); audited (who previewed which
+        campaign, unmasked or not)."""
+        who, campaigns = self._for(caller, "campaigns:write", "preview campaigns")
+        unmask = who.sees_pii
+        plan: dict[str, Any] = campaigns.dry_run(campaign, samples=samples, unmask=unmask).to_dict()
+        action = "campaign:dry-run" + (":unmasked" if unmask else "")
+        if isinstance(campaign, str):
+            name = campaign
+        else:
+            name = str(campaign.get("name", "")) if isinstance(campaign, Mapping) else campaign.name
+        self._ws.access.record(who, action, name, int(plan["audience"]))
+        return plan
+
+    # -- acting --------------------------------------------------------------------------------
+    def create(
+        self,
+        definition: Mapping[str, Any] | CampaignSpec,
+        *,
+        replace: bool = False,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """Store a campaign as a draft; audited."""
+        who, campaigns = self._for(caller, "campaigns:write", "create campaigns")
+        info = campaigns.create(definition, replace=replace)
+        name = definition.get("name") if isinstance(definition, Mapping) else definition.name
+        self._ws.access.record(who, "campaign:create", str(name), 0)
+        return info
+
+    def launch(
+        self, name: str, *, batch_limit: int | None = None, caller: Caller | None = None
+    ) -> Launched:
+        """Send (or schedule) a campaign, or resume its run; audited with the messages sent."""
+        who, campaigns = self._for(caller, "campaigns:write", "launch campaigns")
+        runs = campaigns.show(name)["runs"]
+        open_run = runs[-1] if runs and runs[-1]["state"] == "running" else None
+        before = open_run["deliveries"] if open_run else {}
+        report = campaigns.launch(name, batch_limit=batch_limit)
+        self._ws.access.record(who, "campaign:launch", name, int(report.sent))
+        same_run = open_run is not None and open_run["run"] == report.run
+        added = {
+            outcome: max(
+                int(getattr(report, outcome)) - (int(before.get(outcome, 0)) if same_run else 0),
+                0,
+            )
+            for outcome in ("sent", "failed", "suppressed")
+        }
+        return Launched(report, campaigns.spec(name).channel, added)
+
+    def launch_due(self, caller: Caller | None = None) -> list[LaunchReport]:
+        """Launch every campaign that is due (for cron); each launch audited."""
+        who, campaigns = self._for(caller, "campaigns:write", "launch campaigns")
+        reports = campaigns.launch_due()
+        for report in reports:
+            self._ws.access.record(who, "campaign:launch", report.campaign, int(report.sent))
+        return reports
+
+    def cancel(self, name: str, caller: Caller | None = None) -> dict[str, Any]:
+        """Stop a campaign; audited."""
+        who, campaigns = self._for(caller, "campaigns:write", "cancel campaigns")
+        info = campaigns.cancel(name)
+        self._ws.access.record(who, "campaign:cancel", name, 0)
+        return info
+
+    def record_responses(
+        self, source: Path | pa.Table, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """Load response events (a file or an Arrow table); audited with the rows loaded."""
+        who, campaigns = self._for(caller, "campaigns:write", "load campaign responses")
+        loaded: dict[str, Any] = campaigns.record_responses(source).to_dict()
+        self._ws.access.record(who, "campaign:responses", "", int(loaded["loaded"]))
+        return loaded

@@ -1,0 +1,269 @@
+"""``ws.insights``: understanding audiences (insight with TGI, distinctive features, cross
+analysis, association rules, RFM), every number released for its caller
+(:mod:`portrait.access.releases`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from portrait.errors import InputError
+from portrait.model.access import Caller
+from portrait.model.rules import Rule
+from portrait.rules import print_rule
+
+if TYPE_CHECKING:
+    from pyroaring import AbstractBitMap
+
+    from portrait.analysis import InsightReport
+    from portrait.audience.audience import Audience
+    from portrait.workspace.audiences import AudienceSpec
+    from portrait.workspace.root import Workspace
+
+
+class InsightService:
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+
+    def comparable_tags(
+        self, tags: Sequence[str] | None = None, caller: Caller | None = None
+    ) -> list[str]:
+        """The tags an insight compares (:func:`portrait.analysis.insight.comparable_tags`)."""
+        from portrait.analysis.insight import comparable_tags
+
+        profile = self._ws.selector().profile
+        return comparable_tags(
+            profile.tags,
+            profile.index,
+            tags,
+            self._ws.catalog.pii_tags(),
+            self._ws.who(caller).sees_pii,
+        )
+
+    def insight(
+        self,
+        target: AudienceSpec,
+        *,
+        baseline: AudienceSpec | None = None,
+        tags: list[str] | None = None,
+        include_missing: bool = False,
+        min_count: int = 30,
+        caller: Caller | None = None,
+    ) -> InsightReport:
+        """Compare a target audience (segment name, rule or Audience) with a baseline (default:
+        every user) on every value of ``tags`` (default: every tag that can be compared): counts,
+        valid-percent shares, TGI, z-test and TGI interval. See :mod:`portrait.analysis.insight`.
+        Under disclosure control every number is computed from released (noisy, small cells
+        suppressed) counts; the report's ``privacy`` says so.
+
+        Example: ``ws.insight('city = "北京"', tags=["age_band"]).rows``.
+        """
+        from pyroaring import FrozenBitMap
+
+        from portrait.access import releases
+        from portrait.analysis import insight
+
+        ws = self._ws
+        who = ws.who(caller)
+        profile = ws.selector().profile
+        chosen = self.comparable_tags(tags, who)
+        members = ws.audiences.members(target, who)
+        base: AbstractBitMap
+        if baseline is None:
+            base, name = FrozenBitMap(range(profile.population)), "population"
+        else:
+            base = ws.audiences.members(baseline, who).bitmap
+            name = baseline if isinstance(baseline, str) else "baseline"
+
+        def cost_of(tag: str) -> int:
+            multi = profile.tags[tag].multi_valued
+            return 1 + profile.index.values(tag).distinct if multi else 1
+
+        release = releases.insight(
+            ws.access.disclosure,
+            who,
+            target=members.bitmap,
+            baseline=None if baseline is None else base,
+            tags=chosen,
+            version=profile.version,
+            cost_of=cost_of,
+        )
+        report = insight(
+            profile.index,
+            chosen,
+            {n: m.type for n, m in profile.tags.items()},
+            members.bitmap,
+            base,
+            baseline_name=name,
+            include_missing=include_missing,
+            min_count=min_count,
+            **release,
+        )
+        report.privacy = ws.access.privacy(who)
+        return report
+
+    def distinctive(
+        self,
+        target: AudienceSpec,
+        *,
+        baseline: AudienceSpec | None = None,
+        top: int = 10,
+        min_count: int = 30,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """The tag values that most distinguish a target from the baseline (its automatic
+        persona): over-represented values whose TGI is above 100 even at the low end of its
+        95% interval, ranked by that low end. Tags the target's own rule reads are left out
+        (a rule ``city = "北京"`` is trivially distinguished by its city)."""
+        own = self._ws.audiences.own_tags(target)
+        tags = [t for t in self.comparable_tags(None, caller) if t not in own]
+        report = self.insight(
+            target, baseline=baseline, tags=tags, min_count=min_count, caller=caller
+        )
+        return report.distinctive(top)
+
+    def cross(
+        self,
+        audiences: Sequence[AudienceSpec] | None = None,
+        *,
+        min_support: float = 0.0,
+        min_confidence: float = 0.0,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """Cross-business analysis: every ordered pair of the audiences (segment names or
+        rules; default: the users active in each business line over the last 360 days) with
+        sizes, overlap/union, support, confidence and lift; ``flagged`` pairs reach both
+        thresholds. See :mod:`portrait.analysis.cross`."""
+        from portrait.access import releases
+        from portrait.analysis import cross_matrix
+
+        ws = self._ws
+        if audiences is None:
+            rollup = ws.selector().profile.rollup
+            lines = rollup.business_lines if rollup else []
+            if not lines:
+                raise InputError(
+                    "no business lines in the built events",
+                    hint="name the audiences to compare (segments or rules)",
+                )
+            specs: list[AudienceSpec] = [
+                f'events(line="{line}", last="360d") >= 1' for line in lines
+            ]
+            names = list(lines)
+        else:
+            specs = list(audiences)
+            names = [_label(s, i) for i, s in enumerate(specs)]
+        who = ws.who(caller)
+        members = [
+            (name, ws.audiences.members(spec, who).bitmap)
+            for name, spec in zip(names, specs, strict=True)
+        ]
+        release = releases.cross(ws.access.disclosure, who, [m for _, m in members])
+        return cross_matrix(
+            members,
+            ws.selector().profile.population,
+            min_support=min_support,
+            min_confidence=min_confidence,
+            **release,
+        )
+
+    def cross_insight(
+        self,
+        a: AudienceSpec,
+        b: AudienceSpec,
+        *,
+        tags: list[str] | None = None,
+        min_count: int = 30,
+        caller: Caller | None = None,
+    ) -> InsightReport:
+        """Who are the cross users? Insight on A∩B against A: what sets the users of A who are
+        also in B apart from the rest of A."""
+        ws = self._ws
+        who = ws.who(caller)
+        first = ws.audiences.members(a, who)
+        both = first & ws.audiences.members(b, who)
+        report = self.insight(both, baseline=first, tags=tags, min_count=min_count, caller=who)
+        report.baseline = a if isinstance(a, str) else "A"
+        return report
+
+    def association_rules(
+        self,
+        *,
+        min_support: float = 0.01,
+        min_confidence: float = 0.2,
+        basket: str = "orders",
+        item: str | None = None,
+        max_size: int = 4,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """Association rules for cross-sell over baskets of the built warehouse version:
+        ``basket="orders"`` (each order's ``item`` column, default ``items``) or
+        ``"events:<event>"`` (each user's events of that name; ``item`` names the property).
+        See :mod:`portrait.analysis.baskets` and :mod:`portrait.analysis.association`."""
+        from portrait.access import releases
+        from portrait.analysis.association import association_rules, frequent_itemsets
+        from portrait.analysis.baskets import read_baskets
+
+        ws = self._ws
+        rollup = ws.selector().profile.rollup
+        baskets = read_baskets(
+            ws.built_warehouse(), basket, item, rollup.events if rollup is not None else []
+        )
+        itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
+        rules = association_rules(itemsets, min_confidence)
+        return releases.association_rules(ws.access.disclosure, ws.who(caller), rules)
+
+    def rfm_report(
+        self,
+        segment_tag: str | None = None,
+        *,
+        window: str | None = None,
+        scores: int | None = None,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """The 8 RFM segments: users, share of the users with orders and mean R, F and M score
+        per segment, largest first.
+
+        By default it reads the built ``kind: rfm`` tags (``score: segment`` and the r/f/m
+        tags of the same window and scale; ``segment_tag`` picks one when there are several).
+        With ``window`` ("90d", "52w", "all") or ``scores`` (2 to 10), or when no RFM tag is
+        built, it computes them from the orders of the built data version at its as-of date
+        (defaults 365d and 5) and adds the mean recency in days, orders and amount.
+        """
+        from portrait.access import releases
+        from portrait.analysis.rfm import rfm_definition, rfm_from_tags, rfm_tags
+
+        ws = self._ws
+        if window is not None or scores is not None:
+            if segment_tag is not None:
+                raise InputError("--tag reads built RFM tags; --window and --scores compute anew")
+            rows = self._rfm_on_the_fly(rfm_definition(window or "365d", scores or 5))
+        else:
+            chosen = rfm_tags(ws.catalog.tags.definitions, list(ws.built.tags), segment_tag)
+            if chosen is None:
+                rows = self._rfm_on_the_fly(rfm_definition())
+            else:
+                rows = rfm_from_tags(ws.built.profile_file, *chosen)
+        query = f"rfm|{ws.built.version}|{segment_tag}|{window}|{scores}"
+        return releases.rfm(ws.access.disclosure, ws.who(caller), rows, query)
+
+    def _rfm_on_the_fly(self, definition: Any) -> list[dict[str, Any]]:
+        from portrait.analysis.rfm import rfm_on_the_fly
+
+        ws = self._ws
+        as_of = ws.built.as_of
+        assert as_of is not None  # a built profile has one
+        with ws.engine() as engine:
+            return rfm_on_the_fly(engine, ws.built_warehouse().files("orders"), definition, as_of)
+
+
+def _label(spec: str | Rule | Audience, i: int) -> str:
+    """How a cross report names an audience: a segment's name or rule text as given, a rule
+    model printed, an Audience by its position."""
+    from portrait.audience.audience import Audience
+
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, Audience):
+        return f"audience {i + 1}"
+    return print_rule(spec)
