@@ -11,51 +11,15 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from portrait.errors import InputError, NotFoundError
-from portrait.model.access import ROLES, Caller
+from portrait.model.access import ROLES, KeyInfo
 from portrait.store.metadata import MetadataStore, api_keys
 
 PREFIX = "pk"
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    id: str
-    name: str
-    role: str
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-    def active(self, now: dt.datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-    @property
-    def caller(self) -> Caller:
-        """Who calls with this key, for the facade's disclosure and access decisions."""
-        for role in ROLES:
-            if role == self.role:
-                return Caller(self.id, role)
-        return Caller(self.id, "viewer")  # an unknown role gets the least
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "expires_at": self.expires_at.isoformat(timespec="seconds")
-            if self.expires_at
-            else None,
-            "revoked_at": self.revoked_at.isoformat(timespec="seconds")
-            if self.revoked_at
-            else None,
-        }
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -9,7 +9,8 @@ of size k+1 is kept only if all its k-subsets are frequent. For a rule A → B o
 - ``leverage`` = support(A∪B) − support(A)·support(B);
 - ``conviction`` = (1 − support(B)) / (1 − confidence) (infinite when confidence is 1).
 
-:func:`json_rule` gives a rule as JSON can carry it (an infinite conviction as ``None``).
+:func:`portrait.model.reports.json_rule` gives a rule as JSON can carry it (an infinite
+conviction as ``None``).
 """
 
 from __future__ import annotations
@@ -115,11 +116,3 @@ def association_rules(itemsets: Itemsets, min_confidence: float = 0.0) -> list[d
                     }
                 )
     return sorted(rules, key=lambda r: (-r["lift"], -r["confidence"], r["antecedent"]))
-
-
-def json_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """``rule`` as JSON can carry it: antecedent and consequent stay lists of items, and an
-    infinite conviction becomes ``None`` (``null``), meaning the rule never fails: every
-    basket holding A also holds B (confidence 1). JSON has no infinity."""
-    conviction = rule["conviction"]
-    return {**rule, "conviction": None if math.isinf(conviction) else conviction}

@@ -336,7 +336,7 @@ BasketOpt = Annotated[
 def _emit_rules(rules: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
     """Rules as rows: itemsets as arrays in JSON (joined with | in CSV, with + in the table),
     an infinite conviction as null in JSON (the rule never fails: confidence 1)."""
-    from portrait.analysis.association import json_rule
+    from portrait.model.reports import json_rule
 
     if fmt is OutputFormat.json:
         rows = [json_rule(r) for r in rules]

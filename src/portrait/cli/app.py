@@ -164,7 +164,7 @@ def ingest(
     atomically. Loading a file already loaded (same content, table and mapping) does
     nothing. Bad rows are written to rejects/, or nothing is loaded with --on-error fail.
     """
-    from portrait.ingest import parse_mapping
+    from portrait.model.schema import parse_mapping
 
     ws = _open(workspace)
     reports = [

@@ -67,14 +67,14 @@ def create(
     The definition file (YAML or JSON) is checked (audience, channel, and the templates
     against the built tags) and stored as a draft.
     """
-    from portrait.campaigns.service import parse_spec
-
-    spec = parse_spec(read_definition(file), where=str(file))
-    info = _campaigns(workspace).create(spec, replace=replace)
+    info = _campaigns(workspace).create(read_definition(file), replace=replace, source=str(file))
     if fmt is OutputFormat.table:
+        spec = info["spec"]
+        groups = [("control", spec["control"])] if spec.get("control") else []
+        groups += [(v["name"], v["weight"]) for v in spec["variants"]]
         err.print(
-            f"campaign '{info['name']}' ({info['state']}): {spec.audience} via {spec.channel}, "
-            + ", ".join(f"{g} {p:g}%" for g, p in spec.groups),
+            f"campaign '{info['name']}' ({info['state']}): {spec['audience']} via "
+            f"{spec['channel']}, " + ", ".join(f"{g} {p:g}%" for g, p in groups),
             highlight=False,
         )
         return

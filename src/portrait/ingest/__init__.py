@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from portrait.ingest.pipeline import IngestReport, ingest
-    from portrait.ingest.readers import parse_mapping
+    from portrait.model.schema import parse_mapping
 
-_WHERE = {"IngestReport": "pipeline", "ingest": "pipeline", "parse_mapping": "readers"}
+_WHERE = {
+    "IngestReport": "portrait.ingest.pipeline",
+    "ingest": "portrait.ingest.pipeline",
+    "parse_mapping": "portrait.model.schema",
+}
 
 __all__ = ["IngestReport", "ingest", "parse_mapping"]
 
@@ -23,4 +27,4 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'portrait.ingest' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"portrait.ingest.{module}"), name)
+    return getattr(importlib.import_module(module), name)

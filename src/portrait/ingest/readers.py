@@ -51,20 +51,6 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse_mapping(items: list[str] | None) -> dict[str, str]:
-    """``["user_id=uid", "ts=event_time"]`` → ``{"user_id": "uid", "ts": "event_time"}``."""
-    mapping: dict[str, str] = {}
-    for item in items or []:
-        target, sep, source = item.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise InputError(
-                f"bad column mapping '{item}'",
-                hint="write TARGET=SOURCE, e.g. --map user_id=member_no",
-            )
-        mapping[target.strip()] = source.strip()
-    return mapping
-
-
 class FileReader:
     """Reads input files into a DuckDB temp table ``src`` with ``_fname`` and ``_line``
     (the file's name and the row's number in it: the data row for CSV and Parquet, the line

@@ -13,8 +13,9 @@ Roles are ordered: each one may do what the one before it may, and more.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["viewer", "analyst", "marketer", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "analyst", "marketer", "admin")
@@ -86,3 +87,40 @@ class Caller:
         """Whether personal data (``pii`` tags) may reach this caller unmasked, and be named
         in its rules."""
         return self.can("pii:unmasked")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as stored (never its secret): who it is for, its role, its lifetime."""
+
+    id: str
+    name: str
+    role: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def caller(self) -> Caller:
+        """Who calls with this key, for the facade's disclosure and access decisions."""
+        for role in ROLES:
+            if role == self.role:
+                return Caller(self.id, role)
+        return Caller(self.id, "viewer")  # an unknown role gets the least
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "expires_at": self.expires_at.isoformat(timespec="seconds")
+            if self.expires_at
+            else None,
+            "revoked_at": self.revoked_at.isoformat(timespec="seconds")
+            if self.revoked_at
+            else None,
+        }

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from portrait.errors import InputError
+
 #: A single value in a definition or a rule.
 Scalar = str | int | float | bool
 
@@ -99,3 +101,17 @@ TABLE_SPECS: dict[TableName, TableSpec] = {
 
 #: Schema of loaded data as the compiler sees it: table → column → value type.
 Schema = dict[str, dict[str, str]]
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """``["user_id=uid", "ts=event_time"]`` → ``{"user_id": "uid", "ts": "event_time"}``."""
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise InputError(
+                f"bad column mapping '{item}'",
+                hint="write TARGET=SOURCE, e.g. --map user_id=member_no",
+            )
+        mapping[target.strip()] = source.strip()
+    return mapping

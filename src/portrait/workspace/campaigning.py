@@ -138,13 +138,17 @@ class CampaignService:
         definition: Mapping[str, Any] | CampaignSpec,
         *,
         replace: bool = False,
+        source: str | None = None,
         caller: Caller | None = None,
     ) -> dict[str, Any]:
-        """Store a campaign as a draft; audited."""
+        """Store a campaign as a draft (a definition's problems name ``source``, the file it
+        came from); audited."""
+        from portrait.campaigns.service import parse_spec
+
         who, campaigns = self._for(caller, "campaigns:write", "create campaigns")
-        info = campaigns.create(definition, replace=replace)
-        name = definition.get("name") if isinstance(definition, Mapping) else definition.name
-        self._ws.access.record(who, "campaign:create", str(name), 0)
+        spec = parse_spec(definition, where=source or "campaign")
+        info = campaigns.create(spec, replace=replace)
+        self._ws.access.record(who, "campaign:create", spec.name, 0)
         return info
 
     def launch(

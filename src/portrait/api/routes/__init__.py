@@ -1,0 +1,25 @@
+"""One router per resource; :func:`portrait.api.app.create_app` includes them all."""
+
+from portrait.api.routes import (
+    admin,
+    audiences,
+    campaigns,
+    catalog,
+    insight,
+    segments,
+    service,
+    users,
+)
+
+ROUTERS = [
+    service.router,
+    catalog.router,
+    audiences.router,
+    segments.router,
+    insight.router,
+    campaigns.router,
+    users.router,
+    admin.router,
+]
+
+__all__ = ["ROUTERS"]
