@@ -12,6 +12,7 @@ from pyroaring import FrozenBitMap
 
 from portrait.analysis.counting import _chosen_breakpoints, tag_counts
 from portrait.index import RangeIndex, ValueIndex
+from portrait.index.counting import CountingPlan, Shape
 
 # the module, not the ``insight`` function that ``portrait.analysis`` exports under its name
 counting = importlib.import_module("portrait.analysis.counting")
@@ -108,14 +109,17 @@ def test_counts_equal_a_member_by_member_tally(
 
 def test_each_strategy_is_used(indexes: dict[str, ValueIndex | RangeIndex]) -> None:
     """The cases above go through every path: a derived count, complements, numeric bins."""
-    counter = counting.tag_counter
-    shape = counting.Shape.of(_targets()["large"])
-    city = counter(indexes["city"], "string")
+
+    def plan(tag: str, value_type: str) -> CountingPlan:
+        return counting.tag_counter(indexes[tag], value_type).plan
+
+    shape = Shape.of(_targets()["large"])
+    city = plan("city", "string")
     assert city.derive_one  # single-valued: one count is what the others leave over
     assert any(term.plan(shape)[1] for term in city.terms)  # a 2-6% value: its complement
-    assert not counter(indexes["items"], "list<string>").derive_one  # several values per user
-    assert counter(indexes["visits"], "int").cumulative  # dense: cumulative bitmaps
-    spend = counter(indexes["spend"], "float")
+    assert not plan("items", "list<string>").derive_one  # several values per user
+    assert plan("visits", "int").cumulative  # dense: cumulative bitmaps
+    spend = plan("spend", "float")
     assert not spend.cumulative and spend.derive_one  # 8% with a value: counted on bins
 
 
