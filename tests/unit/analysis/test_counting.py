@@ -4,9 +4,12 @@ indexes large enough to hold every container kind (tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
+import gc
 import importlib
+import weakref
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from pyroaring import FrozenBitMap
 
@@ -86,3 +89,17 @@ def test_each_strategy_is_used(tag_indexes: dict[str, ValueIndex | RangeIndex]) 
     assert plan("visits", "int").cumulative  # dense: cumulative bitmaps
     spend = plan("spend", "float")
     assert not spend.cumulative and spend.derive_one  # 8% with a value: counted on bins
+
+
+def test_a_counter_is_kept_as_long_as_its_index() -> None:
+    """Counters are built once per loaded index and go with it (the cache holds indexes weakly:
+    neither the counter nor its plan may refer to the index)."""
+    index = ValueIndex.build(pa.array(["a", "b", None] * 1000))
+    counter = counting.tag_counter(index, "string")
+    assert counting.tag_counter(index, "string") is counter
+    ref = weakref.ref(index)
+    del index
+    gc.collect()
+    assert ref() is None
+    six = FrozenBitMap(range(6))
+    assert counter.count(six, Shape.of(six)).counts.tolist() == [2, 2]
