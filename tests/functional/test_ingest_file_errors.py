@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import portrait
 from portrait.errors import IngestError, InputError
 from portrait.workspace import Workspace
 from tests.functional.ingest_helpers import assert_untouched, write
@@ -23,16 +22,7 @@ from tests.functional.ingest_helpers import assert_untouched, write
 PORTRAIT = Path(sys.executable).parent / "portrait"
 
 
-@pytest.fixture(autouse=True)
-def _no_portrait_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PORTRAIT_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return portrait.init(tmp_path / "ws")
+pytestmark = pytest.mark.usefixtures("no_portrait_environment")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
