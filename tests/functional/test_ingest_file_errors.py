@@ -1,4 +1,5 @@
-"""A file that cannot be read at all is refused with a message that says where and why.
+"""A file that cannot be read at all (or an ingest asked for wrongly: an unknown table, format
+or ``--on-error``, a file that is not there) is refused with a message that says where and why.
 
 DuckDB alone said ``CSV Error on Line: 2`` for a byte that is not UTF-8, and ``Line: 1`` with no
 size for a 5 MB field on line 4.
@@ -14,23 +15,14 @@ from pathlib import Path
 
 import pytest
 
-import portrait
-from portrait.errors import IngestError
+from portrait.errors import IngestError, InputError
 from portrait.workspace import Workspace
+from tests.functional.ingest_helpers import assert_untouched, write
 
 PORTRAIT = Path(sys.executable).parent / "portrait"
 
 
-@pytest.fixture(autouse=True)
-def _no_portrait_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PORTRAIT_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return portrait.init(tmp_path / "ws")
+pytestmark = pytest.mark.usefixtures("no_portrait_environment")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,3 +90,26 @@ def test_a_line_that_is_not_json_is_named(ws: Workspace, tmp_path: Path) -> None
         ws.ingest("events", path)
     assert err.value.message.startswith("line 3 is not valid JSON: Expecting ',' delimiter")
     assert err.value.where == str(path)
+
+
+def test_bad_arguments_are_input_errors(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "u.csv", "user_id\nu1\n")
+    with pytest.raises(InputError, match="unknown table 'people'"):
+        ws.ingest("people", path)
+    with pytest.raises(InputError, match="unknown format 'xlsx'"):
+        ws.ingest("users", path, fmt="xlsx")
+    with pytest.raises(InputError, match="unknown --on-error 'skip'"):
+        ws.ingest("users", path, on_error="skip")
+    with pytest.raises(IngestError, match="file not found") as err:
+        ws.ingest("users", tmp_path / "nope.csv")
+    assert err.value.where == str(tmp_path / "nope.csv")
+    assert_untouched(ws, "none", {})
+
+
+def test_unreadable_csv_is_a_whole_file_error(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "ragged.csv", "user_id,age\nu1,1,2,3\nu2\n")
+    with pytest.raises(IngestError, match="cannot read the file as csv") as err:
+        ws.ingest("users", path)
+    assert err.value.where == str(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert_untouched(ws, "none", {})

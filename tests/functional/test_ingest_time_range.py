@@ -26,11 +26,7 @@ PORTRAIT = Path(sys.executable).parent / "portrait"
 RANGE = "[1970-01-01, 2100-01-01) (settings ingest.min_time and ingest.max_time)"
 
 
-@pytest.fixture(autouse=True)
-def _no_portrait_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PORTRAIT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_portrait_environment")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import portrait
 from portrait.errors import IngestError
 from portrait.workspace import Workspace
 
-
-@pytest.fixture(autouse=True)
-def _no_portrait_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PORTRAIT_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return portrait.init(tmp_path / "ws")
+pytestmark = pytest.mark.usefixtures("no_portrait_environment")
 
 
 def write(path: Path, text: str) -> Path:

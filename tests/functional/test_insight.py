@@ -12,6 +12,7 @@ import portrait
 from portrait.analysis import ranked
 from portrait.errors import InputError, NotFoundError
 from portrait.index import RangeIndex, ValueIndex
+from portrait.index import counting as plans
 from portrait.workspace import Workspace
 
 # the module, not the ``insight`` function that ``portrait.analysis`` exports under its name
@@ -140,13 +141,13 @@ def test_counting_shortcuts_change_no_row(
             tag = index.tag(row["tag"])
             if isinstance(tag, ValueIndex) and not row["missing"]:
                 assert row["target"] == tag.get(row["value"]).intersection_cardinality(members)
-    monkeypatch.setattr(counting, "COMPLEMENT_GAIN", 0.0)
-    monkeypatch.setattr(counting, "BINS_GAIN", float("inf"))
+    monkeypatch.setattr(plans, "COMPLEMENT_GAIN", 0.0)
+    monkeypatch.setattr(plans, "BINS_GAIN", float("inf"))
     forced = portrait.open(demo_ws.root)  # a fresh index: counters are kept per loaded index
     for (target, options), rows in zip(cases, plain, strict=True):
         assert forced.insight(target, **options).rows == rows
     types = {n: str(m["type"]) for n, m in forced.selector().profile.tags.items()}
     used = {r["tag"]: forced.index().tag(r["tag"]) for r in plain[0]}
-    counters = {t: counting.tag_counter(i, types[t]) for t, i in used.items()}
+    counters = {t: counting.tag_counter(i, types[t]).plan for t, i in used.items()}
     assert any(term._complement is not None for c in counters.values() for term in c.terms)
     assert all(not c.cumulative for t, c in counters.items() if isinstance(used[t], RangeIndex))

@@ -12,8 +12,9 @@ Numeric tags are reported in at most 12 bins made of the breakpoints of their ra
 Significance: a two-proportion z-test of the target's share against the rest of the baseline
 (the baseline without the target, so the samples are disjoint; against the whole baseline when
 the target is not inside it), and a 95% interval for the TGI (log method). Counts come from
-bitmap intersection cardinalities, fewer than one per value (:mod:`portrait.analysis.counting`): no member
-list is materialised.
+bitmap intersection cardinalities, fewer than one per value (:mod:`portrait.analysis.counting`,
+over the tag index's counting plan, :mod:`portrait.index.counting`): no member list is
+materialised.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
-from portrait.analysis.counting import Shape, TagCounts, tag_counter
+from portrait.analysis.counting import TagCounts, tag_counter
 from portrait.errors import AccessError, InputError, NotFoundError, suggest
+from portrait.index.counting import Shape
 from portrait.index.profile_index import ProfileIndex, index_kind
 from portrait.model.manifests import BuiltTag
 from portrait.stats import ratio_interval, two_proportion_ztest

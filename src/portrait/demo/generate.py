@@ -10,20 +10,8 @@ Everything is vectorised with numpy and pyarrow (no per-event Python loops), mem
 by ``chunk_users`` and the output is deterministic for the same ``(users, seed, chunk_users)``:
 chunk ``i`` draws from ``np.random.default_rng([seed, i])``.
 
-Planted patterns (modelled on a published 58.com new-house audience case study), with line
-membership meaning "has events in that business line in the last 360 days":
-
-* line sizes: new_house 5%, second_hand_house 7.5%, rent 10%, recruitment 15%, used_car 5%,
-  local_services 10%, beauty_shop 20% of all users;
-* overlaps with new_house (NH): 40% of NH also second-hand, 25% of NH also rent, NH is 18% of
-  used_car, 6% of recruitment and 6% of local_services;
-* NH users skew to ages 30-40 and 10+ work years (TGI of 35-40-year-olds about 200);
-* NH users' new_house events cluster in 19:00-24:00 Beijing time (about 47% vs about 25%);
-* NH users prefer luxury cars (Porsche is very rare otherwise), whole-flat rents (about 94% vs
-  35%) and young second-hand houses;
-* beauty orders follow association rules (lipstick -> lip_balm, foundation -> makeup_remover,
-  cleanser -> toner, and serum -> anti_aging_cream for users aged 30+), and every order is also
-  an ``order`` event at the same timestamp.
+What is drawn (lines, users, products, planted patterns, weights) is the scenario of
+:mod:`portrait.demo.scenario`; this module holds the code that draws it.
 
 Timestamps are naive UTC; behaviour is planned in local time (Asia/Shanghai, UTC+8).
 """
@@ -45,6 +33,67 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from portrait.demo.scenario import (
+    ACTIVITY_SIGMA,
+    AGE_BAND_P,
+    AGE_BANDS,
+    ANCHOR_DAYS,
+    AS_OF,
+    BASKET_RULES,
+    BASKET_SIZE_P,
+    BEAUTY,
+    BUSINESS_LINES,
+    BUYER_SHARE,
+    CAR,
+    CAR_BRAND_P,
+    CAR_BRANDS,
+    CAR_PRICE_RANGE,
+    CITIES,
+    CITY_P,
+    DISTRICT_NAMES,
+    DISTRICT_P,
+    EDU_CAP_BY_AGE,
+    EDU_P,
+    EDU_START_AGE,
+    EDUCATION,
+    EVENING_SHARE,
+    EVENT_MIX,
+    EVENT_SCALE,
+    EVENTS,
+    GENDERS,
+    HOUR_W,
+    HOUSE_AGE_P,
+    HOUSE_AGES,
+    ITEM_P,
+    ITEM_PRICE,
+    ITEMS,
+    JOB,
+    JOB_P,
+    JOBS,
+    LINE_INTENSITY,
+    LINE_SHARE,
+    LOCAL,
+    NH,
+    NH_AGE_W,
+    NH_EVENING_SHARE,
+    NH_WORK_W,
+    ORDER_EVENT,
+    P_FEMALE,
+    P_GIVEN_NH,
+    P_GIVEN_OTHER,
+    PHONE_PREFIXES,
+    REGISTRATION_START,
+    RENT,
+    RENT_TYPE_P,
+    RENT_TYPES,
+    SERVICE_P,
+    SERVICES,
+    SH,
+    STICKY,
+    TZ_S,
+    WINDOW_DAYS,
+    line_weights,
+)
 from portrait.errors import InputError
 from portrait.progress import NullProgress, Progress, step
 
@@ -55,212 +104,12 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 CodeArray = npt.NDArray[np.int8]  # category codes; cast before arithmetic
 
-AS_OF: Final = dt.date(2026, 10, 31)
-"""The fixed as-of date: the last event happens on this day (UTC and local)."""
-
 _DAY_S: Final = 86_400
-_TZ_S: Final = 8 * 3_600  # Asia/Shanghai is UTC+8 all year
 _EPOCH: Final = dt.date(1970, 1, 1)
 _AS_OF_DAY: Final = (AS_OF - _EPOCH).days
-_REG_START_DAY: Final = (dt.date(2019, 1, 1) - _EPOCH).days
-_WINDOW_DAYS: Final = 363  # local days before as-of: UTC dates then span exactly 365 days
-_ANCHOR_DAYS: Final = 355  # each membership has one event well inside the 360-day window
+_REG_START_DAY: Final = (REGISTRATION_START - _EPOCH).days
 _COMPRESSION: Final = "zstd"
 _RESOLUTION: Final = 1 << 16  # categorical draws are exact to 1/65536
-
-# --------------------------------------------------------------------------- business lines
-BUSINESS_LINES: Final = (
-    "new_house",
-    "second_hand_house",
-    "rent",
-    "recruitment",
-    "used_car",
-    "local_services",
-    "beauty_shop",
-)
-NH, SH, RENT, JOB, CAR, LOCAL, BEAUTY = range(7)
-
-_LINE_SHARE: Final = np.array([0.05, 0.075, 0.10, 0.15, 0.05, 0.10, 0.20])
-"""Share of all users that are members of each line."""
-
-_P_GIVEN_NH: Final = np.array(
-    [
-        1.0,
-        0.40,  # |NH & second_hand| = 40% of |NH|
-        0.25,  # |NH & rent| = 25% of |NH|
-        0.06 * 0.15 / 0.05,  # |NH & recruitment| = 6% of |recruitment|
-        0.18 * 0.05 / 0.05,  # |NH & used_car| = 18% of |used_car|
-        0.06 * 0.10 / 0.05,  # |NH & local_services| = 6% of |local_services|
-        0.15,  # not published: a plausible beauty share among NH users
-    ]
-)
-_P_GIVEN_OTHER: Final = (_LINE_SHARE - _P_GIVEN_NH * _LINE_SHARE[NH]) / (1 - _LINE_SHARE[NH])
-
-_LINE_INTENSITY: Final = np.array([1.3, 1.2, 1.0, 1.0, 0.9, 0.5, 0.8])
-"""Relative number of events a member produces in each line."""
-
-EVENTS: Final = (
-    "view",
-    "search",
-    "favorite",
-    "im",
-    "appointment",
-    "sign",
-    "cart_add",
-    "order",
-    "push_click",
-)
-_ORDER_EVENT: Final = EVENTS.index("order")
-
-#                      view  search  fav    im    appt   sign  cart  order  push
-_HOUSE_MIX: Final = [0.52, 0.20, 0.10, 0.09, 0.045, 0.01, 0.0, 0.0, 0.035]
-_EVENT_MIX: Final = np.array(
-    [
-        _HOUSE_MIX,
-        _HOUSE_MIX,
-        [0.50, 0.20, 0.10, 0.12, 0.04, 0.01, 0.0, 0.0, 0.03],
-        [0.55, 0.22, 0.08, 0.08, 0.04, 0.0, 0.0, 0.0, 0.03],
-        [0.55, 0.20, 0.10, 0.09, 0.03, 0.0, 0.0, 0.0, 0.03],
-        [0.50, 0.22, 0.06, 0.12, 0.07, 0.0, 0.0, 0.0, 0.03],
-        [0.58, 0.18, 0.10, 0.0, 0.0, 0.0, 0.11, 0.0, 0.03],  # orders come from the orders table
-    ]
-)
-
-# --------------------------------------------------------------------------- users
-_GENDERS: Final = ("男", "女")
-_P_FEMALE: Final = 0.47
-# fmt: off
-_AGE_BANDS: Final = np.array(
-    [(18, 20), (21, 25), (26, 30), (31, 34), (35, 40), (41, 45), (46, 50), (51, 55), (56, 60),
-     (61, 65)]
-)
-# fmt: on
-_AGE_BAND_P: Final = np.array([0.07, 0.16, 0.19, 0.14, 0.17, 0.10, 0.07, 0.05, 0.03, 0.02])
-
-# fmt: off
-_CITIES: Final = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆",
-                  "天津", "苏州")
-# fmt: on
-_CITY_P: Final = np.array([0.14, 0.14, 0.10, 0.10, 0.08, 0.09, 0.07, 0.06, 0.06, 0.07, 0.05, 0.04])
-_DISTRICTS: Final = (
-    ("朝阳", "海淀", "通州", "大兴"),
-    ("浦东", "闵行", "嘉定", "松江"),
-    ("天河", "番禺", "白云", "黄埔"),
-    ("南山", "福田", "宝安", "龙岗"),
-    ("西湖", "余杭", "滨江", "萧山"),
-    ("高新", "天府新区", "武侯", "双流"),
-    ("光谷", "江汉", "武昌", "汉阳"),
-    ("江宁", "建邺", "鼓楼", "浦口"),
-    ("雁塔", "曲江", "未央", "长安"),
-    ("渝北", "江北", "南岸", "沙坪坝"),
-    ("滨海新区", "南开", "河西", "西青"),
-    ("工业园区", "吴中", "姑苏", "相城"),
-)
-_DISTRICT_NAMES: Final = tuple(d for city in _DISTRICTS for d in city)
-_DISTRICT_P: Final = np.array([0.35, 0.30, 0.20, 0.15])
-
-_EDUCATION: Final = ("初中及以下", "高中", "大专", "本科", "硕士", "博士")
-_EDU_P: Final = np.array([0.14, 0.24, 0.28, 0.26, 0.07, 0.01])
-_EDU_START_AGE: Final = np.array([18, 19, 21, 22, 25, 28])  # plus a 0-4 year gap
-_EDU_CAP_BY_AGE: Final = np.select(
-    [np.arange(66) < 20, np.arange(66) < 22, np.arange(66) < 25, np.arange(66) < 28],
-    [1, 2, 3, 4],
-    5,
-)
-"""Highest education level reachable at each age (index = age)."""
-
-_PHONE_PREFIXES: Final = tuple(
-    str(p) for p in (*range(130, 140), *range(150, 160), *range(186, 190))
-)
-
-# New-house propensity: by age (index = age) and by work-years band (<5, 5-9, 10+).
-_NH_AGE_W: Final = np.select(
-    [
-        np.arange(66) <= 20,
-        np.arange(66) <= 25,
-        np.arange(66) <= 29,
-        np.arange(66) <= 34,
-        np.arange(66) <= 40,
-        np.arange(66) <= 45,
-        np.arange(66) <= 55,
-    ],
-    [1.80, 1.35, 1.20, 1.20, 1.80, 1.00, 0.60],
-    0.40,
-)
-_NH_WORK_W: Final = np.array([0.6, 1.0, 1.7])
-
-# --------------------------------------------------------------------------- properties
-_HOUSE_AGES: Final = ("2年以内", "2-5年", "5-10年", "10-20年", "20年以上")
-_HOUSE_AGE_P: Final = np.array([[0.10, 0.20, 0.30, 0.26, 0.14], [0.34, 0.33, 0.18, 0.10, 0.05]])
-_RENT_TYPES: Final = ("整租", "合租", "单间")
-_RENT_TYPE_P: Final = np.array([[0.35, 0.40, 0.25], [0.94, 0.04, 0.02]])
-_LUXURY_BRANDS: Final = ("保时捷", "奔驰", "宝马", "路虎", "奥迪")
-_CAR_BRANDS: Final = (*_LUXURY_BRANDS, "大众", "丰田", "本田", "比亚迪", "别克", "日产", "吉利")
-_CAR_BRAND_P: Final = np.array(
-    [
-        [0.001, 0.05, 0.05, 0.02, 0.06, 0.20, 0.17, 0.14, 0.12, 0.08, 0.07, 0.039],
-        [0.10, 0.20, 0.20, 0.12, 0.16, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01],
-    ]
-)
-# fmt: off
-_CAR_PRICE_RANGE: Final = np.array(  # 万元, by _CAR_BRANDS
-    [[70, 150], [30, 100], [30, 90], [45, 120], [30, 70],
-     [8, 25], [8, 25], [7, 22], [6, 25], [6, 20], [5, 18], [5, 15]],
-    dtype=np.float64,
-)
-# fmt: on
-# fmt: off
-_JOBS: Final = ("普工", "销售", "司机", "餐饮", "客服", "技工", "行政", "IT互联网", "财务",
-                "教育培训")
-# fmt: on
-_JOB_P: Final = np.array(
-    [
-        [0.20, 0.16, 0.12, 0.14, 0.10, 0.12, 0.05, 0.03, 0.03, 0.05],  # up to 大专
-        [0.03, 0.18, 0.03, 0.03, 0.08, 0.05, 0.14, 0.24, 0.12, 0.10],  # 本科 and above
-    ]
-)
-_SERVICES: Final = ("家政保洁", "搬家", "维修", "开锁", "管道疏通", "月嫂", "装修", "宠物")
-_SERVICE_P: Final = np.array([0.24, 0.16, 0.18, 0.06, 0.08, 0.07, 0.14, 0.07])
-_STICKY: Final = 0.75
-"""Probability that an event reuses the member's preferred value for the line's property."""
-
-# --------------------------------------------------------------------------- beauty shop
-ITEMS: Final = (
-    "lipstick",
-    "lip_balm",
-    "foundation",
-    "mascara",
-    "eyeshadow",
-    "cleanser",
-    "toner",
-    "serum",
-    "sunscreen",
-    "anti_aging_cream",
-    "makeup_remover",
-    "perfume",
-)
-_ITEM_PRICE: Final = np.array(
-    [189.0, 59.9, 329.0, 149.0, 259.0, 119.0, 169.0, 489.0, 159.0, 599.0, 99.0, 699.0]
-)
-_ITEM_W: Final = np.array([0.16, 0.06, 0.12, 0.08, 0.08, 0.12, 0.06, 0.08, 0.10, 0.04, 0.04, 0.06])
-_ITEM_P: Final = _ITEM_W / _ITEM_W.sum()
-_I = {name: i for i, name in enumerate(ITEMS)}
-_RULES: Final = (  # (antecedent, consequent, add-probability for users under 30, 30 and over)
-    (_I["lipstick"], _I["lip_balm"], 0.36, 0.36),
-    (_I["foundation"], _I["makeup_remover"], 0.32, 0.32),
-    (_I["cleanser"], _I["toner"], 0.50, 0.50),
-    (_I["serum"], _I["anti_aging_cream"], 0.08, 0.55),
-)
-_BASKET_SIZE_P: Final = np.array([0.55, 0.33, 0.12])  # random items before the rules add more
-_BUYER_SHARE: Final = 0.4
-
-# --------------------------------------------------------------------------- time of day
-# fmt: off
-_HOUR_W: Final = np.array(  # local hours 0-23, before the evening share is fixed
-    [1.2, 0.6, 0.35, 0.25, 0.2, 0.25, 0.6, 1.6, 3.0, 4.4, 5.0, 5.0,
-     4.6, 4.2, 4.6, 4.8, 4.8, 4.6, 4.4, 5.0, 5.6, 5.8, 5.0, 2.9]
-)
-# fmt: on
 
 
 def _table(weights: npt.ArrayLike) -> CodeArray:
@@ -280,44 +129,32 @@ def _table(weights: npt.ArrayLike) -> CodeArray:
 
 def _hour_weights(evening_share: float) -> FloatArray:
     """Weights of local hours 0-23 whose 19:00-24:00 share is exactly ``evening_share``."""
-    w = _HOUR_W.copy()
+    w = HOUR_W.copy()
     evening = np.arange(24) >= 19
     w[evening] *= evening_share / w[evening].sum()
     w[~evening] *= (1 - evening_share) / w[~evening].sum()
     return w
 
 
-_HOUR_TABLE: Final = _table(_hour_weights(0.25))
-_EVENING_HOUR_TABLE: Final = _table(_hour_weights(0.47))  # NH users' new_house events
+_HOUR_TABLE: Final = _table(_hour_weights(EVENING_SHARE))
+_EVENING_HOUR_TABLE: Final = _table(_hour_weights(NH_EVENING_SHARE))  # NH users' new_house events
 
-# --------------------------------------------------------------------------- volumes
-_TARGET_EVENTS_PER_USER: Final = 50.0
-_ACTIVITY_SIGMA: Final = 1.0  # lognormal activity level, mean 1
-_ORDERS_PER_BUYER: Final = 1.75  # 1 + Poisson(0.8 * min(activity, 5)), about 1.75 on average
-_EVENT_SCALE: Final = float(
-    (
-        _TARGET_EVENTS_PER_USER
-        - _LINE_SHARE.sum()  # every membership has at least one event
-        - _LINE_SHARE[BEAUTY] * _BUYER_SHARE * _ORDERS_PER_BUYER  # order events
-    )
-    / (_LINE_SHARE * _LINE_INTENSITY).sum()
-)
-"""Events per membership are 1 + Poisson(scale * intensity * activity * noise)."""
+# --------------------------------------------------------------------------- draw tables
 _BATCH_USERS: Final = 16_384
 """Users per event batch (one Parquet row group); small arrays keep numpy in cache."""
 
-_AGE_BAND_TABLE: Final = _table(_AGE_BAND_P)
-_EDU_TABLE: Final = _table(_EDU_P)
-_CITY_TABLE: Final = _table(_CITY_P)
-_EVENT_TABLE: Final = _table(_EVENT_MIX)
-_HOUSE_AGE_TABLE: Final = _table(_HOUSE_AGE_P)
-_RENT_TYPE_TABLE: Final = _table(_RENT_TYPE_P)
-_CAR_BRAND_TABLE: Final = _table(_CAR_BRAND_P)
-_DISTRICT_TABLE: Final = _table(_DISTRICT_P)
-_JOB_TABLE: Final = _table(_JOB_P)
-_SERVICE_TABLE: Final = _table(_SERVICE_P)
-_ITEM_TABLE: Final = _table(_ITEM_P)
-_BASKET_SIZE_TABLE: Final = _table(_BASKET_SIZE_P)
+_AGE_BAND_TABLE: Final = _table(AGE_BAND_P)
+_EDU_TABLE: Final = _table(EDU_P)
+_CITY_TABLE: Final = _table(CITY_P)
+_EVENT_TABLE: Final = _table(EVENT_MIX)
+_HOUSE_AGE_TABLE: Final = _table(HOUSE_AGE_P)
+_RENT_TYPE_TABLE: Final = _table(RENT_TYPE_P)
+_CAR_BRAND_TABLE: Final = _table(CAR_BRAND_P)
+_DISTRICT_TABLE: Final = _table(DISTRICT_P)
+_JOB_TABLE: Final = _table(JOB_P)
+_SERVICE_TABLE: Final = _table(SERVICE_P)
+_ITEM_TABLE: Final = _table(ITEM_P)
+_BASKET_SIZE_TABLE: Final = _table(BASKET_SIZE_P)
 
 _DICT8: Final = pa.dictionary(pa.int8(), pa.string())
 _EVENT_BATCH_SCHEMA: Final = pa.schema(
@@ -567,39 +404,31 @@ class _Population:
 
 def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Population:
     """Demographics, memberships (new_house first, the rest conditionally) and recency."""
-    female = rng.random(n) < _P_FEMALE
+    female = rng.random(n) < P_FEMALE
     band = _draw(rng, _AGE_BAND_TABLE, n)
-    lo, hi = _AGE_BANDS[band, 0], _AGE_BANDS[band, 1]
+    lo, hi = AGE_BANDS[band, 0], AGE_BANDS[band, 1]
     age = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
-    education = np.minimum(_draw(rng, _EDU_TABLE, n), _EDU_CAP_BY_AGE[age])
-    work_years = np.clip(age - _EDU_START_AGE[education] - rng.integers(0, 5, n), 0, age - 18)
+    education = np.minimum(_draw(rng, _EDU_TABLE, n), EDU_CAP_BY_AGE[age])
+    work_years = np.clip(age - EDU_START_AGE[education] - rng.integers(0, 5, n), 0, age - 18)
     city = _draw(rng, _CITY_TABLE, n)
     # registration: 2019-01-01 .. as-of 22:00 local (UTC+8), more of it recently
     reg_span_s = (_AS_OF_DAY - _REG_START_DAY) * _DAY_S + 14 * 3_600
     reg_s = _REG_START_DAY * _DAY_S + (rng.random(n) ** 0.7 * reg_span_s).astype(np.int64)
     reg_us = rng.integers(0, 1_000, n) * 1_000  # millisecond precision
-    reg_day = (reg_s + _TZ_S) // _DAY_S  # local calendar day
+    reg_day = (reg_s + TZ_S) // _DAY_S  # local calendar day
 
     members = np.zeros((n, len(BUSINESS_LINES)), dtype=bool)
-    nh_weight = _NH_AGE_W[age] * _NH_WORK_W[np.digitize(work_years, [5, 10])]
-    members[:, NH] = rng.random(n) < np.clip(_LINE_SHARE[NH] * nh_weight / nh_weight.mean(), 0, 1)
+    nh_weight = NH_AGE_W[age] * NH_WORK_W[np.digitize(work_years, [5, 10])]
+    members[:, NH] = rng.random(n) < np.clip(LINE_SHARE[NH] * nh_weight / nh_weight.mean(), 0, 1)
     nh = members[:, NH]
-    line_weights = {
-        SH: np.where((age >= 28) & (age <= 50), 1.3, 0.7),
-        RENT: np.select([age <= 30, age <= 40], [1.6, 1.0], 0.5),
-        JOB: np.select([age <= 30, age <= 45], [1.5, 1.0], 0.6)
-        * np.where(education <= 2, 1.2, 0.9),
-        CAR: np.where(female, 0.5, 1.6),
-        LOCAL: np.where(age >= 30, 1.3, 0.8),
-        BEAUTY: np.where(female, 6.0, 1.0) * np.where(age <= 40, 1.2, 0.7),
-    }
-    for line, weight in line_weights.items():
-        rates = (float(_P_GIVEN_OTHER[line]), float(_P_GIVEN_NH[line]))
+    weights = line_weights(age, female, education)
+    for line, weight in weights.items():
+        rates = (float(P_GIVEN_OTHER[line]), float(P_GIVEN_NH[line]))
         members[:, line] = rng.random(n) < _normalised(weight.astype(np.float64), nh, rates)
     if first == 0 and not members[0].any():
         members[0, LOCAL] = True  # user 0 carries the guaranteed as-of event
 
-    activity = np.minimum(rng.lognormal(-(_ACTIVITY_SIGMA**2) / 2, _ACTIVITY_SIGMA, n), 40.0)
+    activity = np.minimum(rng.lognormal(-(ACTIVITY_SIGMA**2) / 2, ACTIVITY_SIGMA, n), 40.0)
     segment = rng.random(n)  # 55% active this week, 25% within two months, 20% churned
     recency = np.select(
         [segment < 0.55, segment < 0.80],
@@ -622,23 +451,23 @@ def _draw_population(rng: np.random.Generator, *, n: int, first: int) -> _Popula
         members=members,
         activity=activity,
         last_day=np.maximum(_AS_OF_DAY - recency, reg_day),
-        window_lo=np.maximum(reg_day, _AS_OF_DAY - _WINDOW_DAYS),
-        anchor_lo=np.maximum(reg_day, _AS_OF_DAY - _ANCHOR_DAYS),
+        window_lo=np.maximum(reg_day, _AS_OF_DAY - WINDOW_DAYS),
+        anchor_lo=np.maximum(reg_day, _AS_OF_DAY - ANCHOR_DAYS),
         last_line=np.argmax(np.where(members, rng.random(members.shape), -1.0), axis=1),
     )
 
 
 def _users_table(rng: np.random.Generator, pop: _Population) -> pa.Table:
     """The users part of a chunk."""
-    prefix = _strings(_PHONE_PREFIXES).take(pa.array(rng.integers(0, len(_PHONE_PREFIXES), pop.n)))
+    prefix = _strings(PHONE_PREFIXES).take(pa.array(rng.integers(0, len(PHONE_PREFIXES), pop.n)))
     last4 = pc.utf8_lpad(pc.cast(pa.array(rng.integers(0, 10_000, pop.n)), pa.string()), 4, "0")
     return pa.table(
         {
             "user_id": pop.user_ids,
-            "gender": _dict_column(pop.female.astype(np.int8), _strings(_GENDERS)),
+            "gender": _dict_column(pop.female.astype(np.int8), _strings(GENDERS)),
             "age": pa.array(pop.age.astype(np.int16)),
-            "city": _dict_column(pop.city, _strings(_CITIES)),
-            "education": _dict_column(pop.education, _strings(_EDUCATION)),
+            "city": _dict_column(pop.city, _strings(CITIES)),
+            "education": _dict_column(pop.education, _strings(EDUCATION)),
             "work_years": pa.array(pop.work_years.astype(np.int16)),
             "registered_at": _timestamps(pop.reg_s, pop.reg_us),
             "phone": pc.binary_join_element_wise(prefix, "****", last4, ""),  # masked PII
@@ -663,14 +492,14 @@ class _Orders:
 def _draw_orders(rng: np.random.Generator, pop: _Population, *, first_order: int) -> _Orders:
     """Orders of the chunk's beauty buyers; ``order_id`` continues from ``first_order``."""
     beauty = np.flatnonzero(pop.members[:, BEAUTY])
-    buyers = beauty[rng.random(beauty.size) < _BUYER_SHARE]
+    buyers = beauty[rng.random(beauty.size) < BUYER_SHARE]
     user = np.repeat(buyers, 1 + rng.poisson(0.8 * np.minimum(pop.activity[buyers], 5.0)))
     m = user.size
     lo, hi = pop.window_lo[user], pop.last_day[user]
     day = lo + (rng.random(m) * (hi - lo + 1)).astype(np.int64)
     hour = _draw(rng, _HOUR_TABLE, m).astype(np.int64)
     local_s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, m)
-    s = _after_registration(local_s - _TZ_S, pop.reg_s[user])
+    s = _after_registration(local_s - TZ_S, pop.reg_s[user])
     us = rng.integers(0, 1_000, m) * 1_000
     basket, primary = _baskets(rng, pop.age[user])
 
@@ -683,7 +512,7 @@ def _draw_orders(rng: np.random.Generator, pop: _Population, *, first_order: int
             "order_id": _prefixed_ids("o", np.arange(first_order, first_order + m), 10),
             "user_id": _dict_column(user, pop.user_ids, wide=True),
             "ts": _timestamps(s, us),
-            "amount": pa.array(np.round(basket @ _ITEM_PRICE, 2), type=pa.float64()),
+            "amount": pa.array(np.round(basket @ ITEM_PRICE, 2), type=pa.float64()),
             "items": pa.ListArray.from_arrays(
                 pa.array(offsets), _strings(ITEMS).take(pa.array(cols))
             ),
@@ -700,15 +529,15 @@ def _baskets(rng: np.random.Generator, age: IntArray) -> tuple[BoolArray, IntArr
     their consequents while the basket holds fewer than 4 items.
     """
     m = age.size
-    ranked = np.argsort(-(np.log(_ITEM_P) + rng.gumbel(size=(m, len(ITEMS)))), axis=1)
+    ranked = np.argsort(-(np.log(ITEM_P) + rng.gumbel(size=(m, len(ITEMS)))), axis=1)
     size = 1 + _draw(rng, _BASKET_SIZE_TABLE, m)
     basket = np.zeros((m, len(ITEMS)), dtype=bool)
     rows = np.arange(m)
-    for j in range(_BASKET_SIZE_P.size):
+    for j in range(BASKET_SIZE_P.size):
         take = size > j
         basket[rows[take], ranked[take, j]] = True
     older = age >= 30
-    for antecedent, consequent, young_p, old_p in _RULES:
+    for antecedent, consequent, young_p, old_p in BASKET_RULES:
         add = (
             basket[:, antecedent]
             & ~basket[:, consequent]
@@ -742,8 +571,8 @@ def _event_batch(
     pair_user = np.concatenate(who)
     pair_line = np.repeat(np.arange(n_lines), [w.size for w in who])
     lam = (
-        _EVENT_SCALE
-        * _LINE_INTENSITY[pair_line]
+        EVENT_SCALE
+        * LINE_INTENSITY[pair_line]
         * pop.activity[pair_user]
         * rng.gamma(2.0, 0.5, pair_user.size)
     )
@@ -766,10 +595,10 @@ def _event_batch(
     hour = _draw(rng, _HOUR_TABLE, e).astype(np.int64)
     nh = slice(line_events[NH], line_events[NH + 1])  # all new_house events are NH users'
     hour[nh] = _draw(rng, _EVENING_HOUR_TABLE, nh.stop - nh.start)
-    s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, e) - _TZ_S
+    s = day * _DAY_S + hour * 3_600 + rng.integers(0, 3_600, e) - TZ_S
     if pop.first == 0 and lo == 0:  # guarantee an event on the as-of date (20:00 local)
         s[pair_start[(pair_user == 0) & (pair_line == pop.last_line[0])]] = (
-            _AS_OF_DAY * _DAY_S + 20 * 3_600 - _TZ_S
+            _AS_OF_DAY * _DAY_S + 20 * 3_600 - TZ_S
         )
     s = _after_registration(s, pop.reg_s[user])
     us = rng.integers(0, 1_000, e) * 1_000
@@ -785,7 +614,7 @@ def _event_batch(
     user = np.concatenate([user, orders.user[o]])
     ts = np.concatenate([s * 1_000_000 + us, orders.s[o] * 1_000_000 + orders.us[o]])
     line = np.concatenate([line, np.full(m, BEAUTY)])
-    event = np.concatenate([event, np.full(m, _ORDER_EVENT)])
+    event = np.concatenate([event, np.full(m, ORDER_EVENT)])
     price = np.concatenate([props.pop("car_price"), np.full(m, np.nan)])
     codes = {
         name: np.concatenate(
@@ -803,13 +632,13 @@ def _event_batch(
         pa.array(ts[order], type=pa.int64()).view(pa.timestamp("us", tz="UTC")),
         _dict_column(event[order], _strings(EVENTS)),
         _dict_column(line[order], _strings(BUSINESS_LINES)),
-        _dict_column(codes["house_age"][order], _strings(_HOUSE_AGES)),
-        _dict_column(codes["rent_type"][order], _strings(_RENT_TYPES)),
-        _dict_column(codes["car_brand"][order], _strings(_CAR_BRANDS)),
+        _dict_column(codes["house_age"][order], _strings(HOUSE_AGES)),
+        _dict_column(codes["rent_type"][order], _strings(RENT_TYPES)),
+        _dict_column(codes["car_brand"][order], _strings(CAR_BRANDS)),
         pa.array(price, mask=np.isnan(price), type=pa.float64()),
-        _dict_column(codes["district"][order], _strings(_DISTRICT_NAMES)),
-        _dict_column(codes["job_category"][order], _strings(_JOBS)),
-        _dict_column(codes["service_type"][order], _strings(_SERVICES)),
+        _dict_column(codes["district"][order], _strings(DISTRICT_NAMES)),
+        _dict_column(codes["job_category"][order], _strings(JOBS)),
+        _dict_column(codes["service_type"][order], _strings(SERVICES)),
         _dict_column(codes["item_category"][order], _strings(ITEMS)),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=_EVENT_BATCH_SCHEMA)
@@ -825,7 +654,7 @@ def _properties(
 ) -> dict[str, npt.NDArray[np.generic]]:
     """Per-event property codes (-1 = null) and car prices (NaN = null), line by line.
 
-    Each membership has a preferred value; an event uses it with probability ``_STICKY`` and a
+    Each membership has a preferred value; an event uses it with probability ``STICKY`` and a
     fresh draw from the same distribution otherwise, so event-level shares follow the planted
     distributions and per-user modes stay meaningful.
     """
@@ -839,7 +668,7 @@ def _properties(
         preferred = np.repeat(_draw(rng, table, counts.size, group), counts)
         ev_group = None if group is None else np.repeat(group, counts)
         fresh = _draw(rng, table, preferred.size, ev_group)
-        return np.where(rng.random(preferred.size) < _STICKY, preferred, fresh)
+        return np.where(rng.random(preferred.size) < STICKY, preferred, fresh)
 
     def column(line: int, values: npt.NDArray[np.generic], fill: float = -1) -> npt.NDArray[Any]:
         out = np.full(e, fill, dtype=np.int8 if fill == -1 else np.float64)
@@ -848,7 +677,7 @@ def _properties(
 
     nh_of = pop.members[:, NH].astype(np.int64)
     brand = sticky(CAR, _CAR_BRAND_TABLE, nh_of[pair_user[pairs(CAR)]])
-    price_lo, price_hi = _CAR_PRICE_RANGE[brand, 0], _CAR_PRICE_RANGE[brand, 1]
+    price_lo, price_hi = CAR_PRICE_RANGE[brand, 0], CAR_PRICE_RANGE[brand, 1]
     price = np.round(price_lo + (price_hi - price_lo) * rng.random(brand.size) ** 1.5, 2)
     city = np.repeat(pop.city[pair_user[pairs(NH)]].astype(np.int64), pair_count[pairs(NH)])
     high_edu = (pop.education[pair_user[pairs(JOB)]] >= 3).astype(np.int64)
@@ -858,7 +687,7 @@ def _properties(
         "car_brand": column(CAR, brand),
         "car_price": column(CAR, price, fill=np.nan),
         "district": column(
-            NH, city * _DISTRICT_P.size + sticky(NH, _DISTRICT_TABLE).astype(np.int64)
+            NH, city * DISTRICT_P.size + sticky(NH, _DISTRICT_TABLE).astype(np.int64)
         ),
         "job_category": column(JOB, sticky(JOB, _JOB_TABLE, high_edu)),
         "service_type": column(LOCAL, sticky(LOCAL, _SERVICE_TABLE)),

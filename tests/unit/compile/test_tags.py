@@ -1,5 +1,5 @@
 """Golden SQL per tag kind. Regenerate after an intended change with
-``PORTRAIT_UPDATE_GOLDEN=1 pytest tests/unit/test_compile_golden.py`` and review the diff."""
+``PORTRAIT_UPDATE_GOLDEN=1 pytest tests/unit/compile/test_tags.py`` and review the diff."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from portrait.compile import plan_queries, tag_sql, validate_tags
 from portrait.model.tags import TagSet, parse_tag_file
 
-GOLDEN = Path(__file__).parent.parent / "golden" / "compile"
+GOLDEN = Path(__file__).parent.parent.parent / "golden" / "compile"
 AS_OF = dt.date(2026, 10, 31)
 SCHEMA = {
     "users": {"user_id": "string", "age": "int", "city": "string", "phone": "string"},

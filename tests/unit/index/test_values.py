@@ -69,3 +69,13 @@ def test_high_cardinality_chooses_grouped_layout() -> None:
     assert len(index.get("13800000042")) == 1
     low = ValueIndex.build(pa.array(["a", "b"] * n))
     assert not low.sparse
+
+
+def test_partitions_users_checks_the_bitmaps() -> None:
+    assert ValueIndex.build(pa.array(["a", "b", None, "a"])).partitions_users
+    multi = pa.array([["a", "b"], ["a"], None, []], pa.list_(pa.string()))
+    assert not ValueIndex.build(multi).partitions_users
+    single = pa.array([["a"], ["b"], None, []], pa.list_(pa.string()))
+    assert ValueIndex.build(single).partitions_users  # one value each: a partition after all
+    null_only = pa.array([[None], ["a", "b"], ["c"]], pa.list_(pa.string()))
+    assert not ValueIndex.build(null_only).partitions_users  # sizes add up, yet overlap

@@ -9,7 +9,10 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyroaring import FrozenBitMap
 
+from portrait.analysis.counting import _chosen_breakpoints
+from portrait.index import ValueIndex
 from portrait.index.ranges import BINS, EXACT_MAX, RangeIndex
 
 
@@ -91,3 +94,16 @@ def test_few_values_far_apart() -> None:
     assert index.exact
     assert len(index.range(1, None)) == 666
     assert len(index.equal(57_754_800_000_000_000)) == 333
+
+
+def test_bins_partition_the_present_users(tag_indexes: dict[str, ValueIndex | RangeIndex]) -> None:
+    index = tag_indexes["spend"]
+    assert isinstance(index, RangeIndex)
+    chosen = _chosen_breakpoints(index)
+    bins = index.bins(chosen)
+    assert sum(len(b) for b in bins) == len(index.present_users)
+    assert FrozenBitMap.union(*bins) == index.present_users
+    for i, (k, b) in enumerate(zip(chosen, bins, strict=True)):
+        low = index.breakpoints[chosen[i - 1]] if i else None
+        expected = index.range(low, index.breakpoints[k], low_inclusive=False)
+        assert b == expected
