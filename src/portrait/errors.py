@@ -240,3 +240,13 @@ class PrivacyBudgetError(PortraitError):
 
     code = "privacy_budget"
     http_status = 429
+
+
+class CampaignStateError(InputError):
+    """A campaign cannot move from its state to the one asked: the move is not in the
+    lifecycle's transition table (:mod:`portrait.campaigns.lifecycle`), or another process
+    changed the state meanwhile. Nothing was changed."""
+
+    code = "campaign_state"
+    exit_code = 2
+    http_status = 409  # a conflict with the campaign's current state, not a malformed request

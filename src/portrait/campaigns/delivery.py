@@ -15,27 +15,26 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pyroaring import BitMap
-from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.engine import Connection
 
 from portrait.campaigns.channels import Channel, DeliveryFailed, Message
 from portrait.campaigns.planning import Plan
 from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, render_safely
-from portrait.model.campaigns import CampaignSpec
-from portrait.store.metadata import MetadataStore, campaign_runs, deliveries
+from portrait.model.campaigns import CONTROL_GROUP, CampaignSpec, CampaignState, DeliveryState
+from portrait.store.campaigns import CampaignRepository
 
-_INSERT_CHUNK = 50_000
 Record = tuple[int, str]  # (uid, group) of a delivery record; the user id comes with the tags
 
 
 @dataclass(frozen=True)
 class LaunchReport:
+    """What a launch did: the run, the campaign's state after it, the run's records per
+    delivery state, and why it stopped early (``note``; empty when everything went)."""
+
     campaign: str
     run: int
     state: str
@@ -52,7 +51,7 @@ class LaunchReport:
 
 
 def start_run(
-    conn: Connection,
+    repo: CampaignRepository,
     spec: CampaignSpec,
     plan: Plan,
     *,
@@ -63,90 +62,30 @@ def start_run(
     batch_size: int,
 ) -> int:
     """Record a new run with its frozen audience and one delivery record per member
-    (``control``, ``suppressed`` with the reason, or ``pending``), inside ``conn``'s
+    (``control``, ``suppressed`` with the reason, or ``pending``), in ``repo``'s
     transaction. Returns the run number."""
-    last = conn.execute(
-        select(func.max(campaign_runs.c.run)).where(campaign_runs.c.campaign == spec.name)
-    ).scalar()
-    run = int(last or 0) + 1
-    conn.execute(
-        campaign_runs.insert().values(
-            campaign=spec.name,
-            run=run,
-            state="running",
-            started_at=now,
-            profile_version=profile_version,
-            as_of=as_of,
-            audience_size=len(plan.uids),
-            batch_size=batch_size,
-            members=BitMap(plan.uids.tolist()).serialize(),
-        )
-    )
     names = [g for g, _ in spec.groups]
-    control = names.index("control") if "control" in names else -1
+    control = names.index(CONTROL_GROUP) if CONTROL_GROUP in names else -1
     groups = [names[i] for i in plan.group_index.tolist()]
-    states = np.where(
+    suppressed = DeliveryState.SUPPRESSED.value
+    states: list[str] = np.where(
         plan.group_index == control,
-        "control",
-        np.where(plan.suppressed, "suppressed", "pending"),
+        DeliveryState.CONTROL.value,
+        np.where(plan.suppressed, suppressed, DeliveryState.PENDING.value),
     ).tolist()
-    records = [
-        (
-            spec.name,
-            run,
-            uid,
-            user_id,
-            group,
-            spec.channel,
-            state,
-            cap_reason if state == "suppressed" else None,
-            0,
-        )
-        for uid, user_id, group, state in zip(
-            plan.uids.tolist(), plan.user_ids, groups, states, strict=True
-        )
-    ]
-    _insert_records(conn, records)
-    return run
-
-
-_RECORD_COLUMNS = (
-    "campaign",
-    "run",
-    "uid",
-    "user_id",
-    "grp",
-    "channel",
-    "state",
-    "reason",
-    "attempts",
-)
-
-
-def _insert_records(conn: Connection, records: list[tuple[Any, ...]]) -> None:
-    """Insert delivery records fast: the driver's own executemany with positional
-    parameters (SQLAlchemy's per-row dicts cost more than the database for 1M rows)."""
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
-    if marks is None:  # another driver: the portable, slower way
-        rows = [dict(zip(_RECORD_COLUMNS, r, strict=True)) for r in records]
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            conn.execute(deliveries.insert(), rows[start : start + _INSERT_CHUNK])
-        return
-    sql = (
-        f"INSERT INTO {deliveries.name} ({', '.join(_RECORD_COLUMNS)}) "
-        f"VALUES ({', '.join([marks] * len(_RECORD_COLUMNS))})"
+    return repo.start_run(
+        spec.name,
+        spec.channel,
+        started_at=now,
+        profile_version=profile_version,
+        as_of=as_of,
+        batch_size=batch_size,
+        uids=plan.uids.tolist(),
+        user_ids=plan.user_ids,
+        groups=groups,
+        states=states,
+        reasons=[cap_reason if state == suppressed else None for state in states],
     )
-    for start in range(0, len(records), _INSERT_CHUNK):
-        conn.exec_driver_sql(sql, records[start : start + _INSERT_CHUNK])
-
-
-def delivery_counts(conn: Connection, campaign: str, run: int) -> dict[str, int]:
-    rows = conn.execute(
-        select(deliveries.c.state, func.count())
-        .where(deliveries.c.campaign == campaign, deliveries.c.run == run)
-        .group_by(deliveries.c.state)
-    ).all()
-    return {str(state): int(n) for state, n in rows}
 
 
 class Sender:
@@ -154,7 +93,7 @@ class Sender:
 
     def __init__(
         self,
-        store: MetadataStore,
+        repo: CampaignRepository,
         spec: CampaignSpec,
         run: int,
         channel: Channel,
@@ -166,7 +105,7 @@ class Sender:
         clock: Callable[[], dt.datetime],
         cancelled: Callable[[], bool],
     ):
-        self.store = store
+        self.repo = repo
         self.spec = spec
         self.run = run
         self.channel = channel
@@ -176,7 +115,6 @@ class Sender:
         self.rate_limit = rate_limit
         self.clock = clock
         self.cancelled = cancelled
-        self.key = and_(deliveries.c.campaign == spec.name, deliveries.c.run == run)
 
     def send_all(self, batch_size: int, batch_limit: int | None = None) -> str:
         """Send until nothing is open, the campaign is cancelled, the send window closes or
@@ -188,7 +126,7 @@ class Sender:
         self.channel.start(spec.name, self.run)  # e.g. a killed batch's temp file
         for done, (batch, records) in enumerate(self._batches(batch_size), start=1):
             if self.cancelled():
-                return "cancelled"
+                return CampaignState.CANCELLED.value
             if not self.in_window():
                 window = spec.send_window
                 assert window is not None
@@ -215,37 +153,29 @@ class Sender:
     def _batches(self, size: int) -> Iterator[tuple[int, list[Record]]]:
         """(first uid, records) of the next ``size`` pending records by uid, until none is
         left. Nothing is written here: a batch is defined by what is pending."""
-        columns = (deliveries.c.uid, deliveries.c.grp)
         after = -1
         while True:
-            with self.store.engine.connect() as conn:
-                found = conn.execute(
-                    select(*columns)
-                    .where(self.key, deliveries.c.state == "pending", deliveries.c.uid > after)
-                    .order_by(deliveries.c.uid)
-                    .limit(size)
-                )
-                records = cast(list[Record], found.all())  # rows are tuples
+            records = self.repo.pending(self.spec.name, self.run, after, size)
             if not records:
                 return
             after = records[-1][0]
             yield records[0][0], records
 
-    def _messages(self, records: list[Record]) -> tuple[list[Message], list[dict[str, Any]]]:
+    def _messages(self, records: list[Record]) -> tuple[list[Message], list[tuple[int, str]]]:
         """The batch's messages, and the records that cannot be sent (render error, no
         address) with the reason."""
         spec, tag = self.spec, self.address_tag
         uids = np.asarray([r[0] for r in records], dtype=np.int64)
         columns = [*self.templates.tags, *([tag] if tag else [])]
         messages: list[Message] = []
-        failed: list[dict[str, Any]] = []
+        failed: list[tuple[int, str]] = []
         prefix = f"{spec.name}:{self.run}:"
         for (uid, group), values in zip(records, self.rows.values(uids, columns), strict=True):
             out = render_safely(self.templates, group, values)
             to = str(values[tag]) if tag and values.get(tag) else None
             if isinstance(out, str) or (tag and to is None):
                 reason = out if isinstance(out, str) else f"no {tag} to send to"
-                failed.append({"u": uid, "r": reason})
+                failed.append((uid, reason))
                 continue
             messages.append(
                 Message(
@@ -271,27 +201,12 @@ class Sender:
                 if not exc.permanent:
                     raise  # the records stay pending: the next launch forms this batch again
                 refused = str(exc)
-        now = self.clock()
-        with self.store.transaction() as conn:
-            if failed:
-                conn.execute(
-                    deliveries.update()
-                    .where(self.key, deliveries.c.uid == bindparam("u"))
-                    .values(state="failed", reason=bindparam("r"), batch=batch),
-                    failed,
-                )
-            conn.execute(
-                deliveries.update()
-                .where(
-                    self.key,
-                    deliveries.c.state == "pending",
-                    deliveries.c.uid.between(records[0][0], records[-1][0]),
-                )
-                .values(
-                    state="failed" if refused else "sent",
-                    reason=refused,
-                    batch=batch,
-                    attempts=deliveries.c.attempts + 1,
-                    sent_at=None if refused else now,
-                )
-            )
+        self.repo.record_batch(
+            self.spec.name,
+            self.run,
+            batch,
+            (records[0][0], records[-1][0]),
+            failed=failed,
+            refused=refused,
+            at=self.clock(),
+        )

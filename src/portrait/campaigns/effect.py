@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from portrait.model.campaigns import CONTROL_GROUP
 from portrait.stats.proportions import difference_interval, ratio_interval, two_proportion_ztest
 from portrait.stats.srm import SrmResult
 
@@ -70,12 +71,12 @@ def group_rows(
 ) -> list[dict[str, Any]]:
     """One row per group: the funnel, rates, revenue, cost, ROI and the uplift against the
     control (when there is one)."""
-    control = next((c for c in counts if c.group == "control"), None)
+    control = next((c for c in counts if c.group == CONTROL_GROUP), None)
     rows = []
     for c in counts:
         delivered = c.delivered if receipts else c.sent
         cost = c.sent * cost_per_message
-        is_control = c.group == "control"
+        is_control = c.group == CONTROL_GROUP
         row: dict[str, Any] = {
             "group": c.group,
             "weight": c.weight,
@@ -136,7 +137,7 @@ def verdict(rows: list[dict[str, Any]], srm: SrmResult) -> list[str]:
             f"WARNING: sample ratio mismatch (chi-square p={srm.p_value:.2g}): the groups are "
             "not the sizes the weights promise; do not trust the comparisons"
         )
-    variants = [r for r in rows if r["group"] != "control"]
+    variants = [r for r in rows if r["group"] != CONTROL_GROUP]
     for r in variants:
         if r["uplift"] is None:
             continue

@@ -22,6 +22,10 @@ for minutes and gigabytes. :class:`LimitedEnvironment` bounds every message:
 A message over a limit raises :class:`TemplateLimitError`, naming the variant, the part and
 the limit. One C-level operation cannot be interrupted, which is why sizes are checked
 before allocating rather than after.
+
+Longer than ~400 lines on purpose: the environment and the size checks it calls at every
+operator, filter and method are one mechanism, and a limit is easiest to audit next to the
+operations that could get around it.
 """
 
 from __future__ import annotations

@@ -9,48 +9,29 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 
 from portrait.campaigns.effect import GroupCounts, group_rows, verdict
 from portrait.campaigns.responses import ResponseReport, ResponseRow
 from portrait.errors import InputError, NotFoundError
-from portrait.model.campaigns import CampaignSpec
+from portrait.model.campaigns import RESPONSES, CampaignSpec, DeliveryState
 from portrait.stats.srm import srm_test
-from portrait.store.metadata import MetadataStore, campaign_runs, deliveries, responses
+from portrait.store.campaigns import CampaignRepository, Target
 
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
-    """INSERT that skips rows whose key is already there (SQLite and PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+CONVERTED = "converted"  # the response that counts as a conversion (with orders and events)
 
 
 def load_responses(
-    store: MetadataStore, rows: list[ResponseRow], report: ResponseReport, known: set[str]
+    repo: CampaignRepository, rows: list[ResponseRow], report: ResponseReport, known: set[str]
 ) -> ResponseReport:
     """Store checked response rows: each tied to its campaign and the user's latest run;
     duplicates (in the file or already stored) counted once; rows for unknown campaigns or
     users not sent to are rejected into ``report``. One transaction."""
-    targets: dict[str, dict[str, tuple[int, int, str]]] = {}
-    with store.transaction() as conn:
-        for campaign in sorted({r.campaign for r in rows} & known):
-            found = conn.execute(
-                select(deliveries.c.user_id, deliveries.c.run, deliveries.c.uid, deliveries.c.state)
-                .where(deliveries.c.campaign == campaign)
-                .order_by(deliveries.c.run)
-            ).all()
-            targets[campaign] = {str(u): (int(r), int(i), str(st)) for u, r, i, st in found}
+    sent = DeliveryState.SENT.value
+    with repo.transaction() as tx:
+        targets: dict[str, dict[str, Target]] = {
+            campaign: tx.targets(campaign)
+            for campaign in sorted({r.campaign for r in rows} & known)
+        }
         seen: set[tuple[str, int, str, dt.datetime]] = set()
         values = []
         for row in rows:
@@ -62,11 +43,10 @@ def load_responses(
             if target is None:
                 report.reject(row.line, "user not in the campaign", shown)
                 continue
-            run, uid, state = target
-            if state != "sent":
-                report.reject(row.line, f"user was not sent a message ({state})", shown)
+            if target.state != sent:
+                report.reject(row.line, f"user was not sent a message ({target.state})", shown)
                 continue
-            key = (row.campaign, uid, row.response, row.at)
+            key = (row.campaign, target.uid, row.response, row.at)
             if key in seen:
                 report.duplicates += 1
                 continue
@@ -74,24 +54,20 @@ def load_responses(
             values.append(
                 {
                     "campaign": row.campaign,
-                    "uid": uid,
+                    "uid": target.uid,
                     "response": row.response,
                     "at": row.at,
-                    "run": run,
+                    "run": target.run,
                     "revenue": row.revenue,
                 }
             )
-        if values:
-            # Count the rows this statement inserted (RETURNING gives those only), not the
-            # growth of the table: another process may store responses at the same time.
-            insert = _insert_ignoring_duplicates(conn, responses).returning(responses.c.uid)
-            report.loaded = len(conn.execute(insert, values).all())
+        report.loaded = tx.add_responses(values)
         report.duplicates += len(values) - report.loaded
     return report
 
 
 def effect_report(
-    store: MetadataStore,
+    repo: CampaignRepository,
     spec: CampaignSpec,
     run: int | None,
     orders_files: Sequence[Path],
@@ -101,79 +77,53 @@ def effect_report(
     cost, ROI and uplift against the control; the SRM check; a plain-language verdict.
     Definitions: :mod:`portrait.campaigns.effect`."""
     name = spec.name
-    with store.engine.connect() as conn:
+    with repo.snapshot() as view:
         if run is None:
-            run = conn.execute(
-                select(func.max(campaign_runs.c.run)).where(campaign_runs.c.campaign == name)
-            ).scalar()
+            run = view.latest_run(name)
             if run is None:
                 raise InputError(
                     f"campaign '{name}' has not run yet",
                     hint=f"portrait campaign launch {name}",
                 )
-        info = conn.execute(
-            select(campaign_runs.c.started_at, campaign_runs.c.state).where(
-                campaign_runs.c.campaign == name, campaign_runs.c.run == run
-            )
-        ).first()
+        info = view.run(name, run)
         if info is None:
             raise NotFoundError(f"campaign '{name}' has no run {run}")
-        records = conn.execute(
-            select(
-                deliveries.c.uid,
-                deliveries.c.user_id,
-                deliveries.c.grp,
-                deliveries.c.state,
-                deliveries.c.sent_at,
-            ).where(deliveries.c.campaign == name, deliveries.c.run == run)
-        ).all()
-        answers = conn.execute(
-            select(
-                responses.c.uid, responses.c.response, responses.c.at, responses.c.revenue
-            ).where(responses.c.campaign == name, responses.c.run == run)
-        ).all()
-    started = utc(info[0])
+        records = view.deliveries(name, run)
+        answers = view.responses(name, run)
+    started = info.started_at
     window = dt.timedelta(days=spec.attribution_days)
-    sent_at = {int(r[0]): utc(r[4]) for r in records if r[4] is not None}
-    by_response: dict[str, set[int]] = {
-        k: set() for k in ("delivered", "opened", "clicked", "converted")
-    }
+    sent_at = {r.uid: r.sent_at for r in records if r.sent_at is not None}
+    by_response: dict[str, set[int]] = {k: set() for k in RESPONSES}
     revenue: dict[int, float] = {}
-    for uid, response, at, amount in answers:
-        uid = int(uid)
-        when = utc(at)
-        if response == "converted":
+    for answer in answers:
+        uid = answer.uid
+        if answer.response == CONVERTED:
             start = sent_at.get(uid, started)
-            if not start <= when < start + window:
+            if not start <= answer.at < start + window:
                 continue  # outside the attribution window
-            revenue[uid] = revenue.get(uid, 0.0) + float(amount or 0.0)
-        by_response[str(response)].add(uid)
-    ordered = orders_in_window(
-        orders_files, {str(r[1]): int(r[0]) for r in records}, started, started + window
-    )
-    converted = by_response["converted"] | set(ordered)
+            revenue[uid] = revenue.get(uid, 0.0) + (answer.revenue or 0.0)
+        by_response[answer.response].add(uid)
+    uid_of = {r.user_id: r.uid for r in records}
+    ordered = orders_in_window(orders_files, uid_of, started, started + window)
+    converted = by_response[CONVERTED] | set(ordered)
     if spec.conversion_event:
         converted |= events_in_window(
-            events_files,
-            spec.conversion_event,
-            {str(r[1]): int(r[0]) for r in records},
-            started,
-            started + window,
+            events_files, spec.conversion_event, uid_of, started, started + window
         )
     receipts = bool(by_response["delivered"])
     counts = []
     for group, weight in spec.groups:
-        members = [int(r[0]) for r in records if r[2] == group]
-        states = [str(r[3]) for r in records if r[2] == group]
+        members = [r.uid for r in records if r.group == group]
+        states = [r.state for r in records if r.group == group]
         member_set = set(members)
         counts.append(
             GroupCounts(
                 group=group,
                 weight=weight,
                 targeted=len(members),
-                sent=states.count("sent"),
-                failed=states.count("failed"),
-                suppressed=states.count("suppressed"),
+                sent=states.count(DeliveryState.SENT.value),
+                failed=states.count(DeliveryState.FAILED.value),
+                suppressed=states.count(DeliveryState.SUPPRESSED.value),
                 delivered=len(by_response["delivered"] & member_set),
                 opened=len(by_response["opened"] & member_set),
                 clicked=len(by_response["clicked"] & member_set),
@@ -186,7 +136,7 @@ def effect_report(
     return {
         "campaign": name,
         "run": int(run),
-        "run_state": info[1],
+        "run_state": info.state,
         "started_at": started.isoformat(timespec="seconds"),
         "attribution_days": spec.attribution_days,
         "delivery_receipts": receipts,
@@ -259,39 +209,24 @@ def events_in_window(
     return {uid_of[u] for u in found if u in uid_of}
 
 
-def user_history(store: MetadataStore, uid: int) -> list[dict[str, Any]]:
+def user_history(repo: CampaignRepository, uid: int) -> list[dict[str, Any]]:
     """A user's campaigns: run, group (variant or control), delivery state, responses."""
-    with store.engine.connect() as conn:
-        found = conn.execute(
-            select(
-                deliveries.c.campaign,
-                deliveries.c.run,
-                deliveries.c.grp,
-                deliveries.c.state,
-                deliveries.c.sent_at,
-                deliveries.c.reason,
-            )
-            .where(deliveries.c.uid == uid)
-            .order_by(deliveries.c.campaign, deliveries.c.run)
-        ).all()
-        answered = conn.execute(
-            select(responses.c.campaign, responses.c.run, responses.c.response).where(
-                responses.c.uid == uid
-            )
-        ).all()
+    with repo.snapshot() as view:
+        records = view.user_deliveries(uid)
+        answered = view.user_responses(uid)
     said: dict[tuple[str, int], list[str]] = {}
     for campaign, run, response in answered:
-        said.setdefault((str(campaign), int(run)), []).append(str(response))
-    order = {r: i for i, r in enumerate(("delivered", "opened", "clicked", "converted"))}
+        said.setdefault((campaign, run), []).append(response)
+    order = {r: i for i, r in enumerate(RESPONSES)}
     return [
         {
-            "campaign": c,
-            "run": int(r),
-            "group": g,
-            "state": st,
-            "sent_at": utc(at).isoformat(timespec="seconds") if at else None,
-            "reason": why,
-            "responses": sorted(set(said.get((c, int(r)), [])), key=order.__getitem__),
+            "campaign": h.campaign,
+            "run": h.run,
+            "group": h.group,
+            "state": h.state,
+            "sent_at": h.sent_at.isoformat(timespec="seconds") if h.sent_at else None,
+            "reason": h.reason,
+            "responses": sorted(set(said.get((h.campaign, h.run), [])), key=order.__getitem__),
         }
-        for c, r, g, st, at, why in found
+        for h in records
     ]

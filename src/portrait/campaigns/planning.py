@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pyroaring import AbstractBitMap
-from sqlalchemy import func, select
 
 from portrait.campaigns.assignment import assign
 from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, render_safely
-from portrait.model.campaigns import CampaignSpec, FrequencyCap
+from portrait.model.campaigns import CONTROL_GROUP, CampaignSpec, FrequencyCap
 from portrait.model.pii import mask_text
 from portrait.stats.srm import SrmResult, srm_test
-from portrait.store.metadata import MetadataStore, deliveries
+from portrait.store.campaigns import CampaignRepository
 
 _RENDER_CHUNK = 5000
 
@@ -87,7 +86,7 @@ def cap_reason(cap: FrequencyCap | None, channel: str) -> str | None:
 
 
 def over_cap(
-    store: MetadataStore,
+    repo: CampaignRepository,
     channel: str,
     cap: FrequencyCap | None,
     uids: np.ndarray,
@@ -98,19 +97,7 @@ def over_cap(
     over = np.zeros(len(uids), dtype=bool)
     if cap is None or len(uids) == 0:
         return over
-    since = now - dt.timedelta(days=cap.days)
-    with store.engine.connect() as conn:
-        heavy = conn.execute(
-            select(deliveries.c.uid)
-            .where(
-                deliveries.c.channel == channel,
-                deliveries.c.state == "sent",
-                deliveries.c.sent_at >= since,
-            )
-            .group_by(deliveries.c.uid)
-            .having(func.count() >= cap.messages)
-        ).scalars()
-        capped = np.fromiter(heavy, dtype=np.int64)
+    capped = repo.over_cap(channel, now - dt.timedelta(days=cap.days), cap.messages)
     return np.isin(uids, capped) if capped.size else over
 
 
@@ -119,7 +106,7 @@ def plan_run(
     members: AbstractBitMap,
     templates: CompiledTemplates,
     rows: ProfileRows,
-    capped: CapCheck,
+    capped: Callable[[np.ndarray], np.ndarray],  # who is over the cap (a CapCheck)
     *,
     render: bool,
     samples: int = 3,
@@ -137,7 +124,7 @@ def plan_run(
     percents = [p for _, p in spec.groups]
     index = assign(spec.hash_salt, user_ids, percents)
     names = [g for g, _ in spec.groups]
-    control = names.index("control") if "control" in names else -1
+    control = names.index(CONTROL_GROUP) if CONTROL_GROUP in names else -1
     suppressed = capped(uids) & (index != control)
     groups = []
     for k, (group, percent) in enumerate(spec.groups):
@@ -220,12 +207,13 @@ def _render_all(
 
 
 class CapCheck:
-    """``capped(uids)``: who is over the cap now (bound to a store, channel, cap and time)."""
+    """``capped(uids)``: who is over the cap now (bound to a repository, channel, cap and
+    time)."""
 
     def __init__(
-        self, store: MetadataStore, channel: str, cap: FrequencyCap | None, now: dt.datetime
+        self, repo: CampaignRepository, channel: str, cap: FrequencyCap | None, now: dt.datetime
     ):
-        self.store, self.channel, self.cap, self.now = store, channel, cap, now
+        self.repo, self.channel, self.cap, self.now = repo, channel, cap, now
 
     def __call__(self, uids: np.ndarray) -> np.ndarray:
-        return over_cap(self.store, self.channel, self.cap, uids, self.now)
+        return over_cap(self.repo, self.channel, self.cap, uids, self.now)

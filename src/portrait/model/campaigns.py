@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,10 +17,45 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-CAMPAIGN_STATES = ("draft", "scheduled", "running", "completed", "cancelled", "failed")
+
+
+class CampaignState(StrEnum):
+    """Where a campaign stands; which state may follow which is
+    :mod:`portrait.campaigns.lifecycle`'s transition table."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class RunState(StrEnum):
+    """Where one run (one launch's frozen audience) stands."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class DeliveryState(StrEnum):
+    """The delivery record of one (campaign, run, user)."""
+
+    PENDING = "pending"  # to be sent
+    SENT = "sent"
+    FAILED = "failed"  # refused by the channel, unrenderable, or no address
+    SUPPRESSED = "suppressed"  # over the frequency cap (the reason is stored with it)
+    CONTROL = "control"  # in the holdout: receives nothing
+
+
+CAMPAIGN_STATES = tuple(s.value for s in CampaignState)
 #: delivery states of one (campaign, run, user)
-DELIVERY_STATES = ("pending", "sent", "failed", "suppressed", "control")
+DELIVERY_STATES = tuple(s.value for s in DeliveryState)
 RESPONSES = ("delivered", "opened", "clicked", "converted")
+#: the holdout group's name (a variant may not take it)
+CONTROL_GROUP = "control"
 
 
 def _name(value: str, what: str) -> str:
@@ -141,8 +177,10 @@ class CampaignSpec(_Frozen):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"variant '{duplicates[0]}' is defined twice")
-        if "control" in names:
-            raise ValueError("'control' is the holdout's name; call the variant something else")
+        if CONTROL_GROUP in names:
+            raise ValueError(
+                f"'{CONTROL_GROUP}' is the holdout's name; call the variant something else"
+            )
         total = sum(v.weight for v in self.variants) + self.control
         if abs(total - 100) > 1e-9:
             parts = " + ".join(f"{v.name} {v.weight:g}" for v in self.variants)
@@ -159,7 +197,7 @@ class CampaignSpec(_Frozen):
     @property
     def groups(self) -> tuple[tuple[str, float], ...]:
         """(group, percent) in assignment order: the control first, then the variants."""
-        control = (("control", self.control),) if self.control > 0 else ()
+        control = ((CONTROL_GROUP, self.control),) if self.control > 0 else ()
         return control + tuple((v.name, v.weight) for v in self.variants)
 
     def variant(self, name: str) -> Variant:

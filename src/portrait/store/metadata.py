@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -45,6 +45,9 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 
 from portrait.errors import WorkspaceError
 from portrait.store import schema
+
+if TYPE_CHECKING:
+    from portrait.store.campaigns import CampaignRepository
 
 SCHEMA_VERSION = int(schema.HEAD_REVISION)
 """The ``portrait_meta.schema_version`` the newest revision writes (Portrait before Alembic
@@ -518,46 +521,22 @@ class MetadataStore:
         return dict(row) if row else None
 
     # -- campaigns --------------------------------------------------------------------
+    # What rules ask of campaigns; every campaign query is in store/campaigns.py.
     def campaign_exists(self, name: str) -> bool:
-        with self.engine.connect() as conn:
-            return (
-                conn.execute(select(campaigns.c.name).where(campaigns.c.name == name)).first()
-                is not None
-            )
+        return self._campaigns().exists(name)
 
     def campaign_names(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(campaigns.c.name).order_by(campaigns.c.name)).scalars())
+        return self._campaigns().names()
 
     def campaign_members(self, name: str, outcome: str) -> list[int]:
         """Dense ids of a campaign's users (all runs) with an outcome (see
         ``model.rules.CampaignRef``)."""
-        if outcome in ("delivered", "opened", "clicked", "converted"):
-            query = select(responses.c.uid).where(
-                responses.c.campaign == name, responses.c.response == outcome
-            )
-        elif outcome in ("sent", "not_converted"):
-            query = select(deliveries.c.uid).where(
-                deliveries.c.campaign == name, deliveries.c.state == "sent"
-            )
-        elif outcome == "control":
-            query = select(deliveries.c.uid).where(
-                deliveries.c.campaign == name, deliveries.c.grp == "control"
-            )
-        elif outcome == "targeted":
-            query = select(deliveries.c.uid).where(deliveries.c.campaign == name)
-        else:
-            raise ValueError(f"unknown campaign outcome {outcome!r}")
-        with self.engine.connect() as conn:
-            found = {int(u) for u in conn.execute(query).scalars()}
-            if outcome == "not_converted":
-                converted = conn.execute(
-                    select(responses.c.uid).where(
-                        responses.c.campaign == name, responses.c.response == "converted"
-                    )
-                ).scalars()
-                found -= {int(u) for u in converted}
-        return sorted(found)
+        return self._campaigns().members(name, outcome)
+
+    def _campaigns(self) -> CampaignRepository:
+        from portrait.store.campaigns import CampaignRepository  # it imports this module
+
+        return CampaignRepository(self)
 
     def history(self, segment: str) -> list[SnapshotRow]:
         columns = [c for c in snapshots.c if c.name != "members"]
