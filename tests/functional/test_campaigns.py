@@ -781,3 +781,19 @@ def test_a_resumed_launch_removes_stale_temp_files(demo_ws: Workspace) -> None:
     assert [p.name for p in run_folder.iterdir() if p.name.startswith(".")] == []
     ids = [m["user_id"] for m in outbox(demo_ws, "autumn")]
     assert len(ids) == len(set(ids)) == done.sent
+
+
+def test_a_resumed_launch_counts_only_what_it_sent(demo_ws: Workspace) -> None:
+    """What each launch added (for message metrics) and its audit entry, through the facade
+    every surface calls."""
+    demo_ws = small_batches(demo_ws)
+    demo_ws.campaigns(clock=Clock(T0)).create(spec())
+    first = demo_ws.campaigns.launch("autumn", batch_limit=1)
+    assert first.state == "running" and first.pending > 0
+    assert first.added["sent"] == first.sent > 0
+    done = demo_ws.campaigns.launch("autumn")
+    assert done.state == "completed"
+    assert done.added["sent"] == done.sent - first.sent > 0
+    assert done.added["suppressed"] == 0  # the cap's suppressions were the first launch's
+    launches = [e for e in demo_ws.audit.entries() if e["action"] == "campaign:launch"]
+    assert [e["rows"] for e in launches] == [done.sent, first.sent]  # newest first

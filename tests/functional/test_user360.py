@@ -78,7 +78,7 @@ def test_user_view_reads_one_profile_version(
     demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import portrait
-    import portrait.audience.export as export
+    import portrait.index.rows as export
 
     demo_ws.segments.create("recent", "days_since_active <= 3")
     (user_id,) = demo_ws.user_ids_of([demo_ws.segments.members("recent").min()])

@@ -65,7 +65,7 @@ class Audience:
         """Members as a table: ``user_id`` and the given tag columns (none by default), read
         from the row groups that hold members only. Personal data (``pii`` tags) is masked
         unless ``unmask=True``."""
-        from portrait.audience.export import take_rows
+        from portrait.index.rows import take_rows
         from portrait.model.pii import mask_column
 
         table = take_rows(self.profile_file, self.uids(), ["user_id", *(columns or [])])

@@ -1,19 +1,17 @@
 """Stream an audience's rows of the profile to a CSV or Parquet file.
 
-Row groups of the profile (row number = dense id) are read one at a time and only members'
-rows are kept, so memory holds one row group and the member ids (a NumPy array), never the
+Row groups of the profile (row number = dense id) are read one at a time
+(:func:`portrait.index.rows.member_chunks`) and only members' rows are kept, so memory holds one row group and the member ids (a NumPy array), never the
 whole audience as Python objects. The file appears complete or not at all (temp + rename).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -21,6 +19,7 @@ import pyarrow.parquet as pq
 from pyroaring import AbstractBitMap
 
 from portrait.errors import InputError
+from portrait.index.rows import empty_rows, member_chunks
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -44,33 +43,6 @@ def csv_ready(table: pa.Table) -> pa.Table:
     return table
 
 
-def member_chunks(
-    profile_file: Path, uids: npt.NDArray[Any], columns: list[str]
-) -> Iterator[pa.Table]:
-    """The rows of the given dense ids (ascending) with ``columns``, one table per profile
-    row group that holds any (row number = dense id); other row groups are not read."""
-    parquet = pq.ParquetFile(profile_file)
-    ids = np.asarray(uids, dtype=np.int64)
-    start = 0
-    for group in range(parquet.num_row_groups):
-        rows = parquet.metadata.row_group(group).num_rows
-        lo, hi = np.searchsorted(ids, [start, start + rows])
-        if hi > lo:
-            chunk = parquet.read_row_group(group, columns=columns)
-            yield chunk.take(pa.array(ids[lo:hi] - start))
-        start += rows
-
-
-def _empty(profile_file: Path, columns: list[str]) -> pa.Table:
-    return pq.ParquetFile(profile_file).schema_arrow.empty_table().select(columns)
-
-
-def take_rows(profile_file: Path, uids: npt.NDArray[Any], columns: list[str]) -> pa.Table:
-    """The rows of the given dense ids (ascending) with ``columns``, as one table."""
-    parts = list(member_chunks(profile_file, uids, columns))
-    return pa.concat_tables(parts) if parts else _empty(profile_file, columns)
-
-
 def export_members(
     profile_file: Path,
     members: AbstractBitMap,
@@ -91,7 +63,7 @@ def export_members(
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     try:
         chunks = member_chunks(profile_file, uids, names)
-        for raw in itertools.chain(chunks, [] if len(uids) else [_empty(profile_file, names)]):
+        for raw in itertools.chain(chunks, [] if len(uids) else [empty_rows(profile_file, names)]):
             chunk = transform(raw)  # no members: a file with the header / schema only
             if fmt == "csv":
                 chunk = csv_ready(chunk)

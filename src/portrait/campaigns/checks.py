@@ -9,9 +9,9 @@ import os
 from pydantic import TypeAdapter, ValidationError
 
 from portrait.campaigns.inputs import Inputs
-from portrait.campaigns.rows import one_row
 from portrait.campaigns.templates import CompiledTemplates, compile_templates
 from portrait.errors import InputError, NotFoundError, TemplateLimitError, suggest
+from portrait.index.rows import one_row
 from portrait.model.campaigns import CampaignSpec
 from portrait.model.channels import ChannelConfig, FileChannel
 from portrait.store.campaigns import CampaignRepository, CampaignRow

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,8 +22,8 @@ import numpy as np
 
 from portrait.campaigns.channels import Channel, DeliveryFailed, Message
 from portrait.campaigns.planning import Plan
-from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, render_safely
+from portrait.index.rows import ProfileRows
 from portrait.model.campaigns import CONTROL_GROUP, CampaignSpec, CampaignState, DeliveryState
 from portrait.store.campaigns import CampaignRepository
 
@@ -45,9 +45,13 @@ class LaunchReport:
     pending: int
     seconds: float
     note: str = ""
+    added: Mapping[str, int] = field(default_factory=dict, compare=False)
+    """Records this launch added by outcome (``sent``, ``failed``, ``suppressed``): a resumed
+    run's earlier batches are not counted again (for message metrics; not in :meth:`to_dict`,
+    the run's record)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "added"}
 
 
 def start_run(

@@ -22,9 +22,9 @@ from portrait.campaigns.delivery import LaunchReport, Sender, start_run
 from portrait.campaigns.inputs import Inputs
 from portrait.campaigns.lifecycle import Lifecycle
 from portrait.campaigns.planning import CapCheck, Plan, cap_reason, effective_cap, plan_run
-from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, compile_templates
 from portrait.errors import CampaignError, InputError, PortraitError, suggest
+from portrait.index.rows import ProfileRows
 from portrait.model.campaigns import CampaignSpec, CampaignState, DeliveryState, RunState
 from portrait.store.campaigns import CampaignRepository
 from portrait.store.versions import workspace_lock
@@ -103,11 +103,13 @@ class Launcher:
             )
             plan = plan_run(spec, members, templates, rows, capped, render=False)
             run = self._start_run(spec, plan, state)
+            before: dict[str, int] = {}
         else:  # resuming: the run's frozen audience
             templates = compile_templates(spec, self.inputs.tags, suggest=suggest)
             rows = self._rows(spec, templates)
             rows.restrict(self.repo.run_members(name, run))
-        return self._deliver(spec, run, templates, rows, started, batch_limit)
+            before = self.repo.delivery_counts(name, run)
+        return self._deliver(spec, run, templates, rows, started, batch_limit, before)
 
     def _rows(self, spec: CampaignSpec, templates: CompiledTemplates) -> ProfileRows:
         """The profile's columns the messages need (the tags, the address), read once."""
@@ -156,6 +158,7 @@ class Launcher:
         rows: ProfileRows,
         started: float,
         batch_limit: int | None,
+        before: dict[str, int],
     ) -> LaunchReport:
         settings = self.inputs.settings
         config = checks.channel_config(self.inputs, spec.channel)
@@ -192,15 +195,18 @@ class Launcher:
             ) from None
         finally:
             channel.close()
-        return self._finish(spec, run, started, note)
+        return self._finish(spec, run, started, note, before)
 
     def _batch_size(self, name: str, run: int) -> int:
         """The run's batch size, fixed when it started (so batches re-form alike)."""
         info = self.repo.run(name, run)
         return (info.batch_size if info is not None else 0) or 1
 
-    def _finish(self, spec: CampaignSpec, run: int, started: float, note: str) -> LaunchReport:
-        """Close the run when nothing is open any more; the report of where it stands."""
+    def _finish(
+        self, spec: CampaignSpec, run: int, started: float, note: str, before: dict[str, int]
+    ) -> LaunchReport:
+        """Close the run when nothing is open any more; the report of where it stands, with
+        what this launch added to the run's records since ``before``."""
         with self.repo.transaction() as tx:
             counts = tx.delivery_counts(spec.name, run)
             still_open = counts.get(DeliveryState.PENDING, 0)
@@ -233,6 +239,10 @@ class Launcher:
             still_open,
             round(time.perf_counter() - started, 3),
             note,
+            added={
+                outcome: max(counts.get(outcome, 0) - before.get(outcome, 0), 0)
+                for outcome in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED)
+            },
         )
 
     def _due(self, spec: CampaignSpec, now: dt.datetime) -> dt.datetime | None:

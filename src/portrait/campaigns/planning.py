@@ -20,8 +20,8 @@ import numpy as np
 from pyroaring import AbstractBitMap
 
 from portrait.campaigns.assignment import assign
-from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates, render_safely
+from portrait.index.rows import ProfileRows
 from portrait.model.campaigns import CONTROL_GROUP, CampaignSpec, FrequencyCap
 from portrait.model.pii import mask_text
 from portrait.stats.srm import SrmResult, srm_test

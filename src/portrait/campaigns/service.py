@@ -29,9 +29,9 @@ from portrait.campaigns.lifecycle import Lifecycle
 from portrait.campaigns.measure import effect_report, load_responses, user_history
 from portrait.campaigns.planning import CapCheck, Plan, effective_cap, plan_run
 from portrait.campaigns.responses import ResponseReport, parse_rows, read_response_file
-from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import CompiledTemplates
 from portrait.errors import InputError
+from portrait.index.rows import ProfileRows
 from portrait.model.campaigns import CampaignSpec, CampaignState
 from portrait.model.channels import ChannelConfig
 from portrait.store.campaigns import CampaignRepository, CampaignRow

@@ -174,8 +174,8 @@ def launch(
     most once; a campaign scheduled for later is marked scheduled. With --batches the run
     stops after that many batches: launch again to resume it.
     """
-    launched = _campaigns(workspace).launch(name, batch_limit=batches)
-    emit_record(launched.report.to_dict(), fmt, title=f"campaign {name}")
+    report = _campaigns(workspace).launch(name, batch_limit=batches)
+    emit_record(report.to_dict(), fmt, title=f"campaign {name}")
 
 
 @campaign_app.command("due")

@@ -281,7 +281,7 @@ class AudienceService:
     ) -> pa.Table:
         """``n`` random members of a segment (the same for the same seed), with tag columns;
         audited."""
-        from portrait.audience.export import take_rows
+        from portrait.index.rows import take_rows
 
         ws = self._ws
         who = ws.access.user_level(caller, unmask, "a segment's members")

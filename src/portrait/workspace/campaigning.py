@@ -9,7 +9,6 @@ actions for a caller.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +20,6 @@ if TYPE_CHECKING:
     from portrait.campaigns import Campaigns, LaunchReport
     from portrait.model.campaigns import CampaignSpec
     from portrait.workspace.root import Workspace
-
-
-@dataclass(frozen=True)
-class Launched:
-    """What one launch did: its report, the campaign's channel, and the messages this call
-    added by outcome (``sent``, ``failed``, ``suppressed``; a resumed run's earlier batches
-    are not counted again)."""
-
-    report: LaunchReport
-    channel: str
-    added: Mapping[str, int] = field(default_factory=dict)
 
 
 class CampaignService:
@@ -153,23 +141,17 @@ class CampaignService:
 
     def launch(
         self, name: str, *, batch_limit: int | None = None, caller: Caller | None = None
-    ) -> Launched:
-        """Send (or schedule) a campaign, or resume its run; audited with the messages sent."""
+    ) -> LaunchReport:
+        """Send (or schedule) a campaign, or resume its run; audited with the messages sent.
+        The report's ``added`` says what this call sent (for message metrics)."""
         who, campaigns = self._for(caller, "campaigns:write", "launch campaigns")
-        runs = campaigns.show(name)["runs"]
-        open_run = runs[-1] if runs and runs[-1]["state"] == "running" else None
-        before = open_run["deliveries"] if open_run else {}
         report = campaigns.launch(name, batch_limit=batch_limit)
         self._ws.access.record(who, "campaign:launch", name, int(report.sent))
-        same_run = open_run is not None and open_run["run"] == report.run
-        added = {
-            outcome: max(
-                int(getattr(report, outcome)) - (int(before.get(outcome, 0)) if same_run else 0),
-                0,
-            )
-            for outcome in ("sent", "failed", "suppressed")
-        }
-        return Launched(report, campaigns.spec(name).channel, added)
+        return report
+
+    def channel(self, name: str, caller: Caller | None = None) -> str:
+        """The channel a campaign sends through."""
+        return self._for(caller, "campaigns:read", "read campaigns")[1].spec(name).channel
 
     def launch_due(self, caller: Caller | None = None) -> list[LaunchReport]:
         """Launch every campaign that is due (for cron); each launch audited."""

@@ -132,7 +132,7 @@ class UserService:
         import numpy as np
 
         from portrait.analysis.user360 import by_category, orders_summary, recent_events
-        from portrait.audience.export import take_rows
+        from portrait.index.rows import take_rows
         from portrait.store.tagfiles import load_tag_files
 
         ws = self._ws

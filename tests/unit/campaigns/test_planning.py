@@ -27,8 +27,8 @@ from portrait.campaigns.planning import (
     mask_values,
     plan_run,
 )
-from portrait.campaigns.rows import ProfileRows
 from portrait.campaigns.templates import compile_templates
+from portrait.index.rows import ProfileRows
 from portrait.model.campaigns import CampaignSpec, FrequencyCap
 from portrait.model.pii import mask_text
 from portrait.store.campaigns import CampaignRepository

@@ -41,10 +41,11 @@ def dry_run(name: str, key: CampaignsWriteKey, core: CoreDep) -> dict[str, Any]:
 @router.post("/v1/campaigns/{name}/launch")
 def launch(name: str, key: CampaignsWriteKey, core: CoreDep, metrics: MetricsDep) -> dict[str, Any]:
     with core.hold() as w:
-        launched = w.campaigns.launch(name, caller=key.caller)
-    for outcome, added in launched.added.items():
-        metrics.messages.labels(launched.channel, outcome).inc(added)
-    return launched.report.to_dict()
+        report = w.campaigns.launch(name, caller=key.caller)
+        channel = w.campaigns.channel(name, key.caller)
+    for outcome, added in report.added.items():
+        metrics.messages.labels(channel, str(outcome)).inc(added)
+    return report.to_dict()
 
 
 @router.post("/v1/campaigns/{name}/cancel")

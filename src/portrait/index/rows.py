@@ -1,14 +1,62 @@
-"""Profile rows for campaigns: user ids and tag values of dense user ids (profile row = uid)."""
+"""Profile rows by dense id: the one reader of the built profile's rows (row number = uid).
+
+- :func:`member_chunks` / :func:`take_rows`: the rows of some users, reading only the row
+  groups that hold any (exports stream the chunks; a 360 view or a sample takes a few rows);
+- :func:`one_row`: one user's row;
+- :class:`ProfileRows`: columns read once and kept, for callers that take rows again and again
+  (a campaign's batches), with :meth:`ProfileRows.restrict` to an audience so that batches in
+  uid order are zero-copy slices.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def member_chunks(
+    profile_file: Path, uids: npt.NDArray[Any], columns: Sequence[str]
+) -> Iterator[pa.Table]:
+    """The rows of the given dense ids (ascending) with ``columns``, one table per profile
+    row group that holds any; other row groups are not read."""
+    parquet = pq.ParquetFile(profile_file)
+    ids = np.asarray(uids, dtype=np.int64)
+    start = 0
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        lo, hi = np.searchsorted(ids, [start, start + rows])
+        if hi > lo:
+            chunk = parquet.read_row_group(group, columns=list(columns))
+            yield chunk.take(pa.array(ids[lo:hi] - start))
+        start += rows
+
+
+def empty_rows(profile_file: Path, columns: Sequence[str]) -> pa.Table:
+    """No rows, with the profile's types for ``columns``."""
+    return pq.ParquetFile(profile_file).schema_arrow.empty_table().select(list(columns))
+
+
+def take_rows(profile_file: Path, uids: npt.NDArray[Any], columns: Sequence[str]) -> pa.Table:
+    """The rows of the given dense ids (ascending) with ``columns``, as one table."""
+    parts = list(member_chunks(profile_file, uids, columns))
+    return pa.concat_tables(parts) if parts else empty_rows(profile_file, columns)
+
+
+def one_row(profile_file: Path, uid: int, columns: Sequence[str]) -> dict[str, Any]:
+    """``user_id`` and ``columns`` of one user, reading only the row group that holds it (a
+    check at campaign creation should not read whole columns of a large profile)."""
+    names = list(dict.fromkeys(["user_id", *columns]))
+    table = take_rows(profile_file, np.array([uid]), names)
+    if table.num_rows == 0:
+        raise KeyError(f"uid {uid} is not in {profile_file}")
+    found: dict[str, Any] = table.to_pylist()[0]
+    return found
 
 
 class ProfileRows:
@@ -65,19 +113,3 @@ class ProfileRows:
         """One dict per uid with ``user_id`` and ``columns``."""
         rows: list[dict[str, Any]] = self._rows(uids, columns).to_pylist()
         return rows
-
-
-def one_row(profile_file: Path, uid: int, columns: Sequence[str]) -> dict[str, Any]:
-    """``user_id`` and ``columns`` of one user, reading only the row group that holds it
-    (a check at campaign creation should not read whole columns of a large profile)."""
-    names = list(dict.fromkeys(["user_id", *columns]))
-    file = pq.ParquetFile(profile_file)
-    start = 0
-    for group in range(file.metadata.num_row_groups):
-        rows = file.metadata.row_group(group).num_rows
-        if uid < start + rows:
-            table = file.read_row_group(group, columns=names).slice(uid - start, 1)
-            found: dict[str, Any] = table.to_pylist()[0]
-            return found
-        start += rows
-    raise KeyError(f"uid {uid} is not in {profile_file}")
