@@ -6,6 +6,9 @@ documented). Precedence: defaults < ``portrait.toml`` < ``PORTRAIT_*`` environme
 explicit overrides (CLI flags). A setting may also answer to alias variables (the metadata
 database URL to ``PORTRAIT_DATABASE_URL``, the name deployments commonly set); when both are
 set, the setting's own ``PORTRAIT_<SECTION>_<KEY>`` wins, being the more specific.
+
+Longer than ~400 lines because the settings table is one declaration by design (every
+setting's name, default, check and help in one place); the code around it is short.
 """
 
 from __future__ import annotations

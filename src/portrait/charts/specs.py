@@ -4,6 +4,9 @@ Each function takes the rows a report returns (the same dicts the CLI prints and
 gives) and returns a complete Vega-Lite v5 specification with the data inline, so the same
 chart can be written to a file here (:mod:`portrait.charts.output`) and shown by any Vega
 runtime (a web page) unchanged. ``usermeta.portrait`` names the report the chart shows.
+
+Longer than ~400 lines because it holds one short function per report (nine), sharing the
+palette, axis and tooltip helpers; each function is read on its own.
 """
 
 from __future__ import annotations

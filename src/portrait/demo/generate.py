@@ -14,6 +14,10 @@ What is drawn (lines, users, products, planted patterns, weights) is the scenari
 :mod:`portrait.demo.scenario`; this module holds the code that draws it.
 
 Timestamps are naive UTC; behaviour is planned in local time (Asia/Shanghai, UTC+8).
+
+Longer than ~400 lines because it draws three tables from one random state per chunk (users,
+then their events and orders, which depend on the users' traits); the scenario it draws from
+is apart (:mod:`portrait.demo.scenario`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ A tag file holds one category::
 Kinds: ``attribute`` (a users column), ``bucket`` (numeric → labelled ranges), ``metric``
 (windowed aggregate over events or orders), ``preference`` (top-k values of a property,
 multi-valued) and ``derived`` (an expression over other tags). See docs/tags.md.
+
+Longer than ~400 lines because it holds one pydantic model per tag kind (seven) with its
+checks, and the tag set with its dependency order; they share the validators and are read
+together when a kind is added.
 """
 
 from __future__ import annotations
