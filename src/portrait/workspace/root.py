@@ -313,7 +313,12 @@ class Workspace(Delegates):
 
     def warm(self) -> None:
         """Load what the per-user interfaces read (the user id index, the bitmap index, every
-        saved segment's members) ahead of the first request."""
+        saved segment's members) ahead of the first request, and the code every request
+        kind runs (the analyses and campaigns import SciPy: seconds on a busy machine, which
+        the first 360 view would otherwise wait for)."""
+        import portrait.analysis.user360
+        import portrait.campaigns  # noqa: F401
+
         self.user_index()
         self.index()
         if self.has_metadata():
