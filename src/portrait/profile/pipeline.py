@@ -4,39 +4,37 @@ One build reads one warehouse version and writes one profile version (atomically
 ``profile.parquet`` (uid, user_id, one column per tag, row = uid), ``index/`` (a file per
 tag) and ``manifest.json`` (as-of date, per-tag fingerprint, type, stats and timings).
 
-Incremental: a tag's fingerprint hashes its definition, the versions of the tables it reads,
-the as-of date and time zone (metric and preference tags), and its dependencies' fingerprints. Only tags whose
-fingerprint changed (and the tags that read them) are computed; the others' columns and index
-files are taken over from the previous version.
+Tags are computed by their kind's computer (:mod:`portrait.profile.computers`), in stages
+ordered by their dependencies; then indexed (:mod:`portrait.profile.indexing`) and the event
+rollup made or taken over.
+
+Incremental: a tag's fingerprint (:mod:`portrait.profile.fingerprints`) hashes its definition,
+the versions of the tables it reads, the as-of date and time zone (windowed kinds), and its
+dependencies' fingerprints. Only tags whose fingerprint changed (and the tags that read them) are
+computed; the others' columns and index files are taken over from the previous version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-from sqlglot import exp
-
-from portrait.compile import BuildQueries, plan_queries, validate_tags
+from portrait.compile import validate_tags
+from portrait.compile.parts import BuildContext
 from portrait.config import Config
 from portrait.engine import Engine, EngineSettings, open_engine
-from portrait.errors import BuildError, WorkspaceError
-from portrait.index.profile_index import build_tag_index, index_file
-from portrait.model.manifests import BuiltTag, ProfileManifest, RollupManifest
-from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag, TagSet
+from portrait.errors import WorkspaceError
+from portrait.model.manifests import ProfileManifest, RollupManifest
+from portrait.model.tags import TagSet
 from portrait.profile import rollup
+from portrait.profile.computers import compute_profile
+from portrait.profile.fingerprints import fingerprints
+from portrait.profile.indexing import index_tags
 from portrait.profile.inputs import last_recorded_time, register_in_range
-from portrait.profile.stats import tag_stats
 from portrait.profile.versions import (
-    INDEX_DIR,
     PROFILE_FILE,
     ProfileSnapshot,
     profile_dir,
@@ -47,7 +45,7 @@ from portrait.store.layout import Layout
 from portrait.store.manifest import write_manifest
 from portrait.store.tagfiles import load_tag_files
 from portrait.store.timebounds import TimeBounds
-from portrait.store.versions import link_or_copy, workspace_lock
+from portrait.store.versions import workspace_lock
 from portrait.store.warehouse import WarehouseSnapshot, snapshot
 
 INDEX_FORMAT = 2
@@ -86,40 +84,6 @@ def resolve_as_of(config: Config, warehouse: WarehouseSnapshot) -> dt.date:
     if last is not None:
         return last.date()
     return dt.datetime.now(dt.UTC).date()
-
-
-def _reads(tag: AnyTag) -> list[str]:
-    tables = ["users"]
-    if isinstance(tag, MetricTag | PreferenceTag | RfmTag):
-        tables.append(tag.from_)
-    return tables
-
-
-def fingerprints(
-    tags: TagSet,
-    warehouse: WarehouseSnapshot,
-    as_of: dt.date,
-    timezone: str = "UTC",
-    keep: Callable[[str, str], str] | None = None,
-) -> dict[str, str]:
-    """Per tag: a hash of everything its values depend on.
-
-    ``keep(name, fingerprint)`` may substitute the fingerprint of a tag that is kept as it was
-    (``refresh: manual``), so the tags that read it do not count as changed either.
-    """
-    out: dict[str, str] = {}
-    for name in tags.build_order():
-        tag = tags[name]
-        parts = [tag.kind, tag.fingerprint(), tag.value_type]
-        for table in _reads(tag):
-            state = warehouse.tables.get(table)
-            parts.append(f"{table}@{state.version if state else 0}")
-        if isinstance(tag, MetricTag | PreferenceTag | RfmTag):
-            parts += [as_of.isoformat(), timezone]
-        parts += [f"{d}={out[d]}" for d in sorted(tags.tag_dependencies(name))]
-        fingerprint = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-        out[name] = keep(name, fingerprint) if keep else fingerprint
-    return out
 
 
 def load_tags(layout: Layout, warehouse: WarehouseSnapshot) -> TagSet:
@@ -227,18 +191,18 @@ def build(
                 if reused:
                     engine.register_parquet("prev_profile", [previous.profile_file])
                     reuse_relation = "prev_profile"
-                plan = plan_queries(
-                    tags,
+                context = BuildContext(tags, as_of, warehouse.schema(), config["data.timezone"])
+                timings = compute_profile(
+                    engine,
+                    context,
                     compute,
-                    as_of,
-                    warehouse.schema(),
+                    staging / PROFILE_FILE,
+                    progress,
                     reuse_relation=reuse_relation,
-                    timezone=config["data.timezone"],
                 )
-                timings = _compute(engine, plan, tags, staging / PROFILE_FILE, progress)
                 report.timings.update(timings)
                 t0 = time.perf_counter()
-                tag_meta, n_users = _index(
+                tag_meta, n_users = index_tags(
                     tags, compute, prints, previous, staging, progress, config["engine.threads"]
                 )
                 report.timings["index"] = time.perf_counter() - t0
@@ -300,89 +264,3 @@ def _rollup(
             meta = replace(built, events_version=events.version, users_version=users_version)
         bar.advance()
     return meta
-
-
-def _compute(
-    engine: Engine, plan: BuildQueries, tags: TagSet, target: Path, progress: Progress
-) -> dict[str, float]:
-    """Run the plan's queries into temp tables, then the assembly into ``target``; time each."""
-    timings: dict[str, float] = {}
-    steps: list[tuple[str, str, exp.Expr]] = [("t_users", "attribute+bucket", plan.users)]
-    steps += [(f"t_agg_{t}", f"metric:{t}", q) for t, q in plan.aggregates.items()]
-    steps += [(f"t_tag_{n}", f"{tags[n].kind}:{n}", q) for n, q in plan.per_tag.items()]
-    with step(progress, "compute tags", total=len(steps) + 1) as bar:
-        for relation, label, query in steps:
-            t0 = time.perf_counter()
-            try:
-                engine.materialize(relation, query)
-            except Exception as exc:  # the engine's own error type varies by engine
-                raise BuildError(
-                    f"computing {label} failed: {str(exc).splitlines()[0]}",
-                    hint="check the tag definitions of this group (portrait tags show NAME)",
-                ) from exc
-            timings[label] = time.perf_counter() - t0
-            bar.advance()
-        t0 = time.perf_counter()
-        assert plan.assemble is not None
-        try:
-            engine.to_parquet(plan.assemble, target)
-        except Exception as exc:
-            raise BuildError(
-                f"assembling the profile failed: {str(exc).splitlines()[0]}",
-                hint="a derived tag or a type may be wrong (portrait tags show NAME)",
-            ) from exc
-        timings["assemble+derived+write"] = time.perf_counter() - t0
-        bar.advance()
-    return timings
-
-
-def _index(
-    tags: TagSet,
-    compute: set[str],
-    prints: dict[str, str],
-    previous: ProfileSnapshot,
-    staging: Path,
-    progress: Progress,
-    threads: int = 0,
-) -> tuple[dict[str, BuiltTag], int]:
-    index_dir = staging / INDEX_DIR
-    index_dir.mkdir()
-    profile = staging / PROFILE_FILE
-    n_users = pq.ParquetFile(profile).metadata.num_rows
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-    def index_one(name: str) -> BuiltTag:
-        tag = tags[name]
-        target = index_file(index_dir, name, tag.value_type)
-        if name not in compute:
-            assert previous.path is not None
-            link_or_copy(index_file(previous.index_dir, name, tag.value_type), target)
-            return previous.tags[name]
-        t0 = time.perf_counter()
-        column = pq.read_table(profile, columns=[name]).column(0)
-        index = build_tag_index(column, tag.value_type)
-        index.save(target)
-        return BuiltTag(
-            name=name,
-            type=tag.value_type,
-            kind=tag.kind,
-            category=tag.category,
-            pii=tag.pii,
-            fingerprint=prints[name],
-            built_at=now,
-            index_seconds=time.perf_counter() - t0,
-            stats=tag_stats(tag, index),
-        )
-
-    # Tags are indexed in parallel: the heavy parts (Parquet reads, sorting, bitmap building)
-    # run in Arrow, NumPy and CRoaring without holding the GIL for long.
-    with (
-        step(progress, "index tags", total=len(tags)) as bar,
-        ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool,
-    ):
-        futures = {name: pool.submit(index_one, name) for name in tags}
-        meta: dict[str, BuiltTag] = {}
-        for name, future in futures.items():
-            meta[name] = future.result()
-            bar.advance()
-    return meta, n_users
