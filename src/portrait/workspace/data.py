@@ -1,12 +1,14 @@
-"""``ws.data``: load data files and build the profile from them."""
+"""``ws.data``: load data files, build the profile from them, and say what is loaded and
+built and which settings are in force."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from portrait.config import SETTINGS
 from portrait.errors import PortraitError
 from portrait.progress import Progress
 
@@ -73,3 +75,36 @@ class DataService:
             except PortraitError as exc:
                 report.segments_failed["*"] = str(exc)
         return report
+
+    def status(self) -> dict[str, Any]:
+        """Tables loaded, profile built, as-of date and users."""
+        ws = self._ws
+        warehouse = ws.warehouse
+        snap = ws.built
+        return {
+            "workspace": str(ws.root),
+            "warehouse_version": warehouse.version,
+            "tables": {
+                n: {"rows": t.rows, "columns": len(t.columns), "version": t.version}
+                for n, t in warehouse.tables.items()
+            },
+            "profile_version": snap.version,
+            "as_of": snap.as_of.isoformat() if snap.as_of else None,
+            "users": snap.users if snap.path else None,
+            "tags_built": len(snap.tags),
+            "built_at": snap.manifest.built_at,
+        }
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every setting with its value and where the value came from."""
+        config = self._ws.config
+        return [
+            {
+                "name": s.name,
+                "value": config[s.name],
+                "source": config.sources[s.name],
+                "env": s.env,
+                "help": s.help,
+            }
+            for s in SETTINGS
+        ]

@@ -15,6 +15,8 @@ from portrait.progress import Progress
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from portrait.access import Audit, Keys
+    from portrait.access.disclosure import Disclosure
     from portrait.analysis import InsightReport
     from portrait.audience.audience import Audience
     from portrait.ingest import IngestReport
@@ -70,6 +72,30 @@ class Delegates:
     ) -> BuildReport:
         """Compute changed tags, then refresh segments (:meth:`DataService.build`)."""
         return self.data.build(full=full, tags=tags, progress=progress)
+
+    def status(self) -> dict[str, Any]:
+        """Tables loaded, profile built, as-of date (:meth:`DataService.status`)."""
+        return self.data.status()
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every setting and where its value came from (:meth:`DataService.settings`)."""
+        return self.data.settings()
+
+    # -- access ----------------------------------------------------------------------------
+    @property
+    def keys(self) -> Keys:
+        """API keys (roles, hashed secrets, revocation): ``ws.keys.create("analyst")``."""
+        return self.access.keys
+
+    @property
+    def audit(self) -> Audit:
+        """The audit log of user-level reads, exports and campaign actions."""
+        return self.access.audit
+
+    @property
+    def disclosure(self) -> Disclosure:
+        """The disclosure policy: what numbers reach a caller (docs/privacy.md)."""
+        return self.access.disclosure
 
     # -- the catalog -----------------------------------------------------------------------
     @property

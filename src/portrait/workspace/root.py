@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portrait.config import SETTINGS, Config, load_config
+from portrait.config import Config, load_config
 from portrait.errors import InputError
 from portrait.index.profile_index import ProfileIndex
 from portrait.model.access import ROLES, Caller, Role
@@ -44,8 +44,6 @@ from portrait.workspace.users import UserService
 # Heavy parts (Arrow, the engine, the SQL compiler, the metadata database) are imported where
 # they are used, so that `portrait count` starts fast.
 if TYPE_CHECKING:
-    from portrait.access import Audit, Keys
-    from portrait.access.disclosure import Disclosure
     from portrait.audience.segments import Segments
     from portrait.audience.selector import Selector
     from portrait.engine import Engine
@@ -284,21 +282,6 @@ class Workspace(Delegates):
             self.layout.rejects_dir / "ids",
         )
 
-    @property
-    def keys(self) -> Keys:
-        """API keys (roles, hashed secrets, revocation): ``ws.keys.create("analyst")``."""
-        return self.access.keys
-
-    @property
-    def audit(self) -> Audit:
-        """The audit log of user-level reads, exports and campaign actions."""
-        return self.access.audit
-
-    @property
-    def disclosure(self) -> Disclosure:
-        """The disclosure policy: what numbers reach a caller (docs/privacy.md)."""
-        return self.access.disclosure
-
     # -- serving ---------------------------------------------------------------------------
     def is_warm(self) -> bool:
         """Whether the user id index and the rule evaluator are those of the live profile
@@ -329,38 +312,6 @@ class Workspace(Delegates):
         self.access.close()
         if self._metadata is not None:
             self._metadata.engine.dispose()
-
-    # -- about the workspace ---------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        """Tables loaded, profile built, as-of date and settings in force."""
-        warehouse = self.warehouse
-        snap = self.built
-        return {
-            "workspace": str(self.root),
-            "warehouse_version": warehouse.version,
-            "tables": {
-                n: {"rows": t.rows, "columns": len(t.columns), "version": t.version}
-                for n, t in warehouse.tables.items()
-            },
-            "profile_version": snap.version,
-            "as_of": snap.as_of.isoformat() if snap.as_of else None,
-            "users": snap.users if snap.path else None,
-            "tags_built": len(snap.tags),
-            "built_at": snap.manifest.built_at,
-        }
-
-    def settings(self) -> list[dict[str, Any]]:
-        """Every setting with its value and where the value came from."""
-        return [
-            {
-                "name": s.name,
-                "value": self.config[s.name],
-                "source": self.config.sources[s.name],
-                "env": s.env,
-                "help": s.help,
-            }
-            for s in SETTINGS
-        ]
 
 
 def init(path: str | os.PathLike[str]) -> Workspace:
