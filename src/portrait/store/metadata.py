@@ -4,205 +4,71 @@ SQLAlchemy Core over SQLite (``meta/portrait.db``, the default) or PostgreSQL. E
 one transaction, so a failed command leaves the database as it was. Members are stored as
 serialized Roaring bitmaps of dense user ids (portable bytes; dense ids are stable).
 
-The tables below are the live schema; the Alembic revisions in ``store/migrations`` build it
-(a test checks that the two agree), and :func:`open_database` upgrades an older database when
-it opens it (see :mod:`portrait.store.schema`).
+The tables are in :mod:`portrait.store.tables` (the live schema; the Alembic revisions in
+``store/migrations`` build it, and a test checks that the two agree); opening a database,
+which upgrades an older one, is in :mod:`portrait.store.database`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    cast,
-    create_engine,
-    event,
-    func,
-    select,
-)
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import Engine, Integer, String, cast, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from portrait.errors import WorkspaceError
 from portrait.store import schema
+from portrait.store.database import database_url, open_database
+from portrait.store.tables import (
+    api_keys,
+    audit_log,
+    campaign_events,
+    campaign_runs,
+    campaigns,
+    deliveries,
+    id_lists,
+    meta_table,
+    metadata,
+    privacy_ledger,
+    responses,
+    segments,
+    snapshots,
+)
 
 if TYPE_CHECKING:
     from portrait.store.campaigns import CampaignRepository
 
+__all__ = [
+    "GENERATION_MEMO",
+    "SCHEMA_VERSION",
+    "MetadataStore",
+    "SnapshotRow",
+    "api_keys",
+    "audit_log",
+    "campaign_events",
+    "campaign_runs",
+    "campaigns",
+    "database_url",
+    "deliveries",
+    "id_lists",
+    "meta_table",
+    "metadata",
+    "open_database",
+    "privacy_ledger",
+    "responses",
+    "segments",
+    "snapshots",
+]
+
 SCHEMA_VERSION = int(schema.HEAD_REVISION)
 """The ``portrait_meta.schema_version`` the newest revision writes (Portrait before Alembic
 read only that)."""
-
-metadata = MetaData()
-
-meta_table = Table(
-    "portrait_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", String(256), nullable=False),
-)
-
-id_lists = Table(
-    "id_lists",
-    metadata,
-    Column("name", String(128), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("source", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("matched", Integer, nullable=False),
-    Column("unmatched", Integer, nullable=False),
-    Column("duplicates", Integer, nullable=False),
-    Column("members", LargeBinary, nullable=False),
-)
-
-segments = Table(
-    "segments",
-    metadata,
-    Column("name", String(128), primary_key=True),
-    Column("mode", String(16), nullable=False),  # dynamic | static
-    Column("rule", Text, nullable=False),  # the rule document as JSON
-    Column("rule_text", Text, nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-snapshots = Table(
-    "segment_snapshots",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("segment", String(128), ForeignKey("segments.name", ondelete="CASCADE"), nullable=False),
-    Column("evaluated_at", DateTime(timezone=True), nullable=False),
-    Column("profile_version", String(32), nullable=False),
-    Column("as_of", String(10), nullable=True),
-    Column("size", Integer, nullable=False),
-    Column("population", Integer, nullable=False),
-    Column("seconds", Float, nullable=False),
-    Column("members", LargeBinary, nullable=True),  # kept for the latest snapshots only
-)
-
-
-campaigns = Table(
-    "campaigns",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("spec", Text, nullable=False),  # the CampaignSpec as JSON
-    Column("state", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-campaign_events = Table(
-    "campaign_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("campaign", String(64), nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(128), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("from_state", String(16), nullable=True),
-    Column("to_state", String(16), nullable=True),
-    Column("detail", Text, nullable=False, default=""),
-)
-
-campaign_runs = Table(
-    "campaign_runs",
-    metadata,
-    Column("campaign", String(64), primary_key=True),
-    Column("run", Integer, primary_key=True),
-    Column("state", String(16), nullable=False),  # running | completed | cancelled | failed
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
-    Column("profile_version", String(32), nullable=False),
-    Column("as_of", String(10), nullable=True),
-    Column("audience_size", Integer, nullable=False),
-    Column("batch_size", Integer, nullable=False),  # fixed for the run: batches re-form alike
-    Column("members", LargeBinary, nullable=False),  # the frozen audience (Roaring bitmap)
-)
-
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("campaign", String(64), primary_key=True),
-    Column("run", Integer, primary_key=True),
-    Column("uid", Integer, primary_key=True),
-    Column("user_id", String(256), nullable=False),
-    Column("grp", String(64), nullable=False),  # a variant's name or "control"
-    Column("channel", String(64), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("reason", Text, nullable=True),
-    Column("batch", Integer, nullable=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
-    Index("deliveries_cap", "channel", "state", "sent_at", "uid"),  # covers the cap check
-)
-
-responses = Table(
-    "responses",
-    metadata,
-    Column("campaign", String(64), primary_key=True),
-    Column("uid", Integer, primary_key=True),
-    Column("response", String(16), primary_key=True),
-    Column("at", DateTime(timezone=True), primary_key=True),
-    Column("run", Integer, nullable=False),
-    Column("revenue", Float, nullable=True),
-)
-
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(16), primary_key=True),
-    Column("name", String(128), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("secret_hash", String(64), nullable=False),  # SHA-256 of the secret part
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
-)
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-    Column("actor", String(128), nullable=False),  # an API key id, or the OS user for the CLI
-    Column("action", String(64), nullable=False),
-    Column("target", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
-)
-
-
-privacy_ledger = Table(
-    "privacy_ledger",
-    metadata,
-    Column("actor", String(128), primary_key=True),  # an API key id, a console user, an OS user
-    Column("query", String(64), primary_key=True),  # SHA-256 of the query and its versions
-    Column("day", String(10), nullable=False),  # the UTC day it was first answered
-    Column("cost", Float, nullable=False),  # epsilon spent
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_privacy_ledger_actor_day", "actor", "day"),
-)
 
 
 def _now() -> dt.datetime:
@@ -219,84 +85,6 @@ class SnapshotRow:
     size: int
     population: int
     seconds: float
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def database_url(url: str, meta_dir: Path) -> URL:
-    """The URL to connect to: SQLite in ``meta_dir`` when empty; ``postgres://`` and
-    ``postgresql://`` (the forms other tools print) mean psycopg 3, the driver Portrait ships
-    with, rather than SQLAlchemy's default psycopg2."""
-    parsed = make_url(url or f"sqlite:///{meta_dir / 'portrait.db'}")
-    if parsed.drivername in ("postgres", "postgresql"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def open_database(url: str, meta_dir: Path) -> Engine:
-    """The metadata engine for ``url`` (empty: SQLite in ``meta_dir``), upgraded to the newest
-    schema. Every failure is a :class:`WorkspaceError` naming the setting."""
-    try:
-        target = database_url(url, meta_dir)
-    except (ArgumentError, ValueError) as exc:
-        raise WorkspaceError(
-            f"cannot read the metadata database URL {_mask(url)!r}: {exc}",
-            where=schema.URL_NAMES,
-            hint="a URL such as postgresql+psycopg://user@host:5432/db, or empty for SQLite",
-        ) from None
-    shown = target.render_as_string(hide_password=True)
-    connect_args: dict[str, Any] = {}
-    if target.get_backend_name() == "postgresql" and "connect_timeout" not in target.query:
-        connect_args["connect_timeout"] = 10  # an unreachable host fails instead of hanging
-    try:
-        engine = create_engine(target, connect_args=connect_args)
-    except NoSuchModuleError:
-        raise WorkspaceError(
-            f"unknown kind of database '{target.drivername}' in the metadata database URL",
-            where=schema.URL_NAMES,
-            hint="Portrait keeps its metadata in SQLite (sqlite:///path/portrait.db, or leave "
-            "the setting empty) or PostgreSQL (postgresql+psycopg://user@host:5432/db)",
-        ) from None
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise WorkspaceError(
-            f"cannot open the metadata database {shown}: {_first_line(exc)}",
-            where=schema.URL_NAMES,
-            hint="for PostgreSQL install the extra (pip install 'portrait[postgres]') and use "
-            "postgresql+psycopg://user@host:5432/db",
-        ) from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        schema.upgrade(engine)
-    except WorkspaceError:
-        engine.dispose()
-        raise
-    except (SQLAlchemyError, OSError) as exc:  # the driver's words, without the traceback
-        engine.dispose()
-        raise WorkspaceError(
-            f"cannot open the metadata database {shown}: {_first_line(exc)}",
-            where=schema.URL_NAMES,
-            hint="check that the server is running and reachable, and the URL's user, "
-            "password and database name; a schema upgrade that fails leaves the database as "
-            "it was",
-        ) from None
-    return engine
-
-
-def _mask(url: str) -> str:
-    """The URL with its password starred, for a URL too broken for SQLAlchemy to do that."""
-    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
