@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, Integer, String, cast, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from portrait.store import schema
+from portrait.store.campaigns import CampaignRepository
 from portrait.store.database import database_url, open_database
 from portrait.store.tables import (
     api_keys,
@@ -40,9 +41,6 @@ from portrait.store.tables import (
     segments,
     snapshots,
 )
-
-if TYPE_CHECKING:
-    from portrait.store.campaigns import CampaignRepository
 
 __all__ = [
     "GENERATION_MEMO",
@@ -322,8 +320,6 @@ class MetadataStore:
         return self._campaigns().members(name, outcome)
 
     def _campaigns(self) -> CampaignRepository:
-        from portrait.store.campaigns import CampaignRepository  # it imports this module
-
         return CampaignRepository(self)
 
     def history(self, segment: str) -> list[SnapshotRow]:
