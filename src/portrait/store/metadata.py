@@ -16,7 +16,6 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Integer, String, cast, func, select
@@ -26,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from portrait.store import schema
 from portrait.store.campaigns import CampaignRepository
 from portrait.store.database import database_url, open_database
+from portrait.store.segments import SegmentRepository, SnapshotRow
 from portrait.store.tables import (
     api_keys,
     audit_log,
@@ -71,18 +71,6 @@ read only that)."""
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class SnapshotRow:
-    id: int
-    segment: str
-    evaluated_at: dt.datetime
-    profile_version: str
-    as_of: str | None
-    size: int
-    population: int
-    seconds: float
 
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
@@ -227,84 +215,46 @@ class MetadataStore:
             privacy_ledger.insert().values(actor=actor, query=query, day=day, cost=cost, at=_now())
         )
 
-    # -- ID lists -------------------------------------------------------------------
-    def id_list(self, name: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(id_lists).where(id_lists.c.name == name)).mappings().first()
-        return dict(row) if row else None
-
-    def id_list_names(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(id_lists.c.name).order_by(id_lists.c.name)).scalars())
-
-    def save_id_list(self, conn: Connection, name: str, **values: Any) -> None:
-        conn.execute(id_lists.delete().where(id_lists.c.name == name))
-        conn.execute(id_lists.insert().values(name=name, created_at=_now(), **values))
-
-    def delete_id_list(self, conn: Connection, name: str) -> None:
-        conn.execute(id_lists.delete().where(id_lists.c.name == name))
-
-    # -- segments -------------------------------------------------------------------
+    # -- segments, snapshots and ID lists: store/segments.py ------------------------------
+    # One-line delegates, as the audience code calls them: writes with the connection of a
+    # transaction that also counts the change (bump).
     def segment(self, name: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(segments).where(segments.c.name == name)).mappings().first()
-        return dict(row) if row else None
+        return SegmentRepository(self).segment(name)
 
     def segments(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(segments).order_by(segments.c.name)).mappings().all()
-        return [dict(r) for r in rows]
+        return SegmentRepository(self).segments()
 
     def insert_segment(self, conn: Connection, **values: Any) -> None:
-        now = _now()
-        conn.execute(segments.insert().values(created_at=now, updated_at=now, **values))
+        SegmentRepository(self, conn).insert_segment(**values)
 
     def update_segment(self, conn: Connection, name: str, **values: Any) -> None:
-        conn.execute(
-            segments.update().where(segments.c.name == name).values(updated_at=_now(), **values)
-        )
+        SegmentRepository(self, conn).update_segment(name, **values)
 
     def delete_segment(self, conn: Connection, name: str) -> None:
-        conn.execute(snapshots.delete().where(snapshots.c.segment == name))
-        conn.execute(segments.delete().where(segments.c.name == name))
+        SegmentRepository(self, conn).delete_segment(name)
 
-    # -- snapshots ------------------------------------------------------------------
     def add_snapshot(
         self, conn: Connection, segment: str, members: bytes, keep_members: int, **values: Any
     ) -> int:
-        """Record an evaluation; members are kept for the newest ``keep_members`` only."""
-        result = conn.execute(
-            snapshots.insert().values(
-                segment=segment, evaluated_at=_now(), members=members, **values
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        newest = (
-            select(snapshots.c.id)
-            .where(snapshots.c.segment == segment)
-            .order_by(snapshots.c.id.desc())
-            .limit(keep_members)
-        )
-        kept = list(conn.execute(newest).scalars())
-        conn.execute(
-            snapshots.update()
-            .where(snapshots.c.segment == segment, snapshots.c.id.not_in(kept))
-            .values(members=None)
-        )
-        return int(key[0])
+        return SegmentRepository(self, conn).add_snapshot(segment, members, keep_members, **values)
 
     def latest_snapshot(self, segment: str) -> dict[str, Any] | None:
-        """The newest snapshot that still has its members."""
-        query = (
-            select(snapshots)
-            .where(snapshots.c.segment == segment, snapshots.c.members.is_not(None))
-            .order_by(snapshots.c.id.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return dict(row) if row else None
+        return SegmentRepository(self).latest_snapshot(segment)
+
+    def history(self, segment: str) -> list[SnapshotRow]:
+        return SegmentRepository(self).history(segment)
+
+    def id_list(self, name: str) -> dict[str, Any] | None:
+        return SegmentRepository(self).id_list(name)
+
+    def id_list_names(self) -> list[str]:
+        return SegmentRepository(self).id_list_names()
+
+    def save_id_list(self, conn: Connection, name: str, **values: Any) -> None:
+        SegmentRepository(self, conn).save_id_list(name, **values)
+
+    def delete_id_list(self, conn: Connection, name: str) -> None:
+        SegmentRepository(self, conn).delete_id_list(name)
 
     # -- campaigns --------------------------------------------------------------------
     # What rules ask of campaigns; every campaign query is in store/campaigns.py.
@@ -321,13 +271,3 @@ class MetadataStore:
 
     def _campaigns(self) -> CampaignRepository:
         return CampaignRepository(self)
-
-    def history(self, segment: str) -> list[SnapshotRow]:
-        columns = [c for c in snapshots.c if c.name != "members"]
-        query = select(*columns).where(snapshots.c.segment == segment).order_by(snapshots.c.id)
-        with self.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(query).mappings()]
-        for row in rows:  # SQLite returns naive datetimes; they were written in UTC
-            if row["evaluated_at"].tzinfo is None:
-                row["evaluated_at"] = row["evaluated_at"].replace(tzinfo=dt.UTC)
-        return [SnapshotRow(**row) for row in rows]
