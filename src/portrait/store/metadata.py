@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Integer, String, cast, func, select
+from sqlalchemy import Engine, Integer, String, cast, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -67,10 +67,6 @@ __all__ = [
 SCHEMA_VERSION = int(schema.HEAD_REVISION)
 """The ``portrait_meta.schema_version`` the newest revision writes (Portrait before Alembic
 read only that)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
@@ -190,30 +186,6 @@ class MetadataStore:
             found = self.meta_value(key)
             assert found is not None
         return bytes.fromhex(found)
-
-    # -- privacy ledger ---------------------------------------------------------------
-    def privacy_spent(self, conn: Connection, actor: str, day: str) -> float:
-        total = conn.execute(
-            select(func.coalesce(func.sum(privacy_ledger.c.cost), 0.0)).where(
-                privacy_ledger.c.actor == actor, privacy_ledger.c.day == day
-            )
-        ).scalar_one()
-        return float(total)
-
-    def privacy_charged(self, conn: Connection, actor: str, query: str) -> bool:
-        found = conn.execute(
-            select(privacy_ledger.c.cost).where(
-                privacy_ledger.c.actor == actor, privacy_ledger.c.query == query
-            )
-        ).first()
-        return found is not None
-
-    def charge_privacy(
-        self, conn: Connection, actor: str, query: str, day: str, cost: float
-    ) -> None:
-        conn.execute(
-            privacy_ledger.insert().values(actor=actor, query=query, day=day, cost=cost, at=_now())
-        )
 
     # -- segments, snapshots and ID lists: store/segments.py ------------------------------
     # One-line delegates, as the audience code calls them: writes with the connection of a
