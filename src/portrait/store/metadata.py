@@ -11,8 +11,6 @@ which upgrades an older one, is in :mod:`portrait.store.database`. Both are re-e
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from portrait.store import schema
+from portrait.store.audit import AuditRepository
 from portrait.store.campaigns import CampaignRepository
 from portrait.store.database import database_url, open_database
 from portrait.store.segments import SegmentRepository, SnapshotRow
@@ -71,19 +70,6 @@ read only that)."""
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
 
-# A group of audit entries in one statement: the rows travel as one JSON parameter and the
-# database unpacks them. An executemany crosses into the driver once per row, and in a server
-# each crossing lets the writer thread and the request thread trade the GIL (measured: a
-# fifth of a worker's throughput). The timestamps are written as SQLAlchemy writes them.
-_AUDIT_GROUP_SQL = {
-    "sqlite": "INSERT INTO audit_log (at, actor, action, target, rows) SELECT "
-    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(?)",
-    "postgresql": "INSERT INTO audit_log (at, actor, action, target, rows) SELECT "
-    "(e ->> 0)::timestamptz, e ->> 1, e ->> 2, e ->> 3, (e ->> 4)::integer "
-    "FROM json_array_elements(%s::json) AS e",
-}
-_AUDIT_TIME_FORMAT = {"sqlite": "%Y-%m-%d %H:%M:%S.%f", "postgresql": "%Y-%m-%dT%H:%M:%S.%f%z"}
 GENERATION_MEMO = 0.005  # seconds
 
 
@@ -139,24 +125,9 @@ class MetadataStore:
             conn.execute(increment)
 
     def append_audit(self, conn: Connection, entries: list[dict[str, Any]]) -> None:
-        """Append audit entries (``at`` an aware UTC time, ``actor``, ``action``, ``target``,
-        ``rows``) in their order, in one statement."""
-        dialect = conn.dialect.name
-        if dialect not in _AUDIT_GROUP_SQL or len(entries) == 1:
-            conn.execute(audit_log.insert(), entries)
-            return
-        at = _AUDIT_TIME_FORMAT[dialect]
-        rows = [
-            [
-                e["at"].astimezone(dt.UTC).strftime(at),
-                e["actor"],
-                e["action"],
-                e["target"],
-                e["rows"],
-            ]
-            for e in entries
-        ]
-        conn.exec_driver_sql(_AUDIT_GROUP_SQL[dialect], (json.dumps(rows),))
+        """Append audit entries in one statement (:meth:`AuditRepository.append
+        <portrait.store.audit.AuditRepository.append>`) inside transaction ``conn``."""
+        AuditRepository(self, conn).append(entries)
 
     # -- workspace values ---------------------------------------------------------------
     def meta_value(self, key: str) -> str | None:
