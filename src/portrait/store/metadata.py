@@ -1,12 +1,21 @@
-"""The metadata database: saved segments, their snapshots, uploaded ID lists, campaigns.
+"""The metadata database: segments with their snapshots and ID lists, campaigns, API keys, the
+audit log and the privacy ledger, in SQLAlchemy Core over SQLite (``meta/portrait.db``, the
+default) or PostgreSQL. Every change is one transaction, so a failed command leaves the
+database as it was. Members are stored as serialized Roaring bitmaps of dense user ids
+(portable bytes; dense ids are stable).
 
-SQLAlchemy Core over SQLite (``meta/portrait.db``, the default) or PostgreSQL. Every change is
-one transaction, so a failed command leaves the database as it was. Members are stored as
-serialized Roaring bitmaps of dense user ids (portable bytes; dense ids are stable).
+What is where:
 
-The tables are in :mod:`portrait.store.tables` (the live schema; the Alembic revisions in
-``store/migrations`` build it, and a test checks that the two agree); opening a database,
-which upgrades an older one, is in :mod:`portrait.store.database`. Both are re-exported here.
+- :mod:`portrait.store.tables`: every table, the live schema (the Alembic revisions in
+  ``store/migrations`` build it; a test checks that the two agree);
+- :mod:`portrait.store.database`: opening a database (URL, SQLite pragmas, schema upgrade);
+- one repository per aggregate, each over a :class:`MetadataStore`
+  (:mod:`portrait.store.repository`): :mod:`~portrait.store.segments` (segments, snapshots, ID
+  lists), :mod:`~portrait.store.campaigns`, :mod:`~portrait.store.keys`,
+  :mod:`~portrait.store.audit`, :mod:`~portrait.store.privacy`;
+- here, :class:`MetadataStore`: the engine and its transactions, the change counter, the
+  workspace's values and secrets in ``portrait_meta``, and one-line delegates to the
+  repositories for the callers that use them. The tables and ``open_database`` are re-exported.
 """
 
 from __future__ import annotations
@@ -69,12 +78,12 @@ read only that)."""
 
 
 _GENERATION_SQL = "SELECT value FROM portrait_meta WHERE key = 'generation'"
-
 GENERATION_MEMO = 0.005  # seconds
 
 
 class MetadataStore:
-    """Reads and writes segments, snapshots and ID lists."""
+    """The metadata database of a workspace: its transactions, the change counter (a cache
+    key), ``portrait_meta`` values; the repositories take it (``SegmentRepository(store)``)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -96,7 +105,7 @@ class MetadataStore:
             self._generation_at = -1.0
 
     def generation(self) -> int:
-        """A counter bumped by every change of segments or ID lists (cache key)."""
+        """A counter bumped by every change of segments, ID lists or API keys (cache key)."""
         # Asked several times per API request: an answer a millisecond old is as good as a
         # fresh one (a request cannot tell which came first, it or another process's change);
         # this process's own changes clear it. Plain SQL skips statement compilation.
@@ -123,11 +132,6 @@ class MetadataStore:
                 conn.execute(meta_table.insert().values(key="generation", value="1"))
         except IntegrityError:
             conn.execute(increment)
-
-    def append_audit(self, conn: Connection, entries: list[dict[str, Any]]) -> None:
-        """Append audit entries in one statement (:meth:`AuditRepository.append
-        <portrait.store.audit.AuditRepository.append>`) inside transaction ``conn``."""
-        AuditRepository(self, conn).append(entries)
 
     # -- workspace values ---------------------------------------------------------------
     def meta_value(self, key: str) -> str | None:
@@ -198,6 +202,12 @@ class MetadataStore:
 
     def delete_id_list(self, conn: Connection, name: str) -> None:
         SegmentRepository(self, conn).delete_id_list(name)
+
+    # -- the audit log: store/audit.py --------------------------------------------------
+    def append_audit(self, conn: Connection, entries: list[dict[str, Any]]) -> None:
+        """Append audit entries in one statement inside transaction ``conn`` (the audit
+        writer, :class:`portrait.access.audit.Audit`, calls it)."""
+        AuditRepository(self, conn).append(entries)
 
     # -- campaigns --------------------------------------------------------------------
     # What rules ask of campaigns; every campaign query is in store/campaigns.py.
