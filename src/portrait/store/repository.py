@@ -32,7 +32,9 @@ def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Repository:
-    """The queries of one aggregate over a :class:`MetadataStore` (see the module docstring)."""
+    """The queries of one aggregate over a :class:`MetadataStore` (see the module docstring).
+    Subclasses keep this constructor: :meth:`transaction` and :meth:`snapshot` make their
+    bound copies with it."""
 
     def __init__(
         self, store: MetadataStore, conn: Connection | None = None, *, writable: bool = True
