@@ -15,9 +15,8 @@ import logging
 import threading
 from typing import Any
 
-from sqlalchemy import select
-
-from portrait.store.metadata import MetadataStore, audit_log
+from portrait.store.audit import AuditRepository
+from portrait.store.metadata import MetadataStore
 
 _log = logging.getLogger("portrait.audit")
 
@@ -101,21 +100,13 @@ class Audit:
     def entries(self, *, limit: int = 100, actor: str | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` entries, newest first (this process's waiting ones included)."""
         self.flush()
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-        if actor is not None:
-            query = query.where(audit_log.c.actor == actor)
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        out = []
-        for r in rows:
-            at = r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=dt.UTC)
-            out.append(
-                {
-                    "at": at.isoformat(timespec="seconds"),
-                    "actor": r["actor"],
-                    "action": r["action"],
-                    "target": r["target"],
-                    "rows": r["rows"],
-                }
-            )
-        return out
+        return [
+            {
+                "at": e.at.isoformat(timespec="seconds"),
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "rows": e.rows,
+            }
+            for e in AuditRepository(self.store).entries(limit=limit, actor=actor)
+        ]

@@ -213,14 +213,15 @@ class Disclosure:
             return
         from sqlalchemy.exc import IntegrityError
 
-        store = self._store()
+        from portrait.store.privacy import PrivacyRepository
+
         day = self._clock().astimezone(dt.UTC).date().isoformat()
         budget = self.policy.daily_budget
         try:
-            with store.transaction() as conn:
-                if store.privacy_charged(conn, caller.actor, query):
+            with PrivacyRepository(self._store()).transaction() as ledger:
+                if ledger.charged(caller.actor, query):
                     return
-                spent = store.privacy_spent(conn, caller.actor, day)
+                spent = ledger.spent(caller.actor, day)
                 if budget > 0 and spent + cost > budget + 1e-9:
                     raise PrivacyBudgetError(
                         f"this query would spend {cost:g} of the privacy budget, and "
@@ -230,16 +231,16 @@ class Disclosure:
                         "renewed at 00:00 UTC; exact numbers need the analyst role "
                         "(see docs/privacy.md)",
                     )
-                store.charge_privacy(conn, caller.actor, query, day, cost)
+                ledger.charge(caller.actor, query, day, cost)
         except IntegrityError:  # the same query charged by a concurrent request
             return
 
     def spent(self, caller: Caller) -> float:
         """What ``caller`` spent today."""
-        store = self._store()
+        from portrait.store.privacy import PrivacyRepository
+
         day = self._clock().astimezone(dt.UTC).date().isoformat()
-        with store.engine.connect() as conn:
-            return store.privacy_spent(conn, caller.actor, day)
+        return PrivacyRepository(self._store()).spent(caller.actor, day)
 
 
 def set_digest(members: AbstractBitMap) -> str:

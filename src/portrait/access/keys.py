@@ -11,36 +11,17 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Any
-
-from sqlalchemy import select
 
 from portrait.errors import InputError, NotFoundError
 from portrait.model.access import ROLES, KeyInfo
-from portrait.store.metadata import MetadataStore, api_keys
+from portrait.store.keys import KeyRepository
+from portrait.store.metadata import MetadataStore
 
 PREFIX = "pk"
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _info(row: Any) -> KeyInfo:
-    return KeyInfo(
-        row["id"],
-        row["name"],
-        row["role"],
-        _utc(row["created_at"]) or dt.datetime.now(dt.UTC),
-        _utc(row["expires_at"]),
-        _utc(row["revoked_at"]),
-    )
 
 
 class Keys:
@@ -48,6 +29,7 @@ class Keys:
 
     def __init__(self, store: MetadataStore):
         self.store = store
+        self.repo = KeyRepository(store)
         self._remember = False
         self._verified: dict[str, KeyInfo | None] = {}
         self._generation = -1
@@ -72,40 +54,28 @@ class Keys:
         secret = secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC)
         expires = now + dt.timedelta(days=expires_days) if expires_days else None
-        with self.store.transaction() as conn:
-            conn.execute(
-                api_keys.insert().values(
-                    id=key_id,
-                    name=name or role,
-                    role=role,
-                    secret_hash=_hash(secret),
-                    created_at=now,
-                    expires_at=expires,
-                )
-            )
+        self.repo.insert(
+            key_id,
+            name=name or role,
+            role=role,
+            secret_hash=_hash(secret),
+            created_at=now,
+            expires_at=expires,
+        )
         return self.get(key_id), f"{PREFIX}_{key_id}_{secret}"
 
     def get(self, key_id: str) -> KeyInfo:
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
-        if row is None:
+        stored = self.repo.key(key_id)
+        if stored is None:
             raise NotFoundError(f"no API key with id '{key_id}'", hint="see 'portrait keys list'")
-        return _info(row)
+        return stored.info
 
     def all(self) -> list[KeyInfo]:
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).mappings().all()
-        return [_info(r) for r in rows]
+        return self.repo.all()
 
     def revoke(self, key_id: str) -> KeyInfo:
         self.get(key_id)
-        with self.store.transaction() as conn:
-            conn.execute(
-                api_keys.update()
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=dt.datetime.now(dt.UTC))
-            )
-            self.store.bump(conn)  # servers remembering verified keys look again
+        self.repo.revoke(key_id, dt.datetime.now(dt.UTC))  # servers remembering keys look again
         return self.get(key_id)
 
     def verify(self, token: str) -> KeyInfo | None:
@@ -126,9 +96,8 @@ class Keys:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         _, key_id, secret = parts
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
-        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
+        stored = self.repo.key(key_id)
+        if stored is None or not hmac.compare_digest(stored.secret_hash, _hash(secret)):
             return None
-        info = _info(row)
+        info = stored.info
         return info if info.active(dt.datetime.now(dt.UTC)) else None

@@ -15,7 +15,8 @@ from portrait.audience.selector import BuiltProfile, Selector, no_such_segment
 from portrait.audience.stored import stored_rule
 from portrait.errors import PortraitError
 from portrait.model.rules import Rule
-from portrait.store.metadata import MetadataStore, SnapshotRow
+from portrait.store.metadata import MetadataStore
+from portrait.store.segments import SnapshotRow
 
 KEEP_MEMBERS = 5
 """Snapshots per segment whose member lists are kept (older ones keep their size only)."""

@@ -37,7 +37,8 @@ from portrait.audience.stored import utc
 from portrait.errors import SegmentError
 from portrait.model.rules import And, IdListRef, Not, Or, Rule, RuleDocument, SegmentRef
 from portrait.rules import parse_rule, print_rule
-from portrait.store.metadata import MetadataStore, SnapshotRow
+from portrait.store.metadata import MetadataStore
+from portrait.store.segments import SnapshotRow
 
 __all__ = [
     "KEEP_MEMBERS",

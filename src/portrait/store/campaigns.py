@@ -1,13 +1,13 @@
 """The campaign repository: every query about campaigns, their runs, delivery records, responses
-and change log (the tables are in :mod:`portrait.store.metadata`).
+and change log (the tables are in :mod:`portrait.store.tables`).
 
 Reads open a connection of their own; writes run in a transaction of their own, or in the
 caller's: ``with repo.transaction() as tx`` gives a repository bound to one transaction, so
-several writes commit together or not at all. Times come back aware (UTC): SQLite returns
+several writes commit together or not at all (:mod:`portrait.store.repository`). Times come back aware (UTC): SQLite returns
 naive datetimes, written in UTC. What the states mean and which may follow which is decided
 above this layer (:mod:`portrait.campaigns.lifecycle`); here they are values to store.
 
-Longer than most modules (~600 lines) on purpose: it is the one repository of the campaign
+Longer than most modules (~550 lines) on purpose: it is the one repository of the campaign
 aggregate, whose tables change together (a run's delivery records are written in the
 transaction that moves the campaign's state), so its queries stay side by side.
 """
@@ -15,8 +15,7 @@ transaction that moves the campaign's state), so its queries stay side by side.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,17 +23,10 @@ import numpy as np
 from pyroaring import BitMap
 from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.sql import Executable
 
 from portrait.model.campaigns import CONTROL_GROUP, RESPONSES, DeliveryState, RunState
-from portrait.store.metadata import (
-    MetadataStore,
-    campaign_events,
-    campaign_runs,
-    campaigns,
-    deliveries,
-    responses,
-)
+from portrait.store.repository import Repository, utc, utc_or_none
+from portrait.store.tables import campaign_events, campaign_runs, campaigns, deliveries, responses
 
 _INSERT_CHUNK = 50_000
 _RECORD_COLUMNS = (
@@ -48,15 +40,6 @@ _RECORD_COLUMNS = (
     "reason",
     "attempts",
 )
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
 
 
 @dataclass(frozen=True)
@@ -142,68 +125,9 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-class CampaignRepository:
+class CampaignRepository(Repository):
     """Campaigns, runs, delivery records, responses and the change log in the metadata
     database (see the module docstring)."""
-
-    def __init__(
-        self, store: MetadataStore, conn: Connection | None = None, *, writable: bool = True
-    ):
-        self.store = store
-        self._conn = conn  # set: bound to the caller's transaction (or snapshot)
-        self._writable = writable
-
-    @contextmanager
-    def transaction(self) -> Iterator[CampaignRepository]:
-        """A repository whose every call runs in one transaction: committed when the block
-        ends, rolled back on any error. Inside a transaction already: this same one."""
-        if self._conn is not None:
-            if not self._writable:
-                raise RuntimeError("a transaction inside a snapshot")
-            yield self
-            return
-        with self.store.transaction() as conn:
-            yield CampaignRepository(self.store, conn)
-
-    @contextmanager
-    def snapshot(self) -> Iterator[CampaignRepository]:
-        """A repository for reads only, all on one connection: a report read from several
-        tables sees one state of them (SQLite: one read transaction)."""
-        if self._conn is not None:
-            yield self
-            return
-        with self.store.engine.connect() as conn:
-            yield CampaignRepository(self.store, conn, writable=False)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        if self._conn is not None:
-            yield self._conn
-            return
-        with self.store.engine.connect() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        if self._conn is not None:
-            if not self._writable:  # it would be rolled back when the snapshot ends
-                raise RuntimeError("a write inside a snapshot")
-            yield self._conn
-            return
-        with self.store.transaction() as conn:
-            yield conn
-
-    def _all(self, query: Executable) -> Sequence[Any]:  # rows, as tuples
-        with self._read() as conn:
-            return conn.execute(query).all()
-
-    def _mappings(self, query: Executable) -> Sequence[RowMapping]:
-        with self._read() as conn:
-            return conn.execute(query).mappings().all()
-
-    def _scalar(self, query: Executable) -> Any:
-        with self._read() as conn:
-            return conn.execute(query).scalar()
 
     # -- campaigns --------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -317,7 +241,7 @@ class CampaignRepository:
     def last_started(self, name: str) -> dt.datetime | None:
         """When the campaign's latest run started (None: it never ran)."""
         of_campaign = campaign_runs.c.campaign == name
-        return _utc_or_none(
+        return utc_or_none(
             self._scalar(select(func.max(campaign_runs.c.started_at)).where(of_campaign))
         )
 
@@ -476,7 +400,7 @@ class CampaignRepository:
             )
         )
         return [
-            DeliveryRow(int(uid), str(user_id), str(group), str(state), _utc_or_none(sent_at))
+            DeliveryRow(int(uid), str(user_id), str(group), str(state), utc_or_none(sent_at))
             for uid, user_id, group, state, sent_at in rows
         ]
 
@@ -566,7 +490,7 @@ class CampaignRepository:
             .order_by(deliveries.c.campaign, deliveries.c.run)
         )
         return [
-            HistoryRow(str(c), int(r), str(g), str(s), _utc_or_none(at), why)
+            HistoryRow(str(c), int(r), str(g), str(s), utc_or_none(at), why)
             for c, r, g, s, at, why in rows
         ]
 
@@ -599,7 +523,7 @@ def _run_row(row: RowMapping) -> RunRow:
         run=int(row["run"]),
         state=row["state"],
         started_at=utc(row["started_at"]),
-        finished_at=_utc_or_none(row["finished_at"]),
+        finished_at=utc_or_none(row["finished_at"]),
         profile_version=row["profile_version"],
         as_of=row["as_of"],
         audience_size=int(row["audience_size"]),

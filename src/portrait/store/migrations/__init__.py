@@ -2,11 +2,11 @@
 
 :mod:`portrait.store.schema` runs them when a database is opened; nobody needs an
 ``alembic.ini``. Each revision spells its tables out instead of importing the live ones in
-:mod:`portrait.store.metadata`, so that it keeps building the schema of its own time after the
+:mod:`portrait.store.tables`, so that it keeps building the schema of its own time after the
 live definitions move on. ``tests/functional/test_metadata_backends.py`` fails when the live
 tables and the revisions disagree.
 
-To change the schema: change the tables in ``metadata.py``, add the next revision here (copy
+To change the schema: change the tables in ``tables.py``, add the next revision here (copy
 the newest; ``revision = "0005"``, ``down_revision = "0004"``), call
 :func:`set_schema_version` with its number, and move ``HEAD_REVISION`` in ``schema.py``.
 """

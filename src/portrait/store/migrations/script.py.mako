@@ -4,7 +4,7 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
-Written out in full: no imports of the live tables in portrait.store.metadata.
+Written out in full: no imports of the live tables in portrait.store.tables.
 """
 
 from __future__ import annotations
