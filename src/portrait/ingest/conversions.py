@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portrait.engine.duckdb import quote
+from portrait.engine.duckdb.sqltext import quote
 from portrait.ingest.jsonlines import kind_word_sql
 from portrait.model.schema import SQL_TYPES
 from portrait.store.timebounds import TimeBounds

@@ -25,8 +25,9 @@ from typing import Any
 import duckdb
 
 from portrait.config import Config
-from portrait.engine.base import EngineSettings
-from portrait.engine.duckdb import DuckDBEngine, path_literal, quote
+from portrait.engine import settings_from_config
+from portrait.engine.duckdb import DuckDBEngine
+from portrait.engine.duckdb.sqltext import path_literal, quote
 from portrait.errors import IngestError, InputError
 from portrait.ingest.readers import (
     FileReader,
@@ -128,7 +129,7 @@ def ingest(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = DuckDBEngine(EngineSettings.from_config(config, layout.spill_dir))
+        engine = DuckDBEngine(settings_from_config(config, layout.spill_dir))
         con = engine.con
         try:
             con.execute("SET TimeZone = ?", [config["data.timezone"]])

@@ -10,7 +10,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from portrait.engine.duckdb import path_literal, quote, sql_literal
+from portrait.engine.duckdb.sqltext import path_literal, quote, sql_literal
 from portrait.errors import IngestError, InputError
 from portrait.ingest.jsonlines import load_json_file
 from portrait.ingest.textchecks import MAX_LINE_BYTES, check_csv_header, read_error

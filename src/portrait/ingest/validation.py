@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from portrait.engine.duckdb import quote, sql_literal, value_type
+from portrait.engine.duckdb.sqltext import quote, sql_literal, value_type
 from portrait.errors import IngestError
 from portrait.ingest.conversions import WHITESPACE, RawColumn, column_checks, typed_expr
 from portrait.model.schema import TableSpec

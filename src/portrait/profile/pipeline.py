@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from portrait.compile import BuildQueries, plan_queries, validate_tags
 from portrait.config import Config
-from portrait.engine import Engine, EngineSettings, open_engine
+from portrait.engine import Engine, open_engine, settings_from_config
 from portrait.errors import BuildError, WorkspaceError
 from portrait.index.profile_index import build_tag_index, index_file
 from portrait.model.manifests import BuiltTag, ProfileManifest, RollupManifest
@@ -214,7 +214,7 @@ def build(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = open_engine(EngineSettings.from_config(config, layout.spill_dir))
+        engine = open_engine(settings_from_config(config, layout.spill_dir))
         try:
             with store.stage() as staging:
                 bounds = TimeBounds.from_config(config)

@@ -1,4 +1,4 @@
-"""The embedded DuckDB engine."""
+"""A DuckDB session: the :class:`~portrait.engine.Engine` methods over one in-memory connection."""
 
 from __future__ import annotations
 
@@ -8,59 +8,21 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from portrait.engine.base import EngineSettings
-
-
-def value_type(duckdb_type: str) -> str:
-    """Portrait value type of a DuckDB column type."""
-    t = duckdb_type.upper()
-    if t.endswith("[]"):
-        return "list<string>"
-    if t in (
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    ):
-        return "int"
-    if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
-        return "float"
-    if t == "BOOLEAN":
-        return "bool"
-    if t == "DATE":
-        return "date"
-    if t.startswith("TIMESTAMP"):
-        return "timestamp"
-    return "string"
-
-
-def quote(name: str) -> str:
-    """A safely quoted DuckDB identifier."""
-    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
-
-
-def sql_literal(text: str) -> str:
-    """A string as a DuckDB string literal (escaped by SQLGlot)."""
-    return exp.Literal.string(text).sql(dialect="duckdb")
-
-
-def path_literal(path: Path) -> str:
-    """A file path as a DuckDB string literal."""
-    return exp.Literal.string(str(path)).sql(dialect="duckdb")
+from portrait.engine.duckdb.sqltext import path_literal, quote, value_type
+from portrait.engine.settings import DuckDBSettings
 
 
 class DuckDBEngine:
-    """One in-memory DuckDB connection; data is read from and written to Parquet files."""
+    """One in-memory DuckDB connection; data is read from and written to Parquet files.
 
+    Queries run in UTC (stored times are naive UTC); ``settings.timezone`` is only the zone
+    that input timestamps without an offset are read in while loading files."""
+
+    name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, settings: EngineSettings | None = None):
-        settings = settings or EngineSettings()
+    def __init__(self, settings: DuckDBSettings | None = None):
+        self.settings = settings = settings or DuckDBSettings()
         self.con = duckdb.connect(":memory:")
         if settings.threads:
             self.con.execute(f"SET threads = {int(settings.threads)}")
