@@ -6,8 +6,9 @@ from portrait.engine.protocol import Engine, FileLoading, Staging
 from portrait.engine.registry import (
     check_engine_type,
     engine_types,
+    file_loading,
+    missing_capability,
     open_engine,
-    require,
     settings_from_config,
 )
 from portrait.engine.settings import DuckDBSettings, EngineSettings
@@ -20,7 +21,8 @@ __all__ = [
     "Staging",
     "check_engine_type",
     "engine_types",
+    "file_loading",
+    "missing_capability",
     "open_engine",
-    "require",
     "settings_from_config",
 ]

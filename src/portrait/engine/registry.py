@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from portrait.config import Config
-from portrait.engine.protocol import Engine
+from portrait.engine.protocol import Engine, FileLoading
 from portrait.engine.settings import EngineSettings
 from portrait.errors import ConfigError, suggest
 
@@ -24,7 +24,6 @@ ENGINES: dict[str, str] = {
 }
 
 _SETTINGS: TypeAdapter[EngineSettings] = TypeAdapter(EngineSettings)
-C = TypeVar("C")
 
 
 def engine_types() -> list[str]:
@@ -76,12 +75,17 @@ def open_engine(settings: EngineSettings) -> Engine:
     return engine
 
 
-def require(engine: Engine, capability: type[C], needed_for: str) -> C:
-    """``engine`` as having ``capability`` (a capability protocol such as
-    :class:`~portrait.engine.FileLoading`), or a :class:`ConfigError` saying what needs it
-    and which engines have it."""
-    if isinstance(engine, capability):
+def file_loading(engine: Engine, needed_for: str) -> FileLoading:
+    """``engine`` as a :class:`~portrait.engine.FileLoading` engine, or a :class:`ConfigError`
+    saying that ``needed_for`` needs it and which engines have it."""
+    if isinstance(engine, FileLoading):
         return engine
+    raise missing_capability(engine, FileLoading, needed_for)
+
+
+def missing_capability(engine: Engine, capability: type[Any], needed_for: str) -> ConfigError:
+    """The error for ``engine`` lacking ``capability`` (a capability protocol), naming the
+    registered engines that have it."""
     able = []
     for name in ENGINES:
         try:
@@ -89,7 +93,7 @@ def require(engine: Engine, capability: type[C], needed_for: str) -> C:
                 able.append(name)
         except ImportError:  # an engine whose extra is not installed
             continue
-    raise ConfigError(
+    return ConfigError(
         f"{needed_for} needs an engine with the {capability.__name__} capability; "
         f"the engine '{engine.name}' does not have it",
         where="engine.type",

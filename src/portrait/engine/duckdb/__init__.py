@@ -1,5 +1,13 @@
-"""The embedded DuckDB engine, the default: :class:`DuckDBEngine` (``session``) and the SQL it
-generates (``sqltext``)."""
+"""The embedded DuckDB engine, the default.
+
+- ``session``: :class:`DuckDBEngine`, the :class:`~portrait.engine.Engine` methods over one
+  in-memory connection, and the :class:`~portrait.engine.FileLoading` capability;
+- ``staging``: one load of input files (what ingest calls), over ``reading`` (files → rows with
+  file and line bookkeeping; ``jsonlines`` for JSON lines), ``checks`` (type inference, the
+  per-row validation query; ``conversions`` per value type) and ``writing`` (table files,
+  rejects, unknown users);
+- ``sqltext``: quoted identifiers, literals, DuckDB types → value types.
+"""
 
 from portrait.engine.duckdb.session import DuckDBEngine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -9,11 +10,15 @@ import pyarrow as pa
 from sqlglot import exp
 
 from portrait.engine.duckdb.sqltext import path_literal, quote, value_type
+from portrait.engine.duckdb.staging import DuckDBStaging
+from portrait.engine.loading import FileFormat
+from portrait.engine.protocol import FileLoading
 from portrait.engine.settings import DuckDBSettings
 
 
-class DuckDBEngine:
+class DuckDBEngine(FileLoading):
     """One in-memory DuckDB connection; data is read from and written to Parquet files.
+    Capabilities: :class:`~portrait.engine.FileLoading` (:mod:`.staging`).
 
     Queries run in UTC (stored times are naive UTC); ``settings.timezone`` is only the zone
     that input timestamps without an offset are read in while loading files."""
@@ -72,6 +77,9 @@ class DuckDBEngine:
             f"SELECT count(*) FROM read_parquet({path_literal(path)})"
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def staging(self, fmt: FileFormat, keep: Collection[str]) -> DuckDBStaging:
+        return DuckDBStaging(self.con, fmt, keep, self.settings.timezone)
 
     def close(self) -> None:
         self.con.close()
