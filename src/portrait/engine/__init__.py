@@ -5,6 +5,7 @@ type. Optional abilities are capability protocols, such as :class:`FileLoading` 
 from portrait.engine.protocol import Engine, FileLoading, Staging
 from portrait.engine.registry import (
     check_engine_type,
+    default_settings,
     engine_types,
     file_loading,
     missing_capability,
@@ -20,6 +21,7 @@ __all__ = [
     "FileLoading",
     "Staging",
     "check_engine_type",
+    "default_settings",
     "engine_types",
     "file_loading",
     "missing_capability",

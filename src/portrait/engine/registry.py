@@ -62,6 +62,11 @@ def settings_from_config(config: Config, spill_directory: Path | None = None) ->
         raise ConfigError(f"bad settings for the {name} engine: {exc}", where=where) from None
 
 
+def default_settings() -> EngineSettings:
+    """The default engine's default settings (for a reader that is given no session)."""
+    return _SETTINGS.validate_python({"type": engine_types()[0]})
+
+
 def engine_class(name: str) -> type[Any]:
     """The class implementing engine type ``name`` (its module imported now)."""
     module = importlib.import_module(ENGINES[check_engine_type(name)])
