@@ -25,8 +25,7 @@ def _infer_text_type(con: duckdb.DuckDBPyConnection, column: str) -> str:
         f"SELECT count({text}), count_if(regexp_full_match({text}, {_WHOLE})), "
         f"count_if(regexp_full_match({text}, {_WHOLE}) AND TRY_CAST({text} AS BIGINT) IS NOT NULL), "
         f"count(TRY_CAST({text} AS DOUBLE)), count(TRY_CAST({text} AS BOOLEAN)) FROM src"
-    ).fetchone()
-    assert row is not None
+    ).fetchall()[0]
     n, whole, fits, floats, bools = row
     if n == 0:
         return "string"

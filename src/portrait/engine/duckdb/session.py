@@ -62,8 +62,7 @@ class DuckDBEngine(FileLoading):
 
     def materialize(self, name: str, query: exp.Expr | str) -> int:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {self.sql(query)}")
-        row = self.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
-        return int(row[0]) if row else 0
+        return self._count(f"SELECT count(*) FROM {quote(name)}")
 
     def to_arrow(self, query: exp.Expr | str) -> pa.Table:
         return self.con.sql(self.sql(query)).to_arrow_table()
@@ -73,10 +72,12 @@ class DuckDBEngine(FileLoading):
             f"COPY ({self.sql(query)}) TO {path_literal(path)} "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
         )
-        row = self.con.execute(
-            f"SELECT count(*) FROM read_parquet({path_literal(path)})"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return self._count(f"SELECT count(*) FROM read_parquet({path_literal(path)})")
+
+    def _count(self, query: str) -> int:
+        # fetchall, not fetchone: DuckDB 2 refuses the next con.sql() while a result is unread.
+        ((count,),) = self.con.execute(query).fetchall()
+        return int(count)
 
     def staging(self, fmt: FileFormat, keep: Collection[str]) -> DuckDBStaging:
         return DuckDBStaging(self.con, fmt, keep, self.settings.timezone)

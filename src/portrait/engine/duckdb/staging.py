@@ -66,8 +66,7 @@ class DuckDBStaging:
         self._types = dict(types)
         query = checks.validation_query(spec, types, self._raw, bounds, self.utc, trim=trim)
         self.con.execute("CREATE TEMP TABLE checked AS " + query)
-        counts = self.con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
-        assert counts is not None
+        counts = self.con.execute("SELECT count(*), count(_error) FROM checked").fetchall()[0]
         rows = self.con.execute(
             "SELECT _fname, _line, _column, _error FROM checked WHERE _error IS NOT NULL "
             f"ORDER BY _row LIMIT {int(examples)}"

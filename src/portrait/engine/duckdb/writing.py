@@ -37,8 +37,7 @@ def append_rows(
         f"TO {path_literal(target)} (FORMAT parquet, COMPRESSION zstd)"
     )
     latest = f"CAST(max({quote(time_column)}) AS VARCHAR)" if time_column else "NULL"
-    row = con.execute(f"SELECT count(*), {latest} FROM ({GOOD})").fetchone()
-    assert row is not None
+    row = con.execute(f"SELECT count(*), {latest} FROM ({GOOD})").fetchall()[0]
     return WrittenTable(rows=int(row[0]), max_time=row[1])
 
 
@@ -63,8 +62,8 @@ def merge_rows(
         con.execute(
             f"CREATE TEMP VIEW old AS SELECT * FROM read_parquet({path_literal(stored.path)})"
         )
-        row = con.execute(f"SELECT count(*) FROM new JOIN old USING ({qkey})").fetchone()
-        replaced = int(row[0]) if row else 0
+        row = con.execute(f"SELECT count(*) FROM new JOIN old USING ({qkey})").fetchall()[0]
+        replaced = int(row[0])
         parts = []
         for c in columns:
             q = quote(c)
@@ -102,8 +101,9 @@ def merge_rows(
         lo, hi = time_range_literals(bounds)
         ts = quote(time_column)
         max_time = f"CAST(max({ts}) FILTER (WHERE {ts} >= {lo} AND {ts} < {hi}) AS VARCHAR)"
-    row = con.execute(f"SELECT count(*), {max_uid}, {max_time} FROM read_parquet({out})").fetchone()
-    assert row is not None
+    row = con.execute(
+        f"SELECT count(*), {max_uid}, {max_time} FROM read_parquet({out})"
+    ).fetchall()[0]
     return WrittenTable(
         rows=int(row[0]),
         max_uid=int(row[1]) if row[1] is not None else -1,
@@ -123,9 +123,8 @@ def unknown_users(
             f"SELECT e.user_id FROM ({good}) e "
             f"ANTI JOIN (SELECT user_id FROM {known}) u USING (user_id)"
         )
-    row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({good})").fetchone()
+    row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({good})").fetchall()[0]
     found = con.execute(
         f"SELECT DISTINCT user_id FROM ({good}) ORDER BY 1 LIMIT {int(examples)}"
     ).fetchall()
-    assert row is not None
     return UnknownUsers(rows=int(row[0]), users=int(row[1]), examples=[r[0] for r in found])
