@@ -132,5 +132,6 @@ class FileLoading(Protocol):
     """Capability: read CSV, Parquet and JSON-lines files and check them row by row (ingest)."""
 
     def staging(self, fmt: FileFormat, keep: Collection[str]) -> Staging:
-        """A new load of files of format ``fmt``. ``keep``: field names a JSON reader must not
-        flatten (the table's known columns)."""
+        """A new load of files of format ``fmt`` (one per session: ingest opens an engine for
+        each load). ``keep``: field names a JSON reader must not flatten (the table's known
+        columns)."""
