@@ -5,6 +5,8 @@
 - ``events:<event>``: each user's events of that name are a basket of the distinct values of
   an event property, e.g. ``events:view`` with ``--item item_category``: the categories a
   user viewed ("who viewed lipstick also viewed lip balm").
+
+Both are engine queries over the warehouse's Parquet files.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+from sqlglot import exp
 
+from portrait.engine import Engine, default_settings, open_engine
 from portrait.errors import InputError, suggest
 from portrait.store.warehouse import WarehouseSnapshot
 
@@ -33,38 +35,43 @@ def parse_basket(basket: str) -> tuple[str, str | None]:
     )
 
 
-def order_baskets(paths: Sequence[Path], item: str) -> list[list[str]]:
-    baskets: list[list[str]] = []
-    for path in paths:
-        column = pq.read_table(path, columns=[item]).column(0).to_pylist()
-        baskets.extend(
-            [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
-            for value in column
-            if value is not None
-        )
-    return baskets
+def order_baskets(engine: Engine, paths: Sequence[Path], item: str) -> list[list[str]]:
+    engine.register_parquet("basket_orders", list(paths))
+    query = exp.select(exp.column(item, quoted=True)).from_("basket_orders")
+    column = engine.to_arrow(query).column(0).to_pylist()
+    return [
+        [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+        for value in column
+        if value is not None
+    ]
 
 
-def event_baskets(paths: Sequence[Path], event: str, item: str) -> list[list[str]]:
+def event_baskets(engine: Engine, paths: Sequence[Path], event: str, item: str) -> list[list[str]]:
     """Per user with events named ``event``: the distinct values of ``item``."""
-    data = ds.dataset([str(p) for p in paths], format="parquet")
-    table = data.to_table(
-        columns=["user_id", item],
-        filter=(ds.field("event") == event) & ds.field(item).is_valid(),
+    engine.register_parquet("basket_events", list(paths))
+    user, value = exp.column("user_id", quoted=True), exp.column(item, quoted=True)
+    query = (
+        exp.select(user, exp.ArrayAgg(this=exp.Distinct(expressions=[value])).as_("items"))
+        .from_("basket_events")
+        .where(exp.column("event", quoted=True).eq(exp.Literal.string(event)))
+        .where(exp.not_(value.copy().is_(exp.null())))
+        .group_by(user.copy())
+        .order_by(user.copy())
     )
-    if table.num_rows == 0:
-        return []
-    grouped = table.group_by("user_id").aggregate([(item, "distinct")])
-    return [[str(v) for v in values] for values in grouped.column(f"{item}_distinct").to_pylist()]
+    return [[str(v) for v in values] for values in engine.to_arrow(query).column(1).to_pylist()]
 
 
 def read_baskets(
-    warehouse: WarehouseSnapshot, basket: str, item: str | None, events: Sequence[str]
+    warehouse: WarehouseSnapshot,
+    basket: str,
+    item: str | None,
+    events: Sequence[str],
+    engine: Engine | None = None,
 ) -> list[list[str]]:
     """The baskets ``basket`` names (``orders`` or ``events:<event>``) over ``item`` (default
-    ``items`` for orders; events need the property named), read from ``warehouse``. Each
-    problem names the option to change; ``events`` (the built event names) feed the hint
-    for an event without baskets."""
+    ``items`` for orders; events need the property named), read from ``warehouse`` by
+    ``engine`` (default: a session of the default engine). Each problem names the option to
+    change; ``events`` (the built event names) feed the hint for an event without baskets."""
     source, event = parse_basket(basket)
     table = warehouse.tables.get(source)
     if table is None or warehouse.path is None:
@@ -84,9 +91,21 @@ def read_baskets(
             hint=suggest(item, table.columns) or "columns: " + ", ".join(table.columns),
         )
     paths = warehouse.files(source)
+    if engine is None:
+        session = open_engine(default_settings())
+        try:
+            return _read(session, paths, event, item, events)
+        finally:
+            session.close()
+    return _read(engine, paths, event, item, events)
+
+
+def _read(
+    engine: Engine, paths: list[Path], event: str | None, item: str, events: Sequence[str]
+) -> list[list[str]]:
     if event is None:
-        return order_baskets(paths, item)
-    baskets = event_baskets(paths, event, item)
+        return order_baskets(engine, paths, item)
+    baskets = event_baskets(engine, paths, event, item)
     if not baskets:
         raise InputError(
             f"no '{event}' events with a {item}",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from portrait.compile.tags import rfm_scores_query
-from portrait.engine.base import Engine
+from portrait.engine import Engine
 from portrait.errors import InputError, NotFoundError
 from portrait.model.tags import RFM_SEGMENTS, AnyTag, RfmTag
 

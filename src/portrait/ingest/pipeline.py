@@ -22,21 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from sqlglot import exp
 
 from portrait.config import Config
-from portrait.engine.base import EngineSettings
-from portrait.engine.duckdb import DuckDBEngine, path_literal, quote
+from portrait.engine import Engine, Staging, file_loading, open_engine, settings_from_config
+from portrait.engine.loading import StoredTable
 from portrait.errors import IngestError, InputError
-from portrait.ingest.readers import (
-    FileReader,
-    apply_mapping,
-    as_written,
-    data_columns,
-    detect_format,
-    file_digest,
-)
-from portrait.ingest.validation import check_required, column_types, validation_query
+from portrait.ingest.readers import apply_mapping, detect_format, file_digest, stage_files
+from portrait.ingest.validation import check_required, column_types
 from portrait.model.schema import TABLE_SPECS, TableSpec
 from portrait.progress import NullProgress, Progress
 from portrait.store.layout import Layout
@@ -128,43 +121,36 @@ def ingest(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = DuckDBEngine(EngineSettings.from_config(config, layout.spill_dir))
-        con = engine.con
+        engine = open_engine(settings_from_config(config, layout.spill_dir))
         try:
-            con.execute("SET TimeZone = ?", [config["data.timezone"]])
+            loading = file_loading(engine, "ingest")
             progress.start(
                 f"read {path.name}" + (f" (+{len(files) - 1})" if len(files) > 1 else "")
             )
-            reader = FileReader(con, files, file_format, keep={*spec.known(), *mapping.values()})
-            raw = reader.load()
-            raw = apply_mapping(con, raw, mapping, path)
+            load = loading.staging(file_format, keep={*spec.known(), *mapping.values()})
+            raw = stage_files(load, files, file_format)
+            raw = apply_mapping(load, raw, mapping, path)
             check_required(spec, raw, path, mapping)
             progress.finish()
-            types = column_types(con, spec, raw, previous, infer=file_format == "csv")
+            types = column_types(load, spec, raw, previous, infer=file_format == "csv")
 
             progress.start("validate rows")
-            utc = config["data.timezone"] == "UTC"
             bounds = TimeBounds.from_config(config)
-            con.execute(
-                "CREATE TEMP TABLE checked AS "
-                + validation_query(spec, types, raw, bounds, utc, trim=file_format == "csv")
+            checked = load.check_rows(
+                spec, types, bounds, trim=file_format == "csv", examples=MAX_EXAMPLES
             )
             progress.finish()
-            counts = con.execute("SELECT count(*), count(_error) FROM checked").fetchone()
-            assert counts is not None
-            report.rows_read, report.rows_rejected = int(counts[0]), int(counts[1])
+            report.rows_read, report.rows_rejected = checked.rows, checked.rejected
             report.rows_loaded = report.rows_read - report.rows_rejected
-            examples = con.execute(
-                f"SELECT _fname, _line, _column, _error FROM checked WHERE _error IS NOT NULL "
-                f"ORDER BY _row LIMIT {MAX_EXAMPLES}"
-            ).fetchall()
             row_word = "line" if file_format == "jsonl" else "row"
             report.problems = [
-                f"{r[0]} {row_word} {r[1]}" + (f", column '{r[2]}'" if r[2] else "") + f": {r[3]}"
-                for r in examples
+                f"{p.file} {row_word} {p.line}"
+                + (f", column '{p.column}'" if p.column else "")
+                + f": {p.error}"
+                for p in checked.problems
             ]
             if report.rows_rejected and on_error == "fail":
-                more = report.rows_rejected - len(examples)
+                more = report.rows_rejected - len(checked.problems)
                 raise IngestError(
                     f"{report.rows_rejected} of {report.rows_read} rows are invalid; nothing was "
                     "loaded:\n  "
@@ -187,9 +173,9 @@ def ingest(
             with store.stage() as staging:
                 progress.start(f"write {table}")
                 if report.rows_rejected:
-                    report.rejects_file = str(_write_rejects(con, layout, table, path))
+                    report.rejects_file = str(_write_rejects(load, layout, table, path))
                 new_state = _write_table(
-                    con, spec, types, staging, current, previous, report, bounds
+                    engine, load, spec, types, staging, current, previous, report, bounds
                 )
                 new_state.batches.append(
                     {
@@ -205,10 +191,9 @@ def ingest(
                         for rel in state.files:
                             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                             link_or_copy(current / rel, staging / rel)
-                if table in ("events", "orders") and "users" in tables and current is not None:
-                    _report_unknown_users(con, tables["users"], staging, report)
-                elif table in ("events", "orders"):
-                    _report_unknown_users(con, None, staging, report)
+                if table in ("events", "orders"):
+                    users = tables.get("users") if current is not None else None
+                    _report_unknown_users(load, users, staging, report)
                 write_manifest(
                     staging,
                     {
@@ -227,26 +212,19 @@ def ingest(
     return report
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, layout: Layout, table: str, path: Path) -> Path:
+def _write_rejects(load: Staging, layout: Layout, table: str, path: Path) -> Path:
     layout.rejects_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     out = layout.rejects_dir / f"{table}-{path.stem}-{stamp}.csv"
     tmp = out.with_suffix(".tmp")
-    values = ", ".join(
-        f"{as_written(c, t, 's')} AS {quote(c)}" for c, t in data_columns(con).items()
-    )
-    con.execute(
-        "COPY (SELECT s._fname AS _file, s._line AS _row, c._column, c._error, "
-        f"{values} FROM src s "
-        "JOIN checked c ON c._row = s.rowid + 1 WHERE c._error IS NOT NULL ORDER BY c._row) "
-        f"TO {path_literal(tmp)} (FORMAT csv, HEADER true)"
-    )
+    load.write_rejects(tmp)
     tmp.replace(out)
     return out
 
 
 def _write_table(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    load: Staging,
     spec: TableSpec,
     types: Mapping[str, str],
     staging: Path,
@@ -259,14 +237,11 @@ def _write_table(
 
     ``max_time`` counts only times inside ``bounds``: rows stored before ingest checked the
     range stay stored (the build leaves them out) but must not move the as-of date."""
-    lo, hi = bounds.sql()
-    in_range = f"FILTER (WHERE ts >= {lo} AND ts < {hi})"
     columns = dict(previous.columns) if previous else {}
     columns.update(types)
     version = (previous.version if previous else 0) + 1
     batches = list(previous.batches) if previous else []
     (staging / spec.name).mkdir(parents=True, exist_ok=True)
-    good = "SELECT * EXCLUDE (_column, _error, _fname, _line) FROM checked WHERE _error IS NULL"
 
     if spec.key is None:  # events: append one batch file, keep the earlier ones
         files = list(previous.files) if previous else []
@@ -274,22 +249,12 @@ def _write_table(
             assert current is not None
             link_or_copy(current / f, staging / f)
         name = f"{spec.name}/batch-{version:06d}.parquet"
-        con.execute(
-            f"COPY (SELECT * EXCLUDE (_row) FROM ({good})) "
-            f"TO {path_literal(staging / name)} (FORMAT parquet, COMPRESSION zstd)"
-        )
-        row = con.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR) FROM ({good})").fetchone()
-        assert row is not None
+        written = load.append_rows(staging / name, time_column=spec.time_column)
         earlier = previous.max_time if previous else None
         if previous is not None and current is not None and not bounds.holds_text(earlier):
-            stored = "[" + ", ".join(path_literal(current / f) for f in previous.files) + "]"
-            found = con.execute(
-                f"SELECT CAST(max(ts) {in_range} AS VARCHAR) "
-                f"FROM read_parquet({stored}, union_by_name = true)"
-            ).fetchone()
-            earlier = found[0] if found else None
-        times = [t for t in (row[1], earlier) if t]
-        rows = (previous.rows if previous else 0) + int(row[0])
+            earlier = _latest_time(engine, previous.paths(current), bounds)
+        times = [t for t in (written.max_time, earlier) if t]
+        rows = (previous.rows if previous else 0) + written.rows
         return TableState(
             spec.name,
             [*files, name],
@@ -301,80 +266,49 @@ def _write_table(
             max(times) if times else None,
         )
 
-    key = quote(spec.key)
-    con.execute(f"CREATE TEMP TABLE new AS {good}")
-    out_cols = [c for c in columns if c != "uid"]
+    stored, next_uid = None, 0
     if previous is not None and current is not None:
-        old = path_literal(current / previous.files[0])
-        con.execute(f"CREATE TEMP VIEW old AS SELECT * FROM read_parquet({old})")
-        row = con.execute(f"SELECT count(*) FROM new JOIN old USING ({key})").fetchone()
-        report.updated_rows = int(row[0]) if row else 0
-        parts = []
-        for c in out_cols:
-            q = quote(c)
-            if c == spec.key:
-                parts.append(f"COALESCE(n.{q}, o.{q}) AS {q}")
-            elif c in types and c in previous.columns:  # a row in the file replaces the old row
-                parts.append(f"CASE WHEN n._present THEN n.{q} ELSE o.{q} END AS {q}")
-            elif c in types:
-                parts.append(f"n.{q} AS {q}")
-            else:  # a column the file does not have keeps its earlier values
-                parts.append(f"o.{q} AS {q}")
-        uid = ""
-        if spec.name == "users":
-            uid = (
-                f"COALESCE(o.uid, {previous.max_uid} + row_number() OVER "
-                "(PARTITION BY o.uid IS NULL ORDER BY n._row)) AS uid, "
-            )
-        select = (
-            f"SELECT {uid}{', '.join(parts)} FROM (SELECT *, TRUE AS _present FROM new) n "
-            f"FULL OUTER JOIN old o USING ({key})"
-        )
-    else:
-        uid = "row_number() OVER (ORDER BY _row) - 1 AS uid, " if spec.name == "users" else ""
-        select = f"SELECT {uid}* EXCLUDE (_row) FROM new"
-    order = " ORDER BY uid" if spec.name == "users" else ""
+        stored = StoredTable(current / previous.files[0], previous.columns)
+        next_uid = previous.max_uid + 1
+    # Dense ids (users): a known user keeps its uid; new users get the next ones, in file order.
+    first_new_id = next_uid if spec.name == "users" else None
     name = f"{spec.name}/{spec.name}.parquet"
-    target = path_literal(staging / name)
-    con.execute(
-        f"COPY (SELECT * FROM ({select}){order}) TO {target} (FORMAT parquet, COMPRESSION zstd)"
+    written = load.merge_rows(
+        staging / name,
+        key=spec.key,
+        columns=[c for c in columns if c != "uid"],
+        stored=stored,
+        first_new_id=first_new_id,
+        time_column=spec.time_column,
+        bounds=bounds,
     )
-    max_uid = "max(uid)" if spec.name == "users" else "-1"
-    max_ts = f"CAST(max(ts) {in_range} AS VARCHAR)" if spec.time_column else "NULL"
-    row = con.execute(
-        f"SELECT count(*), {max_uid}, {max_ts} FROM read_parquet({target})"
-    ).fetchone()
-    assert row is not None
+    report.updated_rows = written.replaced
     if spec.name == "users":
-        report.new_users = int(row[0]) - (previous.rows if previous else 0)
+        report.new_users = written.rows - (previous.rows if previous else 0)
     return TableState(
         spec.name,
         [name],
-        int(row[0]),
+        written.rows,
         columns,
         version,
         batches,
-        int(row[1]) if row[1] is not None else -1,
-        row[2],
+        written.max_uid,
+        written.max_time,
     )
 
 
+def _latest_time(engine: Engine, paths: list[Path], bounds: TimeBounds) -> str | None:
+    """The latest ``ts`` inside ``bounds`` in stored batches, as text (None without)."""
+    engine.register_parquet("_stored_batches", paths)
+    latest = exp.cast(exp.Max(this=exp.column("ts", quoted=True)), exp.DataType.Type.VARCHAR)
+    query = exp.select(latest.as_("latest")).from_("_stored_batches").where(bounds.condition("ts"))
+    value = engine.to_arrow(query).column("latest")[0].as_py()
+    return str(value) if value is not None else None
+
+
 def _report_unknown_users(
-    con: duckdb.DuckDBPyConnection, users: TableState | None, staging: Path, report: IngestReport
+    load: Staging, users: TableState | None, staging: Path, report: IngestReport
 ) -> None:
-    good = "SELECT user_id FROM checked WHERE _error IS NULL"
-    if users is None:
-        row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({good})").fetchone()
-        examples = con.execute(
-            f"SELECT DISTINCT user_id FROM ({good}) ORDER BY 1 LIMIT {MAX_EXAMPLES}"
-        ).fetchall()
-    else:
-        known = f"read_parquet({path_literal(staging / users.files[0])})"
-        anti = f"SELECT e.user_id FROM ({good}) e ANTI JOIN (SELECT user_id FROM {known}) u USING (user_id)"
-        row = con.execute(f"SELECT count(*), count(DISTINCT user_id) FROM ({anti})").fetchone()
-        examples = con.execute(
-            f"SELECT DISTINCT user_id FROM ({anti}) ORDER BY 1 LIMIT {MAX_EXAMPLES}"
-        ).fetchall()
-    assert row is not None
-    report.unknown_user_rows, report.unknown_users = int(row[0]), int(row[1])
-    report.unknown_user_examples = [r[0] for r in examples]
+    found = load.unknown_users(staging / users.files[0] if users else None, MAX_EXAMPLES)
+    report.unknown_user_rows, report.unknown_users = found.rows, found.users
+    report.unknown_user_examples = found.examples

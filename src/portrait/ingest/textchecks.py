@@ -1,11 +1,11 @@
 """Checks of text input files (CSV, JSON lines) that say exactly where a file went wrong.
 
-DuckDB's reader errors are terse and sometimes point at the wrong line (``CSV Error on Line: 2``
-for a bad byte, ``Line: 1`` for an over-long field on line 4). When a read fails, these scans
-find the cause themselves: the first byte that is not UTF-8, the first line over the size
-limit, the first line that is not JSON. They run only after a failure, so a good file is not
-read twice. The CSV header is checked up front (it is one line): DuckDB silently renames an
-empty header to ``column4`` and a repeated one to ``a_1``.
+An engine's reader errors are terse and sometimes point at the wrong line (DuckDB's ``CSV Error
+on Line: 2`` for a bad byte, ``Line: 1`` for an over-long field on line 4). When a read fails,
+these scans find the cause themselves: the first byte that is not UTF-8, the first line over
+the size limit, the first line that is not JSON. They run only after a failure, so a good file
+is not read twice. The CSV header is checked up front (it is one line): DuckDB silently renames
+an empty header to ``column4`` and a repeated one to ``a_1``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+from portrait.engine.loading import MAX_LINE_BYTES, ReadProblem
 from portrait.errors import IngestError
 
-#: Longest CSV line DuckDB is asked to read (its default, stated so messages can name it).
-MAX_LINE_BYTES = 2_000_000
 _BLOCK = 1 << 20
 
 
@@ -126,9 +125,11 @@ def _bad_json_line(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def read_error(path: Path, fmt: str, delimiter: str, engine_message: str) -> IngestError:
+def read_error(
+    path: Path, fmt: str, delimiter: str, engine_message: str, problem: ReadProblem | None
+) -> IngestError:
     """The error for a file the engine could not read: the cause found by the scans above, or
-    the engine's own first line."""
+    the engine's own first line. ``problem``: what the engine recognised in its message."""
     if fmt in ("csv", "jsonl"):
         bad = first_invalid_utf8(path)
         if bad is not None:
@@ -140,7 +141,7 @@ def read_error(path: Path, fmt: str, delimiter: str, engine_message: str) -> Ing
                 where=str(path),
                 hint="convert the file to UTF-8, e.g. iconv -f GBK -t UTF-8 in.csv > out.csv",
             )
-    if fmt == "csv" and "maximum line size" in engine_message.lower():
+    if fmt == "csv" and problem == "line_too_long":
         long = _long_csv_line(path, delimiter, MAX_LINE_BYTES)
         if long is not None:
             line, column, field_bytes, total = long
@@ -151,7 +152,7 @@ def read_error(path: Path, fmt: str, delimiter: str, engine_message: str) -> Ing
                 where=str(path),
                 hint="shorten or drop that value (long text does not belong in a profile)",
             )
-    if fmt == "jsonl" and "malformed json" in engine_message.lower():
+    if fmt == "jsonl" and problem == "not_json":
         bad_line = _bad_json_line(path)
         if bad_line is not None:
             return IngestError(

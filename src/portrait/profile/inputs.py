@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from portrait.config import Config
-from portrait.engine import Engine, EngineSettings, open_engine
+from portrait.engine import Engine, open_engine, settings_from_config
 from portrait.model.schema import TABLE_SPECS
 from portrait.store.timebounds import TimeBounds
 from portrait.store.warehouse import WarehouseSnapshot
@@ -84,7 +84,7 @@ def register_in_range(
 def last_time_in_range(config: Config, paths: list[Path], bounds: TimeBounds) -> dt.datetime | None:
     """The latest ``ts`` inside ``bounds`` in the Parquet ``paths`` (a table whose recorded
     ``max_time`` is outside: it was stored before ingest checked the range)."""
-    engine = open_engine(EngineSettings.from_config(config))
+    engine = open_engine(settings_from_config(config))
     try:
         engine.register_parquet("timed", paths)
         query = (

@@ -25,7 +25,7 @@ from typing import Any
 from portrait.compile import validate_tags
 from portrait.compile.parts import BuildContext
 from portrait.config import Config
-from portrait.engine import Engine, EngineSettings, open_engine
+from portrait.engine import Engine, open_engine, settings_from_config
 from portrait.errors import WorkspaceError
 from portrait.model.manifests import ProfileManifest, RollupManifest
 from portrait.model.tags import TagSet
@@ -178,7 +178,7 @@ def build(
             report.seconds = time.perf_counter() - started
             return report
 
-        engine = open_engine(EngineSettings.from_config(config, layout.spill_dir))
+        engine = open_engine(settings_from_config(config, layout.spill_dir))
         try:
             with store.stage() as staging:
                 bounds = TimeBounds.from_config(config)

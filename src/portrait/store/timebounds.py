@@ -27,10 +27,6 @@ class TimeBounds:
     def describe(self) -> str:
         return f"[{self.lo.date().isoformat()}, {self.hi.date().isoformat()})"
 
-    def sql(self) -> tuple[str, str]:
-        """DuckDB literals of the bounds."""
-        return (f"TIMESTAMP '{self.lo.isoformat(' ')}'", f"TIMESTAMP '{self.hi.isoformat(' ')}'")
-
     def holds_text(self, text: str | None) -> bool:
         """Whether a stored ``max_time`` text is a timestamp inside the range."""
         if not text:

@@ -206,9 +206,14 @@ class InsightService:
 
         ws = self._ws
         rollup = ws.selector().profile.rollup
-        baskets = read_baskets(
-            ws.built_warehouse(), basket, item, rollup.events if rollup is not None else []
-        )
+        with ws.engine() as engine:  # the workspace's engine settings (threads, memory)
+            baskets = read_baskets(
+                ws.built_warehouse(),
+                basket,
+                item,
+                rollup.events if rollup is not None else [],
+                engine=engine,
+            )
         itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
         rules = association_rules(itemsets, min_confidence)
         return releases.association_rules(ws.access.disclosure, ws.who(caller), rules)

@@ -192,9 +192,9 @@ class Workspace(Delegates):
     @contextlib.contextmanager
     def engine(self) -> Iterator[Engine]:
         """A session of the configured engine, closed after use."""
-        from portrait.engine import EngineSettings, open_engine
+        from portrait.engine import open_engine, settings_from_config
 
-        engine = open_engine(EngineSettings.from_config(self.config, self.layout.spill_dir))
+        engine = open_engine(settings_from_config(self.config, self.layout.spill_dir))
         try:
             yield engine
         finally:

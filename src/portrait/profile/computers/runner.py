@@ -142,8 +142,6 @@ def _python_column(
     """The values of one Python column and the uids they are for."""
     reads = [d for d in tags if d in tags.tag_dependencies(column.tag.name)]
     stored = [d for d in reads if d not in done]
-    # Also ends the result DuckDB's materialize leaves open, which would make DuckDB 2.0 refuse
-    # the read below ("connection has an unfinished result").
     missing = set(stored) - set(engine.columns(stage_table))
     assert not missing, f"{sorted(missing)} are not in {stage_table}"
     query = (

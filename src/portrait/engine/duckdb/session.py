@@ -1,66 +1,33 @@
-"""The embedded DuckDB engine."""
+"""A DuckDB session: the :class:`~portrait.engine.Engine` methods over one in-memory connection."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from portrait.engine.base import EngineSettings
+from portrait.engine.duckdb.sqltext import path_literal, quote, value_type
+from portrait.engine.duckdb.staging import DuckDBStaging
+from portrait.engine.loading import FileFormat
+from portrait.engine.protocol import FileLoading
+from portrait.engine.settings import DuckDBSettings
 
 
-def value_type(duckdb_type: str) -> str:
-    """Portrait value type of a DuckDB column type."""
-    t = duckdb_type.upper()
-    if t.endswith("[]"):
-        return "list<string>"
-    if t in (
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    ):
-        return "int"
-    if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
-        return "float"
-    if t == "BOOLEAN":
-        return "bool"
-    if t == "DATE":
-        return "date"
-    if t.startswith("TIMESTAMP"):
-        return "timestamp"
-    return "string"
+class DuckDBEngine(FileLoading):
+    """One in-memory DuckDB connection; data is read from and written to Parquet files.
+    Capabilities: :class:`~portrait.engine.FileLoading` (:mod:`.staging`).
 
+    Queries run in UTC (stored times are naive UTC); ``settings.timezone`` is only the zone
+    that input timestamps without an offset are read in while loading files."""
 
-def quote(name: str) -> str:
-    """A safely quoted DuckDB identifier."""
-    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
-
-
-def sql_literal(text: str) -> str:
-    """A string as a DuckDB string literal (escaped by SQLGlot)."""
-    return exp.Literal.string(text).sql(dialect="duckdb")
-
-
-def path_literal(path: Path) -> str:
-    """A file path as a DuckDB string literal."""
-    return exp.Literal.string(str(path)).sql(dialect="duckdb")
-
-
-class DuckDBEngine:
-    """One in-memory DuckDB connection; data is read from and written to Parquet files."""
-
+    name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, settings: EngineSettings | None = None):
-        settings = settings or EngineSettings()
+    def __init__(self, settings: DuckDBSettings | None = None):
+        self.settings = settings = settings or DuckDBSettings()
         self.con = duckdb.connect(":memory:")
         if settings.threads:
             self.con.execute(f"SET threads = {int(settings.threads)}")
@@ -95,8 +62,7 @@ class DuckDBEngine:
 
     def materialize(self, name: str, query: exp.Expr | str) -> int:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {self.sql(query)}")
-        row = self.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
-        return int(row[0]) if row else 0
+        return self._count(f"SELECT count(*) FROM {quote(name)}")
 
     def to_arrow(self, query: exp.Expr | str) -> pa.Table:
         return self.con.sql(self.sql(query)).to_arrow_table()
@@ -106,10 +72,15 @@ class DuckDBEngine:
             f"COPY ({self.sql(query)}) TO {path_literal(path)} "
             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
         )
-        row = self.con.execute(
-            f"SELECT count(*) FROM read_parquet({path_literal(path)})"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return self._count(f"SELECT count(*) FROM read_parquet({path_literal(path)})")
+
+    def _count(self, query: str) -> int:
+        # fetchall, not fetchone: DuckDB 2 refuses the next con.sql() while a result is unread.
+        ((count,),) = self.con.execute(query).fetchall()
+        return int(count)
+
+    def staging(self, fmt: FileFormat, keep: Collection[str]) -> DuckDBStaging:
+        return DuckDBStaging(self.con, fmt, keep, self.settings.timezone)
 
     def close(self) -> None:
         self.con.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from portrait.engine.duckdb import path_literal, quote, sql_literal
+from portrait.engine.duckdb.sqltext import path_literal, quote, sql_literal
 from portrait.errors import IngestError
 
 #: Words for ``json_type`` results in messages.

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portrait.engine.duckdb import quote
-from portrait.ingest.jsonlines import kind_word_sql
+from portrait.engine.duckdb.jsonlines import kind_word_sql
+from portrait.engine.duckdb.sqltext import quote, time_range_literals
+from portrait.engine.loading import TimeRange
 from portrait.model.schema import SQL_TYPES
-from portrait.store.timebounds import TimeBounds
 
 TYPE_WORDS = {
     "string": "text",
@@ -199,7 +199,7 @@ def _offset_minutes(text: str) -> tuple[str, str]:
     return off, minutes
 
 
-def column_checks(c: RawColumn, typed: str, bounds: TimeBounds) -> list[tuple[str, str]]:
+def column_checks(c: RawColumn, typed: str, bounds: TimeRange) -> list[tuple[str, str]]:
     """(condition, reason) pairs, in order, for the values of ``c`` (``typed``: its converted
     value). The first that holds is the row's problem."""
     checks: list[tuple[str, str]] = []
@@ -238,7 +238,7 @@ def column_checks(c: RawColumn, typed: str, bounds: TimeBounds) -> list[tuple[st
             )
         )
     if c.vtype in ("timestamp", "date"):
-        lo, hi = bounds.sql()
+        lo, hi = time_range_literals(bounds)
         checks.append(
             (
                 f"({typed} < {lo} OR {typed} >= {hi})",
