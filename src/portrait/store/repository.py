@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Self
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, Self
 
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.sql import Executable
 
-if TYPE_CHECKING:
-    from portrait.store.metadata import MetadataStore
+
+class Database(Protocol):
+    """What repositories need of the metadata database (:class:`MetadataStore
+    <portrait.store.metadata.MetadataStore>` is one): its engine, a transaction, and counting
+    a change. A protocol, so the store that makes repositories and the repositories do not
+    import each other."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
+
+    def bump(self, conn: Connection) -> None: ...
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -32,13 +43,11 @@ def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Repository:
-    """The queries of one aggregate over a :class:`MetadataStore` (see the module docstring).
+    """The queries of one aggregate over the metadata database (see the module docstring).
     Subclasses keep this constructor: :meth:`transaction` and :meth:`snapshot` make their
     bound copies with it."""
 
-    def __init__(
-        self, store: MetadataStore, conn: Connection | None = None, *, writable: bool = True
-    ):
+    def __init__(self, store: Database, conn: Connection | None = None, *, writable: bool = True):
         self.store = store
         self._conn = conn  # set: bound to the caller's transaction (or snapshot)
         self._writable = writable

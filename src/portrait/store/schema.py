@@ -111,12 +111,20 @@ def upgrade(engine: Engine) -> str | None:
         state = read_state(conn)
     if state.revision == HEAD_REVISION:
         return HEAD_REVISION
+    import alembic.command  # noqa: F401  (imported before the lock: seconds on a busy machine)
+
     with locked(engine) as conn:
         state = read_state(conn)  # another process may have migrated while we waited
         before = _plan(conn, state)
         if before != HEAD_REVISION:
             _run_revisions(conn, state, before)
     return before
+
+
+WRITE_WAIT_MS = 10_000
+"""How long an SQLite connection waits for another writer (its ``busy_timeout``)."""
+MIGRATION_WAIT_MS = 120_000
+"""How long it waits for another process's migration to finish (revisions take longer)."""
 
 
 @contextmanager
@@ -126,6 +134,9 @@ def locked(engine: Engine) -> Iterator[Connection]:
     Schema changes made through it are all or nothing on both backends."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
+            # Another process migrating holds the write lock for as long as its revisions
+            # take: wait for it longer than for an ordinary write.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")
             # pysqlite begins transactions lazily and not for DDL: begin one, and take the write
             # lock now rather than fail to upgrade a read lock half-way
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -133,6 +144,8 @@ def locked(engine: Engine) -> Iterator[Connection]:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
         yield conn
         conn.commit()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={WRITE_WAIT_MS}")  # back in the pool
 
 
 def _run_revisions(conn: Connection, state: SchemaState, before: str | None) -> None:
