@@ -44,7 +44,8 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap
 
 from portrait.errors import PrivacyBudgetError
-from portrait.model.rules import And, Not, Or, Rule, TagCondition
+from portrait.model.expressions import Arithmetic, Expression
+from portrait.model.rules import And, Comparison, Not, Or, Rule, TagCondition
 
 if TYPE_CHECKING:
     from portrait.config import Config
@@ -255,6 +256,15 @@ def mask_rule_literals(rule: Rule, pii: Collection[str]) -> Rule:
     shown to a role that may not see personal data)."""
     from portrait.model.pii import mask_text
 
+    def literal(side: Expression) -> Expression:
+        if isinstance(side, Arithmetic):
+            return side.model_copy(
+                update={"left": literal(side.left), "right": literal(side.right)}
+            )
+        if isinstance(side, str | int | float) and not isinstance(side, bool):
+            return mask_text(str(side)) or ""
+        return side
+
     def visit(node: Rule) -> Rule:
         if isinstance(node, And | Or):
             return node.model_copy(update={"items": [visit(i) for i in node.items]})
@@ -268,6 +278,16 @@ def mask_rule_literals(rule: Rule, pii: Collection[str]) -> Rule:
                 else mask_text(str(value))
             )
             return node.model_copy(update={"value": masked})
+        if isinstance(node, Comparison) and node.tags & set(pii):
+            right = node.right
+            return node.model_copy(
+                update={
+                    "left": literal(node.left),
+                    "right": [literal(r) for r in right]
+                    if isinstance(right, list)
+                    else literal(right),
+                }
+            )
         return node
 
     return visit(rule)

@@ -18,15 +18,18 @@ from functools import reduce
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
+from portrait.audience.comparisons import comparison_truth
 from portrait.errors import UnsupportedLeafError
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.ranges import RangeIndex
 from portrait.index.rollup import RollupIndex, compare
 from portrait.index.values import ValueIndex
+from portrait.model.expressions import AsOf
 from portrait.model.rules import (
     And,
     BehaviourCondition,
     CampaignRef,
+    Comparison,
     IdListRef,
     Not,
     Or,
@@ -92,17 +95,20 @@ def behaviour_bitmap(cond: BehaviourCondition, sources: Sources, n_users: int) -
     return compare(values, cond.op, cond.value)
 
 
-def _number(value: Scalar, value_type: str) -> float:
+def _number(value: Scalar | dt.date, value_type: str) -> float:
     """A rule value in the unit of the range index (days for dates, microseconds for times)."""
     if value_type in ("date", "timestamp"):
-        moment = temporal_value(value, value_type)
+        moment = temporal_value(
+            value.isoformat() if isinstance(value, dt.date) else value, value_type
+        )
         if isinstance(moment, dt.datetime):
             return float(np.datetime64(moment, "us").astype(np.int64))
         return float((moment - dt.date(1970, 1, 1)).days)
+    assert not isinstance(value, dt.date)
     return float(value)
 
 
-def _text(value: Scalar) -> str:
+def _text(value: Scalar | dt.date) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -114,14 +120,50 @@ def _union(sets: list[AbstractBitMap]) -> AbstractBitMap:
     return sets[0] if len(sets) == 1 else FrozenBitMap.union(*sets)
 
 
-def _tag(cond: TagCondition, index: ValueIndex | RangeIndex, value_type: str) -> Truth:
+def _resolved(value: Scalar | AsOf, as_of: dt.date | None) -> Scalar | dt.date:
+    if not isinstance(value, AsOf):
+        return value
+    if as_of is None:
+        raise UnsupportedLeafError(
+            "as_of needs the workspace's as-of date",
+            hint="load events, or set profile.as_of in portrait.toml",
+        )
+    return value.date(as_of)
+
+
+def _emptiness(cond: TagCondition, index: ValueIndex | RangeIndex, value_type: str) -> Truth:
+    """``is [not] null`` and ``is [not] empty``: never unknown. A list tag's NULL and empty
+    list are told apart (both are missing for the other operators)."""
+    empty: AbstractBitMap = FrozenBitMap()
+    if value_type == "list<string>":
+        assert isinstance(index, ValueIndex)
+        if index.empty is None:
+            raise UnsupportedLeafError(
+                f"the index of '{cond.tag}' was built before empty lists were told from "
+                "missing ones",
+                hint="run 'portrait build' to rebuild the profile",
+            )
+        empty = index.empty
+    null = index.missing - empty if empty else index.missing
+    everyone = FrozenBitMap(range(index.n_users))
+    true = {
+        "is null": null,
+        "is not null": everyone - null,
+        "is empty": empty,
+        "is not empty": index.present_users,
+    }[cond.op]
+    return true, BitMap()
+
+
+def _tag(
+    cond: TagCondition, index: ValueIndex | RangeIndex, value_type: str, as_of: dt.date | None
+) -> Truth:
     missing = index.missing
     op = cond.op
-    if op == "is null":
-        return missing, BitMap()
-    if op == "is not null":
-        return index.present_users, BitMap()
-    values = cond.value if isinstance(cond.value, list) else [cond.value]
+    if op in ("is null", "is not null", "is empty", "is not empty"):
+        return _emptiness(cond, index, value_type)
+    written = cond.value if isinstance(cond.value, list) else [cond.value]
+    values = [_resolved(v, as_of) for v in written if v is not None]
     if isinstance(index, ValueIndex):
         sets = [index.get(_text(v)) for v in values if v is not None]
         if op in ("=", "in", "contains any"):
@@ -155,7 +197,9 @@ def _tag(cond: TagCondition, index: ValueIndex | RangeIndex, value_type: str) ->
 
 def _evaluate(rule: Rule, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources) -> Truth:
     if isinstance(rule, TagCondition):
-        return _tag(rule, index.tag(rule.tag), index.types[rule.tag])
+        return _tag(rule, index.tag(rule.tag), index.types[rule.tag], sources.as_of)
+    if isinstance(rule, Comparison):
+        return comparison_truth(rule, index, sources.as_of)
     if isinstance(rule, BehaviourCondition):
         return behaviour_bitmap(rule, sources, index.n_users), BitMap()
     # Dense ids never shrink (users are only added), so members of a segment or list saved

@@ -20,10 +20,21 @@ from sqlglot import exp
 from portrait.compile.conditions import COMPARISONS
 from portrait.compile.rollup import ROLLUP_TABLE, sum_column
 from portrait.errors import InputError
+from portrait.model.expressions import (
+    Arithmetic,
+    AsOf,
+    Duration,
+    Expression,
+    Size,
+    TagRef,
+    expression_type,
+    temporal_kind,
+)
 from portrait.model.rules import (
     And,
     BehaviourCondition,
     CampaignRef,
+    Comparison,
     IdListRef,
     Not,
     Or,
@@ -49,7 +60,18 @@ class RuleSQL:
     profile: str = "profile"
 
 
-def _literal(value: Scalar, value_type: str) -> exp.Expr:
+def _as_of(value: AsOf, ctx: RuleSQL) -> dt.date:
+    if ctx.as_of is None:
+        raise InputError(
+            "as_of needs the workspace's as-of date",
+            hint="load events, or set profile.as_of in portrait.toml",
+        )
+    return value.date(ctx.as_of)
+
+
+def _literal(value: Scalar | AsOf, value_type: str, ctx: RuleSQL) -> exp.Expr:
+    if isinstance(value, AsOf):
+        value = _as_of(value, ctx).isoformat()
     if value_type in ("date", "timestamp"):  # timestamps with an offset are compared in UTC
         moment = temporal_value(value, value_type)
         text = moment.isoformat(sep=" ") if isinstance(moment, dt.datetime) else str(moment)
@@ -57,20 +79,27 @@ def _literal(value: Scalar, value_type: str) -> exp.Expr:
     return exp.convert(value)
 
 
-def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
+def _size(col: exp.Expr) -> exp.Expr:
+    """A list's length, 0 for NULL (``size(tag)``)."""
+    return exp.func("coalesce", exp.ArraySize(this=col), exp.convert(0))
+
+
+def _tag(cond: TagCondition, value_type: str, ctx: RuleSQL) -> exp.Expr:
     col = exp.column(cond.tag, quoted=True)
     values = cond.value if isinstance(cond.value, list) else [cond.value]
-    lits = [_literal(v, value_type) for v in values if v is not None]
-    is_list = value_type == "list<string>"
+    lits = [_literal(v, value_type, ctx) for v in values if v is not None]
     empty = exp.EQ(this=exp.ArraySize(this=col.copy()), expression=exp.convert(0))
-    missing: exp.Expr = exp.Is(this=col.copy(), expression=exp.Null())
-    if is_list:  # an empty list counts as missing, as in the index
-        missing = exp.or_(missing, empty.copy())
+    null: exp.Expr = exp.Is(this=col.copy(), expression=exp.Null())
     op = cond.op
+    # the null and empty tests are never unknown: NULL and [] are told apart
     if op == "is null":
-        return missing
+        return null
     if op == "is not null":
-        return exp.not_(missing)
+        return exp.not_(null)
+    if op == "is empty":
+        return exp.EQ(this=_size(col.copy()), expression=exp.convert(0)).and_(exp.not_(null))
+    if op == "is not empty":
+        return exp.GT(this=_size(col.copy()), expression=exp.convert(0))
     if op in ("contains any", "contains all"):  # ARRAY_CONTAINS transpiles to every dialect
         tests = [exp.ArrayContains(this=col.copy(), expression=lit) for lit in lits]
         test = exp.or_(*tests) if op == "contains any" else exp.and_(*tests)
@@ -82,6 +111,68 @@ def _tag(cond: TagCondition, value_type: str) -> exp.Expr:
     if op == "between":
         return exp.Between(this=col, low=lits[0], high=lits[1])
     return COMPARISONS[op](this=col, expression=lits[0])
+
+
+_ARITHMETIC: dict[str, type[exp.Binary]] = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
+
+
+class _Expressions:
+    """A comparison's sides as SQL, typed as the bitmap path computes them: numbers as
+    DOUBLE, division by zero NULL, dates moved by INTERVALs and compared as timestamps when
+    a side is one."""
+
+    def __init__(self, cond: Comparison, ctx: RuleSQL):
+        self.ctx = ctx
+        self.types = ctx.tag_types
+        self.kind = temporal_kind(cond.sides, self.types)
+
+    def __call__(self, expression: Expression) -> exp.Expr:
+        if isinstance(expression, TagRef):
+            col: exp.Expr = exp.column(expression.tag, quoted=True)
+            value_type = self.types[expression.tag]
+            if value_type in ("int", "float"):
+                return exp.cast(col, "DOUBLE")
+            if value_type == "date" and self.kind == "timestamp":
+                return exp.cast(col, "TIMESTAMP")
+            return col
+        if isinstance(expression, Size):
+            return exp.cast(_size(exp.column(expression.tag, quoted=True)), "DOUBLE")
+        if isinstance(expression, AsOf):
+            return self._day(_as_of(expression, self.ctx))
+        if isinstance(expression, Duration):
+            return exp.Interval(
+                this=exp.Literal.string(str(expression.days)), unit=exp.Var(this="DAY")
+            )
+        if isinstance(expression, str):  # a date or timestamp literal (validated)
+            assert self.kind is not None
+            return _literal(expression, self.kind, self.ctx)
+        if isinstance(expression, bool):
+            return exp.convert(expression)
+        if isinstance(expression, int | float):
+            return exp.cast(exp.convert(expression), "DOUBLE")
+        assert isinstance(expression, Arithmetic)
+        left, right = self(expression.left), self(expression.right)
+        if expression.op == "/":
+            nonzero = exp.func("nullif", right, exp.cast(exp.convert(0), "DOUBLE"))
+            return exp.paren(exp.Div(this=left, expression=nonzero), copy=False)
+        kinds = {expression_type(side, self.types) for side in (expression.left, expression.right)}
+        if "duration" in kinds and self.kind is not None:  # keep the comparison's type
+            moved = _ARITHMETIC[expression.op](this=left, expression=right)
+            return exp.cast(exp.paren(moved, copy=False), "TIMESTAMP")
+        return exp.paren(_ARITHMETIC[expression.op](this=left, expression=right), copy=False)
+
+    def _day(self, day: dt.date) -> exp.Expr:
+        return exp.cast(
+            exp.Literal.string(day.isoformat()), "TIMESTAMP" if self.kind == "timestamp" else "DATE"
+        )
+
+
+def _comparison(cond: Comparison, ctx: RuleSQL) -> exp.Expr:
+    side = _Expressions(cond, ctx)
+    if isinstance(cond.right, list):
+        low, high = cond.right
+        return exp.Between(this=side(cond.left), low=side(low), high=side(high))
+    return COMPARISONS[cond.op](this=side(cond.left), expression=side(cond.right))
 
 
 def _date(day: dt.date) -> exp.Expr:
@@ -178,7 +269,9 @@ def _member(table: str, key: str, name: str, profile: str) -> exp.Expr:
 def rule_condition(rule: Rule, ctx: RuleSQL) -> exp.Expr:
     """The WHERE condition selecting ``rule``'s users from the profile."""
     if isinstance(rule, TagCondition):
-        return exp.paren(_tag(rule, ctx.tag_types[rule.tag]), copy=False)
+        return exp.paren(_tag(rule, ctx.tag_types[rule.tag], ctx), copy=False)
+    if isinstance(rule, Comparison):
+        return exp.paren(_comparison(rule, ctx), copy=False)
     if isinstance(rule, BehaviourCondition):
         return exp.paren(_behaviour(rule, ctx), copy=False)
     if isinstance(rule, SegmentRef):

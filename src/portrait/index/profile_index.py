@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from portrait.index.ranges import RangeIndex
 from portrait.index.values import ValueIndex
@@ -12,6 +16,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 NUMERIC = frozenset({"int", "float", "date", "timestamp"})
+
+DENSE_CACHE_BYTES = 512 << 20
+"""Per-user value arrays kept for comparisons between tags (about 90 MB per tag at 10M
+users); the least recently used go first."""
+
+Dense = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]
 
 
 def index_kind(value_type: str) -> str:
@@ -38,6 +48,7 @@ class ProfileIndex:
         self.types = types
         self.n_users = n_users
         self._loaded: dict[str, ValueIndex | RangeIndex] = {}
+        self._dense: OrderedDict[str, Dense] = OrderedDict()
 
     def __contains__(self, tag: str) -> bool:
         return tag in self.types
@@ -62,3 +73,18 @@ class ProfileIndex:
         if not isinstance(index, RangeIndex):
             raise TypeError(f"tag '{name}' has a value index, not a range index")
         return index
+
+    def dense(self, name: str) -> Dense:
+        """Every user's value of a numeric tag and whether there is one
+        (:meth:`RangeIndex.dense`), kept while they fit :data:`DENSE_CACHE_BYTES`."""
+        found = self._dense.get(name)
+        if found is not None:
+            self._dense.move_to_end(name)
+            return found
+        found = self.range(name).dense()
+        self._dense[name] = found
+        while len(self._dense) > 1 and (
+            sum(v.nbytes + m.nbytes for v, m in self._dense.values()) > DENSE_CACHE_BYTES
+        ):
+            self._dense.popitem(last=False)
+        return found

@@ -246,6 +246,25 @@ class RangeIndex:
             previous = current
         return bins
 
+    def dense(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Every user's value as a float64 (days for dates, microseconds for timestamps: exact
+        below 2**53) and whether the user has one: for comparing tags with each other and
+        arithmetic, read from the index alone."""
+        values = np.zeros(self.n_users, dtype=np.float64)
+        if self.exact:
+            previous: AbstractBitMap = FrozenBitMap()
+            for k, point in enumerate(self.breakpoints):
+                current = self.cumulative(k)
+                values[np.asarray((current - previous).to_array(), dtype=np.uint32)] = point
+                previous = current
+        else:
+            assert self.bin_uids is not None
+            assert self.bin_values is not None
+            values[self.bin_uids] = self.bin_values
+        valid = np.ones(self.n_users, dtype=np.bool_)
+        valid[np.asarray(self.missing.to_array(), dtype=np.uint32)] = False
+        return values, valid
+
     @property
     def present(self) -> int:
         return int(self.counts.sum())

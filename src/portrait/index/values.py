@@ -24,6 +24,7 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from portrait.index.bitmaps import bitmap_from_sorted
+from portrait.index.ranges import RangeIndex
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,7 +50,9 @@ class ValueIndex:
     """Users per value (strings; booleans as ``"true"``/``"false"``) plus the missing users.
 
     For a list column every element value maps to the users whose list holds it; a user with
-    a NULL or empty list is missing.
+    a NULL or empty list is missing (no value to test), and ``empty`` holds the users whose
+    list is empty (so ``is null`` and ``is empty`` can tell them apart). ``empty`` is None
+    for an index written before it was kept.
     """
 
     def __init__(
@@ -61,10 +64,13 @@ class ValueIndex:
         bitmaps: Sequence[AbstractBitMap] | None = None,
         offsets: npt.NDArray[np.int64] | None = None,
         uids: npt.NDArray[np.uint32] | None = None,
+        empty: AbstractBitMap | None = None,
     ):
         self.n_users = n_users
         self._values = values  # sorted, distinct
         self.missing = missing
+        self.empty = empty
+        self._sizes_index: RangeIndex | None = None
         self._bitmaps = bitmaps
         self._offsets = offsets
         self._uids = uids
@@ -83,12 +89,15 @@ class ValueIndex:
         if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
             lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
             missing = bitmap_from_sorted(np.flatnonzero(lengths == 0))
+            listed = pc.is_valid(array).to_numpy(zero_copy_only=False)
+            empty: AbstractBitMap = bitmap_from_sorted(np.flatnonzero((lengths == 0) & listed))
             parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
             flat = _as_text(pc.list_flatten(array))
         else:
             flat = _as_text(array)
             parents = np.arange(n_users, dtype=np.int64)
             missing = None
+            empty = FrozenBitMap()
         valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
         if missing is None:
             missing = bitmap_from_sorted(np.flatnonzero(~valid))
@@ -115,11 +124,11 @@ class ValueIndex:
         offsets = np.searchsorted(codes, np.arange(len(values) + 1)).astype(np.int64)
         uids = ids.astype(np.uint32)
         if len(values) > SPARSE_MIN_VALUES and len(values) * SPARSE_USERS_PER_VALUE > n_users:
-            return cls(n_users, values, missing, offsets=offsets, uids=uids)
+            return cls(n_users, values, missing, offsets=offsets, uids=uids, empty=empty)
         bitmaps = [
             bitmap_from_sorted(uids[offsets[i] : offsets[i + 1]]) for i in range(len(values))
         ]
-        return cls(n_users, values, missing, bitmaps=bitmaps)
+        return cls(n_users, values, missing, bitmaps=bitmaps, empty=empty)
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -210,6 +219,25 @@ class ValueIndex:
         top = np.argsort(-sizes, kind="stable")[:k]
         return [(self._value_at(int(i)), int(sizes[i])) for i in top]
 
+    def sizes(self) -> npt.NDArray[np.int64]:
+        """Values each user holds (a list's length; 0 for no value and for an empty list)."""
+        if self._bitmaps is None:
+            assert self._uids is not None
+            ids = self._uids
+        else:
+            parts = [np.asarray(b.to_array(), dtype=np.uint32) for b in self._bitmaps]
+            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+        return np.bincount(ids, minlength=self.n_users).astype(np.int64)
+
+    def sizes_index(self) -> RangeIndex:
+        """A range index over :meth:`sizes` (built on first use, then kept): ``size(tag) >= 3``
+        is a range query like any numeric tag's."""
+        if self._sizes_index is None:
+            import pyarrow as pa
+
+            self._sizes_index = RangeIndex.build(pa.array(self.sizes()))
+        return self._sizes_index
+
     # -- files ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         import pyarrow as pa
@@ -224,15 +252,22 @@ class ValueIndex:
                 groups = pa.LargeListArray.from_arrays(pa.array(self._offsets, pa.int64()), ids)
             table = pa.table({"value": self._values, "uids": groups})
             meta = {b"n_users": str(self.n_users).encode(), b"missing": self.missing.serialize()}
+            if self.empty is not None:
+                meta[b"empty"] = self.empty.serialize()
             table = table.replace_schema_metadata(meta)
             with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
             return
         blobs = [b.serialize() for b in [self.missing, *self._bitmaps]]
-        header = json.dumps(
-            {"n_users": self.n_users, "values": self.values, "sizes": [len(b) for b in blobs]},
-            ensure_ascii=False,
-        ).encode()
+        head: dict[str, object] = {
+            "n_users": self.n_users,
+            "values": self.values,
+            "sizes": [len(b) for b in blobs],
+        }
+        if self.empty is not None:  # after the value bitmaps
+            blobs.append(self.empty.serialize())
+            head["empty"] = len(blobs[-1])
+        header = json.dumps(head, ensure_ascii=False).encode()
         with open(path, "wb") as fh:
             fh.write(_MAGIC)
             fh.write(struct.pack("<Q", len(header)))
@@ -257,6 +292,7 @@ class ValueIndex:
                 FrozenBitMap.deserialize(meta[b"missing"]),
                 offsets=groups.offsets.to_numpy().astype(np.int64),
                 uids=groups.values.to_numpy(),
+                empty=FrozenBitMap.deserialize(meta[b"empty"]) if b"empty" in meta else None,
             )
         data = path.read_bytes()
         if not data.startswith(_MAGIC):
@@ -269,5 +305,8 @@ class ValueIndex:
         for n in header["sizes"]:
             bitmaps.append(FrozenBitMap.deserialize(data[offset : offset + n]))
             offset += n
+        empty = None
+        if "empty" in header:
+            empty = FrozenBitMap.deserialize(data[offset : offset + header["empty"]])
         values = [str(v) for v in header["values"]]
-        return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:])
+        return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:], empty=empty)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from portrait.model.expressions import AsOf, Expression, tag_names
 from portrait.model.schema import Scalar
 
 RULE_VERSION: Literal[1] = 1
@@ -32,10 +33,16 @@ TagOp = Literal[
     "is not null",
     "contains any",
     "contains all",
+    "is empty",
+    "is not empty",
 ]
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "between"]
 LIST_OPS = frozenset({"in", "not in", "contains any", "contains all"})
-NULL_OPS = frozenset({"is null", "is not null"})
+NULL_OPS = frozenset({"is null", "is not null", "is empty", "is not empty"})
+"""The operators that take no value (``is empty`` / ``is not empty``: multi-valued tags)."""
+
+Value = Scalar | AsOf
+"""A value in a tag condition: a literal, or the as-of date moved by days (``as_of - 90d``)."""
 
 
 class _Node(BaseModel):
@@ -44,12 +51,12 @@ class _Node(BaseModel):
 
 class TagCondition(_Node):
     """``tag op value``: ``value`` is a list for in / not in / contains, a pair for between,
-    absent for the null tests."""
+    absent for the null and empty tests."""
 
     kind: Literal["tag"] = "tag"
     tag: str
     op: TagOp
-    value: Scalar | list[Scalar] | None = None
+    value: Value | list[Value] | None = None
 
     @model_validator(mode="after")
     def _check_value(self) -> TagCondition:
@@ -71,26 +78,47 @@ class Window(_Node):
     """``last`` days up to and including the as-of date, or the dates ``start``..``end``."""
 
     last: int | None = Field(default=None, ge=1)
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: dt.date | AsOf | None = None
+    end: dt.date | AsOf | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Window:
         if (self.last is None) == (self.start is None or self.end is None):
             raise ValueError("a window is either last=N days or start and end dates")
-        if self.start is not None and self.end is not None and self.start > self.end:
+        start, end = self.start, self.end
+        if isinstance(start, AsOf) and isinstance(end, AsOf):
+            if start.days > end.days:
+                raise ValueError("the window starts after it ends")
+        elif isinstance(start, dt.date) and isinstance(end, dt.date) and start > end:
             raise ValueError("the window starts after it ends")
         return self
 
+    @property
+    def relative(self) -> bool:
+        """Whether the window moves with the as-of date."""
+        return self.last is not None or isinstance(self.start, AsOf) or isinstance(self.end, AsOf)
+
     def days(self, as_of: dt.date | None) -> tuple[dt.date, dt.date]:
-        """First and last day (inclusive); ``last=N`` ends on the as-of date."""
+        """First and last day (inclusive); ``last=N`` ends on the as-of date, ``as_of - Nd``
+        bounds are taken from it."""
+        if self.relative and as_of is None:
+            raise ValueError("a window relative to the as-of date needs the as-of date")
         if self.last is not None:
-            if as_of is None:
-                raise ValueError("a window of the last N days needs the as-of date")
+            assert as_of is not None
             return as_of - dt.timedelta(days=self.last - 1), as_of
         if self.start is None or self.end is None:
             raise ValueError("a window needs last=N or start and end")
-        return self.start, self.end
+        start, end = _resolve(self.start, as_of), _resolve(self.end, as_of)
+        if start > end:
+            raise ValueError(f"the window starts ({start}) after it ends ({end})")
+        return start, end
+
+
+def _resolve(day: dt.date | AsOf, as_of: dt.date | None) -> dt.date:
+    if isinstance(day, AsOf):
+        assert as_of is not None
+        return day.date(as_of)
+    return day
 
 
 class BehaviourCondition(_Node):
@@ -121,6 +149,38 @@ class BehaviourCondition(_Node):
         elif isinstance(self.value, list):
             raise ValueError(f"'{self.op}' takes one number")
         return self
+
+
+class Comparison(_Node):
+    """``left op right`` over expressions: tag against tag (``spend_365d > spend_band_limit``),
+    arithmetic (``spend_365d / orders_365d > 300``), list sizes (``size(interests) >= 3``),
+    dates moved by days (``last_active_at >= registered_at + 30d``). ``right`` is a pair for
+    ``between``. A plain ``tag op literal`` is a :class:`TagCondition` instead."""
+
+    kind: Literal["compare"] = "compare"
+    left: Expression
+    op: CompareOp
+    right: Expression | list[Expression]
+
+    @model_validator(mode="after")
+    def _check(self) -> Comparison:
+        if self.op == "between":
+            if not isinstance(self.right, list) or len(self.right) != 2:
+                raise ValueError("'between' takes two values")
+        elif isinstance(self.right, list):
+            raise ValueError(f"'{self.op}' takes one value")
+        if not any(True for side in self.sides for _ in tag_names(side)):
+            raise ValueError("the comparison names no tag")
+        return self
+
+    @property
+    def sides(self) -> list[Expression]:
+        """The left side, then the right one (both bounds for ``between``)."""
+        return [self.left, *(self.right if isinstance(self.right, list) else [self.right])]
+
+    @property
+    def tags(self) -> set[str]:
+        return {name for side in self.sides for name in tag_names(side)}
 
 
 class SegmentRef(_Node):
@@ -175,10 +235,18 @@ class Not(_Node):
 
 
 Rule = Annotated[
-    TagCondition | BehaviourCondition | SegmentRef | IdListRef | CampaignRef | And | Or | Not,
+    TagCondition
+    | Comparison
+    | BehaviourCondition
+    | SegmentRef
+    | IdListRef
+    | CampaignRef
+    | And
+    | Or
+    | Not,
     Field(discriminator="kind"),
 ]
-Leaf = TagCondition | BehaviourCondition | SegmentRef | IdListRef | CampaignRef
+Leaf = TagCondition | Comparison | BehaviourCondition | SegmentRef | IdListRef | CampaignRef
 
 And.model_rebuild()
 Or.model_rebuild()

@@ -15,6 +15,17 @@ from lark.exceptions import UnexpectedInput, VisitError
 from pydantic import ValidationError
 
 from portrait.errors import RuleSyntaxError
+from portrait.model.expressions import (
+    MAX_OFFSET_DAYS,
+    UNIT_DAYS,
+    Arithmetic,
+    AsOf,
+    Duration,
+    Expression,
+    Size,
+    TagRef,
+    Unit,
+)
 from portrait.model.rules import (
     CAMPAIGN_OUTCOMES,
     And,
@@ -22,13 +33,16 @@ from portrait.model.rules import (
     CampaignOutcome,
     CampaignRef,
     CompareOp,
+    Comparison,
     IdListRef,
+    Leaf,
     Not,
     Or,
     Rule,
     SegmentRef,
     TagCondition,
     TagOp,
+    Value,
     Window,
 )
 
@@ -51,6 +65,12 @@ _TOKEN_WORDS = {
     "FALSE": "false",
     "NAME": "a tag name",
     "COMPARE": "a comparison (=, !=, <, <=, >, >=)",
+    "ADD": "+ or -",
+    "MUL": "* or /",
+    "DURATION": "a number of days or weeks (30d, 2w)",
+    "AS_OF": "as_of",
+    "_SIZE": "size(...)",
+    "_EMPTY": "empty",
     "LPAR": "(",
     "RPAR": ")",
     "COMMA": ",",
@@ -156,14 +176,63 @@ def _window(named: dict[str, Any], where: str) -> Window:
         return Window(last=days)
     if "start" in named or "end" in named:
         try:
-            start = dt.date.fromisoformat(str(named.pop("start")))
-            end = dt.date.fromisoformat(str(named.pop("end")))
+            start, end = _day(named.pop("start")), _day(named.pop("end"))
         except (KeyError, ValueError):
             raise ValueError(
-                f'{where}: give both start= and end= as dates like "2026-10-01"'
+                f'{where}: give both start= and end= as dates like "2026-10-01" or as_of - 30d'
             ) from None
         return Window(start=start, end=end)
     raise ValueError(f'{where}: needs a window: last="30d", or start= and end= dates')
+
+
+def _day(value: object) -> dt.date | AsOf:
+    return value if isinstance(value, AsOf) else dt.date.fromisoformat(str(value))
+
+
+class _Problem(ValueError):
+    """A malformed condition: the message, and a hint the syntax error carries."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+MIRRORED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _is_value(expression: Expression) -> bool:
+    """A literal or an as-of date: what a plain tag condition compares with."""
+    return isinstance(expression, str | int | float | bool | AsOf)
+
+
+def comparison(left: Expression, op: CompareOp, right: Expression | list[Expression]) -> Leaf:
+    """The leaf for ``left op right``: a :class:`TagCondition` when a tag meets values (on
+    either side), otherwise a :class:`Comparison` of expressions."""
+    bounds = right if isinstance(right, list) else [right]
+    if isinstance(left, TagRef) and all(_is_value(b) for b in bounds):
+        value = cast(list[Value], bounds) if op == "between" else cast(Value, bounds[0])
+        return TagCondition(tag=left.tag, op=cast(TagOp, op), value=value)
+    if op != "between" and _is_value(left) and isinstance(right, TagRef):
+        return TagCondition(tag=right.tag, op=MIRRORED[op], value=cast(Value, left))
+    if all(_is_value(side) or isinstance(side, Duration) for side in [left, *bounds]):
+        raise _Problem(
+            "this comparison names no tag",
+            hint="compare a tag with a value or with another tag: spend_365d > 300",
+        )
+    return Comparison(left=left, op=op, right=right)
+
+
+def _duration(token: Token) -> tuple[int, Unit]:
+    text = str(token).lower()
+    amount, unit = int(text[:-1]), cast(Unit, text[-1])
+    days = amount * UNIT_DAYS[unit]
+    if days > MAX_OFFSET_DAYS:
+        raise _Problem(
+            f"{clip(str(token), 40)} is {days:,} days; durations and as_of offsets are at most "
+            f"{MAX_OFFSET_DAYS:,} days (100 years)",
+            hint="e.g. as_of - 90d, registered_at + 2w",
+        )
+    return amount, unit
 
 
 @v_args(inline=True)
@@ -203,8 +272,8 @@ class _ToModel(Transformer[Token, Rule]):
     def not_in(self, name: Token, values: list[Any]) -> TagCondition:
         return TagCondition(tag=str(name), op="not in", value=values)
 
-    def between(self, name: Token, low: Any, high: Any) -> TagCondition:
-        return TagCondition(tag=str(name), op="between", value=[low, high])
+    def between(self, left: Expression, low: Expression, high: Expression) -> Leaf:
+        return comparison(left, "between", [low, high])
 
     def is_null(self, name: Token) -> TagCondition:
         return TagCondition(tag=str(name), op="is null")
@@ -218,8 +287,39 @@ class _ToModel(Transformer[Token, Rule]):
     def contains_all(self, name: Token, values: list[Any]) -> TagCondition:
         return TagCondition(tag=str(name), op="contains all", value=values)
 
-    def compare(self, name: Token, op: Token, value: Any) -> TagCondition:
-        return TagCondition(tag=str(name), op=cast(TagOp, str(op)), value=value)
+    def is_empty(self, name: Token) -> TagCondition:
+        return TagCondition(tag=str(name), op="is empty")
+
+    def is_not_empty(self, name: Token) -> TagCondition:
+        return TagCondition(tag=str(name), op="is not empty")
+
+    def compare(self, left: Expression, op: Token, right: Expression) -> Leaf:
+        return comparison(left, cast(CompareOp, str(op)), right)
+
+    # -- expressions ---------------------------------------------------------------------
+    def tag_ref(self, name: Token) -> TagRef:
+        return TagRef(tag=str(name))
+
+    def size(self, name: Token) -> Size:
+        return Size(tag=str(name))
+
+    def duration(self, token: Token) -> Duration:
+        amount, unit = _duration(token)
+        return Duration(amount=amount, unit=unit)
+
+    def as_of(self, _: Token) -> AsOf:
+        return AsOf()
+
+    def as_of_moved(self, _: Token, op: Token, token: Token) -> AsOf:
+        amount, unit = _duration(token)
+        return AsOf(offset=-amount if str(op) == "-" else amount, unit=unit)
+
+    def arithmetic(self, left: Expression, op: Token, right: Expression) -> Expression:
+        sign = str(op)
+        moves_as_of = isinstance(left, AsOf) and left.offset == 0 and sign in "+-"
+        if moves_as_of and isinstance(right, Duration):  # as_of ± 30d: one value, as written
+            return AsOf(offset=-right.amount if sign == "-" else right.amount, unit=right.unit)
+        return Arithmetic(op=cast(Any, sign), left=left, right=right)
 
     def segment(self, name: str) -> SegmentRef:
         return SegmentRef(name=name)
@@ -365,7 +465,59 @@ def _parse_cached(text: str) -> Rule:
             message = original.errors()[0]["msg"].removeprefix("Value error, ")
         else:
             message = str(original)
-        raise RuleSyntaxError(message, line=line, column=column) from None
+        raise RuleSyntaxError(
+            message,
+            line=line,
+            column=column,
+            context=_context(text, line, column) if line is not None and column else None,
+            hint=getattr(original, "hint", None),
+        ) from None
     if _depth(rule) > MAX_DEPTH:
         raise _too_deep()
     return rule
+
+
+_CONDITIONS = frozenset(
+    {
+        "in_",
+        "not_in",
+        "between",
+        "is_null",
+        "is_not_null",
+        "is_empty",
+        "is_not_empty",
+        "contains_any",
+        "contains_all",
+        "compare",
+        "behaviour",
+        "behaviour_between",
+        "segment",
+        "ids",
+        "campaign",
+    }
+)
+
+
+def locate(text: str, leaf: Leaf) -> tuple[int, int] | None:
+    """Line and column of the first condition in ``text`` that parses to ``leaf`` (for
+    errors found after parsing, such as a type that does not fit the catalog)."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput:
+        return None
+    transformer = _ToModel(text)
+    for sub in tree.iter_subtrees_topdown():  # type: ignore[no-untyped-call]
+        if str(sub.data) not in _CONDITIONS:
+            continue
+        try:
+            node = transformer.transform(sub)
+        except (VisitError, ValueError, RuleSyntaxError):
+            continue
+        if node == leaf:
+            return sub.meta.line, sub.meta.column
+    return None
+
+
+def context(text: str, line: int, column: int) -> str:
+    """The line of ``text`` with a caret under ``column`` (as syntax errors show it)."""
+    return _context(text, line, column)

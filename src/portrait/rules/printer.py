@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from portrait.model.expressions import Arithmetic, AsOf, Duration, Expression, Size, TagRef
 from portrait.model.rules import (
     And,
     BehaviourCondition,
     CampaignRef,
+    Comparison,
     IdListRef,
     Not,
     Or,
@@ -18,8 +20,37 @@ from portrait.model.rules import (
 )
 from portrait.model.schema import Scalar
 
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 
-def _value(value: Scalar) -> str:
+
+def expression_text(expression: Expression, parent: int = 0, right: bool = False) -> str:
+    """An expression as written: ``spend_365d / orders_365d``, ``as_of - 90d``. Brackets only
+    where the tree needs them (a right operand of the same precedence keeps its own)."""
+    if isinstance(expression, TagRef):
+        return expression.tag
+    if isinstance(expression, Size):
+        return f"size({expression.tag})"
+    if isinstance(expression, Duration):
+        return f"{expression.amount}{expression.unit}"
+    if isinstance(expression, AsOf):
+        if expression.offset == 0:
+            return "as_of"
+        sign = "-" if expression.offset < 0 else "+"
+        text = f"as_of {sign} {abs(expression.offset)}{expression.unit}"
+        return f"({text})" if parent > 1 or (parent == 1 and right) else text
+    if isinstance(expression, Arithmetic):
+        level = _PRECEDENCE[expression.op]
+        text = (
+            f"{expression_text(expression.left, level)} {expression.op} "
+            f"{expression_text(expression.right, level, right=True)}"
+        )
+        return f"({text})" if level < parent or (level == parent and right) else text
+    return _value(expression)
+
+
+def _value(value: Scalar | AsOf) -> str:
+    if isinstance(value, AsOf):
+        return expression_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -38,11 +69,23 @@ def _window(window: Window) -> list[str]:
         return [f'last="{window.last}d"']
     assert window.start is not None
     assert window.end is not None
-    return [f'start="{window.start.isoformat()}"', f'end="{window.end.isoformat()}"']
+    return [f"start={_day(window.start)}", f"end={_day(window.end)}"]
+
+
+def _day(day: object) -> str:
+    return expression_text(day) if isinstance(day, AsOf) else f'"{day}"'
+
+
+def _comparison(cond: Comparison) -> str:
+    left = expression_text(cond.left)
+    if isinstance(cond.right, list):
+        low, high = (expression_text(side) for side in cond.right)
+        return f"{left} between {low} and {high}"
+    return f"{left} {cond.op} {expression_text(cond.right)}"
 
 
 def _tag(cond: TagCondition) -> str:
-    if cond.op in ("is null", "is not null"):
+    if cond.op in ("is null", "is not null", "is empty", "is not empty"):
         return f"{cond.tag} {cond.op}"
     if cond.op == "between":
         assert isinstance(cond.value, list)
@@ -77,6 +120,8 @@ def print_rule(rule: Rule) -> str:
     otherwise merge with their parent are parenthesised."""
     if isinstance(rule, TagCondition):
         return _tag(rule)
+    if isinstance(rule, Comparison):
+        return _comparison(rule)
     if isinstance(rule, BehaviourCondition):
         return _behaviour(rule)
     if isinstance(rule, SegmentRef):

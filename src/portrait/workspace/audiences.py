@@ -76,6 +76,7 @@ class AudienceService:
             events=rollup.events if rollup else None,
             business_lines=rollup.business_lines if rollup else None,
             properties=ws.built_warehouse().schema().get("events"),
+            text=rule if isinstance(rule, str) else None,
         )
         selector.checked.add(key)
         return parsed
