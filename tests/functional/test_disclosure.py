@@ -278,3 +278,22 @@ def test_campaign_previews_mask_personal_data_below_admin(
     by_mail = {**spec, "name": "by_mail", "audience": 'email = "u00000001@example.com"'}
     refused = client.post("/v1/campaigns", json=by_mail, headers=marketer)
     assert refused.status_code == 403 and "email" in refused.json()["error"]["message"]
+
+
+def test_itemsets_and_rules_rest_on_k_baskets(client: TestClient, demo_ws: Workspace) -> None:
+    """Association output over every basket: a viewer sees only itemsets and rules held by at
+    least k baskets (an itemset of one basket would describe one order)."""
+    k = demo_ws.access.disclosure.policy.min_count
+    query = {"min_support": 0.0005, "max_size": 3, "top": 0}
+    analyst = client.get("/v1/association/itemsets", params=query, headers=_key(demo_ws, "analyst"))
+    viewer = client.get("/v1/association/itemsets", params=query, headers=_key(demo_ws, "viewer"))
+    assert analyst.status_code == viewer.status_code == 200
+    everything, shown = analyst.json()["rows"], viewer.json()["rows"]
+    assert any(r["baskets"] < k for r in everything), "the attack needs rare itemsets"
+    assert shown == [r for r in everything if r["baskets"] >= k]
+    rules = client.get(
+        "/v1/association/rules",
+        params={**query, "min_confidence": 0},
+        headers=_key(demo_ws, "viewer"),
+    ).json()["rows"]
+    assert rules and all(r["baskets"] >= k for r in rules)

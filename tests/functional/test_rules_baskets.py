@@ -46,3 +46,49 @@ def test_bad_baskets(demo_ws: Workspace, options: dict[str, str], message: str) 
     with pytest.raises(InputError) as exc:
         demo_ws.association_rules(**options)  # type: ignore[arg-type]
     assert message in str(exc.value)
+
+
+def test_frequent_itemsets_are_the_rules_ground(demo_ws: Workspace) -> None:
+    """``ws.frequent_itemsets`` lists what the rules are drawn from: every rule's A∪B is an
+    itemset with the rule's support and baskets; the CLI prints items as JSON arrays."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from portrait.cli import app
+
+    itemsets = demo_ws.frequent_itemsets(min_support=0.01)
+    by_items = {tuple(r["items"]): r for r in itemsets}
+    assert len(by_items) == len(itemsets)
+    assert [r["baskets"] for r in itemsets] == sorted(
+        (r["baskets"] for r in itemsets), reverse=True
+    )
+    rules = demo_ws.association_rules(min_support=0.01, min_confidence=0.0)
+    for rule in rules:
+        ground = by_items[tuple(sorted(rule["antecedent"] + rule["consequent"]))]
+        assert ground["support"] == pytest.approx(rule["support"], rel=1e-12)
+        assert ground["baskets"] == rule["baskets"]
+    assert all(r["size"] == len(r["items"]) and r["items"] == sorted(r["items"]) for r in itemsets)
+    result = CliRunner().invoke(
+        app,
+        [
+            "rules",
+            "itemsets",
+            "--min-size",
+            "2",
+            "--top",
+            "0",
+            "-w",
+            str(demo_ws.root),
+            "-f",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown == [r for r in itemsets if r["size"] >= 2]
+    assert all(isinstance(r["items"], list) for r in shown)
+    table = CliRunner().invoke(
+        app, ["rules", "itemsets", "--min-size", "2", "-w", str(demo_ws.root)]
+    )
+    assert " + ".join(shown[0]["items"]) in table.stdout

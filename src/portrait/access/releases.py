@@ -304,3 +304,14 @@ def association_rules(
         return rules
     k = disclosure.policy.min_count
     return [r for r in rules if int(r["baskets"]) >= k]
+
+
+def itemsets(
+    disclosure: Disclosure, caller: Caller, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Frequent itemsets as ``caller`` may see them: like the rules, over every basket, so a
+    controlled caller gets the itemsets held by at least k baskets."""
+    if not disclosure.controlled(caller):
+        return rows
+    k = disclosure.policy.min_count
+    return [r for r in rows if int(r["baskets"]) >= k]

@@ -1,5 +1,6 @@
-"""``portrait rules`` and ``portrait rules recommend``: association rules for cross-sell
-(关联推荐) over order or event baskets."""
+"""``portrait rules``, ``portrait rules recommend`` and ``portrait rules itemsets``:
+association rules for cross-sell (关联推荐) over order or event baskets, and the frequent
+itemsets they are drawn from."""
 
 from __future__ import annotations
 
@@ -122,3 +123,41 @@ def recommend(
         min_support=min_support, min_confidence=min_confidence, basket=basket, item=item
     )
     _emit_rules([r for r in rules if sorted(r["antecedent"]) == wanted], fmt, "recommend")
+
+
+@rules_app.command("itemsets")
+@handles_errors
+def itemsets(
+    basket: BasketOpt = "orders",
+    item: ItemOpt = None,
+    min_support: MinSupportOpt = 0.01,
+    max_size: Annotated[
+        int, typer.Option("--max-size", help="Most items in an itemset.", min=1, max=8)
+    ] = 4,
+    min_size: Annotated[
+        int, typer.Option("--min-size", help="Fewest items in an itemset shown.", min=1)
+    ] = 1,
+    top: Annotated[int, typer.Option("--top", help="Itemsets to show (0: all).", min=0)] = 30,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """The frequent itemsets the rules are drawn from.
+
+    Every itemset in at least --min-support of the baskets, with the baskets holding it and
+    its support; most frequent first. In --format json items are arrays (CSV joins them with
+    |, the table with +).
+    """
+    rows = open_ws(workspace).frequent_itemsets(
+        min_support=min_support, basket=basket, item=item, max_size=max_size
+    )
+    rows = [r for r in rows if r["size"] >= min_size]
+    rows = rows[:top] if top else rows
+    if fmt is OutputFormat.table:
+        rows = [{**r, "items": " + ".join(r["items"])} for r in rows]
+    emit_rows(
+        rows,
+        fmt,
+        title="itemsets",
+        columns=["items", "size", "baskets", "support"],
+        percent=["support"],
+    )

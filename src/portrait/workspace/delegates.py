@@ -254,6 +254,19 @@ class Delegates:
             caller=caller,
         )
 
+    def frequent_itemsets(
+        self,
+        *,
+        min_support: float = 0.01,
+        basket: str = "orders",
+        item: str | None = None,
+        max_size: int = 4,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.insights.frequent_itemsets(
+            min_support=min_support, basket=basket, item=item, max_size=max_size, caller=caller
+        )
+
     def rfm_report(
         self,
         segment_tag: str | None = None,

@@ -201,7 +201,41 @@ class InsightService:
         ``"events:<event>"`` (each user's events of that name; ``item`` names the property).
         See :mod:`portrait.analysis.baskets` and :mod:`portrait.analysis.association`."""
         from portrait.access import releases
-        from portrait.analysis.association import association_rules, frequent_itemsets
+        from portrait.analysis.association import association_rules
+
+        itemsets = self._itemsets(min_support, basket, item, max_size)
+        rules = association_rules(itemsets, min_confidence)
+        return releases.association_rules(self._ws.access.disclosure, self._ws.who(caller), rules)
+
+    def frequent_itemsets(
+        self,
+        *,
+        min_support: float = 0.01,
+        basket: str = "orders",
+        item: str | None = None,
+        max_size: int = 4,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """The frequent itemsets the rules are drawn from: ``items`` (a sorted list),
+        ``size``, ``baskets`` holding them and ``support``; most frequent first, then fewer
+        items, then by items. Baskets as in :meth:`association_rules`."""
+        from portrait.access import releases
+
+        found = self._itemsets(min_support, basket, item, max_size)
+        rows = [
+            {
+                "items": list(items),
+                "size": len(items),
+                "baskets": count,
+                "support": count / found.baskets,
+            }
+            for items, count in found.counts.items()
+        ]
+        rows.sort(key=lambda r: (-r["baskets"], r["size"], r["items"]))
+        return releases.itemsets(self._ws.access.disclosure, self._ws.who(caller), rows)
+
+    def _itemsets(self, min_support: float, basket: str, item: str | None, max_size: int) -> Any:
+        from portrait.analysis.association import frequent_itemsets
         from portrait.analysis.baskets import read_baskets
 
         ws = self._ws
@@ -214,9 +248,7 @@ class InsightService:
                 rollup.events if rollup is not None else [],
                 engine=engine,
             )
-        itemsets = frequent_itemsets(baskets, min_support, max_size=max_size)
-        rules = association_rules(itemsets, min_confidence)
-        return releases.association_rules(ws.access.disclosure, ws.who(caller), rules)
+        return frequent_itemsets(baskets, min_support, max_size=max_size)
 
     def rfm_report(
         self,
