@@ -138,9 +138,26 @@ class RuleSyntaxError(InputError):
 
 
 class RuleValidationError(InputError):
-    """The rule parses but does not fit the catalog (tags, values, types, events)."""
+    """The rule parses but does not fit the catalog (tags, values, types, events). When the
+    rule was given as text, ``line`` and ``column`` point at the condition and the message
+    shows it with a caret."""
 
     code = "bad_rule"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ):
+        super().__init__(message, where=where, hint=hint)
+        self.line = line
+        self.column = column
+        if line is not None:
+            self.extra.update(line=line, column=column)
 
 
 class UnsupportedLeafError(InputError):
