@@ -6,10 +6,11 @@ Two ways, chosen per comparison:
 - **a range query** when one side is a numeric tag or ``size(tag)`` and the other a constant
   (``size(interests) >= 3``, ``registered_at >= as_of - 1w - 3d``): the same bitmaps as a tag
   condition;
-- **per-user arrays** otherwise: each numeric tag's values come from its range index
-  (:meth:`ProfileIndex.dense`, kept in memory for the next rule), the expression is computed
-  with NumPy over all users, and the comparison is masked by who has every value. Text and
-  boolean tags compared with each other (``city = home_city``) are intersected value by value.
+- **per-user values** otherwise: each numeric tag's values in user order come from its range
+  index (:meth:`ProfileIndex.column`, memory-mapped), the expression is computed with NumPy a
+  slice of users at a time, and the users with a missing tag or a division by zero are
+  unknown. Text and boolean tags compared with each other (``city = home_city``) are
+  intersected value by value.
 
 Numbers are 64-bit floats (as in the SQL form, which casts to DOUBLE); dates count days and
 timestamps microseconds, a date becoming its midnight when compared with a timestamp.
@@ -44,17 +45,16 @@ from portrait.model.rules import Comparison
 from portrait.model.schema import temporal_value
 
 Truth = tuple[AbstractBitMap, AbstractBitMap]  # (true, unknown)
-Column = tuple[npt.NDArray[np.float64] | float, npt.NDArray[np.bool_] | bool]  # values, valid
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 _EPOCH = dt.date(1970, 1, 1)
-_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
+_COMPARE: dict[str, Any] = {
+    "=": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -62,6 +62,15 @@ def _is_constant(expression: Expression) -> bool:
     if isinstance(expression, Arithmetic):
         return _is_constant(expression.left) and _is_constant(expression.right)
     return not isinstance(expression, TagRef | Size)
+
+
+CHUNK = 1 << 16
+"""Users per slice: an expression is computed slice by slice, so its temporaries stay in the
+CPU cache."""
+
+
+class _Null(Exception):
+    """A constant side has no value (``1 / 0``): the comparison is unknown for everyone."""
 
 
 class _Evaluator:
@@ -72,6 +81,7 @@ class _Evaluator:
         self.kind = temporal_kind(cond.sides, index.types)
         # a day in the comparison's unit: microseconds when timestamps are compared
         self.day = MICROSECONDS_PER_DAY if self.kind == "timestamp" else 1
+        self.everyone = FrozenBitMap(range(index.n_users))
 
     def _date(self, day: dt.date) -> float:
         return float((day - _EPOCH).days * self.day)
@@ -92,7 +102,7 @@ class _Evaluator:
             if self.as_of is None:
                 raise UnsupportedLeafError(
                     "as_of needs the workspace's as-of date",
-                    hint="load events, or set profile.as_of in portrait.toml",
+                    hint="load events, or set data.as_of in portrait.toml",
                 )
             return self._date(expression.date(self.as_of))
         if isinstance(expression, Duration):
@@ -105,33 +115,41 @@ class _Evaluator:
             return None if right == 0 else left / right
         return float(_ARITHMETIC[expression.op](left, right))
 
-    def column(self, expression: Expression) -> Column:
-        """Per-user values of a side, and whether each user has one."""
+    def _slice(
+        self, expression: Expression, lo: int, hi: int, zeros: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[Any] | float:
+        """Values of a side for users ``lo``..``hi`` (garbage where a tag is missing: those
+        users are unknown anyway); users dividing by zero are marked in ``zeros``."""
         if _is_constant(expression):
             value = self.constant(expression)
-            return (0.0, False) if value is None else (value, True)
+            if value is None:
+                raise _Null
+            return value
         if isinstance(expression, TagRef):
-            values, valid = self.index.dense(expression.tag)
+            values = self.index.column(expression.tag)[lo:hi]
             if self.kind == "timestamp" and self.index.types[expression.tag] == "date":
-                values = values * MICROSECONDS_PER_DAY
-            return values, valid
+                scaled: npt.NDArray[np.float64] = values * np.float64(MICROSECONDS_PER_DAY)
+                return scaled
+            return values
         if isinstance(expression, Size):
-            return self.index.values(expression.tag).sizes().astype(np.float64), True
+            return self.index.values(expression.tag).sizes()[lo:hi]
         assert isinstance(expression, Arithmetic)
-        left, left_valid = self.column(expression.left)
-        right, right_valid = self.column(expression.right)
-        valid = np.logical_and(left_valid, right_valid)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if expression.op == "/":
-                valid = np.logical_and(valid, np.not_equal(right, 0))
-                result = np.divide(left, right)
-            else:
-                result = _ARITHMETIC[expression.op](left, right)
-        return result, valid
+        # numbers as 64-bit floats, as the SQL form's DOUBLE: no integer overflow or division
+        left = np.asarray(self._slice(expression.left, lo, hi, zeros), dtype=np.float64)
+        right = np.asarray(self._slice(expression.right, lo, hi, zeros), dtype=np.float64)
+        if expression.op != "/":
+            return _ARITHMETIC[expression.op](left, right)  # type: ignore[no-any-return]
+        if right.ndim == 0:
+            if right == 0:  # by a constant zero: NULL for everyone (caught as a constant too)
+                raise _Null
+        elif zeros is not None:
+            np.logical_or(zeros[lo:hi], right == 0, out=zeros[lo:hi])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.divide(left, right)
 
     def ranged(self, column: Expression, op: str, bound: Expression) -> Truth | None:
         """``column op constant`` as a range query, when ``column`` is a numeric tag or a
-        list's size; None when the comparison needs arrays."""
+        list's size; None when the comparison needs the per-user values."""
         if not _is_constant(bound):
             return None
         if isinstance(column, Size):
@@ -144,7 +162,7 @@ class _Evaluator:
             return None
         value = self.constant(bound)
         if value is None:  # compared with NULL: unknown for everyone
-            return BitMap(), FrozenBitMap(range(self.index.n_users))
+            return BitMap(), self.everyone
         if op == "=":
             true = index.equal(value)
         elif op == "!=":
@@ -170,27 +188,42 @@ class _Evaluator:
                 return fast
             if self._categorical():
                 return self._categorical_truth()
-            true, false = self._compare(cond.left, cond.op, cond.right)
-        else:
-            assert isinstance(cond.right, list)
-            low, high = cond.right
-            true_low, false_low = self._compare(cond.left, ">=", low)
-            true_high, false_high = self._compare(cond.left, "<=", high)
-            true, false = true_low & true_high, false_low | false_high  # SQL's AND
-        unknown = ~(true | false)
-        return bitmap_from_mask(true), bitmap_from_mask(unknown)
+            return self._compare(cond.left, cond.op, cond.right)
+        assert isinstance(cond.right, list)
+        low, high = cond.right
+        true_low, unknown_low = self._compare(cond.left, ">=", low)
+        true_high, unknown_high = self._compare(cond.left, "<=", high)
+        false = (self.everyone - true_low - unknown_low) | (
+            self.everyone - true_high - unknown_high
+        )
+        true = true_low & true_high  # SQL's AND: false when either is
+        return true, self.everyone - true - false
 
-    def _compare(
-        self, left: Expression, op: str, right: Expression
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """(true, false) masks of ``left op right`` over all users."""
+    def _compare(self, left: Expression, op: str, right: Expression) -> Truth:
+        """``left op right`` slice by slice: the users for whom it holds, less the unknown
+        ones (a tag missing, or a division by zero)."""
+        missing = [
+            self.index.tag(expression.tag).missing
+            for side in (left, right)
+            for expression in _tag_refs(side)
+        ]
         n = self.index.n_users
-        left_values, left_valid = self.column(left)
-        right_values, right_valid = self.column(right)
-        valid = np.broadcast_to(np.logical_and(left_valid, right_valid), (n,))
-        with np.errstate(invalid="ignore"):
-            holds = np.broadcast_to(_COMPARE[op](left_values, right_values), (n,))
-        return holds & valid, ~holds & valid
+        holds = np.empty(n, dtype=np.bool_)
+        divides = any(_divides(side) for side in (left, right))
+        zeros = np.zeros(n, dtype=np.bool_) if divides else None
+        try:
+            for lo in range(0, n, CHUNK):
+                hi = min(n, lo + CHUNK)
+                left_values = self._slice(left, lo, hi, zeros)
+                right_values = self._slice(right, lo, hi, zeros)
+                with np.errstate(invalid="ignore"):
+                    _COMPARE[op](left_values, right_values, out=holds[lo:hi])
+        except _Null:
+            return BitMap(), self.everyone
+        unknown: AbstractBitMap = FrozenBitMap.union(*missing) if missing else BitMap()
+        if zeros is not None:
+            unknown = unknown | bitmap_from_mask(zeros)
+        return bitmap_from_mask(holds) - unknown, unknown
 
     def _categorical(self) -> bool:
         kinds = {expression_type(side, self.index.types) for side in self.cond.sides}
@@ -211,8 +244,22 @@ class _Evaluator:
         unknown = left.missing | right.missing
         if cond.op == "=":
             return equal, unknown
-        everyone = FrozenBitMap(range(self.index.n_users))
-        return everyone - unknown - equal, unknown
+        return self.everyone - unknown - equal, unknown
+
+
+def _divides(expression: Expression) -> bool:
+    if isinstance(expression, Arithmetic):
+        return expression.op == "/" or _divides(expression.left) or _divides(expression.right)
+    return False
+
+
+def _tag_refs(expression: Expression) -> list[TagRef]:
+    """The tags whose missing values make ``expression`` unknown (``size()`` never is)."""
+    if isinstance(expression, TagRef):
+        return [expression]
+    if isinstance(expression, Arithmetic):
+        return _tag_refs(expression.left) + _tag_refs(expression.right)
+    return []
 
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import numpy.typing as npt
 
 from portrait.index.ranges import RangeIndex
@@ -18,10 +17,9 @@ if TYPE_CHECKING:
 NUMERIC = frozenset({"int", "float", "date", "timestamp"})
 
 DENSE_CACHE_BYTES = 512 << 20
-"""Per-user value arrays kept for comparisons between tags (about 90 MB per tag at 10M
-users); the least recently used go first."""
-
-Dense = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+"""Per-user value arrays rebuilt from indexes written before the value column was stored
+(about 80 MB per tag at 10M users), kept for the next rule; the least recently used go
+first."""
 
 
 def index_kind(value_type: str) -> str:
@@ -48,7 +46,7 @@ class ProfileIndex:
         self.types = types
         self.n_users = n_users
         self._loaded: dict[str, ValueIndex | RangeIndex] = {}
-        self._dense: OrderedDict[str, Dense] = OrderedDict()
+        self._dense: OrderedDict[str, npt.NDArray[Any]] = OrderedDict()
 
     def __contains__(self, tag: str) -> bool:
         return tag in self.types
@@ -74,17 +72,21 @@ class ProfileIndex:
             raise TypeError(f"tag '{name}' has a value index, not a range index")
         return index
 
-    def dense(self, name: str) -> Dense:
-        """Every user's value of a numeric tag and whether there is one
-        (:meth:`RangeIndex.dense`), kept while they fit :data:`DENSE_CACHE_BYTES`."""
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """Every user's value of a numeric tag in user order (0 for missing users: see the
+        index's ``missing``), memory-mapped from the index; rebuilt and kept while they fit
+        :data:`DENSE_CACHE_BYTES` for an index written before the column was stored."""
+        index = self.range(name)
+        if index.column is not None:
+            return index.column
         found = self._dense.get(name)
         if found is not None:
             self._dense.move_to_end(name)
             return found
-        found = self.range(name).dense()
+        found = index.values()
         self._dense[name] = found
-        while len(self._dense) > 1 and (
-            sum(v.nbytes + m.nbytes for v, m in self._dense.values()) > DENSE_CACHE_BYTES
+        while len(self._dense) > 1 and sum(v.nbytes for v in self._dense.values()) > (
+            DENSE_CACHE_BYTES
         ):
             self._dense.popitem(last=False)
         return found

@@ -12,6 +12,11 @@ any range is one bitmap difference: ``lo ≤ v ≤ hi`` is ``cum(hi) − cum(<lo
 
 A cumulative bitmap denser than half the users is stored as its complement (smaller when a
 tag is skewed, e.g. mostly zeros). Missing values (NULL, NaN) are a bitmap of their own.
+
+Every user's value is also kept in user order (``column``: the narrowest integer type that
+holds an integer tag, int32 days for dates, int64 microseconds for timestamps, float64; 0 for
+missing users), memory-mapped, so comparisons between tags and arithmetic read two columns
+instead of rebuilding them from the bins.
 """
 
 from __future__ import annotations
@@ -86,6 +91,18 @@ def _breakpoints(values: NumericArray) -> tuple[NumericArray, bool]:
     return np.unique(ordered[cuts]), False
 
 
+def _compact(values: NumericArray, valid: npt.NDArray[np.bool_]) -> NumericArray:
+    """``values`` in user order, in the narrowest type that holds them (0 where missing)."""
+    if values.dtype.kind == "f":
+        return np.where(valid, values, 0.0)
+    if values.size == 0:
+        return values.astype(np.int8)
+    present = values[valid]
+    low, high = (int(present.min()), int(present.max())) if present.size else (0, 0)
+    kind = np.result_type(np.min_scalar_type(min(low, -1)), np.min_scalar_type(max(high, 0)))
+    return np.where(valid, values, 0).astype(kind)
+
+
 class RangeIndex:
     """Range and equality predicates on a numeric tag → bitmaps.
 
@@ -104,8 +121,10 @@ class RangeIndex:
         bin_offsets: npt.NDArray[np.int64] | None = None,
         bin_values: NumericArray | None = None,
         bin_uids: npt.NDArray[np.uint32] | None = None,
+        column: NumericArray | None = None,
     ):
         self.n_users = n_users
+        self.column = column  # every user's value in user order (None: an older index)
         self.breakpoints = breakpoints
         self.stored = stored
         self.complemented = complemented
@@ -155,8 +174,9 @@ class RangeIndex:
                 stored.append(everyone_present - cumulative)
             else:
                 stored.append(cumulative.copy())
+        column = _compact(values, valid)
         if exact:
-            return cls(n_users, breakpoints, stored, complemented, missing, counts)
+            return cls(n_users, breakpoints, stored, complemented, missing, counts, column=column)
         return cls(
             n_users,
             breakpoints,
@@ -167,6 +187,7 @@ class RangeIndex:
             bin_offsets,
             present[order],
             sorted_uids,
+            column=column,
         )
 
     # -- queries ----------------------------------------------------------------------
@@ -246,10 +267,12 @@ class RangeIndex:
             previous = current
         return bins
 
-    def dense(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """Every user's value as a float64 (days for dates, microseconds for timestamps: exact
-        below 2**53) and whether the user has one: for comparing tags with each other and
-        arithmetic, read from the index alone."""
+    def values(self) -> NumericArray:
+        """Every user's value in user order (days for dates, microseconds for timestamps; 0
+        for missing users, see ``missing``): the stored column, or for an index written
+        before it was kept, rebuilt from the bins."""
+        if self.column is not None:
+            return self.column
         values = np.zeros(self.n_users, dtype=np.float64)
         if self.exact:
             previous: AbstractBitMap = FrozenBitMap()
@@ -261,9 +284,7 @@ class RangeIndex:
             assert self.bin_uids is not None
             assert self.bin_values is not None
             values[self.bin_uids] = self.bin_values
-        valid = np.ones(self.n_users, dtype=np.bool_)
-        valid[np.asarray(self.missing.to_array(), dtype=np.uint32)] = False
-        return values, valid
+        return values
 
     @property
     def present(self) -> int:
@@ -298,6 +319,8 @@ class RangeIndex:
             ("missing", self.missing.serialize()),
         ]
         sections += [(f"bitmap{k}", b.serialize()) for k, b in enumerate(self.stored)]
+        if self.column is not None:
+            sections.append(("column", np.ascontiguousarray(self.column).tobytes()))
         if not self.exact:
             assert self.bin_offsets is not None
             assert self.bin_values is not None
@@ -318,6 +341,7 @@ class RangeIndex:
                 "dtype": self.breakpoints.dtype.str,
                 "breakpoints": int(self.breakpoints.size),
                 "exact": self.exact,
+                "column_dtype": None if self.column is None else self.column.dtype.str,
                 "sections": layout,
             }
         ).encode()
@@ -355,6 +379,9 @@ class RangeIndex:
             "complemented": raw("complemented").astype(np.bool_),
             "missing": FrozenBitMap.deserialize(raw("missing").tobytes()),
             "counts": np.frombuffer(raw("counts").tobytes(), dtype=np.int64),
+            "column": raw("column").view(np.dtype(header["column_dtype"]))
+            if "column" in sections
+            else None,
         }
         if header["exact"]:
             return cls(**common)

@@ -71,6 +71,7 @@ class ValueIndex:
         self.missing = missing
         self.empty = empty
         self._sizes_index: RangeIndex | None = None
+        self._list_sizes: npt.NDArray[np.integer] | None = None
         self._bitmaps = bitmaps
         self._offsets = offsets
         self._uids = uids
@@ -219,15 +220,19 @@ class ValueIndex:
         top = np.argsort(-sizes, kind="stable")[:k]
         return [(self._value_at(int(i)), int(sizes[i])) for i in top]
 
-    def sizes(self) -> npt.NDArray[np.int64]:
-        """Values each user holds (a list's length; 0 for no value and for an empty list)."""
-        if self._bitmaps is None:
-            assert self._uids is not None
-            ids = self._uids
-        else:
-            parts = [np.asarray(b.to_array(), dtype=np.uint32) for b in self._bitmaps]
-            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
-        return np.bincount(ids, minlength=self.n_users).astype(np.int64)
+    def sizes(self) -> npt.NDArray[np.integer]:
+        """Values each user holds (a list's length; 0 for no value and for an empty list),
+        counted on first use and kept."""
+        if self._list_sizes is None:
+            if self._bitmaps is None:
+                assert self._uids is not None
+                ids = self._uids
+            else:
+                parts = [np.asarray(b.to_array(), dtype=np.uint32) for b in self._bitmaps]
+                ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+            counts = np.bincount(ids, minlength=self.n_users)
+            self._list_sizes = counts.astype(np.min_scalar_type(int(counts.max(initial=0))))
+        return self._list_sizes
 
     def sizes_index(self) -> RangeIndex:
         """A range index over :meth:`sizes` (built on first use, then kept): ``size(tag) >= 3``
