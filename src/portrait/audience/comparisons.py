@@ -191,6 +191,8 @@ class _Evaluator:
             return self._compare(cond.left, cond.op, cond.right)
         assert isinstance(cond.right, list)
         low, high = cond.right
+        if _is_constant(low) and _is_constant(high):  # unknown exactly when the left side is
+            return self._compare(cond.left, "between", cond.right)
         true_low, unknown_low = self._compare(cond.left, ">=", low)
         true_high, unknown_high = self._compare(cond.left, "<=", high)
         false = (self.everyone - true_low - unknown_low) | (
@@ -199,25 +201,31 @@ class _Evaluator:
         true = true_low & true_high  # SQL's AND: false when either is
         return true, self.everyone - true - false
 
-    def _compare(self, left: Expression, op: str, right: Expression) -> Truth:
+    def _compare(self, left: Expression, op: str, right: Expression | list[Expression]) -> Truth:
         """``left op right`` slice by slice: the users for whom it holds, less the unknown
-        ones (a tag missing, or a division by zero)."""
+        ones (a tag missing, or a division by zero). ``between`` takes constant bounds."""
+        rights = right if isinstance(right, list) else [right]
         missing = [
             self.index.tag(expression.tag).missing
-            for side in (left, right)
+            for side in (left, *rights)
             for expression in _tag_refs(side)
         ]
         n = self.index.n_users
         holds = np.empty(n, dtype=np.bool_)
-        divides = any(_divides(side) for side in (left, right))
+        divides = any(_divides(side) for side in (left, *rights))
         zeros = np.zeros(n, dtype=np.bool_) if divides else None
         try:
+            bounds = [self._slice(r, 0, 0, None) for r in rights] if op == "between" else []
             for lo in range(0, n, CHUNK):
                 hi = min(n, lo + CHUNK)
                 left_values = self._slice(left, lo, hi, zeros)
-                right_values = self._slice(right, lo, hi, zeros)
                 with np.errstate(invalid="ignore"):
-                    _COMPARE[op](left_values, right_values, out=holds[lo:hi])
+                    if op == "between":
+                        np.greater_equal(left_values, bounds[0], out=holds[lo:hi])
+                        holds[lo:hi] &= np.less_equal(left_values, bounds[1])
+                    else:
+                        right_values = self._slice(right, lo, hi, zeros)  # type: ignore[arg-type]
+                        _COMPARE[op](left_values, right_values, out=holds[lo:hi])
         except _Null:
             return BitMap(), self.everyone
         unknown: AbstractBitMap = FrozenBitMap.union(*missing) if missing else BitMap()
