@@ -27,10 +27,10 @@ from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
-from audience_bench import Side, connect, side_table
-from benchlib import MIN_RUNS, base_facts, ms, time_sides, write_results
 
 import portrait
+from audience_bench import Side, connect, side_table
+from benchlib import MIN_RUNS, base_facts, ms, time_sides, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,10 +60,12 @@ CASES = [
         "spend_365d / orders_365d > 300",
         ["spend_365d", "orders_365d"],
         lambda _: "spend_365d / NULLIF(orders_365d, 0) > 300",
-        lambda pl, _: pl.when(pl.col("orders_365d") != 0)
-        .then(pl.col("spend_365d") / pl.col("orders_365d"))
-        .otherwise(None)
-        > 300,
+        lambda pl, _: (
+            pl.when(pl.col("orders_365d") != 0)
+            .then(pl.col("spend_365d") / pl.col("orders_365d"))
+            .otherwise(None)
+            > 300
+        ),
     ),
     Case(
         "arithmetic between (two exact int indexes)",
@@ -84,8 +86,9 @@ CASES = [
         "registered_at >= as_of - 90d",
         ["registered_at"],
         lambda as_of: f"registered_at >= TIMESTAMP '{as_of - dt.timedelta(days=90)}'",
-        lambda pl, as_of: pl.col("registered_at")
-        >= dt.datetime.combine(as_of - dt.timedelta(days=90), dt.time()),
+        lambda pl, as_of: (
+            pl.col("registered_at") >= dt.datetime.combine(as_of - dt.timedelta(days=90), dt.time())
+        ),
     ),
 ]
 
