@@ -297,3 +297,20 @@ def test_itemsets_and_rules_rest_on_k_baskets(client: TestClient, demo_ws: Works
         headers=_key(demo_ws, "viewer"),
     ).json()["rows"]
     assert rules and all(r["baskets"] >= k for r in rules)
+
+
+def test_expressions_over_personal_data_are_refused_too(
+    client: TestClient, demo_ws: Workspace
+) -> None:
+    """Comparisons, arithmetic and ``size()`` name their tags like a condition does: a rule
+    reading a pii tag through them is refused below admin, and the refusal shows no value."""
+    viewer, analyst = _key(demo_ws, "viewer"), _key(demo_ws, "analyst")
+    for rule in ("phone = email", "city = phone", "age > 0 and not (email != city)"):
+        for headers in (viewer, analyst):
+            answer = client.post("/v1/count", json={"rule": rule}, headers=headers)
+            assert answer.status_code == 403, (rule, answer.text)
+            assert answer.json()["error"]["code"] == "forbidden"
+    admin = _key(demo_ws, "admin")
+    assert (
+        client.post("/v1/count", json={"rule": "phone = email"}, headers=admin).status_code == 200
+    )
