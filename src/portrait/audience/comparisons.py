@@ -31,6 +31,7 @@ from portrait.errors import UnsupportedLeafError
 from portrait.index.bitmaps import bitmap_from_mask
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.ranges import RangeIndex
+from portrait.index.values import ValueIndex
 from portrait.model.expressions import (
     Arithmetic,
     AsOf,
@@ -132,7 +133,7 @@ class _Evaluator:
                 return scaled
             return values
         if isinstance(expression, Size):
-            return self.index.values(expression.tag).sizes()[lo:hi]
+            return self._lengths(expression.tag).sizes()[lo:hi]
         assert isinstance(expression, Arithmetic)
         # numbers as 64-bit floats, as the SQL form's DOUBLE: no integer overflow or division
         left = np.asarray(self._slice(expression.left, lo, hi, zeros), dtype=np.float64)
@@ -147,13 +148,22 @@ class _Evaluator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.divide(left, right)
 
+    def _lengths(self, tag: str) -> ValueIndex:
+        index = self.index.values(tag)
+        if index.lengths is None:
+            raise UnsupportedLeafError(
+                f"the index of '{tag}' was built before list sizes were kept",
+                hint="run 'portrait build' to rebuild the profile",
+            )
+        return index
+
     def ranged(self, column: Expression, op: str, bound: Expression) -> Truth | None:
         """``column op constant`` as a range query, when ``column`` is a numeric tag or a
         list's size; None when the comparison needs the per-user values."""
         if not _is_constant(bound):
             return None
         if isinstance(column, Size):
-            index: RangeIndex = self.index.values(column.tag).sizes_index()
+            index: RangeIndex = self._lengths(column.tag).sizes_index()
         elif isinstance(column, TagRef) and isinstance(self.index.tag(column.tag), RangeIndex):
             if self.kind == "timestamp" and self.index.types[column.tag] == "date":
                 return None  # a date against a timestamp: its days are not the unit
@@ -191,8 +201,9 @@ class _Evaluator:
             return self._compare(cond.left, cond.op, cond.right)
         assert isinstance(cond.right, list)
         low, high = cond.right
-        if _is_constant(low) and _is_constant(high):  # unknown exactly when the left side is
-            return self._compare(cond.left, "between", cond.right)
+        constant = _is_constant(low) and _is_constant(high)
+        if constant and self.constant(low) is not None and self.constant(high) is not None:
+            return self._compare(cond.left, "between", cond.right)  # unknown when the left is
         true_low, unknown_low = self._compare(cond.left, ">=", low)
         true_high, unknown_high = self._compare(cond.left, "<=", high)
         false = (self.everyone - true_low - unknown_low) | (

@@ -199,6 +199,9 @@ def _evaluate(rule: Rule, index: ProfileIndex, everyone: AbstractBitMap, sources
     if isinstance(rule, TagCondition):
         return _tag(rule, index.tag(rule.tag), index.types[rule.tag], sources.as_of)
     if isinstance(rule, Comparison):
+        plain = rule.as_condition()  # a tag against values, given as a comparison (JSON)
+        if plain is not None:
+            return _tag(plain, index.tag(plain.tag), index.types[plain.tag], sources.as_of)
         return comparison_truth(rule, index, sources.as_of)
     if isinstance(rule, BehaviourCondition):
         return behaviour_bitmap(rule, sources, index.n_users), BitMap()

@@ -271,6 +271,9 @@ def rule_condition(rule: Rule, ctx: RuleSQL) -> exp.Expr:
     if isinstance(rule, TagCondition):
         return exp.paren(_tag(rule, ctx.tag_types[rule.tag], ctx), copy=False)
     if isinstance(rule, Comparison):
+        plain = rule.as_condition()  # a tag against values, given as a comparison (JSON)
+        if plain is not None:
+            return exp.paren(_tag(plain, ctx.tag_types[plain.tag], ctx), copy=False)
         return exp.paren(_comparison(rule, ctx), copy=False)
     if isinstance(rule, BehaviourCondition):
         return exp.paren(_behaviour(rule, ctx), copy=False)

@@ -51,8 +51,10 @@ class ValueIndex:
 
     For a list column every element value maps to the users whose list holds it; a user with
     a NULL or empty list is missing (no value to test), and ``empty`` holds the users whose
-    list is empty (so ``is null`` and ``is empty`` can tell them apart). ``empty`` is None
-    for an index written before it was kept.
+    list is empty (so ``is null`` and ``is empty`` can tell them apart). ``lengths`` is each
+    user's list length as stored (duplicates and NULL elements counted, as SQL's array
+    length; 0 for no list), for ``size(tag)``. Both are None for an index written before
+    they were kept, and for single-valued tags.
     """
 
     def __init__(
@@ -65,13 +67,14 @@ class ValueIndex:
         offsets: npt.NDArray[np.int64] | None = None,
         uids: npt.NDArray[np.uint32] | None = None,
         empty: AbstractBitMap | None = None,
+        lengths: npt.NDArray[np.integer] | None = None,
     ):
         self.n_users = n_users
         self._values = values  # sorted, distinct
         self.missing = missing
         self.empty = empty
+        self.lengths = lengths
         self._sizes_index: RangeIndex | None = None
-        self._list_sizes: npt.NDArray[np.integer] | None = None
         self._bitmaps = bitmaps
         self._offsets = offsets
         self._uids = uids
@@ -92,6 +95,9 @@ class ValueIndex:
             missing = bitmap_from_sorted(np.flatnonzero(lengths == 0))
             listed = pc.is_valid(array).to_numpy(zero_copy_only=False)
             empty: AbstractBitMap = bitmap_from_sorted(np.flatnonzero((lengths == 0) & listed))
+            stored: npt.NDArray[np.integer] | None = lengths.astype(
+                np.min_scalar_type(int(lengths.max(initial=0)))
+            )
             parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
             flat = _as_text(pc.list_flatten(array))
         else:
@@ -99,6 +105,7 @@ class ValueIndex:
             parents = np.arange(n_users, dtype=np.int64)
             missing = None
             empty = FrozenBitMap()
+            stored = None
         valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
         if missing is None:
             missing = bitmap_from_sorted(np.flatnonzero(~valid))
@@ -125,11 +132,13 @@ class ValueIndex:
         offsets = np.searchsorted(codes, np.arange(len(values) + 1)).astype(np.int64)
         uids = ids.astype(np.uint32)
         if len(values) > SPARSE_MIN_VALUES and len(values) * SPARSE_USERS_PER_VALUE > n_users:
-            return cls(n_users, values, missing, offsets=offsets, uids=uids, empty=empty)
+            return cls(
+                n_users, values, missing, offsets=offsets, uids=uids, empty=empty, lengths=stored
+            )
         bitmaps = [
             bitmap_from_sorted(uids[offsets[i] : offsets[i + 1]]) for i in range(len(values))
         ]
-        return cls(n_users, values, missing, bitmaps=bitmaps, empty=empty)
+        return cls(n_users, values, missing, bitmaps=bitmaps, empty=empty, lengths=stored)
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -221,18 +230,10 @@ class ValueIndex:
         return [(self._value_at(int(i)), int(sizes[i])) for i in top]
 
     def sizes(self) -> npt.NDArray[np.integer]:
-        """Values each user holds (a list's length; 0 for no value and for an empty list),
-        counted on first use and kept."""
-        if self._list_sizes is None:
-            if self._bitmaps is None:
-                assert self._uids is not None
-                ids = self._uids
-            else:
-                parts = [np.asarray(b.to_array(), dtype=np.uint32) for b in self._bitmaps]
-                ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
-            counts = np.bincount(ids, minlength=self.n_users)
-            self._list_sizes = counts.astype(np.min_scalar_type(int(counts.max(initial=0))))
-        return self._list_sizes
+        """Each user's list length (0 for no list and for an empty one)."""
+        if self.lengths is None:
+            raise ValueError("this value index keeps no list lengths")
+        return self.lengths
 
     def sizes_index(self) -> RangeIndex:
         """A range index over :meth:`sizes` (built on first use, then kept): ``size(tag) >= 3``
@@ -259,6 +260,9 @@ class ValueIndex:
             meta = {b"n_users": str(self.n_users).encode(), b"missing": self.missing.serialize()}
             if self.empty is not None:
                 meta[b"empty"] = self.empty.serialize()
+            if self.lengths is not None:
+                meta[b"lengths"] = self.lengths.tobytes()
+                meta[b"lengths_dtype"] = self.lengths.dtype.str.encode()
             table = table.replace_schema_metadata(meta)
             with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
@@ -272,6 +276,9 @@ class ValueIndex:
         if self.empty is not None:  # after the value bitmaps
             blobs.append(self.empty.serialize())
             head["empty"] = len(blobs[-1])
+        if self.lengths is not None:  # then the lengths
+            blobs.append(self.lengths.tobytes())
+            head["lengths"] = [self.lengths.dtype.str, len(blobs[-1])]
         header = json.dumps(head, ensure_ascii=False).encode()
         with open(path, "wb") as fh:
             fh.write(_MAGIC)
@@ -298,6 +305,9 @@ class ValueIndex:
                 offsets=groups.offsets.to_numpy().astype(np.int64),
                 uids=groups.values.to_numpy(),
                 empty=FrozenBitMap.deserialize(meta[b"empty"]) if b"empty" in meta else None,
+                lengths=np.frombuffer(meta[b"lengths"], dtype=meta[b"lengths_dtype"].decode())
+                if b"lengths" in meta
+                else None,
             )
         data = path.read_bytes()
         if not data.startswith(_MAGIC):
@@ -310,8 +320,14 @@ class ValueIndex:
         for n in header["sizes"]:
             bitmaps.append(FrozenBitMap.deserialize(data[offset : offset + n]))
             offset += n
-        empty = None
+        empty = lengths = None
         if "empty" in header:
             empty = FrozenBitMap.deserialize(data[offset : offset + header["empty"]])
+            offset += header["empty"]
+        if "lengths" in header:
+            dtype, size = header["lengths"]
+            lengths = np.frombuffer(data[offset : offset + size], dtype=dtype)
         values = [str(v) for v in header["values"]]
-        return cls(header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:], empty=empty)
+        return cls(
+            header["n_users"], values, bitmaps[0], bitmaps=bitmaps[1:], empty=empty, lengths=lengths
+        )

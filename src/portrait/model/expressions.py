@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portrait.model.schema import Scalar
 
@@ -23,6 +23,14 @@ UNIT_DAYS: dict[str, int] = {"d": 1, "w": 7}
 
 MAX_OFFSET_DAYS = 36_525
 """``as_of ± N`` and durations are at most this many days (100 years), like windows."""
+
+
+def _check_days(days: int) -> None:
+    if days > MAX_OFFSET_DAYS:
+        raise ValueError(
+            f"{days:,} days; durations and as_of offsets are at most {MAX_OFFSET_DAYS:,} days "
+            "(100 years)"
+        )
 
 
 class _Node(BaseModel):
@@ -50,8 +58,20 @@ class AsOf(_Node):
     follows the data). Kept as written: ``as_of - 2w`` prints as ``as_of - 2w``."""
 
     kind: Literal["as_of"] = "as_of"
-    offset: int = Field(default=0, ge=-MAX_OFFSET_DAYS, le=MAX_OFFSET_DAYS)
+    offset: int = 0
     unit: Unit = "d"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("offset", 0) == 0 and "unit" in data:
+            return {**data, "unit": "d"}  # as_of itself: one form, however it was written
+        return data
+
+    @model_validator(mode="after")
+    def _bounded(self) -> AsOf:
+        _check_days(abs(self.days))
+        return self
 
     @property
     def days(self) -> int:
@@ -66,8 +86,13 @@ class Duration(_Node):
     """``30d``, ``2w``: a number of days, added to or taken from a date or timestamp."""
 
     kind: Literal["duration"] = "duration"
-    amount: int = Field(ge=0, le=MAX_OFFSET_DAYS)
+    amount: int = Field(ge=0)
     unit: Unit = "d"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Duration:
+        _check_days(self.days)
+        return self
 
     @property
     def days(self) -> int:

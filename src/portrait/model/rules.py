@@ -10,11 +10,11 @@ model by :mod:`portrait.rules`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from portrait.model.expressions import AsOf, Expression, tag_names
+from portrait.model.expressions import AsOf, Expression, TagRef, tag_names
 from portrait.model.schema import Scalar
 
 RULE_VERSION: Literal[1] = 1
@@ -151,6 +151,14 @@ class BehaviourCondition(_Node):
         return self
 
 
+MIRRORED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def is_value(expression: Expression | list[Expression]) -> bool:
+    """A literal or an as-of date: what a plain tag condition compares with."""
+    return isinstance(expression, str | int | float | bool | AsOf)
+
+
 class Comparison(_Node):
     """``left op right`` over expressions: tag against tag (``spend_365d > spend_band_limit``),
     arithmetic (``spend_365d / orders_365d > 300``), list sizes (``size(interests) >= 3``),
@@ -172,6 +180,19 @@ class Comparison(_Node):
         if not any(True for side in self.sides for _ in tag_names(side)):
             raise ValueError("the comparison names no tag")
         return self
+
+    def as_condition(self) -> TagCondition | None:
+        """The equivalent :class:`TagCondition` when this only sets a tag against values
+        (``{"left": {"kind": "tag", "tag": "city"}, "op": "=", "right": "北京"}`` from JSON,
+        or ``300 < spend``), else None: evaluated and printed as that condition."""
+        bounds = self.right if isinstance(self.right, list) else [self.right]
+        if isinstance(self.left, TagRef) and all(is_value(b) for b in bounds):
+            value = cast(list[Value], bounds) if self.op == "between" else cast(Value, bounds[0])
+            return TagCondition(tag=self.left.tag, op=self.op, value=value)
+        if self.op != "between" and is_value(self.left) and isinstance(self.right, TagRef):
+            mirrored = MIRRORED[self.op]
+            return TagCondition(tag=self.right.tag, op=mirrored, value=cast(Value, self.left))
+        return None
 
     @property
     def sides(self) -> list[Expression]:

@@ -41,9 +41,8 @@ from portrait.model.rules import (
     Rule,
     SegmentRef,
     TagCondition,
-    TagOp,
-    Value,
     Window,
+    is_value,
 )
 
 WINDOW_TEXT = re.compile(r"^(\d+)([dw])$")
@@ -197,39 +196,32 @@ class _Problem(ValueError):
         self.hint = hint
 
 
-MIRRORED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def _is_value(expression: Expression) -> bool:
-    """A literal or an as-of date: what a plain tag condition compares with."""
-    return isinstance(expression, str | int | float | bool | AsOf)
-
-
 def comparison(left: Expression, op: CompareOp, right: Expression | list[Expression]) -> Leaf:
     """The leaf for ``left op right``: a :class:`TagCondition` when a tag meets values (on
     either side), otherwise a :class:`Comparison` of expressions."""
     bounds = right if isinstance(right, list) else [right]
-    if isinstance(left, TagRef) and all(_is_value(b) for b in bounds):
-        value = cast(list[Value], bounds) if op == "between" else cast(Value, bounds[0])
-        return TagCondition(tag=left.tag, op=cast(TagOp, op), value=value)
-    if op != "between" and _is_value(left) and isinstance(right, TagRef):
-        return TagCondition(tag=right.tag, op=MIRRORED[op], value=cast(Value, left))
-    if all(_is_value(side) or isinstance(side, Duration) for side in [left, *bounds]):
+    if all(is_value(side) or isinstance(side, Duration) for side in [left, *bounds]):
         raise _Problem(
             "this comparison names no tag",
             hint="compare a tag with a value or with another tag: spend_365d > 300",
         )
-    return Comparison(left=left, op=op, right=right)
+    compared = Comparison(left=left, op=op, right=right)
+    return compared.as_condition() or compared
 
 
-def _duration(token: Token) -> tuple[int, Unit]:
-    text = str(token).lower()
-    amount, unit = int(text[:-1]), cast(Unit, text[-1])
+def _duration(token: Token, text: str) -> tuple[int, Unit]:
+    """A duration's amount and unit; one over 100 years is a syntax error at it."""
+    written = str(token).lower()
+    amount, unit = int(written[:-1]), cast(Unit, written[-1])
     days = amount * UNIT_DAYS[unit]
     if days > MAX_OFFSET_DAYS:
-        raise _Problem(
+        line, column = token.line or 1, token.column or 1
+        raise RuleSyntaxError(
             f"{clip(str(token), 40)} is {days:,} days; durations and as_of offsets are at most "
             f"{MAX_OFFSET_DAYS:,} days (100 years)",
+            line=line,
+            column=column,
+            context=_context(text, line, column),
             hint="e.g. as_of - 90d, registered_at + 2w",
         )
     return amount, unit
@@ -304,14 +296,14 @@ class _ToModel(Transformer[Token, Rule]):
         return Size(tag=str(name))
 
     def duration(self, token: Token) -> Duration:
-        amount, unit = _duration(token)
+        amount, unit = _duration(token, self._text)
         return Duration(amount=amount, unit=unit)
 
     def as_of(self, _: Token) -> AsOf:
         return AsOf()
 
     def as_of_moved(self, _: Token, op: Token, token: Token) -> AsOf:
-        amount, unit = _duration(token)
+        amount, unit = _duration(token, self._text)
         return AsOf(offset=-amount if str(op) == "-" else amount, unit=unit)
 
     def arithmetic(self, left: Expression, op: Token, right: Expression) -> Expression:
