@@ -1,7 +1,9 @@
-"""The numeric range index answers every range exactly like a scan of the values."""
+"""The numeric range index answers every range exactly like a scan of the values, and gives
+back every user's value (dates in days, timestamps in microseconds) exactly."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +109,96 @@ def test_bins_partition_the_present_users(tag_indexes: dict[str, ValueIndex | Ra
         low = index.breakpoints[chosen[i - 1]] if i else None
         expected = index.range(low, index.breakpoints[k], low_inclusive=False)
         assert b == expected
+
+
+# -- every user's value (comparisons of tags, arithmetic) ------------------------------------
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _dense_both(array: pa.Array, tmp_path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """dense() of the index as built and as read back from its file (memory-mapped)."""
+    index = RangeIndex.build(array)
+    index.save(tmp_path / "d.range.bin")
+    return [index.dense(), RangeIndex.load(tmp_path / "d.range.bin").dense()]
+
+
+def _check_dense(
+    array: pa.Array, expected: list[float | None], exact: bool, tmp_path: Path
+) -> None:
+    assert RangeIndex.build(array).exact == exact
+    want_valid = np.array([v is not None for v in expected])
+    want = np.array([0.0 if v is None else v for v in expected], dtype=np.float64)
+    for values, valid in _dense_both(array, tmp_path):
+        assert values.dtype == np.float64 and valid.dtype == np.bool_
+        assert values.shape == valid.shape == (len(expected),)
+        np.testing.assert_array_equal(valid, want_valid)
+        np.testing.assert_array_equal(values[valid], want[want_valid])
+
+
+def _many(rng: np.random.Generator, n: int, distinct: int) -> np.ndarray:
+    return rng.choice(rng.choice(10**6, size=distinct, replace=False), size=n)
+
+
+@pytest.mark.parametrize("distinct", [3, EXACT_MAX, 2000])
+def test_dense_ints(distinct: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(distinct)
+    raw = _many(rng, 3000, distinct).astype(np.int64) - 500_000  # negatives too
+    column = [None if i % 11 == 0 else int(v) for i, v in enumerate(raw)]
+    want: list[float | None] = [None if v is None else float(v) for v in column]
+    _check_dense(pa.array(column, pa.int64()), want, distinct <= EXACT_MAX, tmp_path)
+
+
+@pytest.mark.parametrize("distinct", [4, 3000])
+def test_dense_floats_with_nan_and_null(distinct: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(distinct)
+    raw = _many(rng, 3000, distinct) / 8.0 - 1000.0
+    column: list[float | None] = [float(v) for v in raw]
+    for i in range(0, len(column), 13):
+        column[i] = None
+    for i in range(5, len(column), 17):
+        column[i] = float("nan")
+    want = [None if v is None or np.isnan(v) else v for v in column]  # NaN is missing
+    _check_dense(pa.array(column, pa.float64()), want, distinct <= EXACT_MAX, tmp_path)
+
+
+@pytest.mark.parametrize("distinct", [5, 400])
+def test_dense_dates_count_days(distinct: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(distinct)
+    offsets = rng.choice(rng.choice(40_000, size=distinct, replace=False), size=2000)
+    offsets[1], offsets[2] = 0, 39_999  # before and after 1970-01-01
+    start = dt.date(1950, 1, 1)
+    column = [
+        None if i % 9 == 0 else start + dt.timedelta(days=int(d)) for i, d in enumerate(offsets)
+    ]
+    want: list[float | None] = [
+        None if d is None else float((d - dt.date(1970, 1, 1)).days) for d in column
+    ]
+    _check_dense(pa.array(column, pa.date32()), want, distinct <= EXACT_MAX, tmp_path)
+
+
+@pytest.mark.parametrize("distinct", [6, 1500])
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+def test_dense_timestamps_count_microseconds(distinct: int, unit: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(distinct)
+    seconds = rng.choice(rng.choice(10**9, size=distinct, replace=False), size=2000)
+    start = dt.datetime(2001, 1, 1)
+    column = [
+        None if i % 7 == 0 else start + dt.timedelta(seconds=int(s), milliseconds=int(s) % 1000)
+        for i, s in enumerate(seconds)
+    ]
+    if unit == "s":
+        column = [None if t is None else t.replace(microsecond=0) for t in column]
+    if unit == "us":
+        column = [None if t is None else t.replace(microsecond=t.microsecond + 7) for t in column]
+    want: list[float | None] = [
+        None if t is None else float((t - EPOCH) // dt.timedelta(microseconds=1)) for t in column
+    ]
+    _check_dense(pa.array(column, pa.timestamp(unit)), want, distinct <= EXACT_MAX, tmp_path)
+
+
+def test_dense_of_no_values() -> None:
+    values, valid = RangeIndex.build(pa.array([None, None], pa.float64())).dense()
+    assert values.shape == (2,) and not valid.any()
+    empty_values, empty_valid = RangeIndex.build(pa.array([], pa.int64())).dense()
+    assert empty_values.shape == empty_valid.shape == (0,)

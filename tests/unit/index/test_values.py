@@ -1,4 +1,5 @@
-"""The value index in both layouts agrees with a plain Python count, and survives a file."""
+"""The value index in both layouts agrees with a plain Python count, and survives a file; a list
+tag's empty lists are told from missing ones, and its sizes agree with pyarrow's."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from pyroaring import FrozenBitMap
 
 from portrait.index import ValueIndex
 from portrait.index import values as values_module
@@ -79,3 +82,139 @@ def test_partitions_users_checks_the_bitmaps() -> None:
     assert ValueIndex.build(single).partitions_users  # one value each: a partition after all
     null_only = pa.array([[None], ["a", "b"], ["c"]], pa.list_(pa.string()))
     assert not ValueIndex.build(null_only).partitions_users  # sizes add up, yet overlap
+
+
+# -- empty lists and sizes ------------------------------------------------------------------
+
+LISTS: list[list[str] | None] = [
+    None,
+    [],
+    ["a"],
+    ["a", "b"],
+    [],
+    ["c", "a", "b"],
+    None,
+    ["b"],
+    [],
+    ["c"],
+]
+
+
+def _arrow_sizes(array: pa.Array) -> list[int]:
+    """pyarrow's list lengths, NULL as 0 (what size() means)."""
+    return [int(n) for n in pc.fill_null(pc.list_value_length(array), 0).to_pylist()]
+
+
+def test_empty_and_missing_lists_are_told_apart(layout: str) -> None:
+    array = pa.array(LISTS, pa.list_(pa.string()))
+    index = ValueIndex.build(array)
+    assert index.sparse == (layout == "grouped")
+    assert index.empty is not None
+    assert list(index.empty) == [1, 4, 8]  # the [] users only
+    assert list(index.missing) == [0, 1, 4, 6, 8]  # NULL and []
+    np.testing.assert_array_equal(index.sizes(), _arrow_sizes(array))
+    assert index.sizes().tolist() == [0, 0, 1, 2, 0, 3, 0, 1, 0, 1]
+    assert np.issubdtype(index.sizes().dtype, np.integer)
+
+
+def test_a_single_valued_tag_has_no_empty_users() -> None:
+    index = ValueIndex.build(pa.array(["x", None, "y", None]))
+    assert index.empty is not None and len(index.empty) == 0
+    assert index.sizes().tolist() == [1, 0, 1, 0]
+
+
+def test_sizes_of_a_chunked_list_column_with_many_users(layout: str) -> None:
+    rng = np.random.default_rng(3)
+    n = 5_000
+    rows: list[list[str] | None] = []
+    for i in range(n):
+        k = int(rng.integers(0, 5))
+        rows.append(None if i % 7 == 0 else sorted({f"v{j}" for j in rng.integers(0, 30, k)}))
+    array = pa.array(rows, pa.list_(pa.string()))
+    index = ValueIndex.build(pa.chunked_array([array.slice(0, 1234), array.slice(1234)]))
+    want = np.array(_arrow_sizes(array))
+    np.testing.assert_array_equal(index.sizes(), want)
+    assert list(index.empty or []) == [i for i, r in enumerate(rows) if r == []]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sizes() counts a list's distinct non-NULL values (from the value bitmaps): "
+    "['a', 'a'] and [NULL, 'b'] have size 1 on the bitmap path, but 2 in pyarrow and in the "
+    "SQL form (COALESCE(ARRAY_LENGTH(col), 0)), so size(x) >= 2 selects different users",
+)
+@pytest.mark.parametrize(
+    "lists", [[["a", "a"], ["b"]], [[None, "b"], ["b"]]], ids=["twice", "null"]
+)
+def test_sizes_count_every_element_like_pyarrow(lists: list[list[str | None]]) -> None:
+    array = pa.array(lists, pa.list_(pa.string()))
+    np.testing.assert_array_equal(ValueIndex.build(array).sizes(), _arrow_sizes(array))
+
+
+def test_sizes_index_answers_ranges() -> None:
+    array = pa.array(LISTS, pa.list_(pa.string()))
+    index = ValueIndex.build(array)
+    sizes = np.array(_arrow_sizes(array))
+    ranges = index.sizes_index()
+    assert ranges is index.sizes_index()  # built once
+    assert ranges.n_users == len(LISTS)
+    assert len(ranges.missing) == 0  # every user has a size
+    for low, high in [(None, 0), (1, None), (2, None), (1, 2), (3, 3), (4, None), (0, 0)]:
+        keep = np.ones(len(sizes), dtype=bool)
+        if low is not None:
+            keep &= sizes >= low
+        if high is not None:
+            keep &= sizes <= high
+        assert list(ranges.range(low, high)) == np.flatnonzero(keep).tolist(), (low, high)
+    assert list(ranges.range(0, 2, low_inclusive=False, high_inclusive=False)) == [2, 7, 9]
+    assert list(ranges.equal(2)) == [3]
+
+
+def _lists_with_many_values(n_values: int) -> list[list[str] | None]:
+    """A user per value (all distinct), then NULL and [] users, then users with two values."""
+    rows: list[list[str] | None] = [[f"p{i:05d}"] for i in range(n_values)]
+    rows += [None, [], None, [], ["p00001", "p00002"]]
+    return rows
+
+
+@pytest.mark.parametrize("n_values", [5, values_module.SPARSE_MIN_VALUES + 1])
+def test_empty_survives_a_file_in_both_layouts(n_values: int, tmp_path: Path) -> None:
+    rows = _lists_with_many_values(n_values)
+    array = pa.array(rows, pa.list_(pa.string()))
+    index = ValueIndex.build(array)
+    assert index.sparse == (n_values > values_module.SPARSE_MIN_VALUES)
+    loaded = _round_trip(index, tmp_path)
+    assert loaded.sparse == index.sparse
+    assert loaded.empty is not None
+    assert list(loaded.empty) == [n_values + 1, n_values + 3]
+    assert list(loaded.missing) == [n_values, n_values + 1, n_values + 2, n_values + 3]
+    np.testing.assert_array_equal(loaded.sizes(), _arrow_sizes(array))
+    assert list(loaded.get("p00002")) == [2, n_values + 4]
+
+
+@pytest.mark.parametrize("layout_name", ["bitmaps", "grouped"])
+def test_a_file_without_the_empty_section_loads_with_empty_none(
+    layout_name: str, tmp_path: Path
+) -> None:
+    """An index written before empty lists were kept: ``empty`` is None, the rest is read."""
+    missing = FrozenBitMap([1, 3])
+    if layout_name == "bitmaps":
+        old = ValueIndex(
+            4, ["a", "b"], missing, bitmaps=[FrozenBitMap([0, 2]), FrozenBitMap([2])], empty=None
+        )
+    else:
+        old = ValueIndex(
+            4,
+            pa.array(["a", "b"]),
+            missing,
+            offsets=np.array([0, 2, 3], dtype=np.int64),
+            uids=np.array([0, 2, 2], dtype=np.uint32),
+            empty=None,
+        )
+    loaded = _round_trip(old, tmp_path)
+    assert loaded.sparse == (layout_name == "grouped")
+    assert loaded.empty is None
+    assert loaded.values == ["a", "b"]
+    assert list(loaded.missing) == [1, 3]
+    assert list(loaded.get("a")) == [0, 2] and list(loaded.get("b")) == [2]
+    assert loaded.sizes().tolist() == [1, 0, 2, 0]

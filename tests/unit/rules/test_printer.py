@@ -1,17 +1,19 @@
 """The rule printer: text ⇄ model round trips (canonical text; any model; the docs' first
-example)."""
+example; expressions printed back as written, with brackets only where the tree needs them)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from portrait.model.expressions import Arithmetic, AsOf, Duration, Expression, Size, TagRef
 from portrait.model.rules import (
     And,
     BehaviourCondition,
+    Comparison,
     IdListRef,
     Not,
     Or,
@@ -186,3 +188,160 @@ def test_docs_first_example_round_trips() -> None:
     text = page.read_text(encoding="utf-8")
     example = re.findall(r"```text\n(.*?)```", text, re.DOTALL)[0]
     assert print_rule(parse_rule(example)) == " ".join(example.split())
+
+
+# -- expressions ----------------------------------------------------------------------------
+
+WRITTEN = [
+    "size(interests) >= 2",
+    "size(interests) between 1 and 3",
+    "size(interests) > size(labels)",
+    "interests is empty",
+    "interests is not empty or interests is null",
+    "spend_365d / orders_365d > 300",
+    "spend_365d > 5 * avg_order_value",
+    "age - work_years between 18 and 22",
+    "a + b * c > 1",
+    "(a + b) * c > 1",
+    "a - (b - c) > 1",
+    "a - b - c > 1",
+    "a / (b * c) > 1",
+    "a / b * c > 1",
+    "a * (b / c) > 1",
+    "a - -3 > 1.5",
+    "city = home_city and vip != member",
+    "last_active_at >= registered_at + 30d",
+    "registered_at >= as_of - 90d",
+    "registered_at >= as_of - 2w",
+    "registered_at < as_of + 1w",
+    "registered_at >= as_of - 1w - 3d",
+    "registered_at >= 30d + as_of",
+    "seen > registered_at - (as_of - 3d)",
+    "seen > 2 * (as_of - 3d)",
+    "joined between as_of - 2w and as_of",
+    "joined in (as_of, as_of - 1d)",
+    "as_of - 2w between joined and seen",
+    "3 between low and high",
+    "0 = size(items)",
+    "not (spend > limit_ or size(items) = 0) and joined >= as_of - 30d",
+    'events("view", start=as_of - 59d, end=as_of - 30d) > 3',
+    'events("view", start="2026-01-01", end=as_of) > 3',
+]
+
+
+@pytest.mark.parametrize("text", WRITTEN)
+def test_expressions_print_back_as_written(text: str) -> None:
+    rule = parse_rule(text)
+    assert print_rule(rule) == text
+    assert parse_rule(print_rule(rule)) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("300 < spend", "spend > 300"),  # a tag against a value: the tag condition
+        ('"2026-01-01" <= joined', 'joined >= "2026-01-01"'),
+        ("as_of - 3d < joined", "joined > as_of - 3d"),
+        ("SIZE(items)>=2", "size(items) >= 2"),
+        ("((a + b)) * (c) > 1", "(a + b) * c > 1"),
+        ("(a * b) + c > 1", "a * b + c > 1"),
+        ("a-3>1", "a - 3 > 1"),
+        ("joined >= AS_OF - 90D", "joined >= as_of - 90d"),
+        ("joined >= (as_of - 1w) - 3d", "joined >= as_of - 1w - 3d"),
+        ("x >= as_of + 0d", "x >= as_of"),
+        ("items IS NOT EMPTY", "items is not empty"),
+    ],
+)
+def test_expressions_print_canonically(text: str, canonical: str) -> None:
+    rule = parse_rule(text)
+    assert print_rule(rule) == canonical
+    assert parse_rule(canonical) == rule
+
+
+def test_a_compare_node_of_a_tag_and_a_value_prints_as_the_tag_condition() -> None:
+    """The JSON form may hold one; it means the same as the parser's tag condition."""
+    node = Comparison(left=TagRef(tag="spend"), op=">", right=300)
+    assert print_rule(node) == "spend > 300"
+    assert parse_rule(print_rule(node)) == TagCondition(tag="spend", op=">", value=300)
+    between = Comparison(left=TagRef(tag="d"), op="between", right=[AsOf(offset=-3), AsOf()])
+    assert print_rule(between) == "d between as_of - 3d and as_of"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="as_of - 0w parses to AsOf(offset=0, unit='w'), which prints as 'as_of' and "
+    "reparses to AsOf(offset=0, unit='d'): not the same model",
+)
+def test_a_zero_offset_in_weeks_round_trips() -> None:
+    rule = parse_rule("x >= as_of - 0w")
+    assert parse_rule(print_rule(rule)) == rule
+
+
+def _no_folding(expression: Expression) -> bool:
+    """Whether no ``as_of ± duration`` stands in the tree (the parser folds it into one
+    value), and no zero offset in weeks (printed as ``as_of``)."""
+    if isinstance(expression, AsOf):
+        return expression.offset != 0 or expression.unit == "d"
+    if isinstance(expression, Arithmetic):
+        folds = (
+            expression.left == AsOf()
+            and expression.op in "+-"
+            and isinstance(expression.right, Duration)
+        )
+        return not folds and _no_folding(expression.left) and _no_folding(expression.right)
+    return True
+
+
+expression_names = st.sampled_from(["a", "b", "spend", "joined", "items", "x_1"])
+expression_leaves: st.SearchStrategy[Expression] = st.one_of(
+    st.builds(TagRef, tag=expression_names),
+    st.builds(Size, tag=expression_names),
+    st.builds(AsOf, offset=st.integers(-400, 400), unit=st.sampled_from(["d", "w"])),
+    st.builds(Duration, amount=st.integers(0, 400), unit=st.sampled_from(["d", "w"])),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+expressions: st.SearchStrategy[Expression] = st.recursive(
+    expression_leaves,
+    lambda children: st.builds(
+        Arithmetic, op=st.sampled_from(["+", "-", "*", "/"]), left=children, right=children
+    ),
+    max_leaves=6,
+)
+computed = st.one_of(
+    st.builds(Size, tag=expression_names),
+    st.builds(
+        Arithmetic,
+        op=st.sampled_from(["+", "-", "*", "/"]),
+        left=st.builds(TagRef, tag=expression_names),
+        right=expressions,
+    ),
+    st.builds(
+        Arithmetic,
+        op=st.sampled_from(["+", "-", "*", "/"]),
+        left=expressions,
+        right=st.builds(Size, tag=expression_names),
+    ),
+)
+
+
+@st.composite
+def comparisons(draw: st.DrawFn) -> Comparison:
+    """A comparison that is no plain tag condition: one side computed (size or arithmetic
+    with a tag), in any order, any operator."""
+    left: Expression = draw(computed)
+    right: Expression = draw(expressions)
+    if draw(st.booleans()):
+        left, right = right, left
+    if draw(st.booleans()):
+        return Comparison(left=left, op="between", right=[right, draw(expressions)])
+    return Comparison(
+        left=left, op=draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="])), right=right
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(comparisons())
+def test_any_comparison_of_expressions_round_trips_through_text(cond: Comparison) -> None:
+    assume(all(_no_folding(side) for side in cond.sides))
+    assert parse_rule(print_rule(cond)) == cond
