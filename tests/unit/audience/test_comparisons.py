@@ -1,7 +1,9 @@
 """Comparisons of expressions on the bitmap path give SQL's three-valued answer — (true,
 unknown) — whichever way they are computed: a range query (a numeric tag or ``size()``
 against a constant) or per-user arrays (tag against tag, arithmetic), checked against a plain
-Python evaluation of every user; and the per-user arrays are kept in a bounded LRU cache."""
+Python evaluation of every user, a slice of users at a time, from the value columns the range
+indexes keep; and the values rebuilt for indexes written before those columns were kept stay
+in a bounded LRU cache."""
 
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
+from portrait.audience import comparisons as comparisons_module
 from portrait.audience.comparisons import comparison_truth
 from portrait.errors import UnsupportedLeafError
 from portrait.index import ProfileIndex, RangeIndex, ValueIndex, build_tag_index
 from portrait.index import profile_index as profile_index_module
 from portrait.index.profile_index import index_file
 from portrait.model.expressions import Arithmetic, AsOf, Duration, Expression, Size, TagRef
-from portrait.model.rules import Comparison, TagCondition
+from portrait.model.rules import Comparison, RuleDocument, TagCondition
 from portrait.rules import parse_rule
 
 AS_OF = dt.date(2026, 6, 30)
@@ -97,10 +101,55 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _without_column(index: RangeIndex) -> RangeIndex:
+    """The same index as a version that kept no value column wrote it."""
+    return RangeIndex(
+        index.n_users,
+        index.breakpoints,
+        index.stored,
+        index.complemented,
+        index.missing,
+        index.counts,
+        index.bin_offsets,
+        index.bin_values,
+        index.bin_uids,
+        column=None,
+    )
+
+
+@pytest.fixture(scope="module")
+def old_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same index files as an older version wrote them: range indexes without the column
+    of values (rebuilt from the bins when a comparison needs them)."""
+    folder = tmp_path_factory.mktemp("comparisons-old")
+    for name, value_type in TYPES.items():
+        column = pa.chunked_array([pa.array([u[name] for u in USER_ROWS], ARROW[value_type])])
+        built = build_tag_index(column, value_type)
+        if isinstance(built, RangeIndex):
+            built = _without_column(built)
+        built.save(index_file(folder, name, value_type))
+    return folder
+
+
 @pytest.fixture
 def index(index_dir: Path) -> ProfileIndex:
-    """A fresh profile index (nothing loaded, no arrays kept)."""
+    """A fresh profile index (nothing loaded)."""
     return ProfileIndex(index_dir, dict(TYPES), USERS)
+
+
+@pytest.fixture
+def old_index(old_index_dir: Path) -> ProfileIndex:
+    """A fresh profile index over files without value columns (nothing loaded or kept)."""
+    old = ProfileIndex(old_index_dir, dict(TYPES), USERS)
+    assert old.range("spend").column is None
+    return old
+
+
+@pytest.fixture(params=["column", "rebuilt"])
+def any_index(request: pytest.FixtureRequest, index_dir: Path, old_index_dir: Path) -> ProfileIndex:
+    """A fresh profile index whose range indexes keep their value column, or do not."""
+    folder = index_dir if request.param == "column" else old_index_dir
+    return ProfileIndex(folder, dict(TYPES), USERS)
 
 
 def test_the_data_has_both_index_kinds() -> None:
@@ -200,27 +249,42 @@ def reference(cond: Comparison, as_of: dt.date | None = AS_OF) -> tuple[list[int
 
 
 class Reads:
-    """Counts the per-user arrays and size indexes a comparison asks for."""
+    """Counts what a comparison asks for: per-user values of tags (``ProfileIndex.column``),
+    values rebuilt from the bins (``RangeIndex.values`` on an index without its column), range
+    queries, and range indexes of list sizes."""
 
     def __init__(self) -> None:
-        self.dense: list[int] = []
+        self.columns: list[str] = []
+        self.rebuilt = 0
+        self.ranges = 0
         self.sizes_index = 0
 
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     seen = Reads()
-    dense, sizes_index = RangeIndex.dense, ValueIndex.sizes_index
+    column, values = ProfileIndex.column, RangeIndex.values
+    ranges, sizes_index = RangeIndex.range, ValueIndex.sizes_index
 
-    def counting_dense(self: RangeIndex) -> Any:
-        seen.dense.append(id(self))
-        return dense(self)
+    def counting_column(self: ProfileIndex, name: str) -> Any:
+        seen.columns.append(name)
+        return column(self, name)
+
+    def counting_values(self: RangeIndex) -> Any:
+        seen.rebuilt += self.column is None
+        return values(self)
+
+    def counting_range(self: RangeIndex, *args: Any, **kwargs: Any) -> Any:
+        seen.ranges += 1
+        return ranges(self, *args, **kwargs)
 
     def counting_sizes_index(self: ValueIndex) -> Any:
         seen.sizes_index += 1
         return sizes_index(self)
 
-    monkeypatch.setattr(RangeIndex, "dense", counting_dense)
+    monkeypatch.setattr(ProfileIndex, "column", counting_column)
+    monkeypatch.setattr(RangeIndex, "values", counting_values)
+    monkeypatch.setattr(RangeIndex, "range", counting_range)
     monkeypatch.setattr(ValueIndex, "sizes_index", counting_sizes_index)
     return seen
 
@@ -283,6 +347,7 @@ ARRAYS = [
     'seen between joined and "2026-03-01 12:00:00"',
 ]
 ARRAY_SIZES = ["size(items) + 0 >= 2", "size(items) between 1 and 2", "size(items) * 2 = 2"]
+NULL_BOUNDS = {"spend > 1 / 0", "size(items) < 1 / 0"}  # unknown for everyone: no query
 CATEGORICAL = ["city = home", "city != home", "vip = member", "vip != member"]
 
 
@@ -292,26 +357,46 @@ def _truth(cond: Comparison, index: ProfileIndex, as_of: dt.date | None = AS_OF)
 
 
 @pytest.mark.parametrize("name", list(RANGED))
-def test_range_queries_give_sqls_answer(name: str, index: ProfileIndex, reads: Reads) -> None:
+def test_range_queries_give_sqls_answer(name: str, any_index: ProfileIndex, reads: Reads) -> None:
     cond = RANGED[name]
     assert isinstance(cond, Comparison)
-    assert _truth(cond, index) == reference(cond)
-    assert reads.dense == []  # no per-user arrays were read
+    assert _truth(cond, any_index) == reference(cond)
+    assert reads.columns == [] and reads.rebuilt == 0  # no per-user values were read
+    assert reads.ranges > 0 or name in NULL_BOUNDS
 
 
 @pytest.mark.parametrize("name", list(RANGED_SIZES))
 def test_sizes_are_range_queries(name: str, index: ProfileIndex, reads: Reads) -> None:
     cond = RANGED_SIZES[name]
     assert _truth(cond, index) == reference(cond)
-    assert reads.sizes_index == 1 and reads.dense == []
+    assert reads.sizes_index == 1 and reads.columns == []
+    assert reads.ranges > 0 or name in NULL_BOUNDS
 
 
 @pytest.mark.parametrize("text", ARRAYS)
-def test_per_user_arrays_give_sqls_answer(text: str, index: ProfileIndex, reads: Reads) -> None:
+def test_per_user_arrays_give_sqls_answer(text: str, any_index: ProfileIndex, reads: Reads) -> None:
     cond = parse_rule(text)
     assert isinstance(cond, Comparison)
-    assert _truth(cond, index) == reference(cond)
-    assert reads.dense  # computed from the per-user arrays
+    assert _truth(cond, any_index) == reference(cond)
+    assert set(reads.columns) == {t.tag for t in _numeric_tags(cond)}  # per-user values
+    assert reads.ranges == 0 and reads.sizes_index == 0
+    kept = any_index.range(reads.columns[0]).column is not None
+    assert reads.rebuilt == (0 if kept else len(set(reads.columns)))  # rebuilt once each
+
+
+def _numeric_tags(cond: Comparison) -> list[TagRef]:
+    found: list[TagRef] = []
+
+    def walk(expression: Expression) -> None:
+        if isinstance(expression, TagRef):
+            found.append(expression)
+        elif isinstance(expression, Arithmetic):
+            walk(expression.left)
+            walk(expression.right)
+
+    for side in cond.sides:
+        walk(side)
+    return found
 
 
 @pytest.mark.parametrize("text", ARRAY_SIZES)
@@ -319,7 +404,8 @@ def test_sizes_in_arithmetic_give_sqls_answer(text: str, index: ProfileIndex, re
     cond = parse_rule(text)
     assert isinstance(cond, Comparison)
     assert _truth(cond, index) == reference(cond)
-    assert reads.sizes_index == 0  # not through the range index of sizes
+    assert reads.sizes_index == 0 and reads.ranges == 0  # not through the range index of sizes
+    assert reads.columns == []  # the list lengths kept in the value index
 
 
 @pytest.mark.parametrize("text", CATEGORICAL)
@@ -329,7 +415,19 @@ def test_text_and_boolean_tags_compared_with_each_other(
     cond = parse_rule(text)
     assert isinstance(cond, Comparison)
     assert _truth(cond, index) == reference(cond)
-    assert reads.dense == []
+    assert reads.columns == [] and reads.ranges == 0
+
+
+@pytest.mark.parametrize("chunk", [1, 7, USERS - 1, USERS])
+def test_slices_of_any_size_give_the_same_answer(
+    chunk: int, any_index: ProfileIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Computed CHUNK users at a time: slices of one user, a last slice cut short, one slice."""
+    monkeypatch.setattr(comparisons_module, "CHUNK", chunk)
+    for text in [*ARRAYS, *ARRAY_SIZES]:
+        cond = parse_rule(text)
+        assert isinstance(cond, Comparison)
+        assert _truth(cond, any_index) == reference(cond), text
 
 
 @pytest.mark.parametrize(
@@ -438,78 +536,125 @@ def test_unknown_tags_and_list_tags_are_refused(index: ProfileIndex) -> None:
         comparison_truth(C(T("items"), ">", T("spend")), index, AS_OF)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnsupportedLeafError,
-    reason="a compare node of a text or boolean tag and a literal (valid in the JSON form; "
-    "validate_rule accepts it and print_rule prints it as the tag condition) raises "
-    "UnsupportedLeafError('text is compared tag with tag, or tag with a value') on the bitmap "
-    "path (and an AssertionError in compile.rules' SQL)",
-)
 @pytest.mark.parametrize(
     ("cond", "same"),
     [
         (C(T("city"), "=", "北京"), TagCondition(tag="city", op="=", value="北京")),
         (C(T("vip"), "!=", True), TagCondition(tag="vip", op="!=", value=True)),
+        (C(300, "<", T("spend")), TagCondition(tag="spend", op=">", value=300)),
+        (
+            C(T("joined"), "between", [AsOf(offset=-90), AsOf()]),
+            TagCondition(tag="joined", op="between", value=[AsOf(offset=-90), AsOf()]),
+        ),
     ],
-    ids=["text", "bool"],
+    ids=["text", "bool", "mirrored", "between"],
 )
-def test_a_compare_node_of_a_text_tag_and_a_value(
+def test_a_compare_node_of_a_tag_and_values_is_the_tag_condition(
     cond: Comparison, same: TagCondition, index: ProfileIndex
 ) -> None:
+    """Valid in the JSON form: evaluated (bitmap path) and compiled (SQL) as the tag
+    condition it means."""
     from portrait.audience import evaluate_rule
     from portrait.audience.evaluate import Sources
+    from portrait.compile.rules import RuleSQL, rule_condition
 
-    true, _ = comparison_truth(cond, index, AS_OF)
-    assert list(true) == list(evaluate_rule(same, index, Sources(as_of=AS_OF)))
+    from_json = RuleDocument.model_validate_json(RuleDocument(rule=cond).model_dump_json()).rule
+    assert from_json == cond
+    assert cond.as_condition() == same
+    sources = Sources(as_of=AS_OF)
+    assert list(evaluate_rule(from_json, index, sources)) == list(
+        evaluate_rule(same, index, sources)
+    )
+    ctx = RuleSQL(tag_types=TYPES, as_of=AS_OF)
+    assert rule_condition(from_json, ctx).sql() == rule_condition(same, ctx).sql()
 
 
-# -- the per-user arrays are kept, least recently used first out ----------------------------
+def test_size_on_an_index_without_list_lengths_asks_for_a_rebuild(index: ProfileIndex) -> None:
+    """A value index written before list lengths were kept: size() is refused, either way."""
+    index.values("items").lengths = None
+    for text in ("size(items) >= 2", "size(items) + 0 >= 2", "size(items) > orders"):
+        cond = parse_rule(text)
+        assert isinstance(cond, Comparison)
+        with pytest.raises(UnsupportedLeafError, match="before list sizes were kept") as info:
+            comparison_truth(cond, index, AS_OF)
+        assert "portrait build" in (info.value.hint or ""), text
 
 
-def test_dense_arrays_are_kept_and_evicted_least_recently_used(
-    index: ProfileIndex, reads: Reads, monkeypatch: pytest.MonkeyPatch
+# -- value columns: kept in the index, or rebuilt and kept least recently used first out ------
+
+
+def test_columns_kept_in_the_index_are_read_as_they_are(index: ProfileIndex, reads: Reads) -> None:
+    """A range index with its column: column() is that memory-mapped column, nothing rebuilt,
+    nothing cached."""
+    for name in ("spend", "orders", "joined", "seen"):
+        stored = index.range(name).column
+        assert stored is not None
+        assert index.column(name) is stored
+        assert isinstance(stored, np.memmap) and not stored.flags.writeable
+    assert reads.rebuilt == 0
+    with pytest.raises(TypeError, match="value index"):
+        index.column("city")
+
+
+def test_columns_and_rebuilt_values_agree(index: ProfileIndex, old_index: ProfileIndex) -> None:
+    for name in ("spend", "limit_", "orders", "visits", "joined", "renewed", "seen"):
+        kept, rebuilt = index.column(name), old_index.column(name)
+        assert rebuilt.dtype == np.float64, name
+        assert kept.tolist() == rebuilt.tolist(), name  # 0 for the missing users in both
+        missing = [uid for uid, u in enumerate(USER_ROWS) if u[name] is None]
+        assert list(index.range(name).missing) == missing, name
+        assert not kept[missing].any(), name
+
+
+def test_rebuilt_values_are_kept_and_evicted_least_recently_used(
+    old_index: ProfileIndex, reads: Reads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    one = USERS * (8 + 1)  # float64 values and a bool mask per user
+    one = USERS * 8  # float64 values per user
     monkeypatch.setattr(profile_index_module, "DENSE_CACHE_BYTES", 2 * one)  # two tags' worth
-    spend = index.dense("spend")
-    orders = index.dense("orders")
-    assert index.dense("spend") is spend  # kept: not read again
-    assert len(reads.dense) == 2
-    visits = index.dense("visits")  # a third: the least recently used (orders) goes
-    assert len(reads.dense) == 3
-    assert index.dense("spend") is spend
-    assert index.dense("visits") is visits
-    assert len(reads.dense) == 3
-    again = index.dense("orders")  # read again; now spend is the least recently used
-    assert again is not orders and len(reads.dense) == 4
-    assert (again[0] == orders[0]).all() and (again[1] == orders[1]).all()
-    index.dense("visits")
-    assert len(reads.dense) == 4
-    index.dense("spend")
-    assert len(reads.dense) == 5
+    spend = old_index.column("spend")
+    orders = old_index.column("orders")
+    assert spend.nbytes == orders.nbytes == one
+    assert old_index.column("spend") is spend  # kept: not rebuilt
+    assert reads.rebuilt == 2
+    visits = old_index.column("visits")  # a third: the least recently used (orders) goes
+    assert reads.rebuilt == 3
+    assert old_index.column("spend") is spend
+    assert old_index.column("visits") is visits
+    assert reads.rebuilt == 3
+    again = old_index.column("orders")  # rebuilt; now spend is the least recently used
+    assert again is not orders and reads.rebuilt == 4
+    assert (again == orders).all()
+    old_index.column("visits")
+    assert reads.rebuilt == 4
+    old_index.column("spend")
+    assert reads.rebuilt == 5
 
 
-def test_one_array_larger_than_the_cache_is_still_kept(
-    index: ProfileIndex, reads: Reads, monkeypatch: pytest.MonkeyPatch
+def test_one_rebuilt_array_larger_than_the_cache_is_still_kept(
+    old_index: ProfileIndex, reads: Reads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(profile_index_module, "DENSE_CACHE_BYTES", 1)
-    spend = index.dense("spend")
-    assert index.dense("spend") is spend
-    assert len(reads.dense) == 1
-    index.dense("orders")  # replaces it
-    assert index.dense("spend") is not spend
-    assert len(reads.dense) == 3
+    spend = old_index.column("spend")
+    assert old_index.column("spend") is spend
+    assert reads.rebuilt == 1
+    old_index.column("orders")  # replaces it
+    assert old_index.column("spend") is not spend
+    assert reads.rebuilt == 3
 
 
-def test_comparisons_reuse_the_kept_arrays(index: ProfileIndex, reads: Reads) -> None:
+def test_comparisons_reuse_the_kept_arrays(old_index: ProfileIndex, reads: Reads) -> None:
     cond = parse_rule("spend > limit_")
     assert isinstance(cond, Comparison)
-    first = _truth(cond, index)
-    assert len(reads.dense) == 2
-    assert _truth(cond, index) == first
-    assert len(reads.dense) == 2  # the next rule reads no index again
-    # the date arrays are not changed in place when scaled to microseconds
-    days = index.dense("joined")[0].copy()
-    _truth(parse_rule("seen >= joined + 1d"), index)  # type: ignore[arg-type]
-    assert (index.dense("joined")[0] == days).all()
+    first = _truth(cond, old_index)
+    assert reads.rebuilt == 2
+    assert _truth(cond, old_index) == first
+    assert reads.rebuilt == 2  # the next rule rebuilds nothing again
+
+
+def test_the_columns_are_not_changed_in_place(any_index: ProfileIndex) -> None:
+    """Date columns scaled to microseconds next to a timestamp, arithmetic: new arrays."""
+    before = {name: any_index.column(name).copy() for name in ("joined", "spend", "orders")}
+    for text in ("seen >= joined + 1d", "spend / orders > 100", "spend - orders * 2 <= 3"):
+        _truth(parse_rule(text), any_index)  # type: ignore[arg-type]
+    for name, values in before.items():
+        assert (any_index.column(name) == values).all(), name

@@ -268,12 +268,6 @@ def test_offsets_and_durations_are_at_most_100_years() -> None:
             Duration(amount=amount)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pydantic bound is on the offset in its unit, not in days: as_of - 5218w "
-    "(36,526 days) and 36,525w (255,675 days) are accepted in a rule model (JSON), though "
-    "the parser refuses them and the docs say offsets are at most 36,525 days",
-)
 @pytest.mark.parametrize(
     "make",
     [

@@ -343,8 +343,8 @@ def test_windows_relative_to_the_as_of_date_parse() -> None:
         ("x >= as_of + 36526d", 1, 14, "36526d is 36,526 days"),
         ("x >= as_of - 5218w", 1, 14, "5218w is 36,526 days"),  # weeks count as 7 days
         ("a = 1 or\n  x + 99999999d > y", 2, 7, "99,999,999 days"),
-        ('events("v", start=as_of - 99999d, end=as_of) > 1', 1, 19, "99,999 days"),
-        ("x in (as_of - 40000d)", 1, 7, "40,000 days"),
+        ('events("v", start=as_of - 99999d, end=as_of) > 1', 1, 27, "99,999 days"),
+        ("x in (as_of - 40000d)", 1, 15, "40,000 days"),
     ],
 )
 def test_offsets_over_100_years_are_syntax_errors(

@@ -267,11 +267,6 @@ def test_a_compare_node_of_a_tag_and_a_value_prints_as_the_tag_condition() -> No
     assert print_rule(between) == "d between as_of - 3d and as_of"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="as_of - 0w parses to AsOf(offset=0, unit='w'), which prints as 'as_of' and "
-    "reparses to AsOf(offset=0, unit='d'): not the same model",
-)
 def test_a_zero_offset_in_weeks_round_trips() -> None:
     rule = parse_rule("x >= as_of - 0w")
     assert parse_rule(print_rule(rule)) == rule
