@@ -99,7 +99,12 @@ def _compact(values: NumericArray, valid: npt.NDArray[np.bool_]) -> NumericArray
         return values.astype(np.int8)
     present = values[valid]
     low, high = (int(present.min()), int(present.max())) if present.size else (0, 0)
-    kind = np.result_type(np.min_scalar_type(min(low, -1)), np.min_scalar_type(max(high, 0)))
+    kind: type[np.signedinteger[Any]] = np.int64
+    for candidate in (np.int8, np.int16, np.int32):
+        limits = np.iinfo(candidate)
+        if limits.min <= low and high <= limits.max:
+            kind = candidate
+            break
     return np.where(valid, values, 0).astype(kind)
 
 

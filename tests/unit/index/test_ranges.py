@@ -236,20 +236,6 @@ def test_values_of_timestamps_count_microseconds(distinct: int, unit: str, tmp_p
         assert index.values().tolist() == [0 if v is None else v for v in want], name
 
 
-_NARROW_TOO_WIDE = pytest.mark.xfail(
-    strict=True,
-    reason="_compact takes np.result_type(min_scalar_type(min(low, -1)), "
-    "min_scalar_type(max(high, 0))): a non-negative high gives an unsigned type, and int8 with "
-    "uint8 is int16 (int16 with uint16 int32), one size wider than needed",
-)
-_UINT64_IS_FLOAT = pytest.mark.xfail(
-    strict=True,
-    reason="_compact: a high value of 2**32 or more has min_scalar_type uint64, and "
-    "np.result_type(int8, uint64) is float64, so the column of such ints and of every "
-    "timestamp (microseconds) is float64, inexact above 2**53",
-)
-
-
 MOMENT = dt.datetime(2026, 1, 1, 0, 0, 0, 1)
 
 
@@ -261,7 +247,6 @@ MOMENT = dt.datetime(2026, 1, 1, 0, 0, 0, 1)
             pa.int64(),
             np.int8,
             [0, 3, 100, 0],
-            marks=_NARROW_TOO_WIDE,
             id="0..100",
         ),
         pytest.param([-300, 200, None], pa.int64(), np.int16, [-300, 200, 0], id="-300..200"),
@@ -272,7 +257,6 @@ MOMENT = dt.datetime(2026, 1, 1, 0, 0, 0, 1)
             pa.int64(),
             np.int64,
             [2**53 + 1, 0],
-            marks=_UINT64_IS_FLOAT,
             id="2**53+1",
         ),
         pytest.param([0.5, None, -2.0], pa.float64(), np.float64, [0.5, 0.0, -2.0], id="floats"),
@@ -281,7 +265,6 @@ MOMENT = dt.datetime(2026, 1, 1, 0, 0, 0, 1)
             pa.timestamp("us"),
             np.int64,
             [(MOMENT - EPOCH) // dt.timedelta(microseconds=1), 0],
-            marks=_UINT64_IS_FLOAT,
             id="timestamps",
         ),
     ],
