@@ -139,7 +139,8 @@ class _Evaluator:
         left = np.asarray(self._slice(expression.left, lo, hi, zeros), dtype=np.float64)
         right = np.asarray(self._slice(expression.right, lo, hi, zeros), dtype=np.float64)
         if expression.op != "/":
-            return _ARITHMETIC[expression.op](left, right)  # type: ignore[no-any-return]
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 0 * inf: NaN
+                return _ARITHMETIC[expression.op](left, right)  # type: ignore[no-any-return]
         if right.ndim == 0:
             if right == 0:  # by a constant zero: NULL for everyone (caught as a constant too)
                 raise _Null
