@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import duckdb
 
-from portrait.engine.duckdb.conversions import WHITESPACE, RawColumn, column_checks, typed_expr
+from portrait.engine.duckdb.conversions import RawColumn, column_checks, trimmed, typed_expr
 from portrait.engine.duckdb.sqltext import quote, sql_literal, value_type
 from portrait.engine.loading import TimeRange
 from portrait.model.schema import TableSpec
@@ -20,7 +20,7 @@ def _infer_text_type(con: duckdb.DuckDBPyConnection, column: str) -> str:
     """Value type of a text column from every non-empty value: ``int`` when all are whole
     numbers that fit 64 bits, ``string`` when some whole number does not (long ids keep every
     digit), else ``float`` when all are numbers, ``bool`` when all are truth values."""
-    text = f"NULLIF(trim({quote(column)}, {WHITESPACE}), '')"
+    text = f"NULLIF({trimmed(quote(column))}, '')"
     row = con.execute(
         f"SELECT count({text}), count_if(regexp_full_match({text}, {_WHOLE})), "
         f"count_if(regexp_full_match({text}, {_WHOLE}) AND TRY_CAST({text} AS BIGINT) IS NOT NULL), "
