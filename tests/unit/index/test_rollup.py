@@ -224,9 +224,13 @@ def test_a_window_outside_the_days_is_all_zero(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.float64])
-def test_compare_selects_what_numpy_selects(dtype: type[np.generic]) -> None:
+@pytest.mark.parametrize(("size", "step"), [(1_000, 1 << 18), (200_003, 1 << 18), (200_003, 8_000)])
+def test_compare_selects_what_numpy_selects(
+    monkeypatch: pytest.MonkeyPatch, dtype: type[np.generic], size: int, step: int
+) -> None:
+    monkeypatch.setattr(rollup, "COMPARE_STEP", step)
     rng = np.random.default_rng(1)
-    values = rng.integers(0, 12, 200_003).astype(dtype)
+    values = rng.integers(0, 12, size).astype(dtype)
     for op, value in [
         ("=", 3.0),
         ("=", 3.5),
@@ -240,6 +244,11 @@ def test_compare_selects_what_numpy_selects(dtype: type[np.generic]) -> None:
         (">=", 1e20),
         ("between", [8.0, 10.0]),
         ("between", [2.5, 4.5]),
+        ("between", [-3.0, 2.0]),
+        ("between", [5.0, 1e9]),
+        ("between", [7.0, 3.0]),
+        ("between", [70_000.0, 80_000.0]),
+        ("between", [0.0, 0.0]),
     ]:
         numbers = values.astype(np.float64)
         if isinstance(value, list):
@@ -257,7 +266,7 @@ def test_compare_selects_what_numpy_selects(dtype: type[np.generic]) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1, 100, 65_536, 65_537, 300_000])
-@pytest.mark.parametrize("share", [0.0, 0.01, 0.0625, 0.5, 1.0])
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.03, 0.0625, 0.5, 1.0])
 def test_mask_bitmaps(size: int, share: float) -> None:
     rng = np.random.default_rng(size)
     mask = rng.random(size) < share
