@@ -8,8 +8,8 @@ demo tiled 10 times is a 10.5M-user index of the same shape as the 10M demo's), 
 index, then adds the spans to a hard-linked copy of it (timed: wall and CPU). For each of the
 three behaviour conditions of ``audience_bench.py`` part 4 it times ``measure`` + ``compare``
 on both indexes (wall and CPU time of this process, p50 and minimum of ``--runs`` interleaved
-runs after two warm-ups; ``--serial`` keeps the blocks off the thread pool, so CPU time is the
-work), counts the rows each reads, and checks that both select the same users.
+runs after two warm-ups), counts the rows each reads, and checks that both select the same
+users.
 
 Usage::
 
@@ -39,7 +39,6 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 import portrait
-import portrait.index.rollup as rollup
 from portrait.index.rollup import RollupIndex, add_spans, compare
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -172,7 +171,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, required=True, help="an existing demo workspace")
     parser.add_argument("--tile", type=int, default=1, help="blocks of users to tile (default 1)")
     parser.add_argument("--runs", type=int, default=21, help=f"timed runs (at least {MIN_RUNS})")
-    parser.add_argument("--serial", action="store_true", help="no threads over blocks")
     parser.add_argument("--scratch", type=Path, default=None, help="scratch folder")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args(argv)
@@ -189,8 +187,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     snap = ws.built
     if snap.rollup_dir is None:
         sys.exit(f"{args.workdir} has no event rollup; load events and run 'portrait build'")
-    if args.serial:
-        rollup.PARALLEL_ROWS = 1 << 62
     scratch = Path(
         tempfile.mkdtemp(prefix="rollup-bench-", dir=args.scratch or args.workdir.parent)
     )
@@ -253,8 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"## Rollup benchmark — {users:,} users ({args.tile} × the workspace's index)\n")
     print(
         f"{cpu_model}, {usable} cores, load average {os.getloadavg()[0]:.1f}; window: the "
-        f"{WINDOW_DAYS} days to {end}; {args.runs} runs after {WARMUP} warm-ups, interleaved; "
-        f"threads over blocks: {'no' if args.serial else 'yes'}\n"
+        f"{WINDOW_DAYS} days to {end}; {args.runs} runs after {WARMUP} warm-ups, interleaved\n"
     )
     print(
         "| condition | index | rows read | wall p50 ms | wall min ms | CPU p50 ms | users | same |"
@@ -280,7 +275,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             "users": users,
             "tile": args.tile,
             "window_end": end.isoformat(),
-            "serial": args.serial,
             "load_average": os.getloadavg(),
             "add_spans_seconds": spans_wall,
             "add_spans_cpu_seconds": spans_cpu,

@@ -19,18 +19,16 @@ window reads the spans that lie inside it and the days at its edges that no span
 
 A measure over a window adds each row's count (or sum) into a per-user array with
 ``np.add.at`` (no copies of the rows, unlike ``bincount``), block by block so that the part
-of the array being filled stays in the CPU cache; blocks are shared out to threads (numpy
-releases the GIL). Format 2 indexes (no spans) are still read, from their days.
+of the array being filled stays in the CPU cache (two threads over blocks were measured:
+slower, ``ufunc.at`` mostly holds the GIL). Format 2 indexes (no spans) are still read, from
+their days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,8 +56,6 @@ SPAN_ENDS = (30, 60, 90, 180, 365)
 30, 60, 90, 180 and 365 days ending on the last day (the as-of date unless set otherwise)
 read spans only."""
 SPAN_FILES = ("span_uid", "span_n", "span_days", "any_span_uid", "any_span_n", "any_span_days")
-PARALLEL_ROWS = 1 << 21
-"""Rows a measure reads before its blocks are shared out to threads."""
 
 
 def span_ends(n_days: int) -> list[int]:
@@ -216,9 +212,8 @@ def add_spans(target: Path) -> bool:
 
     A span row adds up a user's day rows of one group (or of all events) over the span's
     days: per (group, block, span) the rows are added into a per-user histogram with
-    ``np.add.at`` and the users found are read back in order; (group, block) pairs are
-    shared out to threads. About 2 s of CPU per 100M rows. Files are written new (a
-    taken-over index hard-links the previous version's)."""
+    ``np.add.at`` and the users found are read back in order. About 2 s of CPU per 100M
+    rows. Files are written new (a taken-over index hard-links the previous version's)."""
     meta = json.loads((target / META_FILE).read_text("utf-8"))
     if meta.get("format") == FORMAT:
         return False
@@ -236,7 +231,6 @@ def add_spans(target: Path) -> bool:
     ]
     span_offsets = np.zeros((offsets.shape[0], blocks, len(ends) + 1), dtype=np.int64)
     largest = 0
-    pool = _pool()
     for uid_file, n_file, rows, prefix in parts:
         uid = np.load(uid_file, mmap_mode="r")
         n = np.load(n_file, mmap_mode="r")
@@ -244,20 +238,17 @@ def add_spans(target: Path) -> bool:
         # a span adds up at most a year of days: 32 bits hold it unless a day has > 11M events
         count_type = np.uint64 if largest * longest >= 1 << 32 else np.uint32
         histograms = _Histograms(block, count_type)
-        tasks = [(r, b) for r in rows for b in range(blocks)]
-
-        def spans_of(task: tuple[int, int]) -> list[tuple[Any, Any, Any]]:
-            r, b = task
-            bounds = [(int(offsets[r, b, lo]), int(offsets[r, b, hi])) for lo, hi in days]
-            return histograms.add_up(uid, n, bounds, b * block)  # noqa: B023 (used at once)
-
-        found = list(pool.map(spans_of, tasks) if pool else map(spans_of, tasks))
         at = 0
-        for (r, b), spans in zip(tasks, found, strict=True):
-            for k, (users, _, _) in enumerate(spans):
-                span_offsets[r, b, k] = at
-                at += len(users)
-            span_offsets[r, b, len(ends)] = at
+        found = []
+        for r in rows:
+            for b in range(blocks):
+                bounds = [(int(offsets[r, b, lo]), int(offsets[r, b, hi])) for lo, hi in days]
+                spans = histograms.add_up(uid, n, bounds, b * block)
+                for k, (users, _, _) in enumerate(spans):
+                    span_offsets[r, b, k] = at
+                    at += len(users)
+                span_offsets[r, b, len(ends)] = at
+                found.append(spans)
         pieces = [piece for spans in found for piece in spans]
         del found
         for column, (name, dtype) in enumerate(
@@ -271,12 +262,12 @@ def add_spans(target: Path) -> bool:
 
 
 class _Histograms:
-    """Per-thread histograms of one block of users (events and days), zero between uses."""
+    """Histograms of one block of users (events and days), zero between uses."""
 
     def __init__(self, block: int, count_type: type[np.generic]):
-        self.block = block
         self.count_type = count_type
-        self._local = threading.local()
+        self.events = np.zeros(block, dtype=count_type)
+        self.days = np.zeros(block, dtype=np.uint16)
 
     def add_up(
         self,
@@ -286,13 +277,9 @@ class _Histograms:
         base: int,
     ) -> list[tuple[Any, Any, Any]]:
         """(users, events, days) of each span whose rows are ``uid[lo:hi]``, ``n[lo:hi]``."""
-        local = self._local
-        if not hasattr(local, "events"):
-            local.events = np.zeros(self.block, dtype=self.count_type)
-            local.days = np.zeros(self.block, dtype=np.uint16)
-        events, days = local.events, local.days
+        events, days = self.events, self.days
         one = np.uint16(1)  # ufunc.at is fast only when every operand has the array's type
-        out = []
+        out: list[tuple[Any, Any, Any]] = []
         for lo, hi in bounds:
             if lo == hi:
                 out.append((_NONE, _NONE, _NONE))
@@ -381,19 +368,6 @@ def _from_bits(packed: npt.NDArray[np.uint8]) -> BitMap:
 Slice = tuple[npt.NDArray[Any], npt.NDArray[Any] | np.generic]
 _Test = Callable[[npt.NDArray[Any]], npt.NDArray[np.bool_]]
 """Rows of one block to add: their uids and their weights (an array, or one value for all)."""
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor | None:
-    """Threads for the blocks of a measure (None on one core)."""
-    global _POOL  # one pool per process, made on first use
-    threads = min(os.cpu_count() or 1, 4)
-    if threads < 2:
-        return None
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(threads, thread_name_prefix="portrait-rollup")
-    return _POOL
 
 
 @dataclass(frozen=True)
@@ -565,16 +539,9 @@ class RollupIndex:
         # counted past the end of the array and left out
         blocks = min(self.offsets.shape[1], -(-n_users // self.block))
         out = np.zeros(max(n_users, blocks * self.block), dtype=dtype)
-        plan = [self._block_slices(sources, b, d0, d1, dtype) for b in range(blocks)]
-        rows = sum(len(u) for slices in plan for u, _ in slices)
-        work = [slices for slices in plan if slices]
-        pool = _pool() if rows >= PARALLEL_ROWS and len(work) > 1 else None
-        if pool is None:
-            for slices in work:
-                _add(out, slices)
-        else:
-            # blocks hold disjoint users: each thread fills its own part of ``out``
-            list(pool.map(lambda slices: _add(out, slices), work))
+        for b in range(blocks):  # one block's part of ``out`` stays in the CPU cache
+            for uids, weights in self._block_slices(sources, b, d0, d1, dtype):
+                np.add.at(out, uids, weights)
         return out[:n_users]
 
     def _block_slices(
@@ -639,11 +606,6 @@ def _typed(weights: npt.NDArray[Any], dtype: type[np.generic]) -> npt.NDArray[An
     """Weights in the type of the array they are added to (``ufunc.at`` takes a slow path,
     ~30x slower, when the types differ)."""
     return weights if weights.dtype == dtype else weights.astype(dtype)
-
-
-def _add(out: npt.NDArray[Any], slices: list[Slice]) -> None:
-    for uids, weights in slices:
-        np.add.at(out, uids, weights)
 
 
 def _bound(values: npt.NDArray[Any], value: float) -> float:

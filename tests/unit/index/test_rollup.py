@@ -1,6 +1,6 @@
 """The rollup index measures every window exactly like a sum over its raw rows: with spans and
-without (a format 2 index), windows aligned with the spans or not, blocks counted one after the
-other or on threads; ``compare`` selects what numpy's comparisons select."""
+without (a format 2 index), windows aligned with the spans or not, over several blocks of
+users; ``compare`` selects what numpy's comparisons select."""
 
 from __future__ import annotations
 
@@ -140,9 +140,7 @@ SHAPES = [
 
 @pytest.mark.parametrize("days", [20, 400, 800])
 @pytest.mark.parametrize("spans", [True, False])
-def test_measures_equal_sums_over_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, days: int, spans: bool
-) -> None:
+def test_measures_equal_sums_over_rows(tmp_path: Path, days: int, spans: bool) -> None:
     rows = _rows(days, seed=days)
     _write(tmp_path, rows, days, spans)
     index = RollupIndex(tmp_path)
@@ -153,28 +151,26 @@ def test_measures_equal_sums_over_rows(
     windows += [(last - 40, last - 10), (0, last - 100), (-5, 3), (last - 200, last + 9)]
     rng = np.random.default_rng(days)
     windows += [tuple(sorted(rng.integers(-10, days + 10, 2).tolist())) for _ in range(12)]
-    for threads in (False, True):
-        monkeypatch.setattr(rollup, "PARALLEL_ROWS", 0 if threads else 1 << 60)
-        for d0, d1 in windows:
-            start, end = FIRST + dt.timedelta(d0), FIRST + dt.timedelta(d1)
-            for measure, event, line in SHAPES:
-                got = index.measure(
-                    measure,
-                    start,
-                    end,
-                    USERS,
-                    event=event,
-                    business_line=line,
-                    of="price" if measure == "sum" else None,
-                )
-                want = _expected(rows, measure, max(d0, 0), d1, event, line)
-                assert len(got) == USERS
-                assert got.dtype == (np.float64 if measure == "sum" else got.dtype)
-                if measure == "sum":
-                    np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=f"{measure} {d0}")
-                else:
-                    assert got.dtype.kind == "u"
-                    np.testing.assert_array_equal(got, want, err_msg=f"{measure} {d0}..{d1}")
+    for d0, d1 in windows:
+        start, end = FIRST + dt.timedelta(d0), FIRST + dt.timedelta(d1)
+        for measure, event, line in SHAPES:
+            got = index.measure(
+                measure,
+                start,
+                end,
+                USERS,
+                event=event,
+                business_line=line,
+                of="price" if measure == "sum" else None,
+            )
+            want = _expected(rows, measure, max(d0, 0), d1, event, line)
+            assert len(got) == USERS
+            if measure == "sum":
+                assert got.dtype == np.float64
+                np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=f"{measure} {d0}")
+            else:
+                assert got.dtype.kind == "u"
+                np.testing.assert_array_equal(got, want, err_msg=f"{measure} {d0}..{d1}")
 
 
 def test_spans_added_to_a_format_2_index_and_its_links_untouched(tmp_path: Path) -> None:
