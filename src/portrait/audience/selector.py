@@ -4,6 +4,7 @@ resolved from the metadata database and results cached by (rule, data version)."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -20,8 +21,9 @@ from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.index.profile_index import ProfileIndex
 from portrait.index.rollup import RollupIndex
 from portrait.model.manifests import BuiltTag
-from portrait.model.rules import BehaviourCondition, Rule, RuleDocument
-from portrait.rules.validate import rule_references
+from portrait.model.rules import BehaviourCondition, Rule, RuleDocument, RuleSize, rule_size
+from portrait.rules import print_rule
+from portrait.rules.validate import rule_references, rule_tags
 
 if TYPE_CHECKING:
     from portrait.store.metadata import MetadataStore
@@ -57,6 +59,62 @@ def rule_key(rule: Rule) -> str:
     return json.dumps(RuleDocument(rule=rule).model_dump(mode="json"), sort_keys=True)
 
 
+class RuleFacts:
+    """What the counting path asks of a rule, each worked out once per rule object: its cache
+    key, canonical text, size, tags and references. Rules are immutable, and parsing the same
+    text gives the same object (:func:`portrait.rules.parse_rule` is cached), so a rule asked
+    again costs a dictionary lookup instead of a JSON dump and a few tree walks."""
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+
+    @functools.cached_property
+    def key(self) -> str:
+        return rule_key(self.rule)
+
+    @functools.cached_property
+    def text(self) -> str:
+        return print_rule(self.rule)
+
+    @functools.cached_property
+    def size(self) -> RuleSize:
+        return rule_size(self.rule)
+
+    @functools.cached_property
+    def tags(self) -> frozenset[str]:
+        return frozenset(rule_tags(self.rule))
+
+    @functools.cached_property
+    def references(self) -> dict[str, frozenset[str]]:
+        return {kind: frozenset(names) for kind, names in rule_references(self.rule).items()}
+
+
+class _Same:
+    """A rule keyed by identity (rules with list values are not hashable; the entry keeps the
+    rule alive, so its id is not reused while cached)."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+
+    def __hash__(self) -> int:
+        return id(self.rule)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.rule is self.rule
+
+
+@functools.lru_cache(maxsize=512)
+def _facts(same: _Same) -> RuleFacts:
+    return RuleFacts(same.rule)
+
+
+def rule_facts(rule: Rule) -> RuleFacts:
+    """The :class:`RuleFacts` of ``rule`` (kept for the last 512 rule objects asked about)."""
+    return _facts(_Same(rule))
+
+
 class Selector:
     """Rules → members (frozen bitmaps) on one profile version."""
 
@@ -84,13 +142,14 @@ class Selector:
     ) -> FrozenBitMap:
         """Members of ``rule`` now. ``resolving``: segments being resolved (cycle guard);
         ``cache=False``: evaluate afresh (segment members are still reused while unchanged)."""
-        refs = rule_references(rule)
+        facts = rule_facts(rule)
+        refs = facts.references
         generation = 0
         if refs["segment"] or refs["ids"]:
             generation = self._generation = self.store.generation()
         if refs["campaign"]:
             cache = False  # deliveries and responses change without a generation bump
-        key = (rule_key(rule), generation)
+        key = (facts.key, generation)
         cached = self._cache.get(key) if cache else None
         if cached is not None:
             self._cache.move_to_end(key)

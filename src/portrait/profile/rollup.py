@@ -21,7 +21,7 @@ from portrait.compile.rollup import (
     sum_column,
 )
 from portrait.engine import Engine
-from portrait.index.rollup import RollupWriter
+from portrait.index.rollup import RollupWriter, add_spans
 from portrait.model.manifests import RollupManifest
 from portrait.model.schema import Schema
 from portrait.profile.versions import GROUPS_FILE, ROLLUP_DIR, ROLLUP_FILE
@@ -41,12 +41,14 @@ def reusable(previous: RollupManifest, events_version: int, users_version: int) 
 
 
 def take_over(previous_dir: Path, staging: Path) -> None:
-    """Hard-link (or copy) the previous version's rollup into the staging folder."""
+    """Hard-link (or copy) the previous version's rollup into the staging folder; an index
+    written before spans existed gets them (new files: the linked ones stay as they are)."""
     link_or_copy(previous_dir / ROLLUP_FILE, staging / ROLLUP_FILE)
     link_or_copy(previous_dir / GROUPS_FILE, staging / GROUPS_FILE)
     (staging / ROLLUP_DIR).mkdir()
     for item in sorted((previous_dir / ROLLUP_DIR).iterdir()):
         link_or_copy(item, staging / ROLLUP_DIR / item.name)
+    add_spans(staging / ROLLUP_DIR)
 
 
 def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) -> RollupManifest:

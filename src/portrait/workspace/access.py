@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from portrait.errors import AccessError, InputError, LimitError
 from portrait.model.access import PERMISSIONS, Caller
-from portrait.model.rules import Rule, rule_size
-from portrait.rules.validate import rule_tags
+from portrait.model.rules import Rule
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from portrait.access import Audit, Keys
     from portrait.access.disclosure import Disclosure
+    from portrait.audience.selector import RuleFacts
     from portrait.workspace.root import Workspace
 
 
@@ -113,7 +113,13 @@ class AccessService:
     def check_rule(self, rule: Rule, caller: Caller) -> None:
         """Refuse what ``caller``'s role may not ask: a rule larger than its limits
         (conditions, property filters, list values) or one naming personal data."""
-        size, limits = rule_size(rule), caller.rule_limits
+        from portrait.audience.selector import rule_facts
+
+        self.check_facts(rule_facts(rule), caller)
+
+    def check_facts(self, facts: RuleFacts, caller: Caller) -> None:
+        """:meth:`check_rule` on a rule's facts (its size and tags, worked out once)."""
+        size, limits = facts.size, caller.rule_limits
         for what, used, most in (
             ("conditions", size.conditions, limits.conditions),
             (
@@ -129,8 +135,8 @@ class AccessService:
                     hint="split it into saved segments, or ask with a higher role "
                     "(docs/privacy.md lists the limits)",
                 )
-        if not caller.sees_pii:
-            named = sorted(rule_tags(rule) & self._ws.catalog.pii_tags())
+        if not caller.sees_pii and facts.tags:
+            named = sorted(facts.tags & self._ws.catalog.pii_tags())
             if named:
                 raise AccessError(
                     f"the rule selects by personal data ({', '.join(named)}), which role "

@@ -15,7 +15,7 @@ from portrait.errors import NotFoundError
 from portrait.index.profile_index import index_kind
 from portrait.model.access import Caller
 from portrait.model.rules import BehaviourCondition, Rule
-from portrait.rules import parse_rule, print_rule
+from portrait.rules import parse_rule
 from portrait.rules.validate import rule_tags, validate_rule
 from portrait.workspace.segments import SegmentService
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyroaring import AbstractBitMap
 
+    from portrait.audience.selector import RuleFacts, Selector
     from portrait.compile.rules import RuleSQL
     from portrait.workspace.root import Workspace
 
@@ -49,20 +50,24 @@ class AudienceService:
 
         A rule that passed once is not checked again on the same profile version.
         """
-        from portrait.audience.selector import rule_key
+        return self._check(rule, self._ws.who(caller), self._ws.selector()).rule
+
+    def _check(self, rule: str | Rule, caller: Caller, selector: Selector) -> RuleFacts:
+        """:meth:`check_rule` on ``selector``'s version, giving the rule's facts (worked out
+        once per rule: the same text parses to the same rule object)."""
+        from portrait.audience.selector import rule_facts
 
         ws = self._ws
-        parsed = parse_rule(rule) if isinstance(rule, str) else rule
-        ws.access.check_rule(parsed, ws.who(caller))
-        selector = ws.selector()
-        key = rule_key(parsed)
-        if key in selector.checked:
-            return parsed
+        facts = rule_facts(parse_rule(rule) if isinstance(rule, str) else rule)
+        parsed = facts.rule
+        ws.access.check_facts(facts, caller)
+        if facts.key in selector.checked:
+            return facts
         index = selector.profile.index
         types = {n: m.type for n, m in selector.profile.tags.items()}
         pii = ws.catalog.pii_tags()
         values: dict[str, list[str]] = {}
-        for name in rule_tags(parsed):
+        for name in facts.tags:
             # suggestions never draw on personal data
             if name in types and name not in pii and index_kind(types[name]) == "values":
                 value_index = index.values(name)
@@ -78,8 +83,8 @@ class AudienceService:
             properties=ws.built_warehouse().schema().get("events"),
             text=rule if isinstance(rule, str) else None,
         )
-        selector.checked.add(key)
-        return parsed
+        selector.checked.add(facts.key)
+        return facts
 
     def is_segment(self, spec: object) -> bool:
         """Whether ``spec`` names a saved segment (else it is a rule, or an audience)."""
@@ -154,16 +159,18 @@ class AudienceService:
         ws = self._ws
         who = ws.who(caller)
         started = time.perf_counter()
-        parsed = self.check_rule(rule, who)
-        audience = self._select(parsed, cache=cache)
-        profile = ws.selector().profile
-        size = releases.count(ws.access.disclosure, who, audience.bitmap)
+        selector = ws.selector()  # one version for the check, the members and the answer
+        facts = self._check(rule, who, selector)
+        members = selector.evaluate(facts.rule, cache=cache)
+        profile = selector.profile
+        population = profile.population
+        size = releases.count(ws.access.disclosure, who, members)
         privacy = ws.access.privacy(who)
         result: dict[str, Any] = {
-            "rule": print_rule(parsed),
+            "rule": facts.text,
             "size": size,
-            "population": audience.population,
-            "share": ratio(size, audience.population),
+            "population": population,
+            "share": ratio(size, population),
             "seconds": time.perf_counter() - started,
             "as_of": profile.as_of.isoformat() if profile.as_of else None,
             "profile_version": profile.version,
