@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,7 @@ class RollupWriter:
         self.counts = np.zeros((len(self.groups), self.n_blocks, self.n_days), dtype=np.int64)
         self.pos = 0
         self.any_parts: list[Path] = []
+        self.spans_seconds = 0.0
 
     def _days(self, column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
         import pyarrow as pa
@@ -197,7 +199,9 @@ class RollupWriter:
             ],
         }
         _write_meta(self.target, meta)
+        started = time.perf_counter()
         add_spans(self.target)
+        self.spans_seconds = time.perf_counter() - started
 
 
 def _write_meta(target: Path, meta: dict[str, Any]) -> None:

@@ -98,5 +98,6 @@ def build_rollup(engine: Engine, schema: Schema, staging: Path, n_users: int) ->
             "last_day": last.isoformat(),
             "groups": len(groups),
             "query_seconds": t1 - t0,
+            "spans_seconds": writer.spans_seconds,
         },
     )
