@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import portrait
 from portrait.audience import evaluate_rule
-from portrait.audience.evaluate import Sources
+from portrait.audience.evaluate import Sources, count_rule
 from portrait.compile.rules import RuleSQL, rule_query
 from portrait.errors import RuleSyntaxError, RuleValidationError
 from portrait.model.expressions import Arithmetic, AsOf, Duration, Expression, Size, TagRef
@@ -213,6 +213,7 @@ def test_bitmaps_agree_with_sql_on_random_expression_rules(setup) -> None:  # ty
         assert parse_rule(print_rule(again)) == again, text
         members = list(evaluate_rule(rule, index, sources))
         assert members == sql_uids(con, rule, types), text
+        assert count_rule(rule, index, sources) == len(members), text
         assert list(evaluate_rule(again, index, sources)) == members, text
 
     check()

@@ -226,21 +226,33 @@ def _evaluate(rule: Rule, index: ProfileIndex, everyone: AbstractBitMap, sources
     raise UnsupportedLeafError(f"unknown rule node {rule!r}")
 
 
-def _and(rule: And, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources) -> Truth:
-    """``and``: intersect the positive items smallest first and subtract the negated ones
-    (``a and not b`` is ``a − b``, never the dense complement of ``b``). Unknown users are
-    tracked only when some item has any."""
+def _and_items(
+    rule: And, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources
+) -> tuple[list[Truth], list[Truth]]:
+    """The (true, unknown) of the positive items and of X for each negated item ``not X``."""
     positives: list[Truth] = []
-    negatives: list[Truth] = []  # the (true, unknown) of X for each item "not X"
+    negatives: list[Truth] = []
     for item in rule.items:
         if isinstance(item, Not):
             negatives.append(_evaluate(item.item, index, everyone, sources))
         else:
             positives.append(_evaluate(item, index, everyone, sources))
+    return positives, negatives
+
+
+def _intersection(positives: list[Truth], everyone: AbstractBitMap) -> AbstractBitMap:
+    # pairwise operators: pyroaring's many-argument intersection/difference are slower
+    sets = sorted((t for t, _ in positives), key=len)
+    return reduce(operator.and_, sets) if sets else everyone
+
+
+def _and(rule: And, index: ProfileIndex, everyone: AbstractBitMap, sources: Sources) -> Truth:
+    """``and``: intersect the positive items smallest first and subtract the negated ones
+    (``a and not b`` is ``a − b``, never the dense complement of ``b``). Unknown users are
+    tracked only when some item has any."""
+    positives, negatives = _and_items(rule, index, everyone, sources)
     if not any(u for _, u in positives + negatives):  # two-valued: the fast path
-        # pairwise operators: pyroaring's many-argument intersection/difference are slower
-        sets = sorted((t for t, _ in positives), key=len)
-        true = reduce(operator.and_, sets) if sets else everyone
+        true = _intersection(positives, everyone)
         for t, _ in negatives:
             true = true - t
         return true, BitMap()
@@ -249,6 +261,23 @@ def _and(rule: And, index: ProfileIndex, everyone: AbstractBitMap, sources: Sour
     true = reduce(operator.and_, (t for t, _ in parts))
     maybe = reduce(operator.and_, (t | u for t, u in parts))
     return true, maybe - true
+
+
+def count_rule(rule: Rule, index: ProfileIndex, sources: Sources | None = None) -> int:
+    """How many users ``rule`` selects: ``len(evaluate_rule(...))``, but a rule ``… and not
+    X`` is counted without building its last difference (``|A| − |A ∩ X|``): when about 4,000
+    users per 2**16 remain, that difference turns every container into a list of users."""
+    sources = sources or Sources()
+    everyone = FrozenBitMap(range(index.n_users))
+    if isinstance(rule, And):
+        positives, negatives = _and_items(rule, index, everyone, sources)
+        if negatives and not any(u for _, u in positives + negatives):
+            base = _intersection(positives, everyone)
+            for t, _ in negatives[:-1]:
+                base = base - t
+            return len(base) - base.intersection_cardinality(negatives[-1][0])
+    true, _ = _evaluate(rule, index, everyone, sources)
+    return len(true)
 
 
 def evaluate_rule(

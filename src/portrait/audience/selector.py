@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from portrait.audience.evaluate import Sources, evaluate_rule
+from portrait.audience.evaluate import Sources, count_rule, evaluate_rule
 from portrait.errors import NotFoundError, SegmentCycleError, suggest
 from portrait.index.bitmaps import bitmap_from_sorted
 from portrait.index.profile_index import ProfileIndex
@@ -154,7 +154,25 @@ class Selector:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        sources = Sources(
+        result = evaluate_rule(rule, self.profile.index, self._sources(resolving))
+        if not isinstance(result, FrozenBitMap):  # index bitmaps are frozen: results mostly too
+            result = FrozenBitMap(result)
+        self._cache[key] = result
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def count(self, rule: Rule) -> int:
+        """How many users ``rule`` selects now, evaluated afresh: ``len(evaluate(rule,
+        cache=False))`` without building the members where the rule allows
+        (:func:`~portrait.audience.evaluate.count_rule`); nothing is cached."""
+        refs = rule_facts(rule).references
+        if refs["segment"] or refs["ids"]:
+            self._generation = self.store.generation()
+        return count_rule(rule, self.profile.index, self._sources(()))
+
+    def _sources(self, resolving: tuple[str, ...]) -> Sources:
+        return Sources(
             rollup=self.profile.rollup,
             as_of=self.profile.as_of,
             segment=lambda name: self.segment_members(name, resolving=resolving, fresh=False),
@@ -162,13 +180,6 @@ class Selector:
             campaign=self.campaign_members,
             events_sql=self.events_sql,
         )
-        result = evaluate_rule(rule, self.profile.index, sources)
-        if not isinstance(result, FrozenBitMap):  # index bitmaps are frozen: results mostly too
-            result = FrozenBitMap(result)
-        self._cache[key] = result
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return result
 
     def _remembered(self, kind: str, name: str) -> AbstractBitMap | None:
         """Members read earlier, while no segment or ID list has changed since."""

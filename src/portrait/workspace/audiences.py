@@ -161,10 +161,13 @@ class AudienceService:
         started = time.perf_counter()
         selector = ws.selector()  # one version for the check, the members and the answer
         facts = self._check(rule, who, selector)
-        members = selector.evaluate(facts.rule, cache=cache)
+        disclosure = ws.access.disclosure
+        if cache or disclosure.controlled(who):  # a controlled size is keyed by the members
+            size = releases.count(disclosure, who, selector.evaluate(facts.rule, cache=cache))
+        else:
+            size = selector.count(facts.rule)
         profile = selector.profile
         population = profile.population
-        size = releases.count(ws.access.disclosure, who, members)
         privacy = ws.access.privacy(who)
         result: dict[str, Any] = {
             "rule": facts.text,
