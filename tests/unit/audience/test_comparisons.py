@@ -25,6 +25,7 @@ from portrait.index.profile_index import index_file
 from portrait.model.expressions import Arithmetic, AsOf, Duration, Expression, Size, TagRef
 from portrait.model.rules import Comparison, RuleDocument, TagCondition
 from portrait.rules import parse_rule
+from tests.old_indexes import without_column
 
 AS_OF = dt.date(2026, 6, 30)
 USERS = 240
@@ -101,22 +102,6 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _without_column(index: RangeIndex) -> RangeIndex:
-    """The same index as a version that kept no value column wrote it."""
-    return RangeIndex(
-        index.n_users,
-        index.breakpoints,
-        index.stored,
-        index.complemented,
-        index.missing,
-        index.counts,
-        index.bin_offsets,
-        index.bin_values,
-        index.bin_uids,
-        column=None,
-    )
-
-
 @pytest.fixture(scope="module")
 def old_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same index files as an older version wrote them: range indexes without the column
@@ -126,7 +111,7 @@ def old_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         column = pa.chunked_array([pa.array([u[name] for u in USER_ROWS], ARROW[value_type])])
         built = build_tag_index(column, value_type)
         if isinstance(built, RangeIndex):
-            built = _without_column(built)
+            built = without_column(built)
         built.save(index_file(folder, name, value_type))
     return folder
 

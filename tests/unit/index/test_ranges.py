@@ -17,6 +17,7 @@ from pyroaring import FrozenBitMap
 from portrait.analysis.counting import _chosen_breakpoints
 from portrait.index import ValueIndex
 from portrait.index.ranges import BINS, EXACT_MAX, RangeIndex
+from tests.old_indexes import without_column
 
 
 def _oracle(values: np.ndarray, valid: np.ndarray, low: float | None, high: float | None,
@@ -117,28 +118,12 @@ def test_bins_partition_the_present_users(tag_indexes: dict[str, ValueIndex | Ra
 EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _without_column(index: RangeIndex) -> RangeIndex:
-    """The same index as a version that kept no value column wrote it."""
-    return RangeIndex(
-        index.n_users,
-        index.breakpoints,
-        index.stored,
-        index.complemented,
-        index.missing,
-        index.counts,
-        index.bin_offsets,
-        index.bin_values,
-        index.bin_uids,
-        column=None,
-    )
-
-
 def _versions(array: pa.Array, tmp_path: Path) -> dict[str, RangeIndex]:
     """The index as built and as read back from its file (memory-mapped), with its column and
     as an older version wrote it (without)."""
     built = RangeIndex.build(array)
     built.save(tmp_path / "new.range.bin")
-    old = _without_column(built)
+    old = without_column(built)
     old.save(tmp_path / "old.range.bin")
     return {
         "built": built,
