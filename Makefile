@@ -5,11 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 USERS  ?= 200000
 DEMO   ?= demo-workspace
+DEMO_PASSWORD ?= portrait-demo
 
-.PHONY: demo test lint types layers unit bench bench-audience fonts clean
+.PHONY: demo test lint types layers unit bench bench-audience fonts chromium assets screenshots clean
 
 $(VENV)/.installed: pyproject.toml
-	@$(MAKE) --no-print-directory fonts
+	@$(MAKE) --no-print-directory fonts chromium
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -29,6 +30,29 @@ fonts:
 	  fi; \
 	fi
 
+# The web console's browser tests drive Debian's chromium (installed with apt-get as root)
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the web console's browser tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { apt-get update -q >/dev/null && \
+	         apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
+	  else \
+	    echo "note: no chromium found; the browser tests need it (apt-get install chromium)"; \
+	  fi; \
+	fi
+
+# The console's vendored scripts, regenerated from npm at the versions pinned in
+# tools/web-assets/ (node and npm needed here only, never to install or run Portrait)
+assets:
+	$(PYTHON) tools/web_assets.py
+
+# Screenshots of the console's main pages into docs/ui/ (a 20,000-user demo, real chromium)
+screenshots: $(VENV)/.installed
+	$(BIN)/python tools/screenshots.py
+
 demo: $(VENV)/.installed
 	rm -rf $(DEMO)
 	$(BIN)/portrait demo $(DEMO) --users $(USERS)
@@ -37,10 +61,15 @@ demo: $(VENV)/.installed
 	$(BIN)/portrait count 'city in ("北京", "上海") and age between 25 and 40 and events("view", last="30d") > 3' -w $(DEMO)
 	$(BIN)/portrait segment create active_young 'age < 30 and active_days(last="30d") >= 5' -w $(DEMO)
 	$(BIN)/portrait insight distinctive active_young --top 8 --chart $(DEMO)/active_young.png -w $(DEMO)
+	echo '$(DEMO_PASSWORD)' | $(BIN)/portrait users create demo --role admin --password-stdin -w $(DEMO)
+	@echo ""
+	@echo "The web console: run  $(BIN)/portrait serve -w $(DEMO)"
+	@echo "then open http://127.0.0.1:8000/ and sign in as 'demo' with the password '$(DEMO_PASSWORD)'"
+	@echo "(a demo account: create your own with 'portrait users create NAME --role admin')."
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 types: $(VENV)/.installed
 	$(BIN)/mypy

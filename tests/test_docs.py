@@ -376,8 +376,9 @@ def test_doc_examples_run(tmp_path: Path) -> None:
         assert (tmp_path / chart).stat().st_size > 500, chart
     _run_bash_blocks("campaigns.md", tmp_path, env)
     _run_python_blocks("campaigns.md", tmp_path, env)
-    assert (tmp_path / "autumn-funnel.png").stat().st_size > 500
+    assert (tmp_path / "autumn-effects.png").stat().st_size > 500
     _run_python_blocks("api.md", tmp_path, env)
+    _run_python_blocks("ui.md", tmp_path, env)
 
 
 def test_every_setting_is_documented() -> None:

@@ -252,6 +252,25 @@ SETTINGS: tuple[Setting, ...] = (
         "for a busy workspace.",
     ),
     Setting(
+        "console.idle_timeout",
+        1800.0,
+        _seconds,
+        "Web console: seconds a signed-in session may stay unused before it ends.",
+    ),
+    Setting(
+        "console.session_lifetime",
+        43200.0,
+        _seconds,
+        "Web console: seconds a session lasts at most, however active (then sign in again).",
+    ),
+    Setting(
+        "console.max_failures",
+        5,
+        _positive_int,
+        "Web console: failed sign-ins in a row before an account (or name) must wait; the "
+        "wait doubles with every further failure, from 30 s up to 15 minutes.",
+    ),
+    Setting(
         "privacy.min_count",
         10,
         _positive_int,

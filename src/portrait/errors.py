@@ -259,6 +259,20 @@ class PrivacyBudgetError(PortraitError):
     http_status = 429
 
 
+class ThrottledError(PortraitError):
+    """Too many failed sign-ins in a row: the account (or name) waits before the next try."""
+
+    code = "throttled"
+    http_status = 429
+
+
+class ConflictError(InputError):
+    """The thing changed since the caller read it (another person saved it first)."""
+
+    code = "conflict"
+    http_status = 409
+
+
 class CampaignStateError(InputError):
     """A campaign cannot move from its state to the one asked: the move is not in the
     lifecycle's transition table (:mod:`portrait.campaigns.lifecycle`), or another process

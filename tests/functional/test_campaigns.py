@@ -390,10 +390,20 @@ def _check_report_independently(ws: Workspace, report: dict[str, Any], frame: pd
     assert groups["control"]["cvr"] == pytest.approx(control["converted"] / control["targeted"])
     assert report["delivery_receipts"] is True
     assert not report["srm"]["mismatch"]
-    assert any(
-        line.startswith(("B beats A", "B and A", "A beats B", "A and B"))
-        for line in report["verdict"]
-    )
+    # the variants against each other, on every metric; the same test as statsmodels'
+    comparisons = {(c["metric"], c["baseline"], c["group"]): c for c in report["comparisons"]}
+    b_vs_a = comparisons[("conversion_rate", "A", "B")]
+    a, b = groups["A"], groups["B"]
+    _, p = proportions_ztest([b["converted"], a["converted"]], [b["targeted"], a["targeted"]])
+    assert b_vs_a["p_value"] == pytest.approx(p, rel=1e-9)
+    assert {m for m, _, _ in comparisons} == {
+        "click_rate",
+        "conversion_rate",
+        "click_to_conversion",
+        "revenue_per_user",
+        "revenue_per_converter",
+    }
+    assert any(line.startswith("Conversion rate, B vs A: ") for line in report["verdict"])
 
 
 def test_sample_ratio_mismatch_is_reported(demo_ws: Workspace) -> None:

@@ -80,7 +80,7 @@ def indexes(engine: sa.Engine, table: str) -> dict[str, list[str]]:
 def test_head_revision_is_the_newest_migration() -> None:
     script = ScriptDirectory.from_config(schema.alembic_config())
     assert script.get_heads() == [schema.HEAD_REVISION]
-    assert schema.revisions() == ("0001", "0002", "0003", "0004", "0005")
+    assert schema.revisions() == ("0001", "0002", "0003", "0004", "0005", "0006")
     assert int(schema.HEAD_REVISION) == SCHEMA_VERSION
 
 

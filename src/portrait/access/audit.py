@@ -97,9 +97,22 @@ class Audit:
                     self._pending[:0] = entries
             raise
 
-    def entries(self, *, limit: int = 100, actor: str | None = None) -> list[dict[str, Any]]:
-        """The newest ``limit`` entries, newest first (this process's waiting ones included)."""
+    def entries(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries, newest first (this process's waiting ones included),
+        of ``actor`` and ``action`` when given, from ``since`` (inclusive) to ``until``
+        (exclusive)."""
         self.flush()
+        rows = AuditRepository(self.store).entries(
+            limit=limit, actor=actor, action=action, since=since, until=until
+        )
         return [
             {
                 "at": e.at.isoformat(timespec="seconds"),
@@ -108,5 +121,10 @@ class Audit:
                 "target": e.target,
                 "rows": e.rows,
             }
-            for e in AuditRepository(self.store).entries(limit=limit, actor=actor)
+            for e in rows
         ]
+
+    def actions(self) -> list[str]:
+        """The actions the log has entries of (for a filter's choices)."""
+        self.flush()
+        return AuditRepository(self.store).actions()

@@ -71,6 +71,37 @@ def range_labels(index: RangeIndex, value_type: str, chosen: list[int]) -> list[
     return labels
 
 
+def bin_bounds(
+    index: RangeIndex, value_type: str, label: str
+) -> tuple[float | str | None, float | str]:
+    """The bin of a numeric tag that insight labelled ``label`` (:func:`range_labels`), as
+    ``(low, high)``: its values ``x`` are ``low < x <= high`` (no lower bound when ``low`` is
+    None; one value when ``low == high``). Bounds are the index's own breakpoints (numbers for
+    int and float tags, ISO text for dates and timestamps), not the rounded label.
+
+    Raises KeyError for a label the tag's report does not have."""
+    chosen = _chosen_breakpoints(index)
+    labels = range_labels(index, value_type, chosen)
+    at = labels.index(label) if label in labels else -1
+    if at < 0:
+        raise KeyError(label)
+
+    def bound(k: int) -> float | str:
+        raw = index.breakpoints[k]
+        if value_type == "timestamp":  # to the microsecond: the label stops at seconds
+            moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(raw))
+            return moment.isoformat(sep=" ")
+        if value_type == "date":
+            return _label(float(raw), value_type)
+        return int(raw) if value_type == "int" else float(raw)
+
+    k = chosen[at]
+    previous = chosen[at - 1] if at else -1
+    if index.exact and k == previous + 1:
+        return bound(k), bound(k)
+    return (None if at == 0 else bound(previous)), bound(k)
+
+
 class TagCounter:
     """Counts audiences on one tag: the row labels insight shows and the index's counting
     plan for those rows. Built once per loaded index (:func:`tag_counter`)."""

@@ -70,20 +70,26 @@ class Core:
     def now(self, work: Callable[[Workspace], T]) -> T | None:
         """Short work (microseconds: the per-user interfaces; never None) done right here,
         on the event loop, when the workspace is warm and free; else None, at once."""
+        done, value = self._now(work)
+        return value if done else None
+
+    def _now(self, work: Callable[[Workspace], T]) -> tuple[bool, T | None]:
+        """(True, the work's result, None included) when done here; (False, None) when the
+        workspace is busy or cold."""
         if self.workspace.is_warm() and self.lock.acquire(blocking=False):
             try:
-                return work(self.workspace)
+                return True, work(self.workspace)
             finally:
                 self.lock.release()
-        return None
+        return False, None
 
     async def quick(self, work: Callable[[Workspace], T]) -> T:
         """Short work :meth:`now` when it can be, sparing the hop to a worker thread; in a
         worker thread, waiting its turn, when something else holds the workspace or a new
         profile version's caches are still to be built (the loop keeps answering)."""
-        done = self.now(work)
-        if done is not None:
-            return done
+        done, value = self._now(work)
+        if done:
+            return value  # type: ignore[return-value]  # T, None included
 
         def wait_turn() -> T:
             with self.hold() as w:

@@ -20,6 +20,11 @@ class SegmentRequest(BaseModel):
     rule: str = Field(min_length=1, max_length=MAX_RULE)
     mode: str = "dynamic"
     description: str = ""
+    expected_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Replace the segment only if its updated_at is still this (else 409).",
+    )
 
 
 class InsightRequest(BaseModel):
@@ -48,6 +53,46 @@ class ResponseEvent(BaseModel):
 
 class ResponsesRequest(BaseModel):
     events: list[ResponseEvent] = Field(min_length=1, max_length=100_000)
+
+
+class Assignment(BaseModel):
+    user_id: str = Field(min_length=1, max_length=256)
+    group: str = Field(min_length=1, max_length=64)
+    ts: str | None = None
+
+
+class Outcome(BaseModel):
+    """An outcome event (``response`` and ``ts``) or a user's outcomes (``clicked``,
+    ``converted``, ``revenue``); one shape for all rows of a request."""
+
+    user_id: str = Field(min_length=1, max_length=256)
+    response: str | None = None
+    ts: str | None = None
+    clicked: bool | None = None
+    converted: bool | None = None
+    revenue: float | None = None
+
+
+class ImportRequest(BaseModel):
+    weights: dict[str, float] = Field(min_length=1, max_length=26)
+    assignments: list[Assignment] = Field(min_length=1, max_length=1_000_000)
+    outcomes: list[Outcome] | None = Field(default=None, max_length=2_000_000)
+    started_at: str | None = None
+    attribution_days: int = Field(default=7, ge=1, le=90)
+    conversion_event: str | None = None
+    metrics: list[str] = Field(default_factory=list, max_length=20)
+    replace: bool = False
+
+
+class PlanSizeRequest(BaseModel):
+    baseline: float
+    effect: float = Field(description="Absolute, or a share of the baseline when relative.")
+    relative: bool = False
+    weights: dict[str, float] = Field(default={"control": 50, "A": 50}, min_length=2)
+    sd: float | None = None
+    alpha: float = 0.05
+    power: float = 0.8
+    correction: str = "holm"
 
 
 class MembershipRequest(BaseModel):

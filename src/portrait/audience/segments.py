@@ -34,7 +34,7 @@ from portrait.audience.refresh import KEEP_MEMBERS, record_snapshot
 from portrait.audience.sampling import sample, sample_size
 from portrait.audience.selector import Selector, no_such_segment
 from portrait.audience.stored import utc
-from portrait.errors import SegmentError
+from portrait.errors import ConflictError, InputError, SegmentError
 from portrait.model.rules import And, IdListRef, Not, Or, Rule, RuleDocument, SegmentRef
 from portrait.rules import parse_rule, print_rule
 from portrait.store.metadata import MetadataStore
@@ -82,6 +82,24 @@ class SegmentInfo:
             "references": self.references,
             "dependents": self.dependents,
         }
+
+
+def _version(text: str) -> dt.datetime:
+    """A segment's version as callers send it back: its ``updated_at`` in ISO form."""
+    try:
+        return utc(dt.datetime.fromisoformat(text))
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{text!r} is not a segment version (the updated_at time it was loaded with)",
+            where="expected_version",
+        ) from None
+
+
+def _changed(name: str, what: str) -> ConflictError:
+    return ConflictError(
+        f"segment '{name}' was {what} by someone else since you opened it; nothing was saved",
+        hint="reload it and make your change again",
+    )
 
 
 class Segments:
@@ -192,13 +210,24 @@ class Segments:
         mode: str = "dynamic",
         description: str = "",
         replace: bool = False,
+        expected_version: str | None = None,
     ) -> SegmentInfo:
-        """Save ``rule`` as segment ``name`` and take its first snapshot."""
+        """Save ``rule`` as segment ``name`` and take its first snapshot.
+
+        ``expected_version``: the ``updated_at`` (ISO text) of the segment as the caller
+        loaded it; the segment is then replaced only if nobody changed it since (else
+        :class:`~portrait.errors.ConflictError`, and nothing is written). The check and the
+        change are one statement in the saving transaction."""
         name = check_name(name)
         if mode not in ("dynamic", "static"):
             raise SegmentError(f"mode must be 'dynamic' or 'static', not {mode!r}")
+        expected = None if expected_version is None else _version(expected_version)
         parsed = parse_rule(rule) if isinstance(rule, str) else rule
         existing = self.store.segment(name)
+        if expected is not None:
+            if existing is None:
+                raise _changed(name, "deleted")
+            replace = True
         if existing is not None and not replace:
             raise SegmentError(
                 f"a segment named '{name}' exists", hint="choose another name or --replace"
@@ -212,14 +241,17 @@ class Segments:
         try:
             with self.store.transaction() as conn:
                 if existing is not None:
-                    self.store.update_segment(
+                    changed = self.store.update_segment(
                         conn,
                         name,
+                        expected_updated_at=expected,
                         mode=mode,
                         rule=document,
                         rule_text=print_rule(parsed),
                         description=description,
                     )
+                    if not changed:  # rolled back: nothing of this save is kept
+                        raise _changed(name, "changed")
                 else:
                     self.store.insert_segment(
                         conn,
@@ -231,6 +263,10 @@ class Segments:
                     )
                 record_snapshot(self.store, conn, self._selector().profile, name, members, seconds)
                 self.store.bump(conn)
+        except ConflictError:
+            if name not in self:
+                raise _changed(name, "deleted") from None
+            raise
         except IntegrityError:
             if existing is None and self.store.segment(name) is not None:
                 # another process saved this name after the check above: as if it had been first

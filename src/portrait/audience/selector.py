@@ -162,6 +162,21 @@ class Selector:
             self._cache.popitem(last=False)
         return result
 
+    def remember(self, rule: Rule, members: AbstractBitMap) -> None:
+        """Keep ``members`` as ``rule``'s result, as :meth:`evaluate` would have (a caller that
+        has them already, such as the builder combining the results of a group's items)."""
+        facts = rule_facts(rule)
+        refs = facts.references
+        if refs["campaign"]:
+            return  # never cached (see evaluate)
+        generation = 0
+        if refs["segment"] or refs["ids"]:
+            generation = self._generation = self.store.generation()
+        frozen = members if isinstance(members, FrozenBitMap) else FrozenBitMap(members)
+        self._cache[(facts.key, generation)] = frozen
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
     def count(self, rule: Rule) -> int:
         """How many users ``rule`` selects now, evaluated afresh: ``len(evaluate(rule,
         cache=False))`` without building the members where the rule allows

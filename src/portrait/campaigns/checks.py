@@ -5,6 +5,7 @@ message may cost."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -55,18 +56,27 @@ def channel_config(inputs: Inputs, name: str) -> ChannelConfig:
     return config
 
 
+def check_events(inputs: Inputs, events: Sequence[str], where: str) -> None:
+    """Each of ``events`` is an event of the workspace (when it knows its events)."""
+    for event in events:
+        if inputs.event_names and event not in inputs.event_names:
+            raise InputError(
+                f"no event named '{event}'",
+                where=where,
+                hint=suggest(event, inputs.event_names) or None,
+            )
+
+
 def check(inputs: Inputs, spec: CampaignSpec) -> CompiledTemplates:
     """Everything that can be checked before sending: the audience, the channel, the
     templates (against the built tags)."""
     inputs.check_audience(spec.audience)
     config = channel_config(inputs, spec.channel)
     templates = compile_templates(spec, inputs.tags, suggest=suggest)
-    if spec.conversion_event and spec.conversion_event not in inputs.event_names:
-        raise InputError(
-            f"no event named '{spec.conversion_event}'",
-            where="conversion_event",
-            hint=suggest(spec.conversion_event, inputs.event_names) or None,
-        )
+    check_events(
+        inputs, [spec.conversion_event] if spec.conversion_event else [], "conversion_event"
+    )
+    check_events(inputs, spec.metrics, "metrics")
     if config.address_tag and config.address_tag not in inputs.tags:
         raise InputError(
             f"channel '{spec.channel}' reads addresses from tag '{config.address_tag}', "

@@ -8,7 +8,7 @@ module turns them into the report (no I/O). Definitions:
 - **delivered**: users with a ``delivered`` response; when the campaign has no delivery
   receipts at all, the users sent to;
 - **CTR** = clicked / delivered; **CVR** = converted / delivered (the control, which receives
-  nothing: converted / targeted);
+  nothing, per targeted user: its clicks and conversions are organic);
 - **converted**: a ``converted`` response within the attribution window after the send, or an
   order (or the campaign's ``conversion_event``) within the window after the run started (the
   only sources for the control);
@@ -29,8 +29,6 @@ from typing import Any
 from portrait.model.campaigns import CONTROL_GROUP
 from portrait.stats.proportions import difference_interval, ratio_interval, two_proportion_ztest
 from portrait.stats.srm import SrmResult
-
-ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,16 +52,6 @@ def _defined(x: float) -> float | None:
 
 def _rate(n: int, d: int) -> float | None:
     return n / d if d else None
-
-
-def _pts(x: float) -> str:
-    return f"{x * 100:+.1f} pts"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "p=—"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 def group_rows(
@@ -90,7 +78,8 @@ def group_rows(
             "converted": c.converted,
             "revenue": round(c.revenue, 2),
             "cost": round(cost, 2),
-            "ctr": None if is_control else _rate(c.clicked, delivered),
+            # the control is reached by nothing: its rates are per targeted (organic) user
+            "ctr": _rate(c.clicked, c.targeted if is_control else delivered),
             "cvr": _rate(c.converted, c.targeted if is_control else delivered),
             "conversion_per_targeted": _rate(c.converted, c.targeted),
             "revenue_per_user": c.revenue / c.targeted if c.targeted else None,
@@ -128,52 +117,18 @@ def group_rows(
     return rows
 
 
-def verdict(rows: list[dict[str, Any]], srm: SrmResult) -> list[str]:
-    """Plain-language findings: the SRM warning, each variant against the control, the best
-    variant against the others."""
+def verdict(
+    rows: list[dict[str, Any]], srm: SrmResult, comparisons: list[dict[str, Any]]
+) -> list[str]:
+    """Plain-language findings: the SRM warning, then each metric's comparisons (each pair:
+    the test, the corrected p-value, significant or not, underpowered or not; see
+    :mod:`portrait.campaigns.experiment`). Comparisons without users on a side (nobody
+    clicked, say) are left out."""
     lines = []
     if srm.mismatch:
         lines.append(
             f"WARNING: sample ratio mismatch (chi-square p={srm.p_value:.2g}): the groups are "
             "not the sizes the weights promise; do not trust the comparisons"
         )
-    variants = [r for r in rows if r["group"] != CONTROL_GROUP]
-    for r in variants:
-        if r["uplift"] is None:
-            continue
-        significant = r["p_value"] is not None and r["p_value"] < ALPHA
-        interval = f"95% CI {_pts(r['uplift_low'])} to {_pts(r['uplift_high'])}"
-        if significant:
-            word = "lifts" if r["uplift"] > 0 else "lowers"
-            lines.append(
-                f"{r['group']} {word} conversion against the control by {_pts(r['uplift'])} "
-                f"({interval}, {_p(r['p_value'])})"
-            )
-        else:
-            lines.append(
-                f"{r['group']}: no significant change in conversion against the control "
-                f"({_pts(r['uplift'])}, {interval}, {_p(r['p_value'])})"
-            )
-    ranked = sorted(
-        (r for r in variants if r["targeted"]),
-        key=lambda r: -(r["conversion_per_targeted"] or 0),
-    )
-    if len(ranked) >= 2:
-        best = ranked[0]
-        for other in ranked[1:]:
-            _, p = two_proportion_ztest(
-                best["converted"], best["targeted"], other["converted"], other["targeted"]
-            )
-            p_value = None if p != p else float(p)
-            diff = best["conversion_per_targeted"] - other["conversion_per_targeted"]
-            if p_value is not None and p_value < ALPHA:
-                lines.append(
-                    f"{best['group']} beats {other['group']} on conversion, {_pts(diff)}, "
-                    f"{_p(p_value)}"
-                )
-            else:
-                lines.append(
-                    f"{best['group']} and {other['group']} convert alike ({_pts(diff)}, "
-                    f"{_p(p_value)})"
-                )
+    lines += [c["verdict"] for c in comparisons if c["n_baseline"] and c["n_group"]]
     return lines

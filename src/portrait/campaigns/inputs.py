@@ -42,3 +42,5 @@ class Inputs:
     #: the tags marked ``pii: true`` (e.g. in their definitions since the build); those the
     #: built profile marks are always counted too (:meth:`Campaigns.pii_tags`)
     pii_tags: Callable[[], Iterable[str]] | None = None
+    #: the dense ids of user ids (None where unknown), for experiments run elsewhere
+    find_users: Callable[[Sequence[str]], Sequence[int | None]] | None = None

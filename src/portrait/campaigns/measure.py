@@ -4,20 +4,34 @@ history. The arithmetic of the report is in :mod:`portrait.campaigns.effect`."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from portrait.campaigns.effect import GroupCounts, group_rows, verdict
+from portrait.campaigns.experiment import (
+    EVENT_PREFIX,
+    METRICS,
+    GroupData,
+    Options,
+    compare_groups,
+    event_metric,
+)
 from portrait.campaigns.responses import ResponseReport, ResponseRow
 from portrait.errors import InputError, NotFoundError
-from portrait.model.campaigns import RESPONSES, CampaignSpec, DeliveryState
+from portrait.model.campaigns import DELIVERY_STATES, RESPONSES, CampaignSpec, DeliveryState
 from portrait.stats.srm import srm_test
-from portrait.store.campaigns import CampaignRepository, Target
+from portrait.store.campaigns import CampaignRepository, Target, epoch_seconds
 
+#: days before a run whose orders and events CUPED adjusts by
+PRE_DAYS = 28
 CONVERTED = "converted"  # the response that counts as a conversion (with orders and events)
+#: responses a user not sent a message can still have: their own (organic) clicks and buys
+ORGANIC = ("clicked", "converted")
 
 
 def load_responses(
@@ -25,7 +39,10 @@ def load_responses(
 ) -> ResponseReport:
     """Store checked response rows: each tied to its campaign and the user's latest run;
     duplicates (in the file or already stored) counted once; rows for unknown campaigns or
-    users not sent to are rejected into ``report``. One transaction."""
+    users not in the campaign are rejected into ``report``, and so are deliveries and opens
+    of users not sent a message. Their clicks and conversions are kept, counted as
+    ``organic``: the holdout's own behaviour is what the variants are measured against.
+    One transaction."""
     sent = DeliveryState.SENT.value
     with repo.transaction() as tx:
         targets: dict[str, dict[str, Target]] = {
@@ -44,8 +61,15 @@ def load_responses(
                 report.reject(row.line, "user not in the campaign", shown)
                 continue
             if target.state != sent:
-                report.reject(row.line, f"user was not sent a message ({target.state})", shown)
-                continue
+                if row.response not in ORGANIC:
+                    report.reject(
+                        row.line,
+                        f"user was not sent a message ({target.state}): only clicks and "
+                        "conversions can be organic",
+                        shown,
+                    )
+                    continue
+                report.organic += 1  # a holdout (or unsent) user's own click or purchase
             key = (row.campaign, target.uid, row.response, row.at)
             if key in seen:
                 report.duplicates += 1
@@ -72,10 +96,19 @@ def effect_report(
     run: int | None,
     orders_files: Sequence[Path],
     events_files: Sequence[Path] = (),
+    options: Options | None = None,
+    events: Sequence[str] = (),
+    pre_days: int = PRE_DAYS,
+    find_users: FindUsers | None = None,
 ) -> dict[str, Any]:
     """The effect of a run (default: the latest): per group the funnel, CTR, CVR, revenue,
-    cost, ROI and uplift against the control; the SRM check; a plain-language verdict.
-    Definitions: :mod:`portrait.campaigns.effect`."""
+    cost, ROI and uplift against the control; the SRM check; every metric compared for every
+    pair of groups (:mod:`portrait.campaigns.experiment`, ``options``), with the custom event
+    rates of ``spec.metrics`` and ``events``; a plain-language verdict. CUPED reads the
+    ``pre_days`` days before the run. ``find_users`` maps user ids to uids (the workspace's
+    index; without it the run's records are read for it). Definitions:
+    :mod:`portrait.campaigns.effect`."""
+    options = options or Options()
     name = spec.name
     with repo.snapshot() as view:
         if run is None:
@@ -88,58 +121,92 @@ def effect_report(
         info = view.run(name, run)
         if info is None:
             raise NotFoundError(f"campaign '{name}' has no run {run}")
-        records = view.deliveries(name, run)
-        answers = view.responses(name, run)
+        records = view.delivery_columns(name, run, [g for g, _ in spec.groups])
+        answers = view.response_columns(name, run)
     started = info.started_at
     window = dt.timedelta(days=spec.attribution_days)
-    sent_at = {r.uid: r.sent_at for r in records if r.sent_at is not None}
-    by_response: dict[str, set[int]] = {k: set() for k in RESPONSES}
-    revenue: dict[int, float] = {}
-    for answer in answers:
-        uid = answer.uid
-        if answer.response == CONVERTED:
-            start = sent_at.get(uid, started)
-            if not start <= answer.at < start + window:
-                continue  # outside the attribution window
-            revenue[uid] = revenue.get(uid, 0.0) + (answer.revenue or 0.0)
-        by_response[answer.response].add(uid)
-    uid_of = {r.user_id: r.uid for r in records}
-    ordered = orders_in_window(orders_files, uid_of, started, started + window)
-    converted = by_response[CONVERTED] | set(ordered)
+    n = records.uid.size
+    # each response's user's position among the records, and the start of its window
+    at = np.searchsorted(records.uid, answers.uid)
+    known = at < n
+    known[known] = records.uid[at[known]] == answers.uid[known]
+    at = np.where(known, at, 0)
+    begins = np.where(np.isnan(answers.sent_at), epoch_seconds(started), answers.sent_at)
+    organic = np.isin(answers.response, [RESPONSES.index(r) for r in ORGANIC])
+    inside = (answers.at >= begins) & (answers.at < begins + window.total_seconds())
+    kept = known & (inside | ~organic)
+    flags = {}
+    for code, response in enumerate(RESPONSES):
+        chosen = at[kept & (answers.response == code)]
+        flags[response] = np.zeros(n, dtype=bool)
+        flags[response][chosen] = True
+    bought = kept & (answers.response == RESPONSES.index(CONVERTED))
+    reported = np.bincount(
+        at[bought], weights=np.nan_to_num(answers.revenue[bought]), minlength=n
+    ).astype(np.float64)
+    locate = _locator(records.uid, find_users or _run_users(repo, name, run))
+    order_count, order_amount = order_totals(orders_files, locate, n, started, started + window)
+    converted = flags[CONVERTED] | (order_count > 0)
     if spec.conversion_event:
-        converted |= events_in_window(
-            events_files, spec.conversion_event, uid_of, started, started + window
+        converted |= (
+            event_totals(events_files, spec.conversion_event, locate, n, started, started + window)
+            > 0
         )
-    receipts = bool(by_response["delivered"])
-    counts = []
-    for group, weight in spec.groups:
-        members = [r.uid for r in records if r.group == group]
-        states = [r.state for r in records if r.group == group]
-        member_set = set(members)
+    revenue = np.maximum(reported, order_amount)  # the same purchase, reported and ordered
+    receipts = bool(flags["delivered"].any())
+    custom = list(dict.fromkeys([*spec.metrics, *events]))
+    had = {
+        e: event_totals(events_files, e, locate, n, started, started + window) > 0 for e in custom
+    }
+    before = started - dt.timedelta(days=pre_days)
+    pre: dict[str, npt.NDArray[np.float64]] = {}
+    if options.cuped:
+        pre["orders"], pre["amount"] = order_totals(orders_files, locate, n, before, started)
+        for e in custom:
+            pre[f"{EVENT_PREFIX}{e}"] = event_totals(events_files, e, locate, n, before, started)
+    counts, data = [], []
+    for index, (group, weight) in enumerate(spec.groups):
+        mask = records.group == index
+        states = np.bincount(records.state[mask], minlength=len(DELIVERY_STATES))
+        data.append(
+            GroupData(
+                group=group,
+                clicked=flags["clicked"][mask],
+                converted=converted[mask],
+                revenue=revenue[mask],
+                events={e: had[e][mask] for e in custom},
+                pre={k: v[mask] for k, v in pre.items()},
+            )
+        )
         counts.append(
             GroupCounts(
                 group=group,
                 weight=weight,
-                targeted=len(members),
-                sent=states.count(DeliveryState.SENT.value),
-                failed=states.count(DeliveryState.FAILED.value),
-                suppressed=states.count(DeliveryState.SUPPRESSED.value),
-                delivered=len(by_response["delivered"] & member_set),
-                opened=len(by_response["opened"] & member_set),
-                clicked=len(by_response["clicked"] & member_set),
-                converted=len(converted & member_set),
-                revenue=sum(max(revenue.get(u, 0.0), ordered.get(u, 0.0)) for u in member_set),
+                targeted=int(mask.sum()),
+                sent=int(states[DELIVERY_STATES.index(DeliveryState.SENT.value)]),
+                failed=int(states[DELIVERY_STATES.index(DeliveryState.FAILED.value)]),
+                suppressed=int(states[DELIVERY_STATES.index(DeliveryState.SUPPRESSED.value)]),
+                delivered=int(flags["delivered"][mask].sum()),
+                opened=int(flags["opened"][mask].sum()),
+                clicked=int(flags["clicked"][mask].sum()),
+                converted=int(converted[mask].sum()),
+                revenue=float(revenue[mask].sum()),
             )
         )
     rows = group_rows(counts, spec.cost_per_message, receipts)
     srm = srm_test([c.targeted for c in counts], [w for _, w in spec.groups])
+    metrics = [*METRICS, *(event_metric(e) for e in custom)]
+    comparisons = compare_groups(data, metrics, options)
     return {
         "campaign": name,
         "run": int(run),
         "run_state": info.state,
+        "imported": spec.imported,
         "started_at": started.isoformat(timespec="seconds"),
         "attribution_days": spec.attribution_days,
+        "pre_period_days": pre_days if options.cuped else None,
         "delivery_receipts": receipts,
+        "options": options.to_dict(),
         "groups": rows,
         "srm": {
             "observed": list(srm.observed),
@@ -148,7 +215,9 @@ def effect_report(
             "p_value": srm.p_value,
             "mismatch": srm.mismatch,
         },
-        "verdict": verdict(rows, srm),
+        "metrics": [{"name": m.name, "label": m.label, "kind": m.kind} for m in metrics],
+        "comparisons": comparisons,
+        "verdict": verdict(rows, srm, comparisons),
     }
 
 
@@ -177,36 +246,73 @@ def _window_table(
     return data.to_table(columns=columns, filter=condition if where is None else condition & where)
 
 
-def orders_in_window(
-    orders_files: Sequence[Path], uid_of: Mapping[str, int], start: dt.datetime, end: dt.datetime
-) -> dict[int, float]:
-    """Order amount per targeted user with an order in [start, end)."""
-    if not orders_files:
-        return {}
-    import pyarrow.compute as pc
+FindUsers = Callable[[Sequence[str]], Sequence[int | None]]
+Locate = Callable[[pa.Array], npt.NDArray[np.int64]]
 
+
+def _run_users(repo: CampaignRepository, name: str, run: int) -> FindUsers:
+    uid_of = repo.run_user_ids(name, run)
+    return lambda ids: [uid_of.get(str(i)) for i in ids]
+
+
+def _locator(uids: npt.NDArray[np.int64], find_users: FindUsers) -> Locate:
+    """Where users (by user id) are among a run's records (sorted ``uids``); −1: not there."""
+
+    def locate(user_ids: pa.Array) -> npt.NDArray[np.int64]:
+        found = np.array([-1 if u is None else u for u in find_users(user_ids.to_pylist())])
+        at = np.searchsorted(uids, found).astype(np.int64)
+        there = (found >= 0) & (at < uids.size)
+        there[there] = uids[at[there]] == found[there]
+        return np.where(there, at, -1)
+
+    return locate
+
+
+def _per_user(
+    table: pa.Table, locate: Locate, n: int, column: str | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Rows per user of the run (by position) and the sum of ``column``."""
+    count, total = np.zeros(n), np.zeros(n)
+    if not table.num_rows:
+        return count, total
+    aggregates = [("user_id", "count")] + ([(column, "sum")] if column else [])
+    grouped = table.group_by("user_id").aggregate(aggregates)
+    at = locate(grouped.column("user_id"))
+    ours = at >= 0
+    count[at[ours]] = grouped.column("user_id_count").to_numpy(zero_copy_only=False)[ours]
+    if column:
+        sums = grouped.column(f"{column}_sum").fill_null(0.0).to_numpy(zero_copy_only=False)
+        total[at[ours]] = sums[ours]
+    return count, total
+
+
+def order_totals(
+    orders_files: Sequence[Path], locate: Locate, n: int, start: dt.datetime, end: dt.datetime
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For each user of a run (by position; ``locate`` finds them), their orders in
+    [start, end): how many, and the amount."""
+    if not orders_files or not n:
+        return np.zeros(n), np.zeros(n)
     table = _window_table(orders_files, ["user_id", "amount"], start, end)
-    table = table.filter(pc.is_in(table.column("user_id"), pa.array(list(uid_of))))
-    grouped = table.group_by("user_id").aggregate([("amount", "sum")]).to_pylist()
-    return {uid_of[str(g["user_id"])]: float(g["amount_sum"] or 0.0) for g in grouped}
+    return _per_user(table, locate, n, "amount")
 
 
-def events_in_window(
+def event_totals(
     events_files: Sequence[Path],
     event: str,
-    uid_of: Mapping[str, int],
+    locate: Locate,
+    n: int,
     start: dt.datetime,
     end: dt.datetime,
-) -> set[int]:
-    """Targeted users with an event named ``event`` in [start, end) (a sign-up, say)."""
-    if not events_files:
-        return set()
-    import pyarrow.compute as pc
+) -> npt.NDArray[np.float64]:
+    """For each user of a run (by position), how many events named ``event`` they had in
+    [start, end) (a sign-up, say)."""
+    if not events_files or not n:
+        return np.zeros(n)
     import pyarrow.dataset as ds
 
     table = _window_table(events_files, ["user_id"], start, end, ds.field("event") == event)
-    found = pc.unique(table.column("user_id")).to_pylist()
-    return {uid_of[u] for u in found if u in uid_of}
+    return _per_user(table, locate, n, None)[0]
 
 
 def user_history(repo: CampaignRepository, uid: int) -> list[dict[str, Any]]:

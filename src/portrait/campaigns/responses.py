@@ -69,6 +69,7 @@ class ResponseReport:
     rows: int = 0
     loaded: int = 0
     duplicates: int = 0
+    organic: int = 0  # clicks and conversions of users not sent a message (the holdout)
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)

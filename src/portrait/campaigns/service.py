@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from pyroaring import BitMap
 from portrait.campaigns import checks, lifecycle
 from portrait.campaigns.checks import DEFAULT_CHANNEL
 from portrait.campaigns.delivery import LaunchReport
+from portrait.campaigns.experiment import Options
 from portrait.campaigns.inputs import Inputs
 from portrait.campaigns.launch import Launcher
 from portrait.campaigns.lifecycle import Lifecycle
-from portrait.campaigns.measure import effect_report, load_responses, user_history
+from portrait.campaigns.measure import PRE_DAYS, effect_report, load_responses, user_history
 from portrait.campaigns.planning import CapCheck, Plan, effective_cap, plan_run
 from portrait.campaigns.responses import ResponseReport, parse_rows, read_response_file
 from portrait.campaigns.templates import CompiledTemplates
@@ -55,6 +56,14 @@ def parse_spec(data: Mapping[str, Any] | CampaignSpec, where: str = "campaign") 
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _sendable(spec: CampaignSpec) -> None:
+    if spec.imported:
+        raise InputError(
+            f"campaign '{spec.name}' ran elsewhere (imported): it is reported on, never sent",
+            hint=f"portrait campaign report {spec.name}",
+        )
 
 
 class Campaigns:
@@ -199,6 +208,7 @@ class Campaigns:
         spec = (
             self.spec(name_or_spec) if isinstance(name_or_spec, str) else parse_spec(name_or_spec)
         )
+        _sendable(spec)
         templates = self.check(spec)
         members = self.inputs.audience(spec.audience).bitmap
         return plan_run(
@@ -212,11 +222,35 @@ class Campaigns:
             masked=frozenset() if unmask else self.pii_tags(),
         )
 
+    def preview(
+        self,
+        audience: str,
+        template: str,
+        *,
+        subject: str | None = None,
+        samples: int = 3,
+        unmask: bool = False,
+    ) -> dict[str, Any]:
+        """One template (and subject) rendered for the first ``samples`` users of
+        ``audience``, checked as :meth:`create` checks it, personal data masked unless
+        ``unmask`` (:func:`portrait.campaigns.preview.preview_template`); stores nothing."""
+        from portrait.campaigns.preview import preview_template
+
+        return preview_template(
+            self.inputs,
+            audience,
+            template,
+            subject=subject,
+            samples=samples,
+            masked=frozenset() if unmask else self.pii_tags(),
+        )
+
     # -- launching ------------------------------------------------------------------
     def launch(self, name: str, *, batch_limit: int | None = None) -> LaunchReport:
         """Run the campaign now, or resume its unfinished run. ``batch_limit`` stops after
         that many batches (the run stays resumable; used to pace and in tests). One launch of
         a campaign at a time: a second one fails at once instead of sending alongside."""
+        _sendable(self.spec(name))
         return self._launcher().launch(name, batch_limit=batch_limit)
 
     def launch_due(self) -> list[LaunchReport]:
@@ -246,13 +280,108 @@ class Campaigns:
         rows = parse_rows(table, report)
         return load_responses(self.repo, rows, report, set(self.names()))
 
-    def report(self, name: str, run: int | None = None) -> dict[str, Any]:
+    def report(
+        self,
+        name: str,
+        run: int | None = None,
+        *,
+        options: Options | None = None,
+        events: Sequence[str] = (),
+        pre_days: int = PRE_DAYS,
+    ) -> dict[str, Any]:
         """The effect of a run (default: the latest): per group the funnel, CTR, CVR, revenue,
-        cost, ROI and uplift against the control with its interval and p-value; the sample
-        ratio check; a plain-language verdict (:mod:`portrait.campaigns.effect`)."""
+        cost, ROI and uplift against the control; the sample ratio check; every metric
+        (and the rates of ``events``) compared for every pair of groups, frequentist and
+        Bayesian, with CUPED over the ``pre_days`` before the run and, when ``options`` ask,
+        sequential intervals (:mod:`portrait.campaigns.experiment`); a verdict per metric."""
+        if pre_days < 1 or pre_days > 366:
+            raise InputError(f"the pre-period is 1 to 366 days, not {pre_days}", where="pre_days")
+        checks.check_events(self.inputs, events, "--metric")
         return effect_report(
-            self.repo, self.spec(name), run, self.inputs.orders_files, self.inputs.events_files
+            self.repo,
+            self.spec(name),
+            run,
+            self.inputs.orders_files,
+            self.inputs.events_files,
+            options=options,
+            events=events,
+            pre_days=pre_days,
+            find_users=self.inputs.find_users,
         )
+
+    def import_experiment(
+        self,
+        name: str,
+        assignments: Path | pa.Table,
+        weights: Mapping[str, float],
+        *,
+        outcomes: Path | pa.Table | None = None,
+        started_at: dt.datetime | None = None,
+        attribution_days: int = 7,
+        conversion_event: str | None = None,
+        metrics: Sequence[str] = (),
+        description: str = "",
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """Load an experiment run elsewhere (:mod:`portrait.campaigns.imports`): its
+        assignments, the planned ``weights`` and, optionally, its outcomes; stored completed
+        in one transaction, then reported like any campaign (:meth:`report`). The run starts
+        at ``started_at`` (default: the first assignment time, else now)."""
+        from portrait.campaigns import imports
+
+        if self.inputs.find_users is None:
+            raise InputError("this workspace cannot look up users (no built profile)")
+        spec = imports.imported_spec(
+            name,
+            weights,
+            attribution_days=attribution_days,
+            conversion_event=conversion_event,
+            metrics=metrics,
+            description=description,
+        )
+        checks.check_events(self.inputs, spec.metrics, "--metric")
+        if spec.conversion_event:
+            checks.check_events(self.inputs, [spec.conversion_event], "--conversion-event")
+        groups = [g for g, _ in spec.groups]
+        table, label = imports.read_table(assignments, "assignments")
+        fallback = started_at or self.inputs.clock()
+        assigned, repeated = imports.read_assignments(
+            table, label, groups, self.inputs.find_users, fallback
+        )
+        if started_at is None and table.num_rows and "ts" in table.column_names:
+            started_at = min(a.at for a in assigned)
+        start = started_at or fallback
+        found: list[imports.Outcome] = []
+        if outcomes is not None:
+            outcome_table, outcome_label = imports.read_table(outcomes, "outcomes")
+            found = imports.read_outcomes(
+                outcome_table, outcome_label, {a.user_id: a for a in assigned}
+            )
+        run = imports.store_import(
+            self.repo,
+            self.states,
+            spec,
+            assigned,
+            found,
+            started_at=start,
+            profile_version=self.inputs.profile_version,
+            as_of=self.inputs.as_of,
+            replace=replace,
+        )
+        sizes = dict.fromkeys(groups, 0)
+        for a in assigned:
+            sizes[a.group] += 1
+        outcome_counts: dict[str, int] = {}
+        for o in found:
+            outcome_counts[o.response] = outcome_counts.get(o.response, 0) + 1
+        return {
+            "campaign": name,
+            "run": run,
+            "started_at": _iso(start),
+            "assigned": sizes,
+            "repeated_rows": repeated,
+            "outcomes": outcome_counts,
+        }
 
     def history(self, uid: int) -> list[dict[str, Any]]:
         """A user's campaigns: run, group (variant or control), delivery state, responses."""

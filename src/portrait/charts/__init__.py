@@ -1,6 +1,8 @@
 """Charts of the reports: one Vega-Lite specification per report (``*_chart``), written to
 SVG, PNG, self-contained HTML or JSON by :func:`save_chart`, offline."""
 
+from portrait.charts.distribution import distribution_chart, overlap_chart
+from portrait.charts.experiment import effects_chart
 from portrait.charts.output import FORMATS, ChartFontWarning, has_cjk_font, save_chart
 from portrait.charts.specs import (
     cross_chart,
@@ -17,10 +19,13 @@ __all__ = [
     "ChartFontWarning",
     "cross_chart",
     "distinctive_chart",
+    "distribution_chart",
+    "effects_chart",
     "funnel_chart",
     "has_cjk_font",
     "history_chart",
     "insight_chart",
+    "overlap_chart",
     "rfm_chart",
     "rules_chart",
     "save_chart",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from portrait.cli.accounts import users_app
 from portrait.cli.analysis import cross, insight_app, rfm, user
 from portrait.cli.campaigns import campaign_app
 from portrait.cli.catalog import count, profile, tags_app
@@ -46,6 +47,7 @@ app.command("rfm")(rfm)
 app.add_typer(rules_app, name="rules")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 app.command("serve")(serve)
 app.command("audit")(audit)
 app.command("config")(config)

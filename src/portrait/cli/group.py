@@ -38,6 +38,7 @@ WORKFLOW_ORDER = (
     "config",
     "db",
     "keys",
+    "users",
     "serve",
     "audit",
 )

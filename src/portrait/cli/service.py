@@ -31,10 +31,10 @@ def serve(
     ] = True,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """The HTTP API over a workspace.
+    """The web console and the HTTP API over a workspace.
 
-    Serves the workspace's HTTP API, with its OpenAPI document at /openapi.json and
-    interactive docs at /docs.
+    Serves the web console at / (sign in with a user from 'portrait users create') and the
+    HTTP API at /v1, with its OpenAPI document at /openapi.json and interactive docs at /docs.
     """
     import copy
 
@@ -43,9 +43,12 @@ def serve(
 
     ws = open_ws(workspace)  # a bad workspace is reported here, not in every worker
     os.environ["PORTRAIT_WORKSPACE"] = str(ws.root)
-    err.print(f"serving {ws.root} on http://{host}:{port} (docs at /docs)", highlight=False)
+    err.print(
+        f"serving {ws.root}: the console at http://{host}:{port}/ , the API at /v1 (docs at /docs)",
+        highlight=False,
+    )
     uvicorn.run(
-        "portrait.api.app:create_app",
+        "portrait.server:create_app",
         factory=True,
         host=host,
         port=port,
@@ -87,9 +90,7 @@ def create_key(
 
     The full key is printed once; only its hash is kept.
     """
-    info, secret = (
-        open_ws(workspace).access.managed_keys().create(role, name=name, expires_days=expires_days)
-    )
+    info, secret = open_ws(workspace).access.create_key(role, name=name, expires_days=expires_days)
     emit_record({**info.to_dict(), "key": secret}, fmt, title="API key (shown once)")
 
 
@@ -114,7 +115,7 @@ def revoke_key(
 
     Requests with it are refused from now on.
     """
-    info = open_ws(workspace).access.managed_keys().revoke(key_id)
+    info = open_ws(workspace).access.revoke_key(key_id)
     err.print(f"key {info.id} ({info.role}) revoked", highlight=False)
 
 

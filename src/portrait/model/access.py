@@ -124,3 +124,53 @@ class KeyInfo:
             if self.revoked_at
             else None,
         }
+
+
+@dataclass(frozen=True)
+class Account:
+    """A console user account as stored (never its password): name, role, state."""
+
+    name: str
+    role: str
+    created_at: dt.datetime
+    password_at: dt.datetime
+    disabled_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def caller(self) -> Caller:
+        """Who acts when this account is signed in: ``user:<name>`` with its role."""
+        role: Role = "viewer"  # an unknown role gets the least
+        for known in ROLES:
+            if known == self.role:
+                role = known
+        return Caller(f"user:{self.name}", role)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "password_changed_at": self.password_at.isoformat(timespec="seconds"),
+            "disabled_at": self.disabled_at.isoformat(timespec="seconds")
+            if self.disabled_at
+            else None,
+        }
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in console session: the account, the caller it acts as, and the token every
+    state-changing request must echo (CSRF)."""
+
+    account: Account
+    csrf: str
+    created_at: dt.datetime
+    seen_at: dt.datetime
+
+    @property
+    def caller(self) -> Caller:
+        return self.account.caller

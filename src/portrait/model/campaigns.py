@@ -56,6 +56,8 @@ DELIVERY_STATES = tuple(s.value for s in DeliveryState)
 RESPONSES = ("delivered", "opened", "clicked", "converted")
 #: the holdout group's name (a variant may not take it)
 CONTROL_GROUP = "control"
+#: names the console's campaign pages take (/campaigns/new, /campaigns/import, …)
+RESERVED_NAMES = frozenset({"new", "import", "plan"})
 
 
 def _name(value: str, what: str) -> str:
@@ -76,7 +78,7 @@ class Variant(_Frozen):
 
     name: str
     weight: float = Field(gt=0, le=100)
-    template: str = Field(min_length=1)
+    template: str = ""  # required unless the campaign is imported
     subject: str | None = None  # e-mail subject (a template too)
 
     @field_validator("name")
@@ -154,10 +156,19 @@ class CampaignSpec(_Frozen):
     conversion_event: str | None = None
     salt: str | None = None  # the assignment hash salt (default: the name)
     description: str = ""
+    #: custom events whose rate per user the report compares too (besides its own metrics)
+    metrics: tuple[str, ...] = ()
+    #: run elsewhere: assignments and outcomes imported (``portrait campaign import``);
+    #: Portrait only analyses it (no templates, never launched)
+    imported: bool = False
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(
+                f"'{value}' names a console page (/campaigns/{value}); pick another name"
+            )
         return _name(value, "campaign")
 
     @field_validator("timezone")
@@ -181,6 +192,13 @@ class CampaignSpec(_Frozen):
             raise ValueError(
                 f"'{CONTROL_GROUP}' is the holdout's name; call the variant something else"
             )
+        if not self.imported:
+            blank = next((v.name for v in self.variants if not v.template.strip()), None)
+            if blank is not None:
+                raise ValueError(f"variant '{blank}' needs a template")
+        for event in self.metrics:
+            if not event.strip() or len(event) > 128:
+                raise ValueError(f"metrics: '{event}' is not an event name")
         total = sum(v.weight for v in self.variants) + self.control
         if abs(total - 100) > 1e-9:
             parts = " + ".join(f"{v.name} {v.weight:g}" for v in self.variants)

@@ -65,12 +65,32 @@ class AuditRepository(Repository):
             ]
             conn.exec_driver_sql(_GROUP_SQL[dialect], (json.dumps(rows),))
 
-    def entries(self, *, limit: int = 100, actor: str | None = None) -> list[AuditRow]:
-        """The newest ``limit`` entries (of ``actor`` when given), newest first."""
+    def entries(
+        self,
+        *,
+        limit: int = 100,
+        actor: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[AuditRow]:
+        """The newest ``limit`` entries, newest first: of ``actor`` and of ``action`` when
+        given, written at ``since`` or later and before ``until`` (aware times)."""
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if actor is not None:
             query = query.where(audit_log.c.actor == actor)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since.astimezone(dt.UTC))
+        if until is not None:
+            query = query.where(audit_log.c.at < until.astimezone(dt.UTC))
         return [
             AuditRow(utc(r["at"]), r["actor"], r["action"], r["target"], r["rows"])
             for r in self._mappings(query)
         ]
+
+    def actions(self) -> list[str]:
+        """Every action the log has an entry of, in name order."""
+        query = select(audit_log.c.action).distinct().order_by(audit_log.c.action)
+        return [str(r["action"]) for r in self._mappings(query)]

@@ -21,14 +21,21 @@ from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
-from sqlalchemy import Table, and_, bindparam, func, select
+from sqlalchemy import Float, Table, and_, bindparam, case, cast, func, select
 from sqlalchemy.engine import Connection, RowMapping
 
-from portrait.model.campaigns import CONTROL_GROUP, RESPONSES, DeliveryState, RunState
+from portrait.model.campaigns import (
+    CONTROL_GROUP,
+    DELIVERY_STATES,
+    RESPONSES,
+    DeliveryState,
+    RunState,
+)
 from portrait.store.repository import Repository, utc, utc_or_none
 from portrait.store.tables import campaign_events, campaign_runs, campaigns, deliveries, responses
 
 _INSERT_CHUNK = 50_000
+_OTHER_GROUP, _OTHER_STATE = 63, 15  # codes of a group or state not asked for
 _RECORD_COLUMNS = (
     "campaign",
     "run",
@@ -83,6 +90,29 @@ class DeliveryRow:
     group: str
     state: str
     sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryColumns:
+    """A run's delivery records, a column each, ordered by uid: the group as its index in
+    the groups asked for (−1: another), the state as its index in ``DELIVERY_STATES``."""
+
+    uid: np.ndarray
+    group: np.ndarray
+    state: np.ndarray
+
+
+@dataclass(frozen=True)
+class ResponseColumns:
+    """A run's responses, a column each: the response as its index in ``RESPONSES``, the
+    time in seconds since the epoch (to the microsecond: :func:`epoch_seconds`), the revenue
+    (NaN: none), and when the user's message was sent (NaN: not sent)."""
+
+    uid: np.ndarray
+    response: np.ndarray
+    at: np.ndarray
+    revenue: np.ndarray
+    sent_at: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -159,6 +189,16 @@ class CampaignRepository(Repository):
 
     def delete_campaign(self, name: str) -> None:
         with self._write() as conn:
+            conn.execute(campaigns.delete().where(campaigns.c.name == name))
+
+    def delete_campaign_data(self, name: str) -> None:
+        """Forget a campaign with everything it holds: runs, delivery records, responses and
+        its change log (an imported experiment being replaced)."""
+        with self._write() as conn:
+            conn.execute(responses.delete().where(responses.c.campaign == name))
+            conn.execute(deliveries.delete().where(deliveries.c.campaign == name))
+            conn.execute(campaign_runs.delete().where(campaign_runs.c.campaign == name))
+            conn.execute(campaign_events.delete().where(campaign_events.c.campaign == name))
             conn.execute(campaigns.delete().where(campaigns.c.name == name))
 
     def set_state(self, name: str, before: str, after: str, at: dt.datetime) -> bool:
@@ -265,9 +305,11 @@ class CampaignRepository(Repository):
         groups: Sequence[str],
         states: Sequence[str],
         reasons: Sequence[str | None],
+        sent_at: Sequence[dt.datetime | None] | None = None,
     ) -> int:
         """Record a new run (numbered after the latest) with its frozen audience (``uids``)
-        and one delivery record per member, in one transaction. Returns the run number."""
+        and one delivery record per member (``sent_at``: when each was sent, for an
+        experiment run elsewhere), in one transaction. Returns the run number."""
         with self._write() as conn:
             last = conn.execute(
                 select(func.max(campaign_runs.c.run)).where(campaign_runs.c.campaign == name)
@@ -292,7 +334,16 @@ class CampaignRepository(Repository):
                     uids, user_ids, groups, states, reasons, strict=True
                 )
             ]
-            _insert_records(conn, records)
+            if sent_at is None:
+                _insert_records(conn, records)
+            else:
+                shown: dict[dt.datetime | None, Any] = {}  # a few distinct times, made once
+                stamped = []
+                for r, at in zip(records, sent_at, strict=True):
+                    if at not in shown:
+                        shown[at] = _driver_time(conn, at)
+                    stamped.append((*r, shown[at]))
+                _insert_records(conn, stamped, (*_RECORD_COLUMNS, "sent_at"))
         return run
 
     def finish_run(self, name: str, run: int, state: str, at: dt.datetime) -> None:
@@ -404,6 +455,73 @@ class CampaignRepository(Repository):
             for uid, user_id, group, state, sent_at in rows
         ]
 
+    def delivery_columns(self, name: str, run: int, groups: Sequence[str]) -> DeliveryColumns:
+        """The run's delivery records as arrays ordered by uid, read without a Python object
+        per record (a report reads a million): the database packs each record into one
+        integer, ``uid · 1024 + group · 16 + state``, the cheapest thing to hand over."""
+        if len(groups) > _OTHER_GROUP:
+            raise ValueError(f"at most {_OTHER_GROUP} groups")
+        group_code = case(
+            {g: i for i, g in enumerate(groups)}, value=deliveries.c.grp, else_=_OTHER_GROUP
+        )
+        state_code = case(
+            {s: i for i, s in enumerate(DELIVERY_STATES)},
+            value=deliveries.c.state,
+            else_=_OTHER_STATE,
+        )
+        packed = deliveries.c.uid * 1024 + group_code * 16 + state_code
+        query = (
+            select(packed)
+            .where(deliveries.c.campaign == name, deliveries.c.run == run)
+            .order_by(deliveries.c.uid)
+        )
+        values = np.fromiter((r[0] for r in self._raw(query)), np.int64)
+        group = ((values >> 4) & 63).astype(np.int8)
+        state = (values & 15).astype(np.int8)
+        return DeliveryColumns(
+            uid=values >> 10,
+            group=np.where(group == _OTHER_GROUP, -1, group).astype(np.int8),
+            state=np.where(state == _OTHER_STATE, -1, state).astype(np.int8),
+        )
+
+    def run_user_ids(self, name: str, run: int) -> dict[str, int]:
+        """The run's users: user id → uid."""
+        query = select(deliveries.c.user_id, deliveries.c.uid).where(
+            deliveries.c.campaign == name, deliveries.c.run == run
+        )
+        return {str(u): int(i) for u, i in self._raw(query)}
+
+    def response_columns(self, name: str, run: int) -> ResponseColumns:
+        """The run's responses as arrays, each with the send time of its user's record (see
+        :class:`ResponseColumns`)."""
+        dialect = self.store.engine.dialect.name
+        code = case({r: i for i, r in enumerate(RESPONSES)}, value=responses.c.response, else_=-1)
+        record = and_(
+            deliveries.c.campaign == responses.c.campaign,
+            deliveries.c.run == responses.c.run,
+            deliveries.c.uid == responses.c.uid,
+        )
+        query = (
+            select(
+                responses.c.uid,
+                code,
+                _epoch(dialect, responses.c.at),
+                responses.c.revenue,
+                _epoch(dialect, deliveries.c.sent_at),
+            )
+            .select_from(responses.outerjoin(deliveries, record))
+            .where(responses.c.campaign == name, responses.c.run == run)
+        )
+        rows = self._raw(query)
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 5)  # None → NaN
+        return ResponseColumns(
+            uid=table[:, 0].astype(np.int64),
+            response=table[:, 1].astype(np.int8),
+            at=np.round(table[:, 2], 6),
+            revenue=table[:, 3],
+            sent_at=np.round(table[:, 4], 6),
+        )
+
     def over_cap(self, channel: str, since: dt.datetime, messages: int) -> np.ndarray:
         """Uids sent at least ``messages`` messages on ``channel`` since ``since`` (across
         campaigns); the ``deliveries_cap`` index answers it alone."""
@@ -507,6 +625,21 @@ class CampaignRepository(Repository):
 _RUN_COLUMNS = [c for c in campaign_runs.c if c.name != "members"]
 
 
+def _epoch(dialect: str, column: Any) -> Any:
+    """A timestamp column as seconds since the epoch, to the microsecond (a float; NULL stays
+    NULL), computed by the database so that the driver hands back plain numbers. Compare it
+    with :func:`epoch_seconds` of a datetime: both are rounded to the microsecond."""
+    if dialect == "sqlite":  # UTC text 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds + fraction
+        whole = cast(func.strftime("%s", column), Float)
+        return whole + cast(func.substr(column, 20), Float)
+    return func.extract("epoch", column)
+
+
+def epoch_seconds(moment: dt.datetime) -> float:
+    """A datetime as the seconds :meth:`CampaignRepository.response_columns` gives times in."""
+    return round(moment.timestamp(), 6)
+
+
 def _run_key(name: str, run: int) -> Any:
     return and_(campaign_runs.c.campaign == name, campaign_runs.c.run == run)
 
@@ -531,18 +664,28 @@ def _run_row(row: RowMapping) -> RunRow:
     )
 
 
-def _insert_records(conn: Connection, records: list[tuple[Any, ...]]) -> None:
+def _driver_time(conn: Connection, at: dt.datetime | None) -> Any:
+    """A time as the driver's own insert path must get it: SQLite keeps the text SQLAlchemy
+    writes for a DateTime (UTC, no offset); the others take the aware datetime."""
+    if at is None or conn.dialect.name != "sqlite":
+        return at
+    return at.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_records(
+    conn: Connection, records: list[tuple[Any, ...]], columns: tuple[str, ...] = _RECORD_COLUMNS
+) -> None:
     """Insert delivery records fast: the driver's own executemany with positional
     parameters (SQLAlchemy's per-row dicts cost more than the database for 1M rows)."""
     marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
     if marks is None:  # another driver: the portable, slower way
-        rows = [dict(zip(_RECORD_COLUMNS, r, strict=True)) for r in records]
+        rows = [dict(zip(columns, r, strict=True)) for r in records]
         for start in range(0, len(rows), _INSERT_CHUNK):
             conn.execute(deliveries.insert(), rows[start : start + _INSERT_CHUNK])
         return
     sql = (
-        f"INSERT INTO {deliveries.name} ({', '.join(_RECORD_COLUMNS)}) "
-        f"VALUES ({', '.join([marks] * len(_RECORD_COLUMNS))})"
+        f"INSERT INTO {deliveries.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marks] * len(columns))})"
     )
     for start in range(0, len(records), _INSERT_CHUNK):
         conn.exec_driver_sql(sql, records[start : start + _INSERT_CHUNK])

@@ -18,9 +18,10 @@ from portrait.store import schema
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # the wait first: switching to WAL needs a lock too, and another process may hold it
+    cursor.execute(f"PRAGMA busy_timeout={schema.WRITE_WAIT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={schema.WRITE_WAIT_MS}")
     cursor.close()
 
 
@@ -49,6 +50,8 @@ def open_database(url: str, meta_dir: Path) -> Engine:
     connect_args: dict[str, Any] = {}
     if target.get_backend_name() == "postgresql" and "connect_timeout" not in target.query:
         connect_args["connect_timeout"] = 10  # an unreachable host fails instead of hanging
+    if target.get_backend_name() == "sqlite":  # the driver's own wait, before any pragma
+        connect_args["timeout"] = schema.WRITE_WAIT_MS / 1000
     try:
         engine = create_engine(target, connect_args=connect_args)
     except NoSuchModuleError:

@@ -20,6 +20,7 @@ What is where:
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ from portrait.store.tables import (
     campaign_events,
     campaign_runs,
     campaigns,
+    console_sessions,
+    console_users,
     deliveries,
     id_lists,
     meta_table,
@@ -60,6 +63,8 @@ __all__ = [
     "campaign_events",
     "campaign_runs",
     "campaigns",
+    "console_sessions",
+    "console_users",
     "database_url",
     "deliveries",
     "id_lists",
@@ -174,8 +179,17 @@ class MetadataStore:
     def insert_segment(self, conn: Connection, **values: Any) -> None:
         SegmentRepository(self, conn).insert_segment(**values)
 
-    def update_segment(self, conn: Connection, name: str, **values: Any) -> None:
-        SegmentRepository(self, conn).update_segment(name, **values)
+    def update_segment(
+        self,
+        conn: Connection,
+        name: str,
+        *,
+        expected_updated_at: dt.datetime | None = None,
+        **values: Any,
+    ) -> bool:
+        return SegmentRepository(self, conn).update_segment(
+            name, expected_updated_at=expected_updated_at, **values
+        )
 
     def delete_segment(self, conn: Connection, name: str) -> None:
         SegmentRepository(self, conn).delete_segment(name)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 URL_NAMES = "store.metadata_url (environment: PORTRAIT_DATABASE_URL)"
 """How errors name the setting, so people find it whichever name they know it by."""
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest revision in ``migrations/versions`` (a test checks the two agree)."""
 
 _PG_LOCK = 0x706F72747261  # "portra": the advisory lock key migrations serialize on

@@ -55,11 +55,18 @@ class SegmentRepository(Repository):
         with self._write() as conn:
             conn.execute(segments.insert().values(created_at=now, updated_at=now, **values))
 
-    def update_segment(self, name: str, **values: Any) -> None:
+    def update_segment(
+        self, name: str, *, expected_updated_at: dt.datetime | None = None, **values: Any
+    ) -> bool:
+        """Change a segment. With ``expected_updated_at``, only if it was last changed then
+        (compared and changed in one statement, so two writers cannot both pass the check).
+        Returns whether a segment was changed."""
+        query = segments.update().where(segments.c.name == name)
+        if expected_updated_at is not None:
+            query = query.where(segments.c.updated_at == expected_updated_at)
         with self._write() as conn:
-            conn.execute(
-                segments.update().where(segments.c.name == name).values(updated_at=_now(), **values)
-            )
+            result = conn.execute(query.values(updated_at=_now(), **values))
+        return bool(result.rowcount)
 
     def delete_segment(self, name: str) -> None:
         """Delete a segment with its snapshots."""

@@ -161,6 +161,32 @@ audit_log = Table(
     Column("rows", Integer, nullable=False),
 )
 
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id, with its parameters and salt
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("failures", Integer, nullable=False, default=0),  # failed sign-ins in a row
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column(
+        "user", String(64), ForeignKey("console_users.name", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_console_sessions_user", "user"),
+)
+
 
 privacy_ledger = Table(
     "privacy_ledger",

@@ -7,11 +7,12 @@ Every service checks its caller here; no shell decides any of it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from portrait.errors import AccessError, InputError, LimitError
-from portrait.model.access import PERMISSIONS, Caller
+from portrait.model.access import PERMISSIONS, Caller, KeyInfo
 from portrait.model.rules import Rule
 
 if TYPE_CHECKING:
@@ -64,15 +65,57 @@ class AccessService:
         self.permit(caller, "keys:manage", "manage API keys")
         return self.keys
 
+    def create_key(
+        self,
+        role: str,
+        *,
+        name: str = "",
+        expires_days: int | None = None,
+        caller: Caller | None = None,
+    ) -> tuple[KeyInfo, str]:
+        """A new API key with ``role`` (its info, and the full key, to be shown once), for a
+        caller who may manage keys; audited (``key:create``, never the secret)."""
+        who = self.permit(caller, "keys:manage", "manage API keys")
+        info, secret = self.keys.create(role, name=name, expires_days=expires_days)
+        self.record(who, "key:create", f"{info.id} ({info.role})")
+        return info, secret
+
+    def revoke_key(self, key_id: str, caller: Caller | None = None) -> KeyInfo:
+        """Revoke an API key (requests with it are refused from now on); audited."""
+        who = self.permit(caller, "keys:manage", "manage API keys")
+        info = self.keys.revoke(key_id)
+        self.record(who, "key:revoke", f"{info.id} ({info.role})")
+        return info
+
     def audit_entries(
-        self, limit: int = 100, actor: str | None = None, caller: Caller | None = None
+        self,
+        limit: int = 100,
+        actor: str | None = None,
+        caller: Caller | None = None,
+        *,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """The latest ``limit`` (1 to 10,000) audit entries, of ``actor`` or everyone, for a
-        caller who may read the audit log (``audit:read``)."""
+        """The latest ``limit`` (1 to 10,000) audit entries, newest first, for a caller who
+        may read the audit log (``audit:read``): of ``actor`` and of ``action`` when given,
+        written at ``since`` or later and before ``until`` (times without a zone are UTC)."""
         self.permit(caller, "audit:read", "read the audit log")
         if not 1 <= limit <= 10_000:
             raise InputError("limit is 1 to 10,000", where="limit")
-        return self.audit.entries(limit=limit, actor=actor)
+        since, until = _aware(since), _aware(until)
+        if since is not None and until is not None and since >= until:
+            raise InputError(
+                "the time range is empty: 'to' must be later than 'from'", where="until"
+            )
+        return self.audit.entries(
+            limit=limit, actor=actor or None, action=action or None, since=since, until=until
+        )
+
+    def audit_actions(self, caller: Caller | None = None) -> list[str]:
+        """The actions the audit log has entries of, for a caller who may read it."""
+        self.permit(caller, "audit:read", "read the audit log")
+        return self.audit.actions()
 
     def record(self, caller: Caller, action: str, target: str, rows: int = 0) -> None:
         """Write an audit entry: ``caller`` did ``action`` on ``target`` (``rows`` users or
@@ -170,3 +213,10 @@ class AccessService:
         """Write the audit entries still waiting."""
         if self._audit is not None:
             self._audit.close()
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A time with its zone (UTC when it has none)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)

@@ -17,6 +17,7 @@ from portrait.model.access import Caller
 from portrait.model.rules import BehaviourCondition, Rule
 from portrait.rules import parse_rule
 from portrait.rules.validate import rule_tags, validate_rule
+from portrait.workspace.builder import BuilderService
 from portrait.workspace.segments import SegmentService
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ class AudienceService:
         """Saved segments as callers see them (sizes released, rules masked) and change them
         (audited)."""
         return SegmentService(self._ws)
+
+    @cached_property
+    def builder(self) -> BuilderService:
+        """What an interactive rule builder needs: counts of a rule tree and of each of its
+        nodes, text to tree, and the pickers' vocabulary."""
+        return BuilderService(self._ws)
 
     # -- rules -------------------------------------------------------------------------------
     def check_rule(self, rule: str | Rule, caller: Caller | None = None) -> Rule:

@@ -8,7 +8,7 @@ actions for a caller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +18,28 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from portrait.campaigns import Campaigns, LaunchReport
+    from portrait.campaigns.experiment import Options
     from portrait.model.campaigns import CampaignSpec
     from portrait.workspace.root import Workspace
+
+
+def report_options(given: Mapping[str, Any] | None) -> Options:
+    """The report's options from their names (every surface passes them so); a bad name or
+    value is an error naming it."""
+    from portrait.campaigns.experiment import Options
+    from portrait.errors import InputError
+
+    known = set(Options.__dataclass_fields__)
+    values = {k: v for k, v in (given or {}).items() if v is not None}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(
+            f"unknown report option '{unknown[0]}'", hint="one of " + ", ".join(sorted(known))
+        )
+    try:
+        return Options(**values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc), where="report options") from None
 
 
 class CampaignService:
@@ -49,7 +69,9 @@ class CampaignService:
             if text.isidentifier():
                 from portrait.audience.selector import no_such_segment
 
-                raise no_such_segment(text, ws.metadata)
+                problem = no_such_segment(text, ws.metadata)
+                problem.where = "audience"
+                raise problem
             ws.audiences.check_rule(text, who)
 
         extra: dict[str, Any] = {}
@@ -75,6 +97,7 @@ class CampaignService:
                 events_files=warehouse.files("events"),
                 event_names=rollup.events if rollup is not None else [],
                 pii_tags=ws.catalog.pii_tags,
+                find_users=lambda ids: ws.user_index().find(list(ids)),
                 **extra,
             )
         )
@@ -93,10 +116,31 @@ class CampaignService:
         return self._for(caller, "campaigns:read", "read campaigns")[1].show(name)
 
     def report(
-        self, name: str, run: int | None = None, caller: Caller | None = None
+        self,
+        name: str,
+        run: int | None = None,
+        caller: Caller | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        events: Sequence[str] = (),
+        pre_days: int | None = None,
     ) -> dict[str, Any]:
-        """The effect report of a run (default: the latest)."""
-        return self._for(caller, "campaigns:read", "read campaigns")[1].report(name, run)
+        """The effect report of a run (default: the latest): the funnel per group, every
+        metric for every pair, frequentist and Bayesian, CUPED, and sequential intervals
+        when ``options`` ask (``level``, ``correction`` holm|bh|none, ``relative_interval``
+        log|log-adjusted, ``sequential``, ``tuning``, ``cuped``, ``prior_sd``, ``power``;
+        :class:`portrait.campaigns.experiment.Options`); ``events``: custom event rates
+        to compare too; ``pre_days``: CUPED's pre-period (default 28)."""
+        from portrait.campaigns.measure import PRE_DAYS
+
+        campaigns = self._for(caller, "campaigns:read", "read campaigns")[1]
+        return campaigns.report(
+            name,
+            run,
+            options=report_options(options),
+            events=events,
+            pre_days=PRE_DAYS if pre_days is None else pre_days,
+        )
 
     def dry_run(
         self,
@@ -119,6 +163,28 @@ class CampaignService:
             name = str(campaign.get("name", "")) if isinstance(campaign, Mapping) else campaign.name
         self._ws.access.record(who, action, name, int(plan["audience"]))
         return plan
+
+    def preview(
+        self,
+        audience: str,
+        template: str,
+        *,
+        subject: str | None = None,
+        samples: int = 3,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """A template editor's live preview: ``template`` (and ``subject``) rendered for the
+        first ``samples`` users of ``audience`` (a segment's name or a rule), personal data
+        masked unless ``caller``'s role may see it; audited like a dry run (who previewed
+        for which audience, unmasked or not)."""
+        who, campaigns = self._for(caller, "campaigns:write", "preview campaigns")
+        unmask = who.sees_pii
+        shown = campaigns.preview(
+            audience, template, subject=subject, samples=samples, unmask=unmask
+        )
+        action = "campaign:preview" + (":unmasked" if unmask else "")
+        self._ws.access.record(who, action, audience, len(shown["samples"]))
+        return shown
 
     # -- acting --------------------------------------------------------------------------------
     def create(
@@ -149,9 +215,43 @@ class CampaignService:
         self._ws.access.record(who, "campaign:launch", name, int(report.sent))
         return report
 
+    @staticmethod
+    def plan_size(
+        baseline: float, effect: float, weights: Mapping[str, float], **more: Any
+    ) -> dict[str, Any]:
+        """How many users an experiment needs to find ``effect`` on ``baseline`` with the
+        split ``weights`` (needs no workspace; :func:`portrait.campaigns.sizing.
+        plan_sample_size`: ``relative``, ``sd``, ``alpha``, ``power``, ``correction``)."""
+        from portrait.campaigns.sizing import plan_sample_size
+
+        return plan_sample_size(baseline, effect, weights, **more)
+
+    @staticmethod
+    def parse_weights(text: str) -> dict[str, float]:
+        """``control=10,A=45,B=45`` as a mapping; errors name the part that is wrong."""
+        from portrait.campaigns.imports import parse_weights
+
+        return parse_weights(text)
+
+    @staticmethod
+    def actions(state: str) -> dict[str, bool]:
+        """What a campaign in ``state`` may still do: ``launch`` (start, schedule or resume
+        a run) and ``cancel`` (the lifecycle's transition table decides)."""
+        from portrait.campaigns.lifecycle import cancellable, launchable
+
+        return {"launch": launchable(state), "cancel": cancellable(state)}
+
     def channel(self, name: str, caller: Caller | None = None) -> str:
         """The channel a campaign sends through."""
         return self._for(caller, "campaigns:read", "read campaigns")[1].spec(name).channel
+
+    def channels(self, caller: Caller | None = None) -> list[str]:
+        """The channels a campaign may send through: ``file`` (always there) and those
+        configured as ``[channels.NAME]`` in portrait.toml."""
+        from portrait.campaigns.checks import DEFAULT_CHANNEL
+
+        self._ws.access.permit(caller, "campaigns:write", "create campaigns")
+        return sorted({DEFAULT_CHANNEL, *self._ws.config.channels})
 
     def launch_due(self, caller: Caller | None = None) -> list[LaunchReport]:
         """Launch every campaign that is due (for cron); each launch audited."""
@@ -166,6 +266,27 @@ class CampaignService:
         who, campaigns = self._for(caller, "campaigns:write", "cancel campaigns")
         info = campaigns.cancel(name)
         self._ws.access.record(who, "campaign:cancel", name, 0)
+        return info
+
+    def import_experiment(
+        self,
+        name: str,
+        assignments: Path | pa.Table,
+        weights: Mapping[str, float],
+        *,
+        outcomes: Path | pa.Table | None = None,
+        caller: Caller | None = None,
+        **more: Any,
+    ) -> dict[str, Any]:
+        """Load an experiment run elsewhere: assignments (user_id, group, optional ts), the
+        planned ``weights`` ({"control": 10, "A": 45, "B": 45}) and optional outcomes
+        (events, or clicked / converted / revenue per user); audited with the users
+        assigned. Other keywords: ``started_at``, ``attribution_days``,
+        ``conversion_event``, ``metrics``, ``description``, ``replace``
+        (:meth:`portrait.campaigns.Campaigns.import_experiment`)."""
+        who, campaigns = self._for(caller, "campaigns:write", "import experiments")
+        info = campaigns.import_experiment(name, assignments, weights, outcomes=outcomes, **more)
+        self._ws.access.record(who, "campaign:import", name, sum(info["assigned"].values()))
         return info
 
     def record_responses(

@@ -4,6 +4,7 @@ analysis, association rules, RFM), every number released for its caller
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,17 @@ if TYPE_CHECKING:
     from portrait.workspace.root import Workspace
 
 
+ITEMSETS_KEPT = 8  # frequent-itemset results kept per workspace (by data version and options)
+
+
 class InsightService:
     def __init__(self, ws: Workspace):
         self._ws = ws
+        # Mining baskets is the slow part of association rules (seconds at millions of
+        # orders), and a page asks for the rules and the itemsets of the same options: the
+        # raw itemsets are kept per warehouse version and options, before any release
+        # (disclosure control applies to each caller's answer as before).
+        self._itemsets_kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def comparable_tags(
         self, tags: Sequence[str] | None = None, caller: Caller | None = None
@@ -109,18 +118,97 @@ class InsightService:
         baseline: AudienceSpec | None = None,
         top: int = 10,
         min_count: int = 30,
+        tags: list[str] | None = None,
         caller: Caller | None = None,
+        report: InsightReport | None = None,
     ) -> list[dict[str, Any]]:
         """The tag values that most distinguish a target from the baseline (its automatic
         persona): over-represented values whose TGI is above 100 even at the low end of its
         95% interval, ranked by that low end. Tags the target's own rule reads are left out
-        (a rule ``city = "北京"`` is trivially distinguished by its city)."""
+        (a rule ``city = "北京"`` is trivially distinguished by its city); ``tags`` limits
+        the search to those (default: every tag insight compares). ``report``: the
+        :meth:`insight` of the same target, baseline, tags and ``min_count`` for this caller,
+        already made (its rows are used instead of comparing again)."""
         own = self._ws.audiences.own_tags(target)
-        tags = [t for t in self.comparable_tags(None, caller) if t not in own]
+        if report is not None:
+            rows = report.distinctive(len(report.rows))
+            return [r for r in rows if r["tag"] not in own][:top]
+        tags = [t for t in self.comparable_tags(tags, caller) if t not in own]
         report = self.insight(
             target, baseline=baseline, tags=tags, min_count=min_count, caller=caller
         )
         return report.distinctive(top)
+
+    def narrow(self, target: str, tag: str, value: str, caller: Caller | None = None) -> str:
+        """The rule of the target's members who hold one row of its insight report: ``target``
+        (a segment's name, as ``segment("NAME")``, or rule text) and ``tag = value``, where
+        ``value`` is the row's label (a list tag: ``contains any``). A numeric tag's bin
+        (``≤ b``, ``(a, b]``) becomes its range (``tag > a and tag <= b``), the missing row
+        ``tag is null``. What "add to builder" and "save target ∩ value as a segment" of an
+        insight report use; checked for ``caller``.
+
+        Example: ``ws.insights.narrow("young", "age", "(21, 25]")`` is
+        ``segment("young") and age > 21 and age <= 25``."""
+        text = self.narrowed(target, [(tag, value)], caller=caller)[0]
+        self._ws.audiences.check_rule(text, caller=caller)
+        return text
+
+    def narrowed(
+        self, target: str, rows: Sequence[tuple[str, str]], caller: Caller | None = None
+    ) -> list[str]:
+        """:meth:`narrow` for many (tag, value) rows of one report at once: the target is
+        checked once, each row's condition is made from the tag's index (so it is valid by
+        construction); an action on one still goes through :meth:`narrow` or the builder,
+        which check the whole rule."""
+        from portrait.model.rules import And, SegmentRef
+
+        ws = self._ws
+        who = ws.who(caller)
+        if ws.audiences.is_segment(target):
+            items: list[Rule] = [SegmentRef(name=target.strip())]
+        elif target.strip():
+            base = ws.audiences.check_rule(target, caller=who)
+            items = list(base.items) if isinstance(base, And) else [base]
+        else:
+            items = []
+        texts = []
+        for tag, value in rows:
+            conditions = self._row_conditions(tag, value)
+            both = [*items, *conditions]
+            texts.append(print_rule(both[0] if len(both) == 1 else And(items=both)))
+        return texts
+
+    def _row_conditions(self, tag: str, value: str) -> list[Rule]:
+        """The conditions of one row of an insight report (see :meth:`narrow`)."""
+        from portrait.analysis.counting import bin_bounds
+        from portrait.analysis.insight import MISSING
+        from portrait.index.ranges import RangeIndex
+        from portrait.model.rules import TagCondition
+
+        ws = self._ws
+        profile = ws.selector().profile
+        if tag not in profile.tags:
+            ws.catalog.tags[tag]  # the catalog's NotFoundError, with a suggestion
+            raise InputError(f"the tag '{tag}' is not built", where="tag", hint="portrait build")
+        value_type = profile.tags[tag].type
+        if value == MISSING:
+            return [TagCondition(tag=tag, op="is null")]
+        index = profile.index.tag(tag)
+        if not isinstance(index, RangeIndex):
+            if value_type.startswith("list"):
+                return [TagCondition(tag=tag, op="contains any", value=[value])]
+            typed = value == "true" if value_type == "bool" else value
+            return [TagCondition(tag=tag, op="=", value=typed)]
+        try:
+            low, high = bin_bounds(index, value_type, value)
+        except KeyError:
+            raise InputError(
+                f"'{value}' is not one of the rows insight reports for '{tag}'", where="value"
+            ) from None
+        if low == high:
+            return [TagCondition(tag=tag, op="=", value=high)]
+        upper = TagCondition(tag=tag, op="<=", value=high)
+        return [upper] if low is None else [TagCondition(tag=tag, op=">", value=low), upper]
 
     def cross(
         self,
@@ -139,17 +227,14 @@ class InsightService:
 
         ws = self._ws
         if audiences is None:
-            rollup = ws.selector().profile.rollup
-            lines = rollup.business_lines if rollup else []
-            if not lines:
+            by_line = self.line_audiences()
+            if not by_line:
                 raise InputError(
                     "no business lines in the built events",
                     hint="name the audiences to compare (segments or rules)",
                 )
-            specs: list[AudienceSpec] = [
-                f'events(line="{line}", last="360d") >= 1' for line in lines
-            ]
-            names = list(lines)
+            specs: list[AudienceSpec] = list(by_line.values())
+            names = list(by_line)
         else:
             specs = list(audiences)
             names = [_label(s, i) for i, s in enumerate(specs)]
@@ -166,6 +251,14 @@ class InsightService:
             min_confidence=min_confidence,
             **release,
         )
+
+    def line_audiences(self) -> dict[str, str]:
+        """The audience :meth:`cross` compares by default, per business line: its users
+        active in the last 360 days, as rule text (so a cell of that matrix can be opened
+        with :meth:`cross_insight`)."""
+        rollup = self._ws.selector().profile.rollup
+        lines = rollup.business_lines if rollup else []
+        return {line: f'events(line="{line}", last="360d") >= 1' for line in lines}
 
     def cross_insight(
         self,
@@ -234,11 +327,82 @@ class InsightService:
         rows.sort(key=lambda r: (-r["baskets"], r["size"], r["items"]))
         return releases.itemsets(self._ws.access.disclosure, self._ws.who(caller), rows)
 
+    def recommendations(
+        self,
+        item: str,
+        *,
+        min_support: float = 0.01,
+        min_confidence: float = 0.2,
+        basket: str = "orders",
+        item_column: str | None = None,
+        max_size: int = 4,
+        caller: Caller | None = None,
+    ) -> list[dict[str, Any]]:
+        """What to recommend to someone with ``item`` (关联推荐): the association rules whose
+        antecedent holds it, strongest lift first, then confidence, then support; each as
+        :meth:`association_rules` gives it. An item no basket holds is an error naming the
+        closest ones."""
+        from portrait.errors import NotFoundError, suggest
+
+        wanted = item.strip()
+        if not wanted:
+            raise InputError("name an item", where="item")
+        rules = self.association_rules(
+            min_support=min_support,
+            min_confidence=min_confidence,
+            basket=basket,
+            item=item_column,
+            max_size=max_size,
+            caller=caller,
+        )
+        known = {i for r in rules for i in (*r["antecedent"], *r["consequent"])}
+        if wanted not in known:
+            frequent = self.frequent_itemsets(
+                min_support=min_support,
+                basket=basket,
+                item=item_column,
+                max_size=1,
+                caller=caller,
+            )
+            known |= {i for r in frequent for i in r["items"]}
+            if wanted not in known:
+                raise NotFoundError(
+                    f"no frequent item named '{wanted}'",
+                    where="item",
+                    hint=suggest(wanted, sorted(known)) or "lower the minimum support",
+                )
+        found = [r for r in rules if wanted in r["antecedent"]]
+        return sorted(found, key=lambda r: (-r["lift"], -r["confidence"], -r["support"]))
+
+    def rfm_rules(self, segment_tag: str | None = None) -> dict[str, str]:
+        """The rule of each RFM segment of the built ``kind: rfm`` segment tag
+        (``rfm_segment = "重要价值"``), for opening one in the builder or saving it; empty
+        when no RFM tag is built (the report is then computed from the orders, and its
+        segments are no tag's values)."""
+        from portrait.analysis.rfm import rfm_tags
+        from portrait.model.rules import TagCondition
+        from portrait.model.tags import RFM_SEGMENTS
+
+        ws = self._ws
+        chosen = rfm_tags(ws.catalog.tags.definitions, list(ws.built.tags), segment_tag)
+        if chosen is None:
+            return {}
+        name = chosen[0].name
+        return {
+            label: print_rule(TagCondition(tag=name, op="=", value=label))
+            for label in RFM_SEGMENTS.values()
+        }
+
     def _itemsets(self, min_support: float, basket: str, item: str | None, max_size: int) -> Any:
         from portrait.analysis.association import frequent_itemsets
         from portrait.analysis.baskets import read_baskets
 
         ws = self._ws
+        warehouse = ws.built_warehouse()
+        key = (warehouse.version, min_support, basket, item, max_size)
+        if key in self._itemsets_kept:
+            self._itemsets_kept.move_to_end(key)
+            return self._itemsets_kept[key]
         rollup = ws.selector().profile.rollup
         with ws.engine() as engine:  # the workspace's engine settings (threads, memory)
             baskets = read_baskets(
@@ -248,7 +412,11 @@ class InsightService:
                 rollup.events if rollup is not None else [],
                 engine=engine,
             )
-        return frequent_itemsets(baskets, min_support, max_size=max_size)
+        found = frequent_itemsets(baskets, min_support, max_size=max_size)
+        self._itemsets_kept[key] = found
+        if len(self._itemsets_kept) > ITEMSETS_KEPT:
+            self._itemsets_kept.popitem(last=False)
+        return found
 
     def rfm_report(
         self,

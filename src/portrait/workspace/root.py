@@ -33,6 +33,7 @@ from portrait.index.profile_index import ProfileIndex
 from portrait.model.access import ROLES, Caller, Role
 from portrait.store.layout import Layout
 from portrait.workspace.access import AccessService
+from portrait.workspace.accounts import AccountService
 from portrait.workspace.audiences import AudienceService
 from portrait.workspace.campaigning import CampaignService
 from portrait.workspace.catalog import CatalogService
@@ -138,6 +139,11 @@ class Workspace(Delegates):
     @cached_property
     def access(self) -> AccessService:
         return AccessService(self)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Console user accounts and sign-in sessions."""
+        return AccountService(self)
 
     def who(self, caller: Caller | None) -> Caller:
         """``caller``, or the workspace's own when None."""

@@ -109,14 +109,26 @@ class SegmentService:
         mode: str = "dynamic",
         description: str = "",
         replace: bool = False,
+        expected_version: str | None = None,
         caller: Caller | None = None,
     ) -> dict[str, Any]:
         """Save a segment from a rule checked for ``caller`` (``replace`` one of the same
-        name); audited. Returns it as :meth:`info` shows it."""
+        name); audited. Returns it as :meth:`info` shows it.
+
+        ``expected_version``: the segment's ``updated_at`` as the caller loaded it, to
+        replace it only if nobody changed it since (else :class:`ConflictError`, nothing
+        saved): an edit form's guard against overwriting another person's save."""
         ws = self._ws
         who = ws.access.permit(caller, "segments:write", "save segments")
         ws.audiences.check_rule(rule, who)
-        info = ws.segments.create(name, rule, mode=mode, description=description, replace=replace)
+        info = ws.segments.create(
+            name,
+            rule,
+            mode=mode,
+            description=description,
+            replace=replace,
+            expected_version=expected_version,
+        )
         ws.access.record(who, "segment:create", info.name, info.size or 0)
         return self._shown(info.to_dict(), who)
 

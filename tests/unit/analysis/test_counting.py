@@ -103,3 +103,24 @@ def test_a_counter_is_kept_as_long_as_its_index() -> None:
     assert ref() is None
     six = FrozenBitMap(range(6))
     assert counter.count(six, Shape.of(six)).counts.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("distinct", [5, 5000])
+def test_a_bins_bounds_hold_exactly_the_values_counted_under_its_label(distinct: int) -> None:
+    from portrait.analysis.counting import bin_bounds
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, distinct, 20_000)
+    index = RangeIndex.build(pa.chunked_array([pa.array(values, pa.int64())]))
+    counted = tag_counts(index, "int", FrozenBitMap(range(values.size)), everyone=True)
+    for label, count in zip(counted.labels, counted.counts.tolist(), strict=True):
+        low, high = bin_bounds(index, "int", label)
+        if low == high:  # one value
+            inside = values == high
+        else:
+            inside = values <= high if low is None else (values > low) & (values <= high)
+        assert int(inside.sum()) == count, label
+        if distinct == 5:
+            assert low == high == int(label)
+    with pytest.raises(KeyError):
+        bin_bounds(index, "int", "(no, such]")

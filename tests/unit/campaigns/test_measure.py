@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,9 +17,9 @@ from scipy import stats
 
 from portrait.campaigns.measure import (
     effect_report,
-    events_in_window,
+    event_totals,
     load_responses,
-    orders_in_window,
+    order_totals,
     user_history,
 )
 from portrait.campaigns.responses import ResponseReport, ResponseRow
@@ -98,30 +99,34 @@ ANSWERS = rows(
     ("c", "u6", "clicked", T0 + DAY, None),  # suppressed
     ("c", "u99", "clicked", T0 + DAY, None),
     ("gone", "u3", "clicked", T0 + DAY, None),
+    ("c", "u1", "opened", T0 + DAY, None),  # the control opens nothing: it was sent nothing
 )
 
 
 def test_responses_are_tied_to_sent_users_and_stored_once(repo: CampaignRepository) -> None:
     launch(repo)
     report = load_responses(repo, ANSWERS, ResponseReport("file.csv"), known={"c"})
-    assert (report.loaded, report.duplicates, report.rejected) == (6, 1, 5)
+    assert (report.loaded, report.duplicates, report.rejected) == (9, 1, 3)
+    # the control's conversion and the clicks of a failed and a suppressed user are their own
+    assert report.organic == 3
+    organic_only = (
+        "user was not sent a message (control): only clicks and conversions can be organic"
+    )
     assert report.reasons == {
-        "user was not sent a message (control)": 1,
-        "user was not sent a message (failed)": 1,
-        "user was not sent a message (suppressed)": 1,
         "user not in the campaign": 1,
         "unknown campaign": 1,
+        organic_only: 1,
     }
-    assert report.examples[0] == {
-        "row": 8,
-        "reason": "user was not sent a message (control)",
+    assert report.examples[2] == {
+        "row": 13,
+        "reason": organic_only,
         "campaign": "c",
-        "user_id": "u0",
-        "response": "converted",
+        "user_id": "u1",
+        "response": "opened",
     }
     # loading the same rows again stores nothing new: every accepted row is a duplicate
     again = load_responses(repo, ANSWERS, ResponseReport("file.csv"), known={"c"})
-    assert (again.loaded, again.duplicates, again.rejected) == (0, 7, 5)
+    assert (again.loaded, again.duplicates, again.rejected) == (0, 10, 3)
 
 
 def test_responses_go_to_the_users_latest_run(repo: CampaignRepository) -> None:
@@ -191,8 +196,10 @@ def test_the_report_counts_each_group_within_the_attribution_window(
     wanted = {
         # group: targeted, sent, failed, suppressed, delivered, opened, clicked, converted,
         # revenue
-        "control": (3, 0, 0, 0, 0, 0, 0, 2, 30.0),
-        "A": (4, 2, 1, 1, 1, 0, 1, 1, 50.0),
+        # the control's own purchase (u0's response, 1.0) and order (u1) are organic
+        "control": (3, 0, 0, 0, 0, 0, 0, 3, 31.0),
+        # u5 (failed) and u6 (suppressed) clicked on their own
+        "A": (4, 2, 1, 1, 1, 0, 3, 1, 50.0),
         "B": (3, 3, 0, 0, 0, 1, 0, 1, 20.0),
     }
     fields = ("targeted", "sent", "failed", "suppressed", "delivered", "opened", "clicked")
@@ -200,7 +207,7 @@ def test_the_report_counts_each_group_within_the_attribution_window(
         found = tuple(groups[group][f] for f in (*fields, "converted", "revenue"))
         assert found == numbers, group
     assert groups["A"]["cost"] == pytest.approx(0.2) and groups["B"]["cost"] == pytest.approx(0.3)
-    assert groups["A"]["uplift"] == pytest.approx(1 / 4 - 2 / 3)
+    assert groups["A"]["uplift"] == pytest.approx(1 / 4 - 3 / 3)
 
     observed, weights = [3, 4, 3], [20, 40, 40]
     chi2, p = stats.chisquare(observed, [10 * w / 100 for w in weights])
@@ -214,13 +221,13 @@ def test_the_report_counts_each_group_within_the_attribution_window(
     # without the conversion event the sign-up does not count; without files, orders neither
     plain = effect_report(repo, spec(), run, [bought])
     assert {g["group"]: g["converted"] for g in plain["groups"]} == {
-        "control": 1,
+        "control": 2,
         "A": 1,
         "B": 1,
     }
     bare = effect_report(repo, spec(), run, [])
     assert {g["group"]: (g["converted"], g["revenue"]) for g in bare["groups"]} == {
-        "control": (0, 0.0),
+        "control": (1, 1.0),
         "A": (1, 50.0),
         "B": (0, 0.0),
     }
@@ -242,7 +249,6 @@ def test_the_report_reads_the_run_asked_or_the_latest(repo: CampaignRepository) 
 
 
 def test_orders_and_events_in_a_window(tmp_path: Path) -> None:
-    uid_of = {"u1": 1, "u2": 2}
     bought = orders(
         tmp_path / "o.parquet",
         ("u1", T0, 10.0),  # the start is in
@@ -250,21 +256,29 @@ def test_orders_and_events_in_a_window(tmp_path: Path) -> None:
         ("u2", T0 + DAY, 7.0),  # the end is out
         ("u3", T0 + HOUR, 1.0),  # not targeted
     )
-    assert orders_in_window([bought], uid_of, T0, T0 + DAY) == {1: 12.5}
+    position = {"u1": 0, "u2": 1, "u7": 2}  # u7 bought nothing
+
+    def ids(user_ids: pa.Array) -> np.ndarray:
+        return np.array([position.get(u, -1) for u in user_ids.to_pylist()])
+
+    count, amount = order_totals([bought], ids, 3, T0, T0 + DAY)
+    assert count.tolist() == [2.0, 0.0, 0.0] and amount.tolist() == [12.5, 0.0, 0.0]
     # a window given in another zone is the same moment
     shanghai = dt.timezone(dt.timedelta(hours=8))
-    assert orders_in_window([bought], uid_of, T0.astimezone(shanghai), T0 + DAY) == {1: 12.5}
-    assert orders_in_window([], uid_of, T0, T0 + DAY) == {}
+    _, amount = order_totals([bought], ids, 3, T0.astimezone(shanghai), T0 + DAY)
+    assert amount.tolist() == [12.5, 0.0, 0.0]
+    assert order_totals([], ids, 3, T0, T0 + DAY)[1].tolist() == [0.0, 0.0, 0.0]
     seen = events(
         tmp_path / "e.parquet",
         ("u1", T0 + HOUR, "signup"),
         ("u2", T0 + HOUR, "view"),
         ("u2", T0 + 2 * DAY, "signup"),
+        ("u2", T0 + 2 * DAY + HOUR, "signup"),
         ("u9", T0 + HOUR, "signup"),
     )
-    assert events_in_window([seen], "signup", uid_of, T0, T0 + DAY) == {1}
-    assert events_in_window([seen], "signup", uid_of, T0, T0 + 3 * DAY) == {1, 2}
-    assert events_in_window([], "signup", uid_of, T0, T0 + DAY) == set()
+    assert event_totals([seen], "signup", ids, 3, T0, T0 + DAY).tolist() == [1.0, 0.0, 0.0]
+    assert event_totals([seen], "signup", ids, 3, T0, T0 + 3 * DAY).tolist() == [1.0, 2.0, 0.0]
+    assert event_totals([], "signup", ids, 3, T0, T0 + DAY).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_a_users_history(repo: CampaignRepository) -> None:
@@ -289,3 +303,23 @@ def test_a_users_history(repo: CampaignRepository) -> None:
     )
     assert user_history(repo, 4)[0]["responses"] == ["converted"]  # stored, if not attributed
     assert user_history(repo, 42) == []
+
+
+def test_window_edges_hold_to_the_microsecond(repo: CampaignRepository) -> None:
+    """A run started at an odd microsecond: the control's organic click at that very moment
+    is in the window, one a microsecond before is not; the window's end is exclusive to the
+    microsecond too (the database's times and the run's start compare exactly)."""
+    start = T0 + dt.timedelta(microseconds=123_456)
+    run = launch(repo, at=start)
+    week = dt.timedelta(days=7)
+    tick = dt.timedelta(microseconds=1)
+    answers = rows(
+        ("c", "u0", "clicked", start, None),  # the first moment: in
+        ("c", "u1", "clicked", start - tick, None),  # a microsecond early: out
+        ("c", "u2", "clicked", start + week - tick, None),  # the last moment: in
+        ("c", "u2", "converted", start + week, 3.0),  # the end: out
+    )
+    assert load_responses(repo, answers, ResponseReport("r"), known={"c"}).loaded == 4
+    control = effect_report(repo, spec(), run, [])["groups"][0]
+    assert control["group"] == "control"
+    assert (control["clicked"], control["converted"], control["revenue"]) == (2, 0, 0.0)

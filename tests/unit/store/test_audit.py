@@ -78,3 +78,26 @@ def test_entries_written_in_the_callers_transaction_go_with_it(
     with store.transaction() as conn:
         store.append_audit(conn, [entry("alice", "a1")])
     assert [r.action for r in log.entries()] == ["a1"]
+
+
+def test_entries_by_action_and_time_range(log: AuditRepository) -> None:
+    minute = dt.timedelta(minutes=1)
+    log.append(
+        [
+            entry("alice", "user:read", "u1", at=T0),
+            entry("bob", "user:read", "u2", at=T0 + minute),
+            entry("alice", "key:create", "k1", at=T0 + 2 * minute),
+            entry("alice", "user:read", "u3", at=T0 + 3 * minute),
+        ]
+    )
+    assert [r.target for r in log.entries(action="user:read")] == ["u3", "u2", "u1"]
+    assert [r.target for r in log.entries(action="user:read", actor="alice")] == ["u3", "u1"]
+    assert log.entries(action="user") == []  # an action is matched whole
+    # since is inclusive, until exclusive; a zone other than UTC means the same instant
+    assert [r.target for r in log.entries(since=T0 + minute)] == ["u3", "k1", "u2"]
+    assert [r.target for r in log.entries(until=T0 + minute)] == ["u1"]
+    between = log.entries(since=(T0 + minute).astimezone(BEIJING), until=T0 + 3 * minute)
+    assert [r.target for r in between] == ["k1", "u2"]
+    newest = log.entries(action="user:read", since=T0 + minute, limit=1)
+    assert [r.target for r in newest] == ["u3"]
+    assert log.actions() == ["key:create", "user:read"]

@@ -36,7 +36,12 @@ def create_segment(
 ) -> dict[str, Any]:
     with core.hold() as w, metrics.evaluations.time():
         return w.audiences.segments.create(
-            body.name, body.rule, mode=body.mode, description=body.description, caller=key.caller
+            body.name,
+            body.rule,
+            mode=body.mode,
+            description=body.description,
+            expected_version=body.expected_version,
+            caller=key.caller,
         )
 
 
