@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# the subgroup tests' reference; it pins numpy<2 without needing it: its own deps are in dev
+	$(BIN)/pip install --quiet --no-deps 'pysubgroup>=0.9'
 	touch $@
 
 # PNG charts draw Chinese labels with a CJK font: installed with apt-get when run as root

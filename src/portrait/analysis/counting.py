@@ -71,6 +71,25 @@ def range_labels(index: RangeIndex, value_type: str, chosen: list[int]) -> list[
     return labels
 
 
+def readable_label(label: str, value_type: str) -> str:
+    """A bin label for people: ``(5, 1731]`` of an int tag reads ``6–1731`` (``6`` when the
+    bin holds one value), of a date ``2026-01-02 – 2026-02-01``; of other numbers ``over 5,
+    up to 1731``. Single values, ``≤ x`` and labels of categorical tags are kept."""
+    if not (label.startswith("(") and label.endswith("]") and ", " in label):
+        return label
+    low, high = label[1:-1].split(", ", 1)
+    try:
+        if value_type == "int":
+            first = int(low) + 1
+            return str(first) if first == int(high) else f"{first}–{high}"
+        if value_type == "date":
+            first_day = dt.date.fromisoformat(low) + dt.timedelta(days=1)
+            return high if first_day.isoformat() == high else f"{first_day} – {high}"
+    except ValueError:
+        return label
+    return f"over {low}, up to {high}"
+
+
 def bin_bounds(
     index: RangeIndex, value_type: str, label: str
 ) -> tuple[float | str | None, float | str]:

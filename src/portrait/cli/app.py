@@ -15,6 +15,7 @@ from portrait.cli.catalog import count, profile, tags_app
 from portrait.cli.common import act_as
 from portrait.cli.data import build, config, demo, ingest, init, status
 from portrait.cli.database import db_app
+from portrait.cli.discovery import rank
 from portrait.cli.group import PortraitGroup
 from portrait.cli.rules import rules_app
 from portrait.cli.segments import ids_app, segment_app
@@ -44,6 +45,7 @@ app.add_typer(insight_app, name="insight")
 app.command("cross")(cross)
 app.command("user")(user)
 app.command("rfm")(rfm)
+app.command("rank")(rank)
 app.add_typer(rules_app, name="rules")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(keys_app, name="keys")

@@ -31,6 +31,7 @@ WORKFLOW_ORDER = (
     "cross",
     "user",
     "rfm",
+    "rank",
     "rules",
     # act on them
     "campaign",

@@ -38,12 +38,13 @@ NUMERIC = frozenset({"int", "float"})
 TEMPORAL = frozenset({"date", "timestamp"})
 
 
-def _leaves(rule: Rule) -> Iterable[Leaf]:
+def rule_leaves(rule: Rule) -> Iterable[Leaf]:
+    """Every leaf of a rule (conditions and references), depth first."""
     if isinstance(rule, And | Or):
         for item in rule.items:
-            yield from _leaves(item)
+            yield from rule_leaves(item)
     elif isinstance(rule, Not):
-        yield from _leaves(rule.item)
+        yield from rule_leaves(rule.item)
     else:
         yield rule
 
@@ -52,7 +53,7 @@ def rule_references(rule: Rule) -> dict[str, set[str]]:
     """Names of the segments (``"segment"``), ID lists (``"ids"``) and campaigns
     (``"campaign"``) a rule refers to."""
     refs: dict[str, set[str]] = {"segment": set(), "ids": set(), "campaign": set()}
-    for leaf in _leaves(rule):
+    for leaf in rule_leaves(rule):
         if isinstance(leaf, SegmentRef):
             refs["segment"].add(leaf.name)
         elif isinstance(leaf, IdListRef):
@@ -65,7 +66,7 @@ def rule_references(rule: Rule) -> dict[str, set[str]]:
 def rule_tags(rule: Rule) -> set[str]:
     """Names of the tags a rule's conditions read (in comparisons and ``size()`` too)."""
     names: set[str] = set()
-    for leaf in _leaves(rule):
+    for leaf in rule_leaves(rule):
         if isinstance(leaf, TagCondition):
             names.add(leaf.tag)
         elif isinstance(leaf, Comparison):
@@ -224,7 +225,7 @@ def validate_rule(
     when given); ``events``: known event names; ``properties``: event columns → value type;
     ``text``: the rule as written, so the error can point at the condition's line and column.
     """
-    for leaf in _leaves(rule):
+    for leaf in rule_leaves(rule):
         try:
             _check_leaf(leaf, tag_types, tag_values, events, business_lines, properties)
         except RuleValidationError as exc:

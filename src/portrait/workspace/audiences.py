@@ -105,6 +105,27 @@ class AudienceService:
             return set()
         return rule_tags(parse_rule(spec) if isinstance(spec, str) else spec)
 
+    def circular_tags(self, spec: AudienceSpec) -> dict[str, str]:
+        """The tags computed from the same data as the audience's own conditions, with why
+        (:mod:`portrait.analysis.circularity`): a segment is followed to its rule, a rule's
+        segment references too; an audience given as members has none."""
+        from portrait.analysis.circularity import circular_tags
+
+        if isinstance(spec, Audience):
+            return {}
+        ws = self._ws
+        if self.is_segment(spec):
+            assert isinstance(spec, str)
+            spec = f'segment("{spec.strip()}")'
+        rule = parse_rule(spec) if isinstance(spec, str) else spec
+
+        def segment_rule(name: str) -> Rule | None:
+            if not (ws.has_metadata() and name in ws.segments):
+                return None
+            return parse_rule(str(ws.segments[name].to_dict()["rule"]))
+
+        return circular_tags(rule, ws.catalog.tags.definitions, segment_rule)
+
     def members(self, spec: AudienceSpec, caller: Caller | None = None) -> Audience:
         """The members an analysis reads (its answer goes through disclosure control): a
         saved segment's (by name), a rule's (checked for ``caller``), or the audience."""

@@ -124,12 +124,14 @@ class InsightService:
     ) -> list[dict[str, Any]]:
         """The tag values that most distinguish a target from the baseline (its automatic
         persona): over-represented values whose TGI is above 100 even at the low end of its
-        95% interval, ranked by that low end. Tags the target's own rule reads are left out
-        (a rule ``city = "北京"`` is trivially distinguished by its city); ``tags`` limits
+        95% interval, ranked by that low end. Tags computed from the same data as the target's
+        own conditions are left out (:meth:`AudienceService.circular_tags`: a rule ``city =
+        "北京"`` is trivially distinguished by its city, ``active_days(last="30d") >= 5`` by
+        ``events_7d``); ``tags`` limits
         the search to those (default: every tag insight compares). ``report``: the
         :meth:`insight` of the same target, baseline, tags and ``min_count`` for this caller,
         already made (its rows are used instead of comparing again)."""
-        own = self._ws.audiences.own_tags(target)
+        own = self._ws.audiences.circular_tags(target)
         if report is not None:
             rows = report.distinctive(len(report.rows))
             return [r for r in rows if r["tag"] not in own][:top]

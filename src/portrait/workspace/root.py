@@ -39,6 +39,7 @@ from portrait.workspace.campaigning import CampaignService
 from portrait.workspace.catalog import CatalogService
 from portrait.workspace.data import DataService
 from portrait.workspace.delegates import Delegates
+from portrait.workspace.discovery import DiscoveryService
 from portrait.workspace.insights import InsightService
 from portrait.workspace.users import UserService
 
@@ -125,6 +126,11 @@ class Workspace(Delegates):
     @cached_property
     def insights(self) -> InsightService:
         return InsightService(self)
+
+    @cached_property
+    def discovery(self) -> DiscoveryService:
+        """Feature ranking, niche groups, subgroup discovery."""
+        return DiscoveryService(self)
 
     @cached_property
     def users(self) -> UserService:

@@ -1,0 +1,88 @@
+"""Charts of the discovery reports: feature ranking bars (more to come with niche groups,
+subgroups and personas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from portrait.charts.specs import _heading, _spec
+
+
+def ranking_chart(
+    rows: Sequence[dict[str, Any]],
+    *,
+    by: str = "mutual_info",
+    title: str = "Feature ranking",
+    subtitle: str | None = None,
+) -> dict[str, Any]:
+    """The ranking (``ws.discovery.rank(...)``): a bar per tag (its title, best first), length
+    = the measure ranked by, colour = the direction (higher / lower in the target for numbers),
+    the most over-represented value as text."""
+    data = []
+    for r in rows:
+        value = r.get(by)
+        if value is None:
+            continue
+        direction = r.get("direction") or {}
+        higher = r.get("higher_in_target")
+        data.append(
+            {
+                "tag": r["tag"],
+                "name": f"{r['title']} ({r['tag']})" if r["title"] != r["tag"] else r["tag"],
+                "value": abs(float(value)),
+                "signed": float(value),
+                "coverage": r.get("coverage"),
+                "direction": "higher in target"
+                if higher is True
+                else "lower in target"
+                if higher is False
+                else "categories",
+                "text": direction.get("label", ""),
+            }
+        )
+    y = {"field": "name", "type": "nominal", "sort": None, "title": None}
+    x = {
+        "field": "value",
+        "type": "quantitative",
+        "title": by.replace("_", " "),
+        "axis": {"tickCount": 5, "format": "~g"},
+    }
+    tooltip = [
+        {"field": "tag", "type": "nominal"},
+        {"field": "signed", "type": "quantitative", "format": ".4f", "title": by},
+        {"field": "coverage", "type": "quantitative", "format": ".1%"},
+        {"field": "text", "type": "nominal", "title": "most over-represented"},
+    ]
+    return _spec(
+        "ranking",
+        _heading(title, subtitle),
+        {
+            "data": {"values": data},
+            "width": 420,
+            "height": {"step": 20},
+            "layer": [
+                {
+                    "mark": {"type": "bar"},
+                    "encoding": {
+                        "x": x,
+                        "y": y,
+                        "color": {
+                            "field": "direction",
+                            "type": "nominal",
+                            "title": None,
+                            "scale": {
+                                "domain": ["higher in target", "lower in target", "categories"],
+                                "range": ["#d6604d", "#4393c3", "#9e9e9e"],
+                            },
+                        },
+                        "tooltip": tooltip,
+                    },
+                },
+                {
+                    "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 10},
+                    "encoding": {"x": x, "y": y, "text": {"field": "text"}},
+                },
+            ],
+        },
+    )

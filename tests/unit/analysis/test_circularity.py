@@ -1,0 +1,64 @@
+"""Circular tags: computed from the same data as a rule's own conditions."""
+
+from __future__ import annotations
+
+from portrait.analysis.circularity import circular_tags
+from portrait.rules import parse_rule
+from portrait.workspace import Workspace
+
+
+def _circular(ws: Workspace, rule: str, segments: dict[str, str] | None = None) -> dict[str, str]:
+    known = {name: parse_rule(text) for name, text in (segments or {}).items()}
+    return circular_tags(parse_rule(rule), ws.catalog.tags.definitions, known.get)
+
+
+def test_tags_read_and_computed_from_them(small_ws: Workspace) -> None:
+    found = _circular(small_ws, 'age < 30 and city = "北京"')
+    assert found == {
+        "age": "the rule reads it",
+        "city": "the rule reads it",
+        "age_band": "computed from age",
+    }
+
+
+def test_metrics_over_the_same_events_and_what_is_derived_from_them(small_ws: Workspace) -> None:
+    found = _circular(small_ws, 'events("search", last="7d") >= 1')
+    # searches_7d counts searches; active_days_90d, last_seen, days_since_active and
+    # car_price_max read every event (searches among them); views_30d counts views only
+    assert set(found) == {
+        "searches_7d",
+        "active_days_90d",
+        "last_seen",
+        "days_since_active",
+        "car_price_max",
+        "price_band",
+        "busy",
+    }
+    assert found["busy"] == "computed from searches_7d"
+    assert "views_30d" not in found and "gender" not in found
+    assert "searches_7d" in found and 'events("search"' in found["searches_7d"]
+
+
+def test_any_event_makes_every_event_metric_circular_but_not_attributes(
+    small_ws: Workspace,
+) -> None:
+    found = _circular(small_ws, 'active_days(last="30d") >= 2')
+    assert {"views_30d", "searches_7d", "car_price_max", "price_band", "busy"} <= set(found)
+    assert not {"gender", "age", "city", "cars"} & set(found)
+
+
+def test_a_preference_of_the_property_the_condition_selects(small_ws: Workspace) -> None:
+    found = _circular(small_ws, 'events("view", last="30d", car_brand="大众") >= 1')
+    assert "cars" in found  # cars prefers car_brand, which the condition filters on
+    assert "searches_7d" not in found
+
+
+def test_segment_references_are_followed_to_their_rules(small_ws: Workspace) -> None:
+    segments = {"young": "age < 30", "outer": 'segment("young") and gender = "女"'}
+    found = _circular(small_ws, 'segment("outer") and not segment("missing")', segments)
+    assert set(found) == {"age", "age_band", "gender"}
+
+
+def test_a_cycle_of_segments_ends(small_ws: Workspace) -> None:
+    segments = {"a": 'segment("b") and age > 1', "b": 'segment("a")'}
+    assert set(_circular(small_ws, 'segment("a")', segments)) == {"age", "age_band"}
