@@ -198,6 +198,22 @@ def count(disclosure: Disclosure, caller: Caller, members: AbstractBitMap) -> in
     return release.count(f"set|{digest}", len(members))
 
 
+def member_sets(
+    disclosure: Disclosure, caller: Caller, kind: str, sets: Sequence[AbstractBitMap]
+) -> list[int | None]:
+    """The sizes of member sets as ``caller`` may see them: exact for a caller allowed exact
+    numbers; else released, each named by its members (the same set gets the same noise in
+    every report, as :func:`count` gives it), charged one count per distinct set, None where
+    suppressed. ``kind`` names the report in the ledger."""
+    if not disclosure.controlled(caller):
+        return [len(s) for s in sets]
+    digests = [set_digest(s) for s in sets]
+    distinct = sorted(set(digests))
+    release = disclosure.release(caller, {"kind": kind, "sets": distinct}, len(distinct))
+    out = release.counts([f"set|{d}" for d in digests], [len(s) for s in sets])
+    return [_int(v) for v in out.tolist()]
+
+
 def insight(
     disclosure: Disclosure,
     caller: Caller,

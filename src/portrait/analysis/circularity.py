@@ -15,7 +15,10 @@ nothing from a tag the target's rule already decides: ``age < 30 and active_days
 3. it is a ``preference`` tag over events whose property is one the behaviour condition
    filters on (``event``, ``business_line`` or a ``where`` key): being active in a line makes
    that line a preference;
-4. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
+4. it is a ``metric``, ``rfm`` or ``preference`` tag over the same table as a windowed tag
+   the rule reads, with filters that can match the same rows (``orders_365d >= 1`` decides
+   ``spend_365d``, the RFM scores and ``preferred_items``: users without orders have none);
+5. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
 
 :func:`circular_tags` returns each circular tag with the reason, written for the report.
 """
@@ -26,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from portrait.model.rules import BehaviourCondition, Comparison, Rule, SegmentRef, TagCondition
-from portrait.model.tags import AnyTag, MetricTag, PreferenceTag
+from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag
 from portrait.rules import print_rule
 from portrait.rules.validate import rule_leaves as leaves
 
@@ -82,6 +85,22 @@ def _shares_events(tag: AnyTag, condition: BehaviourCondition) -> str | None:
     return None
 
 
+def _names(definitions: Definitions) -> set[str]:
+    return set(definitions)
+
+
+def _same_rows(tag: AnyTag, source: MetricTag | RfmTag | PreferenceTag) -> bool:
+    """Whether ``tag`` aggregates rows of the table ``source`` aggregates, with filters that
+    can match the same rows (an equality filter on a column both filter must agree)."""
+    if not isinstance(tag, MetricTag | RfmTag | PreferenceTag) or tag.from_ != source.from_:
+        return False
+    for column in set(tag.where) & set(source.where):
+        mine, theirs = _allowed(tag.where[column]), _allowed(source.where[column])
+        if mine is not None and theirs is not None and not mine & theirs:
+            return False
+    return True
+
+
 def read_by(
     rule: Rule | None, segment_rule: Callable[[str], Rule | None]
 ) -> tuple[set[str], list[BehaviourCondition]]:
@@ -124,6 +143,12 @@ def circular_tags(
             if why:
                 reasons[name] = why
                 break
+    for source in [definitions[t] for t in read if t in _names(definitions)]:
+        if not isinstance(source, MetricTag | RfmTag | PreferenceTag):
+            continue
+        for name in names:
+            if name not in reasons and _same_rows(definitions[name], source):
+                reasons[name] = f"computed from the same {source.from_} as {source.name}"
     changed = True
     while changed:  # computed from a circular tag, any depth
         changed = False

@@ -1,7 +1,7 @@
 """Charts of the reports: one Vega-Lite specification per report (``*_chart``), written to
 SVG, PNG, self-contained HTML or JSON by :func:`save_chart`, offline."""
 
-from portrait.charts.discovery import ranking_chart
+from portrait.charts.discovery import niche_chart, ranking_chart
 from portrait.charts.distribution import distribution_chart, overlap_chart
 from portrait.charts.experiment import effects_chart
 from portrait.charts.output import FORMATS, ChartFontWarning, has_cjk_font, save_chart
@@ -26,6 +26,7 @@ __all__ = [
     "has_cjk_font",
     "history_chart",
     "insight_chart",
+    "niche_chart",
     "overlap_chart",
     "ranking_chart",
     "rfm_chart",

@@ -86,3 +86,66 @@ def ranking_chart(
             ],
         },
     )
+
+
+def niche_chart(cube: dict[str, Any], *, title: str = "Niche groups") -> dict[str, Any]:
+    """The cube (``ws.discovery.niche(...).to_dict()``) as a heatmap: columns the last tag's
+    values, rows the other tags' values, colour the lift (diverging at 1, log scale), text the
+    users; highlight cells outlined. Suppressed cells are left out."""
+    tags = cube["tags"]
+    data = []
+    for c in cube["cells"]:
+        if c.get("lift") is None or c.get("users") is None:
+            continue
+        values = c["values"]
+        data.append(
+            {
+                "row": " · ".join(str(values[t]) for t in tags[:-1]),
+                "column": str(values[tags[-1]]),
+                "lift": max(float(c["lift"]), 1e-3),
+                "users": c["users"],
+                "metric": c["metric"],
+                "highlight": bool(c["highlight"]),
+                "label": c["label"],
+            }
+        )
+    x = {"field": "column", "type": "nominal", "title": tags[-1], "axis": {"labelAngle": -30}}
+    y = {"field": "row", "type": "nominal", "title": " · ".join(tags[:-1])}
+    tooltip = [
+        {"field": "label", "type": "nominal", "title": "cell"},
+        {"field": "users", "type": "quantitative", "format": ","},
+        {"field": "metric", "type": "quantitative", "format": ".4g"},
+        {"field": "lift", "type": "quantitative", "format": ".2f"},
+    ]
+    colour = {
+        "field": "lift",
+        "type": "quantitative",
+        "scale": {"type": "log", "scheme": "redblue", "reverse": True, "domainMid": 1},
+        "title": "lift",
+    }
+    overall = cube.get("overall")
+    subtitle = f"{cube['metric']}: {overall:.4g} overall" if overall is not None else None
+    return _spec(
+        "niche",
+        _heading(title, subtitle),
+        {
+            "data": {"values": data},
+            "width": {"step": 44},
+            "height": {"step": 18},
+            "layer": [
+                {
+                    "mark": {"type": "rect"},
+                    "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip},
+                },
+                {
+                    "transform": [{"filter": "datum.highlight"}],
+                    "mark": {"type": "rect", "fill": None, "stroke": "#111", "strokeWidth": 2},
+                    "encoding": {"x": x, "y": y},
+                },
+                {
+                    "mark": {"type": "text", "fontSize": 9},
+                    "encoding": {"x": x, "y": y, "text": {"field": "users", "format": "~s"}},
+                },
+            ],
+        },
+    )

@@ -1,4 +1,5 @@
-"""Discovery commands: ``portrait rank`` (feature ranking, 选特征)."""
+"""Discovery commands: ``portrait rank`` (feature ranking, 选特征), ``portrait niche`` (niche
+groups from tag combinations, 利基客群) and ``portrait subgroups`` (subgroup discovery)."""
 
 from __future__ import annotations
 
@@ -111,4 +112,144 @@ def rank(
         lambda: charts.ranking_chart(
             rows, by=ranking.by, title=f"Feature ranking: {target}", subtitle=ranking.universe
         ),
+    )
+
+
+NICHE_COLUMNS = ["label", "users", "share", "metric", "lift", "p_adjusted", "highlight"]
+GROUP_COLUMNS = ["group", "cells", "users", "share", "metric", "lift", "rule"]
+
+
+@handles_errors
+def niche(
+    tags: Annotated[
+        str | None,
+        typer.Option(
+            "--tags", "-t", help="2–4 tags to combine (default: the target's top-ranked 3)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Measure each cell by the rate of this segment or rule."),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="Measure each cell by the mean of this numeric tag."),
+    ] = None,
+    baseline: BaselineOpt = None,
+    max_values: Annotated[
+        int, typer.Option("--max-values", help="Values per tag; the rest is one cell 'other'.")
+    ] = 12,
+    groups: Annotated[int, typer.Option("--groups", help="Merge the cells into this many.")] = 8,
+    highlight_share: Annotated[
+        float, typer.Option("--highlight-share", help="A highlight cell holds at most this share.")
+    ] = 0.05,
+    highlight_lift: Annotated[
+        float, typer.Option("--highlight-lift", help="… and has at least this lift.")
+    ] = 1.5,
+    top: Annotated[int, typer.Option("--top", help="Cells to show (0: all).", min=0)] = 20,
+    chart: ChartOpt = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Niche groups from tag combinations (利基客群).
+
+    Every non-empty combination of the tags' values as a cell: users, share, the target's rate
+    (or the metric's mean), lift against the whole, Benjamini–Hochberg corrected p-value, and
+    the highlight cells (small share, large lift). Then the cells merged bottom-up (Ward) into
+    --groups groups, each with the rule that selects it: save one with 'portrait segment create
+    NAME RULE'.
+    """
+    cube = open_ws(workspace).discovery.niche(
+        _names(tags),
+        target=target,
+        metric=metric,
+        baseline=baseline,
+        max_values=max_values,
+        groups=groups,
+        highlight_share=highlight_share,
+        highlight_lift=highlight_lift,
+    )
+    if fmt is OutputFormat.json:
+        emit_record(cube.to_dict(top), fmt)
+        return
+    console = output_console()
+    measure = f"rate of {cube.metric}" if cube.kind == "rate" else f"mean of {cube.metric}"
+    if fmt is OutputFormat.table:
+        overall = "—" if cube.overall is None else f"{cube.overall:.4g}"
+        console.print(
+            f"{' × '.join(cube.tags)}: {len(cube.cells):,} cells over {cube.universe_size:,} "
+            f"users; {measure}: {overall} overall",
+            highlight=False,
+        )
+    cells = cube.cells[:top] if top else cube.cells
+    emit_rows(cells, fmt, title="cells", columns=NICHE_COLUMNS, percent=["share"])
+    if fmt is OutputFormat.table:
+        rows = [{"group": i + 1, **g} for i, g in enumerate(cube.groups)]
+        emit_rows(rows, fmt, title="groups", columns=GROUP_COLUMNS, percent=["share"])
+    write_chart(chart, lambda: charts.niche_chart(cube.to_dict(), title=f"Niche groups: {measure}"))
+
+
+SUBGROUP_COLUMNS = ["rule", "size", "coverage", "precision", "recall", "lift", "p_adjusted"]
+
+
+@handles_errors
+def subgroups(
+    target: TargetArg,
+    baseline: BaselineOpt = None,
+    tags: Annotated[
+        str | None, typer.Option("--tags", "-t", help="Tags to use (comma-separated; default all).")
+    ] = None,
+    depth: Annotated[int, typer.Option("--depth", help="Conditions per subgroup, at most.")] = 3,
+    beam: Annotated[int, typer.Option("--beam", help="Beam width of the search.")] = 20,
+    top: Annotated[int, typer.Option("--top", help="Subgroups to report.")] = 10,
+    min_support: Annotated[
+        float,
+        typer.Option(
+            "--min-support", help="Smallest subgroup: a share (< 1) or a number of users."
+        ),
+    ] = 0.01,
+    quality: Annotated[
+        str, typer.Option("--quality", help="wracc (favours large) or lift (Klösgen, sharper).")
+    ] = "wracc",
+    max_values: Annotated[int, typer.Option("--max-values", help="Values per tag tried.")] = 12,
+    include_circular: Annotated[
+        bool,
+        typer.Option("--include-circular", help="Also use tags computed from the target's data."),
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Subgroup discovery: the readable rules that best describe an audience.
+
+    Beam search over conjunctions of tag conditions (values, bins of numbers, missing),
+    ranked by WRAcc = p(S)·(p(T|S) − p(T)) or Klösgen's lift measure, with a minimum support;
+    each with its coverage, precision, recall, lift and Benjamini–Hochberg corrected p-value.
+    """
+    found = open_ws(workspace).discovery.subgroups(
+        target,
+        baseline=baseline,
+        tags=_names(tags),
+        depth=depth,
+        beam=beam,
+        top=top,
+        min_support=min_support,
+        quality=quality,
+        max_values=max_values,
+        include_circular=include_circular,
+    )
+    if fmt is OutputFormat.json:
+        emit_record(found, fmt)
+        return
+    if fmt is OutputFormat.table:
+        output_console().print(
+            f"{target}: {found['target_size'] or 0:,} of {found['universe_size'] or 0:,} users; "
+            f"best by {found['quality']}",
+            highlight=False,
+        )
+    emit_rows(
+        found["rows"],
+        fmt,
+        title="subgroups",
+        columns=SUBGROUP_COLUMNS,
+        percent=["coverage", "precision", "recall"],
     )

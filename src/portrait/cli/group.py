@@ -32,6 +32,8 @@ WORKFLOW_ORDER = (
     "user",
     "rfm",
     "rank",
+    "niche",
+    "subgroups",
     "rules",
     # act on them
     "campaign",

@@ -5,15 +5,23 @@ released for its caller as insight releases it (:mod:`portrait.access.releases`)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from portrait.model.access import Caller
 
 if TYPE_CHECKING:
+    from portrait.analysis.cells import Cell
+    from portrait.analysis.niches import Cube
     from portrait.analysis.ranking import Ranking, TagFacts
     from portrait.audience.audience import Audience
     from portrait.workspace.audiences import AudienceSpec
     from portrait.workspace.root import Workspace
+
+
+MIN_IMPROVEMENT = 0.05
+"""A subgroup is reported only when its quality beats every reported subgroup made of some
+of its conditions by this share: adding ``preferred_car_brands is null`` to a good subgroup
+raises its quality a little and says nothing new."""
 
 
 class DiscoveryService:
@@ -149,3 +157,313 @@ class DiscoveryService:
         result.universe = universe
         result.left_out = left_out
         return result
+
+    # -- cells of tags -----------------------------------------------------------------------
+    def cells(
+        self,
+        tag: str,
+        *,
+        max_values: int | None = 12,
+        include_missing: bool = True,
+        other: bool = True,
+        min_size: int = 1,
+    ) -> list[Cell]:
+        """The cells of a built tag (:func:`portrait.analysis.cells.tag_cells`)."""
+        from portrait.analysis.cells import tag_cells
+
+        profile = self._ws.selector().profile
+        return tag_cells(
+            tag,
+            profile.index.tag(tag),
+            profile.tags[tag].type,
+            max_values=max_values,
+            include_missing=include_missing,
+            other=other,
+            min_size=min_size,
+        )
+
+    def _release(self, who: Caller, kind: str) -> Any:
+        from portrait.access import releases
+
+        disclosure = self._ws.access.disclosure
+        if not disclosure.controlled(who):
+            return None
+        return lambda sets: releases.member_sets(disclosure, who, kind, sets)
+
+    # -- niche groups ------------------------------------------------------------------------
+    def niche(
+        self,
+        tags: list[str] | None = None,
+        *,
+        target: AudienceSpec | None = None,
+        metric: str | None = None,
+        baseline: AudienceSpec | None = None,
+        top_tags: int = 3,
+        max_values: int = 12,
+        groups: int = 8,
+        highlight_share: float = 0.05,
+        highlight_lift: float = 1.5,
+        caller: Caller | None = None,
+    ) -> Cube:
+        """Niche groups (利基客群) from the combinations of 2–4 tags' values
+        (:mod:`portrait.analysis.niches`): every non-empty cell with its users, share, metric
+        (the rate of ``target``, or the mean of the numeric tag ``metric``), lift, corrected
+        significance and highlight flag, then the cells merged into ``groups`` groups, each
+        with a rule. Without ``tags``, the ``top_tags`` best of the target's feature ranking
+        (single-valued, not circular). The universe is ``baseline`` (default every user).
+
+        Example: ``ws.discovery.niche(["city", "age_band"], target="orders_365d >= 1")``."""
+        from portrait.analysis import niches
+        from portrait.errors import InputError
+        from portrait.index.profile_index import index_kind
+
+        ws = self._ws
+        who = ws.who(caller)
+        if (target is None) == (metric is None):
+            raise InputError(
+                "name what the cells are measured by: a target audience or a numeric metric",
+                where="--target",
+                hint="--target 'orders_365d >= 1' (a rate) or --metric spend_365d (a mean)",
+            )
+        profile = ws.selector().profile
+        if tags is None:
+            if target is None:
+                raise InputError("name the tags to combine", where="--tags")
+            ranking = self.rank(target, baseline=baseline, caller=who)
+            tags = [r["tag"] for r in ranking.rows if r["kind"] != "multi"][:top_tags]
+        chosen = ws.insights.comparable_tags(tags, who)
+        if len(set(chosen)) != len(chosen):
+            raise InputError("a tag is named twice", where="--tags")
+        if not 2 <= len(chosen) <= 4:
+            raise InputError(
+                f"a cube combines 2 to 4 tags, not {len(chosen)}",
+                where="--tags",
+                hint="name 2–4 tags",
+            )
+        if not 1 <= max_values <= 100:
+            raise InputError("--max-values must be between 1 and 100", where="--max-values")
+        values = []
+        for tag in chosen:
+            value_type = profile.tags[tag].type
+            cells = self.cells(tag, max_values=max_values)
+            if len(cells) < 2:
+                raise InputError(
+                    f"'{tag}' has one value only: it cannot split anyone", where="--tags"
+                )
+            numeric = index_kind(value_type) == "range"
+            values.append(niches.TagValues(tag, cells, numeric, value_type.startswith("list")))
+        universe = (
+            ws.audiences.members(baseline, who).bitmap if baseline is not None else self._everyone()
+        )
+        if target is not None:
+            measure = niches.Metric(
+                "rate",
+                target if isinstance(target, str) else "target",
+                target=ws.audiences.members(target, who).bitmap,
+            )
+        else:
+            assert metric is not None
+            if metric not in profile.tags:
+                ws.catalog.tags[metric]  # not found, with a suggestion
+                raise InputError(f"the tag '{metric}' is not built", where="--metric")
+            if index_kind(profile.tags[metric].type) != "range":
+                raise InputError(
+                    f"'{metric}' is not numeric: a mean needs numbers",
+                    where="--metric",
+                    hint="use --target with a rule for a rate, e.g. --target 'city = \"北京\"'",
+                )
+            index = profile.index.range(metric)
+            measure = niches.Metric(
+                "mean", metric, column=profile.index.column(metric), missing=index.missing
+            )
+        cube = niches.cube(
+            values,
+            universe,
+            measure,
+            groups=groups,
+            highlight_share=highlight_share,
+            highlight_lift=highlight_lift,
+            release=self._release(who, "niche"),
+        )
+        cube.privacy = ws.access.privacy(who)
+        return cube
+
+    def _everyone(self) -> Any:
+        from pyroaring import FrozenBitMap
+
+        return FrozenBitMap(range(self._ws.selector().profile.population))
+
+    # -- subgroup discovery ------------------------------------------------------------------
+    def subgroups(
+        self,
+        target: AudienceSpec,
+        *,
+        baseline: AudienceSpec | None = None,
+        tags: list[str] | None = None,
+        depth: int = 3,
+        beam: int = 20,
+        top: int = 10,
+        min_support: float = 0.01,
+        quality: str = "wracc",
+        max_values: int = 12,
+        include_circular: bool = False,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """The ``top`` readable conjunctions of tag conditions that best describe the target
+        within the universe (``baseline``, default every user), by beam search on WRAcc or
+        Klösgen's lift measure, with coverage, precision, recall, lift and FDR-corrected
+        p-values (:mod:`portrait.analysis.subgroups`). The conditions are every tag's values
+        (its ``max_values`` most common), the insight bins of numbers and the missing value;
+        tags circular for the target are left out unless ``include_circular``.
+
+        Under disclosure control the minimum support is at least the smallest count released,
+        sizes are released counts and every number is computed from them (the p-value
+        corrected by Bonferroni over the conjunctions the search evaluated).
+
+        Example: ``ws.discovery.subgroups("orders_365d >= 1", depth=2)["rows"][0]["rule"]``."""
+        from portrait.analysis.subgroups import Candidate, discover
+        from portrait.errors import InputError
+        from portrait.rules import print_rule
+
+        ws = self._ws
+        who = ws.who(caller)
+        circular = ws.audiences.circular_tags(target)
+        chosen = ws.insights.comparable_tags(tags, who)
+        left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
+        chosen = [t for t in chosen if t not in left_out]
+        if not chosen:
+            raise InputError(
+                "no tag left to search: every tag asked for is computed from the target's own "
+                "conditions",
+                where="--tags",
+                hint="name other tags, or pass --include-circular",
+            )
+        if not 1 <= max_values <= 100:
+            raise InputError("--max-values must be between 1 and 100", where="--max-values")
+        disclosure = ws.access.disclosure
+        controlled = disclosure.controlled(who)
+        universe = (
+            ws.audiences.members(baseline, who).bitmap if baseline is not None else self._everyone()
+        )
+        if controlled:
+            smallest = disclosure.policy.min_count
+            floor = smallest if min_support >= 1 else smallest / max(len(universe), 1)
+            min_support = max(min_support, floor)
+        members = ws.audiences.members(target, who).bitmap & universe
+        candidates = [
+            Candidate(c.tag, c.label, c.condition, c.members)
+            for tag in chosen
+            for c in self.cells(tag, max_values=max_values, other=False)
+        ]
+        found = discover(
+            candidates,
+            members,
+            universe,
+            depth=depth,
+            beam=beam,
+            top=top * 20,
+            min_support=int(min_support) if min_support >= 1 else min_support,
+            quality=quality,  # type: ignore[arg-type]
+        )
+        found = _distinct(_improving(found, MIN_IMPROVEMENT))[:top]
+        rows = []
+        sizes: list[int | None] = [len(members), len(universe)]
+        if controlled:
+            sets = []
+            for group in found:
+                inside = universe
+                for c in group.candidates:
+                    inside = inside & c.members
+                sets += [inside, inside & members]
+            released = self._release(who, "subgroups")([members, universe, *sets])
+            sizes = released[:2]
+        for i, group in enumerate(found):
+            row = group.to_dict()
+            row["rule"] = print_rule(group.rule())
+            if controlled:
+                size, positives = released[2 + 2 * i], released[3 + 2 * i]
+                row.update(_released_subgroup(size, positives, *sizes, tested=group.tested))
+            rows.append(row)
+        return {
+            "target_size": sizes[0],
+            "universe": baseline if isinstance(baseline, str) else "population",
+            "universe_size": sizes[1],
+            "quality": quality,
+            "depth": depth,
+            "min_support": min_support,
+            "rows": rows,
+            "left_out": [{"tag": t, "why": w} for t, w in sorted(left_out.items())],
+            "privacy": ws.access.privacy(who),
+        }
+
+
+def _released_subgroup(
+    size: int | None,
+    positives: int | None,
+    target: int | None,
+    universe: int | None,
+    *,
+    tested: int,
+) -> dict[str, Any]:
+    """A subgroup's numbers from released counts: sizes, shares, lift and the z-test's p-value
+    (corrected by Bonferroni over the ``tested`` conjunctions); all None when any count they
+    need is suppressed."""
+    import math
+
+    from portrait.stats import two_proportion_ztest
+
+    numbers = ("coverage", "precision", "recall", "lift", "p_value", "p_adjusted")
+    if size is None or positives is None or target is None or not universe or not size:
+        return {
+            "size": size,
+            "positives": positives,
+            **dict.fromkeys(numbers),
+            "significant": False,
+            "suppressed": True,
+        }
+    _, p = two_proportion_ztest(
+        positives, size, max(target - positives, 0), max(universe - size, 0)
+    )
+    p_value = None if math.isnan(float(p)) else float(p)
+    p_adjusted = None if p_value is None else min(1.0, p_value * tested)
+    return {
+        "size": size,
+        "positives": positives,
+        "coverage": size / universe,
+        "precision": positives / size,
+        "recall": positives / target if target else None,
+        "lift": (positives / size) / (target / universe) if target else None,
+        "p_value": p_value,
+        "p_adjusted": p_adjusted,
+        "significant": p_adjusted is not None and p_adjusted < 0.05,
+    }
+
+
+def _improving(found: Sequence[Any], margin: float) -> list[Any]:
+    """The subgroups (best first) whose quality is more than ``margin`` above that of every
+    subgroup found that uses a subset of their conditions."""
+    keys = [frozenset(id(c) for c in g.candidates) for g in found]
+    return [
+        group
+        for group, own in zip(found, keys, strict=True)
+        if all(
+            not other < own or group.quality > k.quality * (1 + margin)
+            for k, other in zip(found, keys, strict=True)
+        )
+    ]
+
+
+def _distinct(found: Sequence[Any]) -> list[Any]:
+    """The subgroups without the ones selecting, most likely, the same users as a better one:
+    the same size and positives and a condition in common (``preferred_car_brands is null``
+    and ``car_price_avg_180d is null`` both say "never looked at cars")."""
+    kept: list[Any] = []
+    for group in found:
+        own = {id(c) for c in group.candidates}
+        if not any(
+            (k.size, k.positives) == (group.size, group.positives)
+            and own & {id(c) for c in k.candidates}
+            for k in kept
+        ):
+            kept.append(group)
+    return kept
