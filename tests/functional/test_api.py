@@ -275,6 +275,9 @@ def test_every_route_with_every_role(demo_ws: Workspace) -> None:
             "/v1/insight": {"target": "age > 30", "tags": ["gender"], "chart": True},
             "/v1/insight/distinctive": {"target": "age > 30"},
             "/v1/cross": {"audiences": ['city = "北京"', "age > 30"]},
+            "/v1/rank": {"target": "age > 30", "tags": ["gender", "city"]},
+            "/v1/niche": {"tags": ["gender", "city"], "target": "age > 30"},
+            "/v1/subgroups": {"target": "age > 30", "tags": ["gender", "city"], "depth": 1},
             "/v1/campaigns": {**campaign, "name": f"c_{role}"},
             "/v1/events/responses": {
                 "events": [

@@ -36,6 +36,43 @@ class InsightRequest(BaseModel):
     chart: bool = False
 
 
+class RankRequest(BaseModel):
+    target: str = Field(min_length=1, max_length=MAX_RULE, description="A segment or a rule.")
+    baseline: str | None = Field(default=None, description="The universe (default all users).")
+    tags: list[str] | None = None
+    by: str = Field(default="mutual_info", description="mutual_info, cramers_v, association, …")
+    include_circular: bool = False
+    min_count: int = Field(default=30, ge=0)
+    top: int = Field(default=30, ge=0, le=10_000)
+    chart: bool = False
+
+
+class NicheRequest(BaseModel):
+    tags: list[str] | None = Field(default=None, description="2–4 tags (default: top-ranked).")
+    target: str | None = Field(default=None, max_length=MAX_RULE, description="Rate of this.")
+    metric: str | None = Field(default=None, description="Or the mean of this numeric tag.")
+    baseline: str | None = None
+    max_values: int = Field(default=12, ge=1, le=100)
+    groups: int = Field(default=8, ge=1, le=50)
+    highlight_share: float = Field(default=0.05, gt=0, le=1)
+    highlight_lift: float = Field(default=1.5, gt=0)
+    top: int = Field(default=0, ge=0, le=100_000, description="Cells returned (0: all).")
+    chart: bool = False
+
+
+class SubgroupsRequest(BaseModel):
+    target: str = Field(min_length=1, max_length=MAX_RULE, description="A segment or a rule.")
+    baseline: str | None = None
+    tags: list[str] | None = None
+    depth: int = Field(default=3, ge=1, le=4)
+    beam: int = Field(default=20, ge=1, le=500)
+    top: int = Field(default=10, ge=1, le=200)
+    min_support: float = Field(default=0.01, gt=0)
+    quality: str = Field(default="wracc", description="wracc or lift (Klösgen).")
+    max_values: int = Field(default=12, ge=1, le=100)
+    include_circular: bool = False
+
+
 class CrossRequest(BaseModel):
     audiences: list[str] | None = None
     min_support: float = Field(default=0.0, ge=0, le=1)
