@@ -114,7 +114,7 @@ def test_every_command_has_help() -> None:
 def test_demo_command(tmp_path: Path) -> None:
     out = run("demo", str(tmp_path / "d"), "--users", "1500", "--seed", "3", "-f", "json", "-q")
     summary = json.loads(out.stdout)
-    assert summary["users"] == 1500 and summary["tags_built"] == 42
+    assert summary["users"] == 1500 and summary["tags_built"] == 47
     assert summary["as_of"] == "2026-10-31"
     assert summary["events"] > 1500 * 20
 
@@ -327,7 +327,8 @@ def test_association_rules_as_json_have_item_arrays_and_null_for_infinite_convic
 
 WORKFLOW = [
     "init", "demo", "ingest", "build", "status", "tags", "profile", "count", "segment", "ids",
-    "insight", "cross", "user", "rfm", "rules", "campaign", "config", "db", "keys", "users",
+    "insight", "cross", "user", "rfm", "rank", "niche", "subgroups", "persona", "rules",
+    "campaign", "config", "db", "keys", "users",
     "serve", "audit",
 ]  # fmt: skip
 

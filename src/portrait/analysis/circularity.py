@@ -18,7 +18,9 @@ nothing from a tag the target's rule already decides: ``age < 30 and active_days
 4. it is a ``metric``, ``rfm`` or ``preference`` tag over the same table as a windowed tag
    the rule reads, with filters that can match the same rows (``orders_365d >= 1`` decides
    ``spend_365d``, the RFM scores and ``preferred_items``: users without orders have none);
-5. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
+5. it is a ``persona`` tag clustering some of the tags a persona tag the rule reads clusters
+   (``lp = "P1"`` is trivially told apart by another clustering of the same features);
+6. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
 
 :func:`circular_tags` returns each circular tag with the reason, written for the report.
 """
@@ -29,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from portrait.model.rules import BehaviourCondition, Comparison, Rule, SegmentRef, TagCondition
-from portrait.model.tags import AnyTag, MetricTag, PreferenceTag, RfmTag
+from portrait.model.tags import AnyTag, MetricTag, PersonaTag, PreferenceTag, RfmTag
 from portrait.rules import print_rule
 from portrait.rules.validate import rule_leaves as leaves
 
@@ -149,6 +151,18 @@ def circular_tags(
         for name in names:
             if name not in reasons and _same_rows(definitions[name], source):
                 reasons[name] = f"computed from the same {source.from_} as {source.name}"
+    personas = [definitions[t] for t in read if t in _names(definitions)]
+    for read_persona in personas:
+        if not isinstance(read_persona, PersonaTag):
+            continue
+        for name in names:
+            other = definitions[name]
+            if (
+                name not in reasons
+                and isinstance(other, PersonaTag)
+                and set(other.features) & set(read_persona.features)
+            ):
+                reasons[name] = f"clusters the same tags as {read_persona.name}"
     changed = True
     while changed:  # computed from a circular tag, any depth
         changed = False

@@ -352,6 +352,7 @@ def comparable_tags(
         if unknown:
             raise NotFoundError(
                 f"no built tag named '{unknown[0]}'",
+                where="--tags",
                 hint=suggest(unknown[0], built) or "see 'portrait tags list'",
             )
         return list(requested)

@@ -67,6 +67,9 @@ class TagValues:
     cells: list[Cell]
     numeric: bool
     multi: bool
+    complete: bool = True
+    """Whether the cells hold every user (a multi-valued tag cut to its most common values
+    does not: a user may hold only others), so that choosing them all needs no condition."""
 
 
 @dataclass
@@ -184,7 +187,7 @@ def _p_values(cells: _Stats, whole: tuple[float, float, float], kind: str) -> li
     out: list[float | None] = []
     for n, t, q in zip(cells.n.tolist(), cells.total.tolist(), cells.squares.tolist(), strict=True):
         rest_n, rest_t, rest_q = n_all - n, total_all - t, squares_all - q
-        if n < 2 or rest_n < 2:
+        if not (n >= 2 and rest_n >= 2):  # NaN (suppressed) too
             out.append(None)
             continue
         arm = Arm(int(n), t / n, max((q - t * t / n) / (n - 1), 0.0))
@@ -247,7 +250,7 @@ def _numeric_condition(values: TagValues, chosen: Sequence[int]) -> list[Rule]:
 
 def _tag_condition(values: TagValues, chosen: frozenset[int]) -> Rule | None:
     """The condition for a set of one tag's cells (None when it holds them all)."""
-    if len(chosen) == len(values.cells):
+    if len(chosen) == len(values.cells) and values.complete:
         return None
     picked = [values.cells[i] for i in sorted(chosen)]
     missing = [c for c in picked if c.missing]
@@ -395,7 +398,7 @@ def cube(
     result.groups = _merge(tags, found, result.cells, metric, overall, groups, universe, release)
     for c in result.cells:
         del c["_at"]
-    result.cells.sort(key=lambda c: (-(c["lift"] or 0), -c["users"]))
+    result.cells.sort(key=lambda c: (-(c["lift"] or 0), -(c["users"] or 0)))
     return result
 
 

@@ -1,7 +1,12 @@
 """Charts of the reports: one Vega-Lite specification per report (``*_chart``), written to
 SVG, PNG, self-contained HTML or JSON by :func:`save_chart`, offline."""
 
-from portrait.charts.discovery import niche_chart, ranking_chart
+from portrait.charts.discovery import (
+    niche_chart,
+    persona_chart,
+    ranking_chart,
+    silhouette_chart,
+)
 from portrait.charts.distribution import distribution_chart, overlap_chart
 from portrait.charts.experiment import effects_chart
 from portrait.charts.output import FORMATS, ChartFontWarning, has_cjk_font, save_chart
@@ -28,8 +33,10 @@ __all__ = [
     "insight_chart",
     "niche_chart",
     "overlap_chart",
+    "persona_chart",
     "ranking_chart",
     "rfm_chart",
     "rules_chart",
     "save_chart",
+    "silhouette_chart",
 ]

@@ -149,3 +149,67 @@ def niche_chart(cube: dict[str, Any], *, title: str = "Niche groups") -> dict[st
             ],
         },
     )
+
+
+def silhouette_chart(
+    silhouette: dict[Any, float], *, chosen: int | None = None, title: str = "Personas"
+) -> dict[str, Any]:
+    """The silhouette of every k tried (``ws.personas.fit(...)["silhouette"]``) as a line, the
+    chosen k marked: higher is better separated."""
+    data = [
+        {"k": int(k), "silhouette": float(v), "chosen": int(k) == chosen}
+        for k, v in sorted(silhouette.items(), key=lambda kv: int(kv[0]))
+    ]
+    x = {"field": "k", "type": "ordinal", "title": "k (personas)", "axis": {"labelAngle": 0}}
+    y = {"field": "silhouette", "type": "quantitative", "title": "silhouette"}
+    return _spec(
+        "silhouette",
+        _heading(f"Silhouette by k: {title}", "higher is better separated"),
+        {
+            "data": {"values": data},
+            "width": 360,
+            "height": 200,
+            "layer": [
+                {"mark": {"type": "line", "point": True}, "encoding": {"x": x, "y": y}},
+                {
+                    "transform": [{"filter": "datum.chosen"}],
+                    "mark": {"type": "point", "size": 140, "color": "#d6604d", "filled": True},
+                    "encoding": {"x": x, "y": y},
+                },
+            ],
+        },
+    )
+
+
+def persona_chart(cards: dict[str, Any], *, top: int = 2) -> dict[str, Any]:
+    """The persona cards (``ws.personas.show(...)``): a bar per persona (its share), named,
+    with its most distinctive values as text."""
+    data = []
+    for card in cards["personas"]:
+        if card["share"] is None:
+            continue
+        traits = [
+            f"{d['tag']} {d.get('label', d['value'])}"
+            for d in card["distinctive"][:top]
+            if d.get("tgi") is not None
+        ]
+        name = f"{card['persona']} · {card['name']}" if card["name"] else card["persona"]
+        data.append({"persona": name, "share": card["share"], "traits": " · ".join(traits)})
+    y = {"field": "persona", "type": "nominal", "sort": None, "title": None}
+    x = {"field": "share", "type": "quantitative", "title": "share", "axis": {"format": "%"}}
+    return _spec(
+        "personas",
+        _heading(f"Personas: {cards['title'] or cards['name']}", ", ".join(cards["features"])),
+        {
+            "data": {"values": data},
+            "width": 420,
+            "height": {"step": 26},
+            "layer": [
+                {"mark": {"type": "bar", "color": "#4c78a8"}, "encoding": {"x": x, "y": y}},
+                {
+                    "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 10},
+                    "encoding": {"x": x, "y": y, "text": {"field": "traits"}},
+                },
+            ],
+        },
+    )

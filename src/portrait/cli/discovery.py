@@ -219,7 +219,7 @@ def subgroups(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Subgroup discovery: the readable rules that best describe an audience.
+    """The readable rules that best describe an audience (subgroups).
 
     Beam search over conjunctions of tag conditions (values, bins of numbers, missing),
     ranked by WRAcc = p(S)·(p(T|S) − p(T)) or Klösgen's lift measure, with a minimum support;
@@ -253,3 +253,157 @@ def subgroups(
         columns=SUBGROUP_COLUMNS,
         percent=["coverage", "precision", "recall"],
     )
+
+
+persona_app = typer.Typer(
+    help="Clustering personas (聚类画像): fit, cards, names, segments.",
+    no_args_is_help=True,
+)
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a range such as 2-10") from None
+
+
+@persona_app.command("fit")
+@handles_errors
+def persona_fit(
+    name: Annotated[str, typer.Argument(help="The persona tag to write (e.g. lifestyle_persona).")],
+    features: Annotated[
+        str, typer.Option("--features", help="Tags to cluster on (comma-separated).")
+    ],
+    k: Annotated[
+        int | None, typer.Option("--k", help="Number of personas (default: best silhouette).")
+    ] = None,
+    k_range: Annotated[
+        str, typer.Option("--k-range", help="The k tried when --k is not given.")
+    ] = "2-10",
+    sample: Annotated[int, typer.Option("--sample", help="Users the model is fitted on.")] = 50_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample and k-means.")] = 0,
+    title: Annotated[str, typer.Option("--title", help="The tag's title.")] = "",
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Fit an existing persona tag again.")
+    ] = False,
+    chart: ChartOpt = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Cluster users into personas, written as a tag (kind: persona).
+
+    Users are sampled, their features standardised (numbers) or one-hot encoded (categories,
+    multi-valued tags), clustered by k-means, k chosen by silhouette unless given; stability is
+    the mean Jaccard of matched clusters over bootstrap refits (below 0.8: unstable). Then
+    'portrait build' gives every user a persona P1 (the largest) … Pk.
+    """
+    names = _names(features) or []
+    result = open_ws(workspace).personas.fit(
+        name,
+        names,
+        k=k,
+        k_range=_k_range(k_range),
+        sample=sample,
+        seed=seed,
+        title=title,
+        replace=replace,
+    )
+    if fmt is OutputFormat.json:
+        emit_record(result, fmt)
+    else:
+        console = output_console()
+        how = "chosen by silhouette" if result["chosen"] else "given"
+        console.print(
+            f"persona tag '{name}': k = {result['k']} ({how}) on {result['sample']:,} users; "
+            f"stability {result['stability']:.3f}"
+            + ("" if result["stable"] else " — UNSTABLE (below 0.8): try another k or features"),
+            highlight=False,
+        )
+        rows = [{"k": k_, "silhouette": v} for k_, v in result["silhouette"].items()]
+        emit_rows(rows, fmt, title="silhouette")
+        shares = [{"persona": p, "share": s} for p, s in result["shares"].items()]
+        emit_rows(shares, fmt, title="sample shares", percent=["share"])
+        if fmt is OutputFormat.table:
+            console.print(f"next: portrait build, then portrait persona show {name}")
+    write_chart(
+        chart, lambda: charts.silhouette_chart(result["silhouette"], chosen=result["k"], title=name)
+    )
+
+
+@persona_app.command("show")
+@handles_errors
+def persona_show(
+    name: Annotated[str, typer.Argument(help="A persona tag.")],
+    top: Annotated[int, typer.Option("--top", help="Distinctive values per persona.")] = 5,
+    chart: ChartOpt = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """The persona cards: size, share, distinctive values (TGI), an approximating rule with its
+    precision and coverage, name and description."""
+    cards = open_ws(workspace).personas.show(name, top=top)
+    if fmt is OutputFormat.json:
+        emit_record(cards, fmt)
+    else:
+        rows = []
+        for card in cards["personas"]:
+            traits = "; ".join(
+                f"{d['tag']} {d.get('label', d['value'])} (TGI {d['tgi']:.0f})"
+                for d in card["distinctive"]
+                if d.get("tgi") is not None
+            )
+            approx = card["approximation"]
+            rows.append(
+                {
+                    "persona": card["persona"],
+                    "name": card["name"],
+                    "size": card["size"],
+                    "share": card["share"],
+                    "distinctive": traits,
+                    "rule": approx["rule"] or "(everyone)",
+                    "precision": approx["precision"],
+                    "coverage": approx["coverage"],
+                }
+            )
+        if fmt is OutputFormat.table:
+            output_console().print(
+                f"{name}: {cards['k']} personas on {', '.join(cards['features'])}; fitted on "
+                f"profile {cards['fitted_on']}; stability {cards['stability'] or 0:.3f}",
+                highlight=False,
+            )
+        emit_rows(rows, fmt, title="personas", percent=["share", "precision", "coverage"])
+    write_chart(chart, lambda: charts.persona_chart(cards))
+
+
+@persona_app.command("name")
+@handles_errors
+def persona_name(
+    name: Annotated[str, typer.Argument(help="A persona tag.")],
+    persona: Annotated[str, typer.Argument(help="P1 … Pk.")],
+    display_name: Annotated[str | None, typer.Option("--name", help="Its name.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="What it is, for its card.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Give a persona a name and a description (its value in rules stays P1 …)."""
+    label = open_ws(workspace).personas.describe(
+        name, persona, display_name=display_name, description=description
+    )
+    emit_record({"persona": persona, **label}, fmt)
+
+
+@persona_app.command("save")
+@handles_errors
+def persona_save(
+    name: Annotated[str, typer.Argument(help="A persona tag.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the segments.")] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Save one dynamic segment per persona: NAME_p1 … (rule NAME = "P1")."""
+    saved = open_ws(workspace).personas.save(name, replace=replace)
+    emit_rows(saved, fmt, title="segments", columns=["name", "rule", "size", "description"])

@@ -34,6 +34,7 @@ WORKFLOW_ORDER = (
     "rank",
     "niche",
     "subgroups",
+    "persona",
     "rules",
     # act on them
     "campaign",

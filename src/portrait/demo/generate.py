@@ -238,7 +238,11 @@ def generate(
                 paths[name].append(dirs[name] / part)
             rng = np.random.default_rng([seed, index])
             pop = _draw_population(rng, n=min(chunk_users, users - first_user), first=first_user)
-            background.submit(partial(_write, _users_table(rng, pop), paths["users"][-1]))
+            lifestyle = _lifestyle(np.random.default_rng([seed, index, LIFESTYLE_STREAM]), pop.n)
+            table = _users_table(rng, pop)
+            for name, column in lifestyle.items():
+                table = table.append_column(name, column)
+            background.submit(partial(_write, table, paths["users"][-1]))
             orders = _draw_orders(rng, pop, first_order=n_orders)
             background.submit(partial(_write, orders.table, paths["orders"][-1]))
             n_orders += orders.table.num_rows
@@ -479,6 +483,54 @@ def _users_table(rng: np.random.Generator, pop: _Population) -> pa.Table:
             "email": pc.binary_join_element_wise(pop.user_ids, "@example.com", ""),
         }
     )
+
+
+# --------------------------------------------------------------------------- lifestyle
+LIFESTYLE_STREAM = 1
+"""The lifestyle columns draw from their own stream (``[seed, chunk, 1]``), so adding them
+left every other column as it was."""
+PLANTED_PERSONAS = ("精打细算", "品质生活", "社交达人", "低频观望")
+"""The planted personas (a users column ``planted_persona``, not a tag): the truth a
+clustering of the lifestyle tags should find."""
+_PERSONA_SHARES = (0.30, 0.25, 0.25, 0.20)
+INTERESTS = ("美妆", "数码", "旅行", "家居", "运动")
+# per persona: sessions a week (mean, sd), price sensitivity (mean, sd), shares in 30 days
+# (Poisson mean), interest weights
+_SESSIONS = ((7.0, 1.0), (3.0, 0.7), (14.0, 1.5), (0.5, 0.5))
+_PRICE = ((0.85, 0.05), (0.1, 0.05), (0.5, 0.06), (0.6, 0.06))
+_SHARES = (3.0, 1.0, 20.0, 0.1)
+_INTEREST_WEIGHTS = (
+    (0.10, 0.02, 0.03, 0.80, 0.05),
+    (0.03, 0.80, 0.12, 0.02, 0.03),
+    (0.70, 0.05, 0.15, 0.05, 0.05),
+    (0.05, 0.05, 0.05, 0.05, 0.80),
+)
+
+
+def _lifestyle(rng: np.random.Generator, n: int) -> dict[str, pa.Array]:
+    """The lifestyle columns of a chunk, drawn from its planted persona: sessions a week,
+    price sensitivity, shares in 30 days and main interest differ by persona; the loyalty
+    points (0–100,000) do not: a large-scale column that says nothing, which a clustering
+    that forgets to standardise its features is led by."""
+    persona = _draw(rng, _table(_PERSONA_SHARES), n)
+    sessions_mean, sessions_sd = (np.array(v)[persona] for v in zip(*_SESSIONS, strict=True))
+    price_mean, price_sd = (np.array(v)[persona] for v in zip(*_PRICE, strict=True))
+    sessions = np.clip(np.rint(rng.normal(sessions_mean, sessions_sd)), 0, 30).astype(np.int16)
+    price = np.clip(rng.normal(price_mean, price_sd), 0.0, 1.0).round(3)
+    shares = np.minimum(rng.poisson(np.array(_SHARES)[persona]), 200).astype(np.int16)
+    interest = np.empty(n, dtype=np.int64)
+    for p, weights in enumerate(_INTEREST_WEIGHTS):
+        mine = np.flatnonzero(persona == p)
+        interest[mine] = _draw(rng, _table(weights), mine.size)
+    points = np.clip(np.rint(rng.normal(50_000, 15_000, n)), 0, 100_000).astype(np.int32)
+    return {
+        "sessions_per_week": pa.array(sessions),
+        "price_sensitivity": pa.array(price),
+        "social_shares_30d": pa.array(shares),
+        "main_interest": _dict_column(interest.astype(np.int8), _strings(INTERESTS)),
+        "loyalty_points": pa.array(points),
+        "planted_persona": _dict_column(persona.astype(np.int8), _strings(PLANTED_PERSONAS)),
+    }
 
 
 # --------------------------------------------------------------------------- orders

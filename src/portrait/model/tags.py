@@ -322,12 +322,55 @@ class DerivedTag(_TagBase):
         return frozenset(self.depends_on)
 
 
+class PersonaLabel(BaseModel):
+    """A persona's name and description, shown on its card (its value stays ``P1``…)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    description: str = ""
+
+
+class PersonaTag(_TagBase):
+    """Clustering personas (聚类画像): each user's persona, ``P1`` (the largest) to ``Pk``,
+    from a model fitted on the tags ``features`` by ``portrait persona fit`` and stored here
+    (``model``: the encoding and centroids, :class:`portrait.learning.personas.PersonaModel`)
+    with what it was fitted on (``fitted_on``: the profile version, ``sample``, ``seed``).
+    ``labels`` holds each persona's editable name and description."""
+
+    kind: Literal["persona"] = "persona"
+    features: tuple[str, ...] = Field(min_length=1, max_length=50)
+    k: int = Field(ge=2, le=50)
+    sample: int = Field(default=50_000, ge=100)
+    seed: int = 0
+    fitted_on: str = ""
+    silhouette: dict[int, float] = Field(default_factory=dict)
+    stability: float | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, PersonaLabel] = Field(default_factory=dict)
+
+    @property
+    def value_type(self) -> ValueType:
+        return "string"
+
+    def dependencies(self) -> frozenset[str]:
+        return frozenset(self.features)
+
+    def fingerprint(self) -> str:
+        """The features, k and the fitted model count; names and descriptions do not."""
+        data = self.model_dump(
+            exclude={"title", "description", "owner", "refresh", "category", "labels"}
+        )
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 TagDefinition = Annotated[
-    AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag,
+    AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag | PersonaTag,
     Field(discriminator="kind"),
 ]
-AnyTag = AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag
-TAG_KINDS = ("attribute", "bucket", "metric", "preference", "rfm", "derived")
+AnyTag = AttributeTag | BucketTag | MetricTag | PreferenceTag | RfmTag | DerivedTag | PersonaTag
+TAG_KINDS = ("attribute", "bucket", "metric", "preference", "rfm", "derived", "persona")
 
 
 class TagFile(BaseModel):

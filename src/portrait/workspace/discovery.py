@@ -214,7 +214,7 @@ class DiscoveryService:
 
         Example: ``ws.discovery.niche(["city", "age_band"], target="orders_365d >= 1")``."""
         from portrait.analysis import niches
-        from portrait.errors import InputError
+        from portrait.errors import AccessError, InputError, NotFoundError, suggest
         from portrait.index.profile_index import index_kind
 
         ws = self._ws
@@ -251,7 +251,9 @@ class DiscoveryService:
                     f"'{tag}' has one value only: it cannot split anyone", where="--tags"
                 )
             numeric = index_kind(value_type) == "range"
-            values.append(niches.TagValues(tag, cells, numeric, value_type.startswith("list")))
+            multi = value_type.startswith("list")
+            complete = not multi or profile.index.values(tag).distinct <= max_values
+            values.append(niches.TagValues(tag, cells, numeric, multi, complete))
         universe = (
             ws.audiences.members(baseline, who).bitmap if baseline is not None else self._everyone()
         )
@@ -263,9 +265,19 @@ class DiscoveryService:
             )
         else:
             assert metric is not None
+            if ws.access.disclosure.controlled(who):
+                raise AccessError(
+                    "the mean of a number per cell is for roles that see exact numbers: "
+                    "means of two overlapping cubes would give away one user's value",
+                    where="--metric",
+                    hint="measure the cells by the rate of an audience (--target) instead",
+                )
             if metric not in profile.tags:
-                ws.catalog.tags[metric]  # not found, with a suggestion
-                raise InputError(f"the tag '{metric}' is not built", where="--metric")
+                raise NotFoundError(
+                    f"no built tag named '{metric}'",
+                    where="--metric",
+                    hint=suggest(metric, profile.tags) or "see 'portrait tags list'",
+                )
             if index_kind(profile.tags[metric].type) != "range":
                 raise InputError(
                     f"'{metric}' is not numeric: a mean needs numbers",

@@ -134,12 +134,26 @@ class InsightService:
         own = self._ws.audiences.circular_tags(target)
         if report is not None:
             rows = report.distinctive(len(report.rows))
-            return [r for r in rows if r["tag"] not in own][:top]
+            return self._readable([r for r in rows if r["tag"] not in own][:top])
         tags = [t for t in self.comparable_tags(tags, caller) if t not in own]
         report = self.insight(
             target, baseline=baseline, tags=tags, min_count=min_count, caller=caller
         )
-        return report.distinctive(top)
+        return self._readable(report.distinctive(top))
+
+    def _readable(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows with the tag's title and the value's label for people (``6–10`` for the bin
+        ``(5, 10]`` of an int tag: :func:`portrait.analysis.counting.readable_label`)."""
+        from portrait.analysis.counting import readable_label
+
+        profile = self._ws.selector().profile
+        definitions = self._ws.catalog.tags.definitions
+        for row in rows:
+            tag = row["tag"]
+            value_type = profile.tags[tag].type if tag in profile.tags else "string"
+            row["title"] = definitions[tag].title if tag in definitions else ""
+            row["label"] = readable_label(str(row["value"]), value_type)
+        return rows
 
     def narrow(self, target: str, tag: str, value: str, caller: Caller | None = None) -> str:
         """The rule of the target's members who hold one row of its insight report: ``target``

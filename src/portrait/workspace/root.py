@@ -41,6 +41,7 @@ from portrait.workspace.data import DataService
 from portrait.workspace.delegates import Delegates
 from portrait.workspace.discovery import DiscoveryService
 from portrait.workspace.insights import InsightService
+from portrait.workspace.personas import PersonaService
 from portrait.workspace.users import UserService
 
 # Heavy parts (Arrow, the engine, the SQL compiler, the metadata database) are imported where
@@ -131,6 +132,11 @@ class Workspace(Delegates):
     def discovery(self) -> DiscoveryService:
         """Feature ranking, niche groups, subgroup discovery."""
         return DiscoveryService(self)
+
+    @cached_property
+    def personas(self) -> PersonaService:
+        """Clustering personas as tags: fit, cards, names, one segment per persona."""
+        return PersonaService(self)
 
     @cached_property
     def users(self) -> UserService:

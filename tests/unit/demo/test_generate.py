@@ -96,6 +96,12 @@ def test_parquet_schemas_are_exact(demo: Demo) -> None:
             ("registered_at", ts),
             ("phone", string),
             ("email", string),
+            ("sessions_per_week", pa.int16()),
+            ("price_sensitivity", pa.float64()),
+            ("social_shares_30d", pa.int16()),
+            ("main_interest", string),
+            ("loyalty_points", pa.int32()),
+            ("planted_persona", string),
         ],
         "events": [
             ("user_id", string),

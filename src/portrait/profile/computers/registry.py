@@ -1,7 +1,7 @@
 """The computers by tag kind, registered in one place (the end of this module).
 
-The SQL kinds are registered when this module is imported. A kind computed in Python (the
-coming ``model`` and ``persona`` kinds) registers its computer here too, with :func:`register`.
+The SQL kinds and the ``persona`` kind (computed in Python) are registered when this module
+is imported; a new kind registers its computer here too, with :func:`register`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from portrait.errors import BuildError
 from portrait.model.tags import AnyTag
 from portrait.profile.computers import sql
 from portrait.profile.computers.base import TagComputer
+from portrait.profile.computers.persona import PersonaComputer
 
 _COMPUTERS: dict[str, TagComputer] = {}
 
@@ -45,3 +46,4 @@ def computer_for(tag: AnyTag) -> TagComputer:
 
 for _computer in (sql.ATTRIBUTE, sql.BUCKET, sql.METRIC, sql.PREFERENCE, sql.RFM, sql.DERIVED):
     register(_computer)
+register(PersonaComputer())
