@@ -327,7 +327,8 @@ def test_association_rules_as_json_have_item_arrays_and_null_for_infinite_convic
 
 WORKFLOW = [
     "init", "demo", "ingest", "build", "status", "tags", "profile", "count", "segment", "ids",
-    "insight", "cross", "user", "rfm", "rank", "niche", "subgroups", "persona", "rules",
+    "insight", "cross", "user", "rfm", "rank", "niche", "subgroups", "persona", "cube",
+    "rules",
     "campaign", "config", "db", "keys", "users",
     "serve", "audit",
 ]  # fmt: skip

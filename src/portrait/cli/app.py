@@ -15,7 +15,7 @@ from portrait.cli.catalog import count, profile, tags_app
 from portrait.cli.common import act_as
 from portrait.cli.data import build, config, demo, ingest, init, status
 from portrait.cli.database import db_app
-from portrait.cli.discovery import niche, persona_app, rank, subgroups
+from portrait.cli.discovery import cube_app, niche, persona_app, rank, subgroups
 from portrait.cli.group import PortraitGroup
 from portrait.cli.rules import rules_app
 from portrait.cli.segments import ids_app, segment_app
@@ -49,6 +49,7 @@ app.command("rank")(rank)
 app.command("niche")(niche)
 app.command("subgroups")(subgroups)
 app.add_typer(persona_app, name="persona")
+app.add_typer(cube_app, name="cube")
 app.add_typer(rules_app, name="rules")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(keys_app, name="keys")

@@ -407,3 +407,159 @@ def persona_save(
     """Save one dynamic segment per persona: NAME_p1 … (rule NAME = "P1")."""
     saved = open_ws(workspace).personas.save(name, replace=replace)
     emit_rows(saved, fmt, title="segments", columns=["name", "rule", "size", "description"])
+
+
+cube_app = typer.Typer(
+    help="Multi-level segment intersections (多重交集) with inferred needs.",
+    no_args_is_help=True,
+)
+CellOpt = Annotated[
+    str,
+    typer.Option(
+        "--cell", help="The cell: dimension=member pairs, e.g. purchase=lipstick,city=北京."
+    ),
+]
+
+
+def _cell(text: str) -> dict[str, str]:
+    from portrait.workspace.cubes import parse_cell
+
+    return parse_cell(text)
+
+
+@cube_app.command("create")
+@handles_errors
+def cube_create(
+    file: Annotated[str, typer.Argument(help="The cube's YAML or JSON file.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a cube of that name.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check a cube definition and store it as cubes/NAME.yaml."""
+    result = open_ws(workspace).cubes.create(file, replace=replace)
+    if fmt is OutputFormat.json:
+        emit_record(result, fmt)
+        return
+    rows = [{"dimension": d, "members": ", ".join(m)} for d, m in result["dimensions"].items()]
+    emit_rows(rows, fmt, title=f"cube {result['name']}")
+
+
+@cube_app.command("list")
+@handles_errors
+def cube_list(workspace: WorkspaceOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """The cubes of the workspace."""
+    emit_rows([{"name": n} for n in open_ws(workspace).cubes.names()], fmt, title="cubes")
+
+
+CUBE_COLUMNS = ["key", "level", "users", "share", "traits", "items", "recommended", "needs"]
+
+
+@cube_app.command("show")
+@handles_errors
+def cube_show(
+    name: Annotated[str, typer.Argument(help="A cube.")],
+    levels: Annotated[str, typer.Option("--levels", help="Levels, e.g. 2,3,4.")] = "2,3,4",
+    min_users: Annotated[int, typer.Option("--min-users", help="Smallest cell shown.")] = 1,
+    describe: Annotated[
+        int, typer.Option("--describe", help="Describe this many of the largest cells.")
+    ] = 10,
+    items_tag: Annotated[
+        str | None, typer.Option("--items-tag", help="The tag of preferred items.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Cells to show (0: all).", min=0)] = 30,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Every non-empty 2-, 3- and 4-level intersection, largest first; the largest described
+    by their distinctive features and the items their members prefer or are recommended."""
+    try:
+        chosen = [int(v) for v in levels.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"'{levels}' is not a list of levels such as 2,3") from None
+    cube = open_ws(workspace).cubes.show(
+        name, levels=chosen, min_users=min_users, describe=describe, items_tag=items_tag
+    )
+    if fmt is OutputFormat.json:
+        emit_record({**cube, "cells": cube["cells"][:top] if top else cube["cells"]}, fmt)
+        return
+    rows = []
+    for c in cube["cells"][:top] if top else cube["cells"]:
+        rows.append(
+            {
+                **c,
+                "traits": "; ".join(f"{d['tag']} {d['label']}" for d in c.get("distinctive", [])),
+                "items": ", ".join(i["item"] for i in c.get("items", [])),
+                "recommended": ", ".join(c.get("recommended", [])),
+                "needs": "; ".join(n["need"] for n in c["needs"]),
+            }
+        )
+    if fmt is OutputFormat.table:
+        output_console().print(
+            f"cube {cube['name']}: {len(cube['cells']):,} cells (levels "
+            f"{', '.join(map(str, cube['levels']))})",
+            highlight=False,
+        )
+    emit_rows(rows, fmt, title="cells", columns=CUBE_COLUMNS, percent=["share"])
+
+
+@cube_app.command("need")
+@handles_errors
+def cube_need(
+    name: Annotated[str, typer.Argument(help="A cube.")],
+    cell: CellOpt,
+    need: Annotated[str, typer.Option("--need", help="The need inferred for the cell.")],
+    item: Annotated[str, typer.Option("--item", help="The item to recommend for it.")] = "",
+    remove: Annotated[bool, typer.Option("--remove", help="Remove this need.")] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Attach an inferred need (and an item to recommend) to a cell, stored with the cube."""
+    needs = open_ws(workspace).cubes.need(name, _cell(cell), need, item=item, remove=remove)
+    emit_rows(needs, fmt, title="needs", columns=["need", "item"])
+
+
+@cube_app.command("save")
+@handles_errors
+def cube_save(
+    name: Annotated[str, typer.Argument(help="A cube.")],
+    cell: CellOpt,
+    segment: Annotated[str, typer.Option("--segment", help="The segment to save it as.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace that segment.")] = False,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Save a cell as a dynamic segment."""
+    info = open_ws(workspace).cubes.save(name, _cell(cell), segment, replace=replace)
+    emit_record(info, fmt)
+
+
+@cube_app.command("campaign")
+@handles_errors
+def cube_campaign(
+    name: Annotated[str, typer.Argument(help="A cube.")],
+    cell: CellOpt,
+    campaign: Annotated[str, typer.Option("--campaign", help="The campaign to create.")],
+    channel: Annotated[str, typer.Option("--channel", help="Its channel.")] = "file",
+    control: Annotated[
+        int, typer.Option("--control", help="Percent in the blank control group.")
+    ] = 20,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """A draft campaign to a cell: a variant per inferred need and a blank control group."""
+    info = open_ws(workspace).cubes.campaign(
+        name, _cell(cell), campaign, channel=channel, control=control
+    )
+    variants = ", ".join(f"{v['name']} {v['weight']:g}%" for v in info["spec"]["variants"])
+    emit_record(
+        {
+            "campaign": info["name"],
+            "state": info["state"],
+            "audience": info["spec"]["audience"],
+            "variants": variants,
+            "control": f"{info['spec']['control']:g}%",
+        },
+        fmt,
+    )

@@ -35,6 +35,7 @@ WORKFLOW_ORDER = (
     "niche",
     "subgroups",
     "persona",
+    "cube",
     "rules",
     # act on them
     "campaign",

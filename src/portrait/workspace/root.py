@@ -37,6 +37,7 @@ from portrait.workspace.accounts import AccountService
 from portrait.workspace.audiences import AudienceService
 from portrait.workspace.campaigning import CampaignService
 from portrait.workspace.catalog import CatalogService
+from portrait.workspace.cubes import CubeService
 from portrait.workspace.data import DataService
 from portrait.workspace.delegates import Delegates
 from portrait.workspace.discovery import DiscoveryService
@@ -132,6 +133,11 @@ class Workspace(Delegates):
     def discovery(self) -> DiscoveryService:
         """Feature ranking, niche groups, subgroup discovery."""
         return DiscoveryService(self)
+
+    @cached_property
+    def cubes(self) -> CubeService:
+        """Multi-level segment intersections with inferred needs (cubes/NAME.yaml)."""
+        return CubeService(self)
 
     @cached_property
     def personas(self) -> PersonaService:
