@@ -278,6 +278,23 @@ def test_every_route_with_every_role(demo_ws: Workspace) -> None:
             "/v1/rank": {"target": "age > 30", "tags": ["gender", "city"]},
             "/v1/niche": {"tags": ["gender", "city"], "target": "age > 30"},
             "/v1/subgroups": {"target": "age > 30", "tags": ["gender", "city"], "depth": 1},
+            "/v1/personas": {
+                "name": f"p_{role}",
+                "features": ["age", "city"],
+                "k": 2,
+                "sample": 500,
+            },
+            "/v1/personas/{name}/labels": {"persona": "P1", "name": "x"},
+            "/v1/personas/{name}/segments": {},
+            "/v1/cubes": {
+                "definition": {
+                    "name": f"c_{role}",
+                    "dimensions": [{"name": "g", "tag": "gender"}, {"name": "c", "tag": "city"}],
+                }
+            },
+            "/v1/cubes/{name}/needs": {"cell": {"g": "女"}, "need": "x"},
+            "/v1/cubes/{name}/segments": {"cell": {"g": "女"}, "segment": f"s_{role}"},
+            "/v1/cubes/{name}/campaigns": {"cell": {"g": "女"}, "campaign": f"k_{role}"},
             "/v1/campaigns": {**campaign, "name": f"c_{role}"},
             "/v1/events/responses": {
                 "events": [

@@ -3,6 +3,8 @@ error shape of every route, :func:`portrait.api.errors.invalid_response`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 MAX_RULE = 20_000
@@ -71,6 +73,53 @@ class SubgroupsRequest(BaseModel):
     quality: str = Field(default="wracc", description="wracc or lift (Klösgen).")
     max_values: int = Field(default=12, ge=1, le=100)
     include_circular: bool = False
+
+
+class PersonaFitRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=63, description="The persona tag to write.")
+    features: list[str] = Field(min_length=1, max_length=50)
+    k: int | None = Field(default=None, ge=2, le=50, description="Default: best silhouette.")
+    k_min: int = Field(default=2, ge=2, le=50)
+    k_max: int = Field(default=10, ge=2, le=50)
+    sample: int = Field(default=50_000, ge=100, le=1_000_000)
+    seed: int = 0
+    title: str = ""
+    replace: bool = False
+
+
+class PersonaLabelRequest(BaseModel):
+    persona: str = Field(description="P1 … Pk.")
+    name: str | None = None
+    description: str | None = None
+
+
+class ReplaceRequest(BaseModel):
+    replace: bool = False
+
+
+class CubeRequest(BaseModel):
+    definition: dict[str, Any] = Field(description="The cube: name, dimensions, needs.")
+    replace: bool = False
+
+
+class CubeNeedRequest(BaseModel):
+    cell: dict[str, str] = Field(min_length=1, description="dimension → member")
+    need: str = Field(min_length=1, max_length=500)
+    item: str = ""
+    remove: bool = False
+
+
+class CubeSegmentRequest(BaseModel):
+    cell: dict[str, str] = Field(min_length=1)
+    segment: str = Field(min_length=1, max_length=64)
+    replace: bool = False
+
+
+class CubeCampaignRequest(BaseModel):
+    cell: dict[str, str] = Field(min_length=1)
+    campaign: str = Field(min_length=1, max_length=64)
+    channel: str = "file"
+    control: int = Field(default=20, ge=5, le=50)
 
 
 class CrossRequest(BaseModel):
