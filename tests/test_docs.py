@@ -12,6 +12,7 @@
   right below it, show what it prints, and are compared the same way;
 - then the marked ``bash`` blocks of docs/segments.md and its ``python`` blocks, in the same
   folder (on the quickstart's demo workspace);
+- docs/discovery.md's blocks the same way, on a demo workspace of their own;
 - every setting of ``portrait.config.SETTINGS`` is named in docs/configuration.md;
 - every command, subcommand and long option of the CLI is named in docs/cli.md;
 - the YAML examples of docs/tags.md are valid tag files.
@@ -379,6 +380,26 @@ def test_doc_examples_run(tmp_path: Path) -> None:
     assert (tmp_path / "autumn-effects.png").stat().st_size > 500
     _run_python_blocks("api.md", tmp_path, env)
     _run_python_blocks("ui.md", tmp_path, env)
+
+
+def test_discovery_examples_run(tmp_path: Path) -> None:
+    """The shell and Python examples of docs/discovery.md, on a demo workspace of their own
+    (beside the long chain above, so the two can run at the same time)."""
+    env = _env()
+    made = subprocess.run(
+        ["portrait", "demo", "demo-ws", "--users", "5000", "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert made.returncode == 0, made.stderr
+    _run_bash_blocks("discovery.md", tmp_path, env)
+    _run_python_blocks("discovery.md", tmp_path, env)
+    for chart in ("rank.svg", "niche.svg", "personas.svg"):
+        assert (tmp_path / chart).stat().st_size > 500, chart
+    assert (tmp_path / "demo-ws" / "cubes" / "beauty_needs.yaml").is_file()
 
 
 def test_every_setting_is_documented() -> None:
