@@ -126,9 +126,12 @@ class Ranking:
     left_out: dict[str, str] = field(default_factory=dict)
     """Circular tags not ranked, with why (:mod:`portrait.analysis.circularity`)."""
     privacy: dict[str, Any] | None = None
+    metric: str | None = None
+    """The numeric tag ranked against (its bins as ordered classes) instead of an audience."""
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         result: dict[str, Any] = {
+            "metric": self.metric,
             "target_size": self.target_size,
             "universe": self.universe,
             "universe_size": self.universe_size,
@@ -324,3 +327,77 @@ def point_biserial(universe: Moments, target: Moments) -> float | None:
     m0 = (universe.total - target.total) / (n - n1)
     p = n1 / n
     return max(-1.0, min(1.0, (m1 - m0) / math.sqrt(var) * math.sqrt(p * (1 - p))))
+
+
+def rank_by_classes(
+    tables: Mapping[str, tuple[list[str], npt.NDArray[np.float64], npt.NDArray[np.float64]]],
+    facts: Mapping[str, TagFacts],
+    class_sizes: npt.NDArray[np.float64],
+    *,
+    by: str = "mutual_info",
+) -> list[dict[str, Any]]:
+    """Rank tags against an ordered target of several classes (the bins of a numeric metric;
+    ``class_sizes`` their users): ``tables[tag]`` is (the tag's value labels, counts classes ×
+    values, counts per class of users without a value). Mutual information and Cramér's V over
+    the whole table (the missing value a column of its own; a multi-valued tag by its most
+    informative value, a yes/no table against the classes), Spearman's ρ of a numeric tag's
+    values and the classes (both ordered; users with a value), coverage and balance; a
+    categorical tag's direction is its value with the highest mean class (the metric tends to
+    be high there)."""
+    if by not in RANK_BY:
+        raise InputError(
+            f"cannot rank by '{by}'", where="--by", hint="one of " + ", ".join(RANK_BY)
+        )
+    sizes = np.asarray(class_sizes, dtype=np.float64)
+    total = float(sizes.sum())
+    rows = []
+    for tag, (labels, counts, missing) in tables.items():
+        fact = facts[tag]
+        best_value = None
+        if fact.kind == "multi":
+            measures = Association(0.0, 0.0, 0.0)
+            for j, label in enumerate(labels):
+                holding = counts[:, j]
+                found = association(np.vstack([holding, np.maximum(sizes - holding, 0)]).T)
+                if found.mutual_info > measures.mutual_info:
+                    measures, best_value = found, label
+        else:
+            measures = association(np.hstack([counts, missing[:, None]]))
+        spearman = spearman_from_table(counts) if fact.kind == "numeric" else None
+        universe = counts.sum(axis=0)
+        even, dominant = balance(universe)
+        direction = None
+        if fact.kind == "categorical" and universe.size:
+            ranks = np.arange(counts.shape[0], dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_class = (ranks @ counts) / np.where(universe > 0, universe, 1)
+            top = int(np.argmax(np.where(universe > 0, mean_class, -1)))
+            direction = {"value": labels[top], "label": readable_label(labels[top], fact.value_type),
+                         "mean_class": float(mean_class[top])}  # fmt: skip
+        rows.append(
+            {
+                "tag": tag,
+                "title": fact.title,
+                "kind": fact.kind,
+                "mutual_info": measures.mutual_info,
+                "cramers_v": measures.cramers_v,
+                "spearman": spearman,
+                "spearman_exact": fact.exact if spearman is not None else None,
+                "point_biserial": None,
+                "association": spearman,
+                "coverage": 1 - float(missing.sum()) / total if total else None,
+                "balance": even,
+                "dominant_share": dominant,
+                "values": len(labels),
+                "best_value": best_value,
+                "direction": direction,
+                "higher_in_target": None if spearman is None else spearman > 0,
+                "circular": None,
+            }
+        )
+
+    def key(row: dict[str, Any]) -> tuple[float, str]:
+        value = row[by]
+        return (-(abs(value) if value is not None else -1.0), row["tag"])
+
+    return sorted(rows, key=key)

@@ -39,7 +39,10 @@ class InsightRequest(BaseModel):
 
 
 class RankRequest(BaseModel):
-    target: str = Field(min_length=1, max_length=MAX_RULE, description="A segment or a rule.")
+    target: str | None = Field(
+        default=None, min_length=1, max_length=MAX_RULE, description="A segment or a rule."
+    )
+    metric: str | None = Field(default=None, description="Or a numeric tag to rank against.")
     baseline: str | None = Field(default=None, description="The universe (default all users).")
     tags: list[str] | None = None
     by: str = Field(default="mutual_info", description="mutual_info, cramers_v, association, …")

@@ -39,7 +39,11 @@ def _names(text: str | None) -> list[str] | None:
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     direction = row.get("direction")
-    over = f"{direction['label']} (TGI {direction['tgi']:.0f})" if direction else ""
+    over = ""
+    if direction and "tgi" in direction:
+        over = f"{direction['label']} (TGI {direction['tgi']:.0f})"
+    elif direction:
+        over = f"{direction['label']} (highest)"
     if row.get("best_value") and row["kind"] == "multi":
         over = over or str(row["best_value"])
     return {**row, "over_represented": over}
@@ -47,7 +51,18 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
 
 @handles_errors
 def rank(
-    target: TargetArg,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="A saved segment's name or a rule (or give --metric).", show_default=False
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="Rank against a numeric tag's values instead of an audience."
+        ),
+    ] = None,
     baseline: BaselineOpt = None,
     tags: Annotated[
         str | None,
@@ -80,24 +95,37 @@ def rank(
     buckets and derived tags of them, metrics over the events its behaviour conditions count)
     are left out and listed, unless --include-circular.
     """
-    ranking = open_ws(workspace).discovery.rank(
-        target,
-        baseline=baseline,
-        tags=_names(tags),
-        by=by,
-        include_circular=include_circular,
-        min_count=min_count,
-    )
+    if (target is None) == (metric is None):
+        raise typer.BadParameter("give a TARGET audience or --metric TAG (one of them)")
+    ws = open_ws(workspace)
+    if metric is not None:
+        ranking = ws.discovery.rank_metric(
+            metric, baseline=baseline, tags=_names(tags), by=by, include_circular=include_circular
+        )
+        target = f"metric {metric}"
+    else:
+        assert target is not None
+        ranking = ws.discovery.rank(
+            target,
+            baseline=baseline,
+            tags=_names(tags),
+            by=by,
+            include_circular=include_circular,
+            min_count=min_count,
+        )
     if fmt is OutputFormat.json:
         emit_record(ranking.to_dict(top), fmt)
         return
     rows = [_shown(r) for r in (ranking.rows[:top] if top else ranking.rows)]
     console = output_console()
     if fmt is OutputFormat.table:
+        who = (
+            f"{ranking.universe_size or 0:,} users with a value"
+            if ranking.metric
+            else f"{ranking.target_size or 0:,} of {ranking.universe_size or 0:,} users"
+        )
         console.print(
-            f"{target}: {ranking.target_size or 0:,} of {ranking.universe_size or 0:,} users "
-            f"({ranking.universe}), ranked by {ranking.by}",
-            highlight=False,
+            f"{target}: {who} ({ranking.universe}), ranked by {ranking.by}", highlight=False
         )
     emit_rows(rows, fmt, title="rank", columns=RANK_COLUMNS, percent=["coverage"])
     if fmt is OutputFormat.table and ranking.left_out:

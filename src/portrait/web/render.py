@@ -37,6 +37,20 @@ def _percent(value: object, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
+def _fixed(value: object, digits: int = 3) -> str:
+    """A measure with ``digits`` decimals (mutual information, lift); None or NaN as a dash."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return "—" if value != value else f"{value:.{digits}f}"
+
+
+def _general(value: object, digits: int = 2) -> str:
+    """A p-value and the like in ``digits`` significant digits; None or NaN as a dash."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return "—" if value != value else f"{value:.{digits}g}"
+
+
 def _spec(spec: dict[str, Any] | None) -> Markup:
     """A chart spec as an attribute value (escaped JSON; rendered by console.js)."""
     return Markup.escape(json.dumps(spec, ensure_ascii=False, default=str))
@@ -54,6 +68,8 @@ def environment() -> Environment:
     env.filters["number"] = _number
     env.filters["percent"] = _percent
     env.filters["spec"] = _spec
+    env.filters["fixed"] = _fixed
+    env.filters["general"] = _general
     return env
 
 

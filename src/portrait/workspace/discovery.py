@@ -158,6 +158,94 @@ class DiscoveryService:
         result.left_out = left_out
         return result
 
+    def rank_metric(
+        self,
+        metric: str,
+        *,
+        baseline: AudienceSpec | None = None,
+        tags: list[str] | None = None,
+        by: str = "mutual_info",
+        include_circular: bool = False,
+        caller: Caller | None = None,
+    ) -> Ranking:
+        """Rank every tag (or ``tags``) by how much it says about a numeric tag ``metric``:
+        the metric's users are split into its insight bins (at most 12, in order) and each
+        tag is measured against those classes (:func:`portrait.analysis.ranking.rank_by_classes`:
+        mutual information, Cramér's V, Spearman's ρ, coverage, balance). Tags computed from
+        the same data as the metric are left out unless ``include_circular``. For roles with
+        exact numbers only (the classes cut users by their own values)."""
+        import numpy as np
+
+        from portrait.analysis import ranking
+        from portrait.analysis.counting import tag_counter
+        from portrait.errors import AccessError, InputError, NotFoundError, suggest
+        from portrait.index.counting import Shape
+        from portrait.index.profile_index import index_kind
+
+        ws = self._ws
+        who = ws.who(caller)
+        if ws.access.disclosure.controlled(who):
+            raise AccessError(
+                "ranking against a number is for roles that see exact numbers",
+                where="--metric",
+                hint="rank against an audience instead (a rule on the metric, e.g. 'x >= 100')",
+            )
+        profile = ws.selector().profile
+        if metric not in profile.tags:
+            raise NotFoundError(
+                f"no built tag named '{metric}'",
+                where="--metric",
+                hint=suggest(metric, profile.tags) or "see 'portrait tags list'",
+            )
+        if index_kind(profile.tags[metric].type) != "range":
+            raise InputError(
+                f"'{metric}' is not numeric",
+                where="--metric",
+                hint="rank against an audience instead: portrait rank 'RULE'",
+            )
+        circular = ws.audiences.circular_tags(f"{metric} is not null")
+        chosen = [t for t in ws.insights.comparable_tags(tags, who) if t != metric]
+        left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
+        chosen = [t for t in chosen if t not in left_out]
+        if not chosen:
+            raise InputError("no tag left to rank", where="--tags", hint="--include-circular")
+        universe = ws.audiences.members(baseline, who).bitmap if baseline is not None else None
+        classes = [
+            c.members if universe is None else c.members & universe
+            for c in self.cells(metric, max_values=None, include_missing=False, other=False)
+        ]
+        sizes = np.array([len(c) for c in classes], dtype=np.float64)
+        if (sizes > 0).sum() < 2:
+            raise InputError(
+                f"'{metric}' has fewer than two values among these users: nothing to rank by",
+                where="--metric",
+            )
+        shapes = [Shape.of(c) for c in classes]
+        facts = self.tag_facts(chosen)
+        tables = {}
+        for tag in chosen:
+            counter = tag_counter(profile.index.tag(tag), profile.tags[tag].type)
+            counted = [counter.count(c, shape) for c, shape in zip(classes, shapes, strict=True)]
+            tables[tag] = (
+                list(counted[0].labels),
+                np.array([c.counts for c in counted], dtype=np.float64),
+                np.array([c.missing for c in counted], dtype=np.float64),
+            )
+        rows = ranking.rank_by_classes(tables, facts, sizes, by=by)
+        for row in rows:
+            if row["tag"] in circular:
+                row["circular"] = circular[row["tag"]]
+        result = ranking.Ranking(
+            None,
+            int(sizes.sum()),
+            baseline if isinstance(baseline, str) else "population",
+            by,
+            rows=rows,
+            left_out=left_out,
+        )
+        result.metric = metric
+        return result
+
     # -- cells of tags -----------------------------------------------------------------------
     def cells(
         self,

@@ -10,7 +10,7 @@ from scipy import stats
 from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score
 
-from portrait.errors import InputError, NotFoundError
+from portrait.errors import AccessError, InputError, NotFoundError
 from portrait.model.access import Caller
 from portrait.workspace import Workspace
 
@@ -117,3 +117,39 @@ def test_bad_input(demo_ws: Workspace) -> None:
     assert by.value.where == "--by"
     with pytest.raises(InputError, match="no tag left"):
         demo_ws.discovery.rank(TARGET, tags=["age", "age_band"])
+
+
+def test_ranking_against_a_metric_agrees_with_sklearn_and_scipy(demo_ws: Workspace) -> None:
+    ranking = demo_ws.discovery.rank_metric(
+        "work_years", tags=["city", "education", "age", "work_years_band"]
+    )
+    rows = {r["tag"]: r for r in ranking.rows}
+    columns = _profile(demo_ws)
+    # the classes are work_years' insight bins: each user's bin, by dense id
+    bins = demo_ws.discovery.cells("work_years", max_values=None, include_missing=False)
+    assert 2 <= len(bins) <= 12
+    of_uid = np.full(len(columns["uid"]), -1)
+    for i, cell in enumerate(bins):
+        of_uid[np.asarray(cell.members.to_array())] = i
+    years = of_uid[columns["uid"].astype(int)].astype(float)
+    for tag in ("city", "education"):
+        labels = np.array(["(missing)" if v is None else v for v in columns[tag]])
+        assert rows[tag]["mutual_info"] == pytest.approx(mutual_info_score(years, labels), rel=1e-9)
+    # a binned numeric tag: Spearman over its bins (flagged not exact)
+    age_of_uid = np.full(len(columns["uid"]), -1)
+    for i, cell in enumerate(
+        demo_ws.discovery.cells("age", max_values=None, include_missing=False)
+    ):
+        age_of_uid[np.asarray(cell.members.to_array())] = i
+    age = age_of_uid[columns["uid"].astype(int)]
+    known = age >= 0
+    assert rows["age"]["spearman_exact"] is False
+    assert rows["age"]["spearman"] == pytest.approx(
+        stats.spearmanr(years[known], age[known])[0], rel=1e-9
+    )
+    assert ranking.metric == "work_years" and "work_years_band" in ranking.left_out
+    with pytest.raises(AccessError, match="exact numbers"):
+        demo_ws.discovery.rank_metric("work_years", caller=Caller(actor="v", role="viewer"))
+    with pytest.raises(InputError, match="not numeric") as text:
+        demo_ws.discovery.rank_metric("city")
+    assert text.value.where == "--metric"

@@ -22,28 +22,46 @@ from portrait.api.schemas import (
     ReplaceRequest,
     SubgroupsRequest,
 )
+from portrait.errors import InputError
 
 router = APIRouter(tags=["discovery"])
 
 
 @router.post("/v1/rank")
 def rank(body: RankRequest, key: AggregateKey, core: CoreDep) -> dict[str, Any]:
-    ranking = core.analysis(
-        "the feature ranking",
-        lambda w: w.discovery.rank(
-            body.target,
-            baseline=body.baseline,
-            tags=body.tags,
-            by=body.by,
-            include_circular=body.include_circular,
-            min_count=body.min_count,
-            caller=key.caller,
-        ),
-    )
+    if (body.target is None) == (body.metric is None):
+        raise InputError("give a target audience or a metric (one of them)", where="target")
+    target, metric = body.target, body.metric
+    if metric is not None:
+        ranking = core.analysis(
+            "the feature ranking",
+            lambda w: w.discovery.rank_metric(
+                metric,
+                baseline=body.baseline,
+                tags=body.tags,
+                by=body.by,
+                include_circular=body.include_circular,
+                caller=key.caller,
+            ),
+        )
+    else:
+        assert target is not None
+        ranking = core.analysis(
+            "the feature ranking",
+            lambda w: w.discovery.rank(
+                target,
+                baseline=body.baseline,
+                tags=body.tags,
+                by=body.by,
+                include_circular=body.include_circular,
+                min_count=body.min_count,
+                caller=key.caller,
+            ),
+        )
     result = ranking.to_dict(body.top)
     if body.chart:
         result["chart"] = charts.ranking_chart(
-            result["rows"], by=ranking.by, title=f"Feature ranking: {body.target}"
+            result["rows"], by=ranking.by, title=f"Feature ranking: {target or metric}"
         )
     return result
 
