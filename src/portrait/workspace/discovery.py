@@ -346,10 +346,17 @@ class DiscoveryService:
             ws.audiences.members(baseline, who).bitmap if baseline is not None else self._everyone()
         )
         if target is not None:
+            members = ws.audiences.members(target, who).bitmap
+            inside = members.intersection_cardinality(universe)
+            if inside == 0 or inside == len(universe):
+                what = "no members" if inside == 0 else "every user"
+                raise InputError(
+                    f"the target holds {what} of the universe: every cell's rate would be the same",
+                    where="--target",
+                    hint="choose a target some users are in and others are not",
+                )
             measure = niches.Metric(
-                "rate",
-                target if isinstance(target, str) else "target",
-                target=ws.audiences.members(target, who).bitmap,
+                "rate", target if isinstance(target, str) else "target", target=members
             )
         else:
             assert metric is not None

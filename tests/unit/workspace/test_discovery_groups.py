@@ -365,3 +365,10 @@ def test_a_viewers_feature_ranking_has_no_point_biserial(demo_ws: Workspace) -> 
     ranking = demo_ws.discovery.rank(TARGET, tags=tags, include_circular=True, caller=VIEWER)
     assert ranking.privacy is not None and len(ranking.rows) == 3
     assert all(r["point_biserial"] is None for r in ranking.rows)
+
+
+def test_a_target_with_no_members_or_all_members_is_refused(demo_ws: Workspace) -> None:
+    for rule, what in (("age > 500", "no members"), ("age >= 0 or age is null", "every user")):
+        with pytest.raises(InputError, match=what) as refused:
+            demo_ws.discovery.niche(["city", "gender"], target=rule)
+        assert refused.value.where == "--target"
