@@ -175,6 +175,10 @@ def niche(
         float, typer.Option("--highlight-lift", help="… and has at least this lift.")
     ] = 1.5,
     top: Annotated[int, typer.Option("--top", help="Cells to show (0: all).", min=0)] = 20,
+    save_groups: Annotated[
+        str | None,
+        typer.Option("--save-groups", help="Save every group as a segment PREFIX_1, PREFIX_2, …"),
+    ] = None,
     chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
@@ -187,7 +191,8 @@ def niche(
     --groups groups, each with the rule that selects it: save one with 'portrait segment create
     NAME RULE'.
     """
-    cube = open_ws(workspace).discovery.niche(
+    ws = open_ws(workspace)
+    cube = ws.discovery.niche(
         _names(tags),
         target=target,
         metric=metric,
@@ -214,6 +219,10 @@ def niche(
     if fmt is OutputFormat.table:
         rows = [{"group": i + 1, **g} for i, g in enumerate(cube.groups)]
         emit_rows(rows, fmt, title="groups", columns=GROUP_COLUMNS, percent=["share"])
+    if save_groups:
+        saved = ws.discovery.save_groups(cube, save_groups)
+        if fmt is OutputFormat.table:
+            emit_rows(saved, fmt, title="segments saved", columns=["name", "size", "rule"])
     write_chart(chart, lambda: charts.niche_chart(cube.to_dict(), title=f"Niche groups: {measure}"))
 
 
@@ -302,8 +311,18 @@ def _k_range(text: str) -> tuple[int, int]:
 def persona_fit(
     name: Annotated[str, typer.Argument(help="The persona tag to write (e.g. lifestyle_persona).")],
     features: Annotated[
-        str, typer.Option("--features", help="Tags to cluster on (comma-separated).")
-    ],
+        str | None, typer.Option("--features", help="Tags to cluster on (comma-separated).")
+    ] = None,
+    features_for: Annotated[
+        str | None,
+        typer.Option(
+            "--features-for",
+            help="Or let the feature ranking of this audience propose them.",
+        ),
+    ] = None,
+    feature_count: Annotated[
+        int, typer.Option("--feature-count", help="How many --features-for proposes.")
+    ] = 5,
     k: Annotated[
         int | None, typer.Option("--k", help="Number of personas (default: best silhouette).")
     ] = None,
@@ -327,8 +346,15 @@ def persona_fit(
     the mean Jaccard of matched clusters over bootstrap refits (below 0.8: unstable). Then
     'portrait build' gives every user a persona P1 (the largest) … Pk.
     """
+    ws = open_ws(workspace)
     names = _names(features) or []
-    result = open_ws(workspace).personas.fit(
+    if features_for is not None:
+        if names:
+            raise typer.BadParameter("give --features or --features-for, not both")
+        names = ws.personas.propose(features_for, count=feature_count)
+        if fmt is OutputFormat.table:
+            output_console().print(f"features proposed: {', '.join(names)}", highlight=False)
+    result = ws.personas.fit(
         name,
         names,
         k=k,

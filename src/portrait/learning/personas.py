@@ -527,7 +527,9 @@ def fit(
             raise _k_error(k)
         if n < k:
             raise InputError(
-                f"fewer users ({n:,}) than personas (k = {k})", hint="choose a smaller k"
+                f"fewer users ({n:,}) than personas (k = {k})",
+                where="--k",
+                hint="choose a smaller k",
             )
         ks = [k]
     else:

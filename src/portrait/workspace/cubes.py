@@ -151,7 +151,14 @@ class CubeService:
         for dimension in spec.dimensions:
             members: list[Member] = []
             if dimension.tag is not None:
-                ws.insights.comparable_tags([dimension.tag], who)  # built, known, not pii
+                try:  # built, known, not pii
+                    ws.insights.comparable_tags([dimension.tag], who)
+                except InputError as exc:
+                    raise type(exc)(
+                        f"dimension '{dimension.name}': {exc.message}",
+                        where=f"dimensions.{dimension.name}",
+                        hint=exc.hint,
+                    ) from None
                 for cell in ws.discovery.cells(
                     dimension.tag,
                     max_values=dimension.max_values,
@@ -214,6 +221,9 @@ class CubeService:
         who = ws.who(caller)
         spec = self.spec(name)
         dimensions = self._members(spec, who)
+        disclosure = ws.access.disclosure
+        if disclosure.controlled(who):  # a cell's presence must not tell its exact size
+            min_users = max(min_users, disclosure.policy.min_count)
         found = intersections(list(dimensions.values()), levels=levels, min_users=min_users)
         population = ws.selector().profile.population
         sizes = releases.member_sets(ws.access.disclosure, who, "cube", [u for _, u in found])
@@ -419,5 +429,7 @@ def _split(total: int, parts: int) -> list[int]:
 def _message(need: Need) -> str:
     """A variant's message: the need, and the item when there is one (plain text: braces are
     escaped so Jinja prints them as they are)."""
+    import re
+
     text = f"{need.need}：为你推荐 {need.item}" if need.item else need.need
-    return text.replace("{", "{{ '{' }}").replace("}", "{{ '}' }}") if "{" in text else text
+    return re.sub(r"[{}]", lambda brace: "{{ '" + brace.group() + "' }}", text)

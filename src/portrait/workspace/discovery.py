@@ -395,6 +395,27 @@ class DiscoveryService:
         cube.privacy = ws.access.privacy(who)
         return cube
 
+    def save_groups(
+        self, cube: Cube, prefix: str, *, replace: bool = False, caller: Caller | None = None
+    ) -> list[dict[str, Any]]:
+        """Save every merged group of a niche cube as a dynamic segment ``PREFIX_1`` … (the
+        largest metric first), in one action; a group holding everyone has no rule and is
+        skipped."""
+        saved = []
+        for i, group in enumerate(cube.groups, start=1):
+            if not group["rule"]:
+                continue
+            saved.append(
+                self._ws.audiences.segments.create(
+                    f"{prefix}_{i}",
+                    group["rule"],
+                    description=f"niche group {i} of {' × '.join(cube.tags)} ({cube.metric})",
+                    replace=replace,
+                    caller=caller,
+                )
+            )
+        return saved
+
     def _everyone(self) -> Any:
         from pyroaring import FrozenBitMap
 

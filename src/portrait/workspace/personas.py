@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portrait.errors import InputError, NotFoundError, suggest
+from portrait.errors import InputError, NotFoundError, SegmentError, suggest
 from portrait.model.access import Caller
 from portrait.model.rules import And, Not, Or, Rule, TagCondition
 from portrait.rules import print_rule
@@ -76,6 +76,48 @@ class PersonaService:
             )
         return tag
 
+    def _check_file(self, name: str) -> None:
+        """Refuse to write a tag defined in a file the workspace does not write itself."""
+        from pathlib import Path
+
+        from portrait.store.tagfiles import PERSONA_FILE
+
+        source = self._ws.catalog.tags.definitions.sources.get(name)
+        if source is not None and Path(source).name != PERSONA_FILE:
+            raise InputError(
+                f"'{name}' is defined in {source}, which portrait does not rewrite",
+                where="name",
+                hint=f"edit it there, or move its definition to tags/{PERSONA_FILE}",
+            )
+
+    def _built(self, tag: PersonaTag) -> None:
+        """Refuse to read a persona whose built values are not of its current model (fitted
+        again, or never built): they would describe other personas."""
+        import datetime as dt
+
+        from portrait.profile.fingerprints import fingerprints
+
+        ws = self._ws
+        profile = ws.selector().profile
+        built = profile.tags.get(tag.name)
+        if built is None:
+            raise InputError(
+                f"persona tag '{tag.name}' is not built yet", where="name", hint="portrait build"
+            )
+        snapshot = ws.built
+        expected = fingerprints(
+            ws.catalog.tags.definitions,
+            ws.built_warehouse(),
+            snapshot.as_of or dt.date.today(),  # a persona is not windowed: any date
+            ws.config["data.timezone"],
+        ).get(tag.name)
+        if expected is not None and expected != built.fingerprint:
+            raise InputError(
+                f"persona tag '{tag.name}' was fitted again since the last build",
+                where="name",
+                hint="portrait build",
+            )
+
     # -- fitting -----------------------------------------------------------------------------
     def fit(
         self,
@@ -112,16 +154,24 @@ class PersonaService:
         if name in definitions:
             if not isinstance(definitions[name], PersonaTag):
                 raise InputError(f"'{name}' is a tag already, not a persona tag", where="name")
+            self._check_file(name)
             if not replace:
                 raise InputError(
                     f"persona tag '{name}' exists", where="name", hint="--replace fits it again"
                 )
         names = list(dict.fromkeys(features))
         if not names:
-            raise InputError("name the tags to cluster on", where="--features")
+            raise InputError(
+                "name the tags to cluster on",
+                where="--features",
+                hint="or let the ranking propose them: ws.personas.propose(TARGET)",
+            )
         if name in names:
             raise InputError(f"'{name}' cannot be a feature of itself", where="--features")
-        chosen = ws.insights.comparable_tags(names, who)  # built, known, pii for admins only
+        try:  # built, known, pii for admins only
+            chosen = ws.insights.comparable_tags(names, who)
+        except InputError as exc:
+            raise type(exc)(exc.message, where="--features", hint=exc.hint) from None
         if not 100 <= sample <= 1_000_000:
             raise InputError("--sample must be between 100 and 1,000,000", where="--sample")
         rows = self._sample(sample, seed)
@@ -162,6 +212,16 @@ class PersonaService:
             "next": "portrait build",
         }
 
+    def propose(self, target: str, *, count: int = 5, caller: Caller | None = None) -> list[str]:
+        """Features for a persona fit proposed by the feature ranking of ``target``: its
+        ``count`` best-ranked tags that are not circular, most representative first among
+        equals (coverage at least 50%)."""
+        if not 2 <= count <= 20:
+            raise InputError("propose 2 to 20 features", where="--feature-count")
+        ranking = self._ws.discovery.rank(target, caller=caller)
+        rows = [r for r in ranking.rows if (r["coverage"] or 0) >= 0.5]
+        return [r["tag"] for r in rows[:count]]
+
     def describe(
         self,
         name: str,
@@ -178,6 +238,7 @@ class PersonaService:
         ws = self._ws
         who = ws.access.permit(caller, "segments:write", "name personas")
         tag = self.definition(name)
+        self._check_file(name)
         if persona not in tag.labels and persona not in {_label(i) for i in range(tag.k)}:
             raise NotFoundError(
                 f"persona tag '{name}' has no persona '{persona}'",
@@ -213,11 +274,11 @@ class PersonaService:
         who = ws.who(caller)
         tag = self.definition(name)
         profile = ws.selector().profile
-        if name not in profile.tags:
-            raise InputError(
-                f"persona tag '{name}' is not built yet", where="name", hint="portrait build"
-            )
+        self._built(tag)
         index = profile.index.values(name)
+        # under disclosure control every card's insight is charged: over the persona's own
+        # features only, so that k cards fit in a day's budget
+        compared = list(tag.features) if ws.access.disclosure.controlled(who) else None
         rows = self._sample(SHOW_SAMPLE, tag.seed)
         features = self._features(list(tag.features), rows)
         import pyarrow.parquet as pq
@@ -250,7 +311,9 @@ class PersonaService:
                     "size": size,
                     "share": size / profile.population if size is not None else None,
                     "rule": rule,
-                    "distinctive": ws.insights.distinctive(rule, top=top, caller=who),
+                    "distinctive": ws.insights.distinctive(
+                        rule, top=top, tags=compared, caller=who
+                    ),
                     "approximation": {"rule": text, "precision": precision, "coverage": coverage},
                 }
             )
@@ -310,6 +373,13 @@ class PersonaService:
         """One dynamic segment per persona, ``<name>_p1`` … (rule ``name = "P1"``)."""
         ws = self._ws
         tag = self.definition(name)
+        ws.access.permit(caller, "segments:write", "save segments")
+        names = [f"{name}_{_label(i).lower()}" for i in range(tag.k)]
+        taken = [n for n in names if n in ws.segments]
+        if taken and not replace:
+            raise SegmentError(
+                f"segment '{taken[0]}' exists", where="name", hint="replace=True (--replace)"
+            )
         saved = []
         for i in range(tag.k):
             value = _label(i)
