@@ -15,6 +15,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from portrait.errors import InputError
 from portrait.learning.personas import (
     Branch,
     Feature,
@@ -26,7 +27,6 @@ from portrait.learning.personas import (
     nice_threshold,
     silhouettes,
 )
-from portrait.errors import InputError
 
 TOPICS = ["golf", "games", "travel", "cooking", "books", "music", "cars", "pets"]
 CITIES = np.array(["北京", "上海", "广州", "深圳", "成都"], dtype=object)

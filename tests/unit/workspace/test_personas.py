@@ -25,7 +25,6 @@ from portrait.errors import (
     InputError,
     NotFoundError,
     SegmentError,
-    TagDefinitionError,
 )
 from portrait.model.access import Caller
 from portrait.model.tags import PersonaTag
