@@ -1,7 +1,8 @@
 """Screenshots of the console's main pages into ``docs/ui/`` (``make screenshots``).
 
 Makes a 20,000-user demo workspace (or uses ``--workspace``), adds what the pages show (an
-admin account, segments, a campaign launched on the file channel with responses), starts
+admin account, segments, a campaign launched on the file channel with responses, a persona
+tag fitted on the demo's lifestyle tags and built), starts
 ``portrait serve`` on a free port, and photographs each page in Debian's chromium at
 1400×900 (the whole page). The pictures in ``docs/ui.md`` are made by this script.
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))  # the console's launch helpers live with its brow
 from tests.browser.harness import ARGS, CHROMIUM, serve, stop  # noqa: E402
 
 PASSWORD = "screenshot passphrase"  # noqa: S105 (an account on a throwaway demo)
+LIFESTYLE = ["sessions_per_week", "price_sensitivity", "social_shares_30d", "main_interest"]
 RULE = 'city in ("北京", "上海") and (age between 25 and 35 or not events("view", last="30d") > 3)'
 
 
@@ -73,6 +75,9 @@ def prepare(root: Path) -> str:
     ]
     table = pa.Table.from_pylist([{**r, "ts": now, "revenue": None} for r in rows])
     ws.campaigns.record_responses(table)
+    ws.personas.fit("lifestyle", LIFESTYLE, sample=5_000, title="生活方式画像")  # k by silhouette
+    ws.build()
+    ws.personas.describe("lifestyle", "P1", display_name="精打细算", description="buys on discount")
     someone = ws.users.user_ids_of([7])[0]
     ws.close()
     return someone
@@ -82,6 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ui")
     parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument(
+        "--only", default="", help="photograph these pages only (comma-separated, e.g. discover)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -104,7 +112,11 @@ def main() -> None:
                 page.locator("form[action='/login'] button[type=submit]").click()
                 page.wait_for_url(f"{url}/")
 
+                only = {n.strip() for n in args.only.split(",") if n.strip()}
+
                 def shot(name: str) -> None:
+                    if only and name not in only:
+                        return
                     page.wait_for_load_state("networkidle")
                     page.wait_for_function(
                         "() => Array.from(document.querySelectorAll('.chart[data-spec]'))"
@@ -131,6 +143,14 @@ def main() -> None:
                 page.locator("#insight-form button[type=submit]").click()
                 page.wait_for_selector(".chart[data-drawn=yes]")
                 shot("insight")
+                page.goto(f"{url}/discover?tab=niche")
+                page.locator("#target").fill("orders_365d >= 1")
+                page.locator("#tags").select_option(["city", "age_band"])
+                page.locator("#panel-niche button[hx-post]").click()
+                page.wait_for_selector("#niche-result .chart[data-drawn=yes]")
+                shot("discover")
+                page.goto(f"{url}/personas/lifestyle")
+                shot("personas")
                 page.goto(f"{url}/cross")
                 page.locator("#cross-form button[type=submit]").click()
                 page.wait_for_load_state("networkidle")

@@ -22,6 +22,8 @@ PAGES = [  # as an admin, who sees most of each
     "/cross",
     "/association",
     "/rfm",
+    "/discover",
+    "/personas",
     "/campaigns",
     "/campaigns/new",
     "/campaigns/import",

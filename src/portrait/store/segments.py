@@ -77,8 +77,14 @@ class SegmentRepository(Repository):
     # -- snapshots --------------------------------------------------------------------
     def add_snapshot(self, segment: str, members: bytes, keep_members: int, **values: Any) -> int:
         """Record an evaluation; members are kept for the newest ``keep_members`` only.
-        Returns the snapshot's id."""
+        Returns the snapshot's id. Two evaluations of one segment recorded at once take turns
+        (the segment's row is locked first, on PostgreSQL; SQLite has one writer anyway):
+        otherwise each could clear the members of the other's new snapshot and leave fewer
+        than ``keep_members``."""
         with self._write() as conn:
+            conn.execute(
+                select(segments.c.name).where(segments.c.name == segment).with_for_update()
+            )
             result = conn.execute(
                 snapshots.insert().values(
                     segment=segment, evaluated_at=_now(), members=members, **values

@@ -49,7 +49,7 @@ DEFAULTS = {
     "min_support": "0.01",
 }
 RANK_TOPS = (20, 50, 0)
-CELLS_SHOWN = 50  # niche cells the table lists (the count says how many there are)
+CELLS_SHOWN = 30  # niche cells the table lists, by lift (the count says how many there are)
 CELLS_DRAWN = 2_000  # larger cubes are listed, not drawn
 SUBGROUPS_SHOWN = 10
 # where the facade (and the analyses under it) name a problem → the form's field
@@ -183,12 +183,9 @@ async def answer(
 ) -> HTMLResponse:
     """Run ``work`` (the facade call) unless a field has a problem; answer the section's
     result in place (an htmx request) or the whole page."""
-    problems = {
-        **problems,
-        **await quick(
-            request, lambda ws: check_audiences(ws, caller, fields, fields.get("metric", "") == "")
-        ),
-    }
+    needs_target = not fields.get("metric")  # a niche cube measured by a mean needs none
+    checked = await quick(request, lambda ws: check_audiences(ws, caller, fields, needs_target))
+    problems = {**problems, **checked}
     found: dict[str, Any] | None = None
     if not problems:
         try:
@@ -247,7 +244,10 @@ async def ranking(
         return {
             "report": report,
             "chart": charts.ranking_chart(
-                shown, by=found.by, title=target.strip(), subtitle=found.universe
+                shown,
+                by=found.by,
+                title=target.strip(),
+                subtitle=None if found.universe == "population" else found.universe,
             )
             if shown
             else None,

@@ -121,9 +121,11 @@ async def fit(
         except PortraitError as error:
             field = FIT_WHERE.get(error.where or "", "fit")
             problems[field] = placed(error, field)
-    if fitted is not None:
-        fitted["chart"] = charts.silhouette_chart(
-            fitted["silhouette"], chosen=fitted["k"], title=fitted["name"]
+    if fitted is not None:  # the silhouette curve, when more than one k was tried
+        fitted["chart"] = (
+            charts.silhouette_chart(fitted["silhouette"], chosen=fitted["k"], title=fitted["name"])
+            if len(fitted["silhouette"]) > 1
+            else None
         )
     status = max((p.http_status for p in problems.values()), default=200)
     context = await quick(request, lambda ws: overview(ws, caller))
@@ -152,7 +154,7 @@ def cards_of(ws: Workspace, caller: Caller, name: str) -> dict[str, Any]:
         "stale": bool(summary.get("stale")),
         "cards": cards,
         "silhouette_chart": charts.silhouette_chart(silhouette, chosen=tag.k, title=name)
-        if silhouette
+        if len(silhouette) > 1  # a curve: more than one k was tried
         else None,
         "persona_chart": charts.persona_chart(cards) if cards else None,
     }
