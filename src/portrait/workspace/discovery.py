@@ -178,9 +178,8 @@ class DiscoveryService:
 
         from portrait.analysis import ranking
         from portrait.analysis.counting import tag_counter
-        from portrait.errors import AccessError, InputError, NotFoundError, suggest
+        from portrait.errors import AccessError, InputError
         from portrait.index.counting import Shape
-        from portrait.index.profile_index import index_kind
 
         ws = self._ws
         who = ws.who(caller)
@@ -191,18 +190,7 @@ class DiscoveryService:
                 hint="rank against an audience instead (a rule on the metric, e.g. 'x >= 100')",
             )
         profile = ws.selector().profile
-        if metric not in profile.tags:
-            raise NotFoundError(
-                f"no built tag named '{metric}'",
-                where="--metric",
-                hint=suggest(metric, profile.tags) or "see 'portrait tags list'",
-            )
-        if index_kind(profile.tags[metric].type) != "range":
-            raise InputError(
-                f"'{metric}' is not numeric",
-                where="--metric",
-                hint="rank against an audience instead: portrait rank 'RULE'",
-            )
+        self._numeric(metric, "rank against an audience instead: portrait rank 'RULE'")
         circular = ws.audiences.circular_tags(f"{metric} is not null")
         chosen = [t for t in ws.insights.comparable_tags(tags, who) if t != metric]
         left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
@@ -302,7 +290,7 @@ class DiscoveryService:
 
         Example: ``ws.discovery.niche(["city", "age_band"], target="orders_365d >= 1")``."""
         from portrait.analysis import niches
-        from portrait.errors import AccessError, InputError, NotFoundError, suggest
+        from portrait.errors import AccessError, InputError
         from portrait.index.profile_index import index_kind
 
         ws = self._ws
@@ -367,18 +355,7 @@ class DiscoveryService:
                     where="--metric",
                     hint="measure the cells by the rate of an audience (--target) instead",
                 )
-            if metric not in profile.tags:
-                raise NotFoundError(
-                    f"no built tag named '{metric}'",
-                    where="--metric",
-                    hint=suggest(metric, profile.tags) or "see 'portrait tags list'",
-                )
-            if index_kind(profile.tags[metric].type) != "range":
-                raise InputError(
-                    f"'{metric}' is not numeric: a mean needs numbers",
-                    where="--metric",
-                    hint="use --target with a rule for a rate, e.g. --target 'city = \"北京\"'",
-                )
+            self._numeric(metric, "use --target with a rule for a rate, e.g. --target 'x >= 1'")
             index = profile.index.range(metric)
             measure = niches.Metric(
                 "mean", metric, column=profile.index.column(metric), missing=index.missing
@@ -415,6 +392,21 @@ class DiscoveryService:
                 )
             )
         return saved
+
+    def _numeric(self, metric: str, hint: str) -> None:
+        """Refuse a ``--metric`` that is not a built numeric tag (``hint``: what to do)."""
+        from portrait.errors import InputError, NotFoundError, suggest
+        from portrait.index.profile_index import index_kind
+
+        built = self._ws.selector().profile.tags
+        if metric not in built:
+            raise NotFoundError(
+                f"no built tag named '{metric}'",
+                where="--metric",
+                hint=suggest(metric, built) or "see 'portrait tags list'",
+            )
+        if index_kind(built[metric].type) != "range":
+            raise InputError(f"'{metric}' is not numeric", where="--metric", hint=hint)
 
     def _everyone(self) -> Any:
         from pyroaring import FrozenBitMap

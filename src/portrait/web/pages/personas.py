@@ -141,7 +141,10 @@ def cards_of(ws: Workspace, caller: Caller, name: str) -> dict[str, Any]:
     tag = ws.personas.definition(name)  # a NotFoundError (with a suggestion) when none
     summary = ws.catalog.tags[name].summary()
     built = summary["last_built"] is not None
-    cards = ws.personas.show(name, caller=caller) if built else None
+    try:
+        cards = ws.personas.show(name, caller=caller) if built else None
+    except InputError:  # fitted again since the last build: the page says to build
+        built, cards = False, None
     silhouette = cards["silhouette"] if cards else tag.silhouette
     return {
         "name": name,
