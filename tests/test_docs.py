@@ -387,7 +387,7 @@ def test_discovery_examples_run(tmp_path: Path) -> None:
     (beside the long chain above, so the two can run at the same time)."""
     env = _env()
     made = subprocess.run(
-        ["portrait", "demo", "demo-ws", "--users", "5000", "--quiet"],
+        ["portrait", "demo", "demo-ws", "--users", "2000", "--quiet"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
