@@ -63,6 +63,10 @@ demo: $(VENV)/.installed
 	$(BIN)/portrait count 'city in ("北京", "上海") and age between 25 and 40 and events("view", last="30d") > 3' -w $(DEMO)
 	$(BIN)/portrait segment create active_young 'age < 30 and active_days(last="30d") >= 5' -w $(DEMO)
 	$(BIN)/portrait insight distinctive active_young --top 8 --chart $(DEMO)/active_young.png -w $(DEMO)
+	$(BIN)/portrait rank active_young --top 8 -w $(DEMO)
+	$(BIN)/portrait persona fit lifestyle --features sessions_per_week,price_sensitivity,social_shares_30d,main_interest,loyalty_points --k 4 -w $(DEMO)
+	$(BIN)/portrait build --quiet -w $(DEMO)
+	$(BIN)/portrait persona show lifestyle --top 3 --chart $(DEMO)/personas.png -w $(DEMO)
 	echo '$(DEMO_PASSWORD)' | $(BIN)/portrait users create demo --role admin --password-stdin -w $(DEMO)
 	@echo ""
 	@echo "The web console: run  $(BIN)/portrait serve -w $(DEMO)"
