@@ -121,6 +121,7 @@ def niche_chart(cube: dict[str, Any], *, title: str = "Niche groups") -> dict[st
         "field": "lift",
         "type": "quantitative",
         "scale": {"type": "log", "scheme": "redblue", "reverse": True, "domainMid": 1},
+        "legend": {"format": ".2~f"},
         "title": "lift",
     }
     overall = cube.get("overall")

@@ -344,7 +344,7 @@ def persona_fit(
     Users are sampled, their features standardised (numbers) or one-hot encoded (categories,
     multi-valued tags), clustered by k-means, k chosen by silhouette unless given; stability is
     the mean Jaccard of matched clusters over bootstrap refits (below 0.8: unstable). Then
-    'portrait build' gives every user a persona P1 (the largest) … Pk.
+    'portrait build' gives every user a persona P1 (the largest in the sample) … Pk.
     """
     ws = open_ws(workspace)
     names = _names(features) or []

@@ -332,7 +332,7 @@ class PersonaLabel(BaseModel):
 
 
 class PersonaTag(_TagBase):
-    """Clustering personas (聚类画像): each user's persona, ``P1`` (the largest) to ``Pk``,
+    """Clustering personas (聚类画像): each user's persona, ``P1`` (the largest in the sample) to ``Pk``,
     from a model fitted on the tags ``features`` by ``portrait persona fit`` and stored here
     (``model``: the encoding and centroids, :class:`portrait.learning.personas.PersonaModel`)
     with what it was fitted on (``fitted_on``: the profile version, ``sample``, ``seed``).
