@@ -54,6 +54,33 @@ class DiscoveryService:
                 facts[tag] = TagFacts(title or tag, "categorical", value_type)
         return facts
 
+    def _compared(
+        self,
+        target: AudienceSpec,
+        tags: list[str] | None,
+        include_circular: bool,
+        who: Caller,
+        what: str,
+    ) -> tuple[dict[str, str], list[str], dict[str, str]]:
+        """The target's circular tags, the tags an analysis compares (``tags`` or every
+        comparable one, less the circular ones unless ``include_circular``) and those left out
+        with why; refused when none is left (``what`` the analysis does: rank, search)."""
+        from portrait.errors import InputError
+
+        ws = self._ws
+        circular = ws.audiences.circular_tags(target)
+        chosen = ws.insights.comparable_tags(tags, who)
+        left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
+        chosen = [t for t in chosen if t not in left_out]
+        if not chosen:
+            raise InputError(
+                f"no tag left to {what}: every tag asked for is computed from the target's own "
+                "conditions",
+                where="--tags",
+                hint="name other tags, or pass --include-circular",
+            )
+        return circular, chosen, left_out
+
     def _within(
         self, target: AudienceSpec, baseline: AudienceSpec | None, who: Caller
     ) -> tuple[Audience, str]:
@@ -103,17 +130,7 @@ class DiscoveryService:
             raise InputError(
                 f"cannot rank by '{by}'", where="--by", hint="one of " + ", ".join(ranking.RANK_BY)
             )
-        circular = ws.audiences.circular_tags(target)
-        chosen = ws.insights.comparable_tags(tags, who)
-        left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
-        chosen = [t for t in chosen if t not in left_out]
-        if not chosen:
-            raise InputError(
-                "no tag left to rank: every tag asked for is computed from the target's own "
-                "conditions",
-                where="--tags",
-                hint="name other tags, or pass --include-circular",
-            )
+        circular, chosen, left_out = self._compared(target, tags, include_circular, who, "rank")
         inside, universe = self._within(target, baseline, who)
         report = ws.insights.insight(
             inside,
@@ -447,17 +464,7 @@ class DiscoveryService:
 
         ws = self._ws
         who = ws.who(caller)
-        circular = ws.audiences.circular_tags(target)
-        chosen = ws.insights.comparable_tags(tags, who)
-        left_out = {} if include_circular else {t: circular[t] for t in chosen if t in circular}
-        chosen = [t for t in chosen if t not in left_out]
-        if not chosen:
-            raise InputError(
-                "no tag left to search: every tag asked for is computed from the target's own "
-                "conditions",
-                where="--tags",
-                hint="name other tags, or pass --include-circular",
-            )
+        _, chosen, left_out = self._compared(target, tags, include_circular, who, "search")
         if not 1 <= max_values <= 100:
             raise InputError("--max-values must be between 1 and 100", where="--max-values")
         disclosure = ws.access.disclosure

@@ -26,6 +26,7 @@ from portrait.model.cubes import CubeSpec
 from portrait.model.rules import And, Not, Or, Rule, SegmentRef, TagCondition
 from portrait.rules import parse_rule
 from portrait.workspace import Workspace
+from tests.unit.workspace.demo_facts import ORDERS_TAGS
 
 VIEWER = Caller(actor="v", role="viewer")
 POPULATION = 3000
@@ -60,20 +61,6 @@ dimensions:
     tag: city
     max_values: 3
 """
-# computed from the same orders as orders_365d (docs: circular tags)
-ORDERS_TAGS = {
-    "orders_365d",
-    "spend_365d",
-    "avg_order_value",
-    "days_since_order",
-    "preferred_items",
-    "rfm_r",
-    "rfm_f",
-    "rfm_m",
-    "rfm_segment",
-    "spend_band",
-    "value_tier",
-}
 LIP_OFTEN = {"purchase": "lipstick", "usage": "often"}
 
 

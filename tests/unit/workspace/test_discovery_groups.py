@@ -18,23 +18,10 @@ from portrait.model.access import Caller
 from portrait.model.rules import And, Not, Or, Rule, TagCondition
 from portrait.rules import parse_rule
 from portrait.workspace import Workspace
+from tests.unit.workspace.demo_facts import ORDERS_TAGS
 
 TARGET = "orders_365d >= 1"
 VIEWER = Caller(actor="v", role="viewer")
-# computed from the same orders as the target (docs: circular tags)
-ORDERS_TAGS = {
-    "orders_365d",
-    "spend_365d",
-    "avg_order_value",
-    "days_since_order",
-    "preferred_items",
-    "rfm_r",
-    "rfm_f",
-    "rfm_m",
-    "rfm_segment",
-    "spend_band",
-    "value_tier",
-}
 DERIVED = ("share", "metric", "lift", "p_value", "p_adjusted")
 
 
