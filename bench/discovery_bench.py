@@ -8,7 +8,8 @@ it measures, after a warm-up:
   default tag for a ~25% audience (``gender = "女" and age >= N``), materialised once, p50 of
   ``--runs``;
 - **feature ranking** over every tag (``ws.discovery.rank``) vs scikit-learn's
-  ``mutual_info_score`` per tag column on the profile in pandas (numbers in the same bins);
+  ``mutual_info_score`` per tag column on the profile in pandas (numbers in the same bins),
+  after a first ranking of another target (reported too: it loads every index);
 - **a 3-tag cube** (``ws.discovery.niche(["city", "age_band", "education"], target=…)``, a rate
   metric) vs a pandas ``groupby`` of the three columns and the membership flag;
 - **personas**: fit on 50,000 users and assign every user (``ws.personas.fit`` + ``build``) vs
@@ -41,6 +42,7 @@ import numpy as np
 FEATURES = ["sessions_per_week", "price_sensitivity", "social_shares_30d", "main_interest",
             "loyalty_points"]  # fmt: skip
 TARGET = "orders_365d >= 1"
+WARM_TARGET = "age < 30"
 
 
 def _timed(work: Any) -> tuple[float, Any]:
@@ -82,7 +84,10 @@ def bench_rank(ws: Any) -> dict[str, Any]:
     import pandas as pd
     from sklearn.metrics import mutual_info_score
 
-    ws.discovery.rank(TARGET, tags=["city"])  # warm-up
+    # The first ranking after opening loads every tag's index and numeric column and each
+    # numeric tag's moments over every user (kept while the index is): a running service pays
+    # it once. It is timed on another target, so that the timed call answers a new question.
+    first, _ = _timed(lambda: ws.discovery.rank(WARM_TARGET))
     portrait, ranking = _timed(lambda: ws.discovery.rank(TARGET))
     tags = [r["tag"] for r in ranking.rows]
     member = np.zeros(ws.selector().profile.population, dtype=bool)
@@ -106,7 +111,8 @@ def bench_rank(ws: Any) -> dict[str, Any]:
         return out
 
     hand, scores = _timed(by_hand)
-    return {"tags": len(tags), "portrait_s": portrait, "pandas_sklearn_s": hand,
+    return {"tags": len(tags), "portrait_s": portrait, "first_call_s": first,
+            "pandas_sklearn_s": hand,
             "hand_tags": len(scores)}  # fmt: skip
 
 

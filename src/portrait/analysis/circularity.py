@@ -23,10 +23,16 @@ nothing from a tag the target's rule already decides: ``age < 30 and active_days
 6. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
 
 :func:`circular_tags` returns each circular tag with the reason, written for the report.
+
+Every tag's window ends on the as-of date, so a behaviour condition whose window starts after
+it (an **outcome**: ``events("order", start=as_of + 1d, end=as_of + 30d) >= 1``) shares no
+events with any tag: past orders are what such a target is to be told apart by, not a
+tautology.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -70,8 +76,25 @@ def _matches(tag_where: Mapping[str, Any], column: str, wanted: str | None) -> b
     return allowed is None or wanted in allowed
 
 
-def _shares_events(tag: AnyTag, condition: BehaviourCondition) -> str | None:
+def _overlaps(
+    tag: MetricTag | PreferenceTag, condition: BehaviourCondition, as_of: dt.date | None
+) -> bool:
+    """Whether the days of ``condition``'s window meet those of ``tag``'s (which ends on the
+    as-of date); True when that cannot be told (no as-of date)."""
+    if as_of is None:
+        return True
+    try:
+        start, end = condition.window.days(as_of)
+    except ValueError:
+        return True
+    days = tag.window_days
+    return start <= as_of and (days is None or end > as_of - dt.timedelta(days=days))
+
+
+def _shares_events(tag: AnyTag, condition: BehaviourCondition, as_of: dt.date | None) -> str | None:
     """Why ``tag`` counts the events ``condition`` counts (None when it does not)."""
+    if not isinstance(tag, MetricTag | PreferenceTag) or not _overlaps(tag, condition, as_of):
+        return None
     if (
         isinstance(tag, MetricTag)
         and tag.from_ == "events"
@@ -132,8 +155,11 @@ def circular_tags(
     rule: Rule | None,
     definitions: Definitions,
     segment_rule: Callable[[str], Rule | None] = lambda name: None,
+    as_of: dt.date | None = None,
 ) -> dict[str, str]:
-    """Every tag circular for ``rule`` (see the module docstring), with its reason."""
+    """Every tag circular for ``rule`` (see the module docstring), with its reason;
+    ``as_of`` is the date the tags' windows end on (None: every window counts as
+    overlapping)."""
     read, behaviour = read_by(rule, segment_rule)
     names = list(definitions)
     reasons: dict[str, str] = dict.fromkeys(read, "the rule reads it")
@@ -141,7 +167,7 @@ def circular_tags(
         if name in reasons:
             continue
         for condition in behaviour:
-            why = _shares_events(definitions[name], condition)
+            why = _shares_events(definitions[name], condition, as_of)
             if why:
                 reasons[name] = why
                 break
@@ -174,3 +200,20 @@ def circular_tags(
                 reasons[name] = f"computed from {sources[0]}"
                 changed = True
     return reasons
+
+
+def after_as_of(rule: Rule | None, as_of: dt.date | None) -> list[BehaviourCondition]:
+    """The behaviour conditions of ``rule`` (not followed into segments) whose window starts
+    after the as-of date: outcomes, which have members only when the data goes on past it."""
+    if rule is None or as_of is None:
+        return []
+    found = []
+    for leaf in leaves(rule):
+        if isinstance(leaf, BehaviourCondition):
+            try:
+                start, _ = leaf.window.days(as_of)
+            except ValueError:
+                continue
+            if start > as_of:
+                found.append(leaf)
+    return found

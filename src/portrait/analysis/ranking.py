@@ -33,6 +33,7 @@ and no point-biserial correlation (it reads values).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -298,18 +299,31 @@ class Moments:
         """Over ``users`` (dense ids; every user when None) of ``column``, which holds 0 for a
         user without a value; ``missing`` of them have none."""
         values = column if users is None else column[users]
-        d = values.astype(np.float64) - shift
+        d = values.astype(np.float64)
+        d -= shift
         # Users without a value hold 0: their terms are dropped (not added and taken back
         # out, which would cancel catastrophically for large values); the zeros that are
         # real values are put back, their terms are of the data's own scale.
         zeros = values == 0
-        d[zeros] = 0.0
-        real_zeros = int(zeros.sum()) - missing
+        np.putmask(d, zeros, 0.0)
+        real_zeros = int(np.count_nonzero(zeros)) - missing
         return cls(
             float(values.size - missing),
             float(d.sum()) - real_zeros * shift,
-            float((d * d).sum()) + real_zeros * shift * shift,
+            float(np.dot(d, d)) + real_zeros * shift * shift,
         )
+
+
+_EVERYONE: weakref.WeakKeyDictionary[Any, Moments] = weakref.WeakKeyDictionary()
+
+
+def everyone_moments(index: Any, column: npt.NDArray[Any], missing: int, shift: float) -> Moments:
+    """:meth:`Moments.of` every user of a loaded tag index (``index``: computed once and kept
+    as long as the index is loaded: the universe of every ranking without a baseline)."""
+    found = _EVERYONE.get(index)
+    if found is None:
+        found = _EVERYONE[index] = Moments.of(column, missing, shift, None)
+    return found
 
 
 def point_biserial(universe: Moments, target: Moments) -> float | None:

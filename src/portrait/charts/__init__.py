@@ -2,6 +2,7 @@
 SVG, PNG, self-contained HTML or JSON by :func:`save_chart`, offline."""
 
 from portrait.charts.discovery import (
+    cube_chart,
     niche_chart,
     persona_chart,
     ranking_chart,
@@ -24,6 +25,7 @@ __all__ = [
     "FORMATS",
     "ChartFontWarning",
     "cross_chart",
+    "cube_chart",
     "distinctive_chart",
     "distribution_chart",
     "effects_chart",

@@ -1,5 +1,5 @@
-"""Charts of the discovery reports: feature ranking bars (more to come with niche groups,
-subgroups and personas)."""
+"""Charts of the discovery reports: feature ranking bars, the niche heatmap, the silhouette
+curve, the personas' shares and the heatmap of a cube's two-dimension intersections."""
 
 from __future__ import annotations
 
@@ -210,6 +210,56 @@ def persona_chart(cards: dict[str, Any], *, top: int = 2) -> dict[str, Any]:
                 {
                     "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 10},
                     "encoding": {"x": x, "y": y, "text": {"field": "traits"}},
+                },
+            ],
+        },
+    )
+
+
+def cube_chart(cube: dict[str, Any], *, dimensions: Sequence[str] | None = None) -> dict[str, Any]:
+    """A cube (``ws.cubes.show(...)``) as a heatmap of its two-dimension intersections: rows
+    the first dimension's members, columns the second's (``dimensions``, default the cube's
+    first two), colour and text the users. Suppressed cells are left out."""
+    names = list(dimensions or list(cube["dimensions"])[:2])
+    if len(names) != 2:
+        raise ValueError("a cube heatmap needs two dimensions")
+    first, second = names
+    data = [
+        {
+            "row": c["cell"][first],
+            "column": c["cell"][second],
+            "users": c["users"],
+            "share": c["share"],
+            "cell": c["key"],
+        }
+        for c in cube["cells"]
+        if c["level"] == 2 and set(c["cell"]) == {first, second} and c["users"] is not None
+    ]
+    x = {"field": "column", "type": "nominal", "title": second, "axis": {"labelAngle": -30},
+         "sort": cube["dimensions"][second]}  # fmt: skip
+    y = {"field": "row", "type": "nominal", "title": first, "sort": cube["dimensions"][first]}
+    tooltip = [
+        {"field": "cell", "type": "nominal"},
+        {"field": "users", "type": "quantitative", "format": ","},
+        {"field": "share", "type": "quantitative", "format": ".2%"},
+    ]
+    colour = {"field": "users", "type": "quantitative", "scale": {"scheme": "blues"},
+              "legend": {"format": "~s"}}  # fmt: skip
+    return _spec(
+        "cube",
+        _heading(cube.get("title") or cube["name"], f"users in each {first} × {second} cell"),
+        {
+            "data": {"values": data},
+            "width": {"step": 44},
+            "height": {"step": 20},
+            "layer": [
+                {
+                    "mark": {"type": "rect"},
+                    "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip},
+                },
+                {
+                    "mark": {"type": "text", "fontSize": 9},
+                    "encoding": {"x": x, "y": y, "text": {"field": "users", "format": "~s"}},
                 },
             ],
         },

@@ -523,18 +523,23 @@ def cube_show(
         str | None, typer.Option("--items-tag", help="The tag of preferred items.")
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Cells to show (0: all).", min=0)] = 30,
+    chart: ChartOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Every non-empty 2-, 3- and 4-level intersection, largest first; the largest described
-    by their distinctive features and the items their members prefer or are recommended."""
+    by their distinctive features and the items their members prefer or are recommended.
+    --chart draws the first two dimensions' intersections as a heatmap."""
     try:
         chosen = [int(v) for v in levels.split(",") if v.strip()]
     except ValueError:
         raise typer.BadParameter(f"'{levels}' is not a list of levels such as 2,3") from None
+    if chart is not None and 2 not in chosen:
+        raise typer.BadParameter("--chart draws the 2-level cells: include 2 in --levels")
     cube = open_ws(workspace).cubes.show(
         name, levels=chosen, min_users=min_users, describe=describe, items_tag=items_tag
     )
+    write_chart(chart, lambda: charts.cube_chart(cube))
     if fmt is OutputFormat.json:
         emit_record({**cube, "cells": cube["cells"][:top] if top else cube["cells"]}, fmt)
         return

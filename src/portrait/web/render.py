@@ -116,3 +116,15 @@ def render(
     }
     html = environment().get_template(template).render(values)
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def problem_in(request: Request, problem: Any, slot: str) -> HTMLResponse:
+    """An htmx request's problem (a :class:`portrait.errors.PortraitError`), swapped into the
+    slot ``#problem-<slot>`` next to the field or row it concerns (HX-Retarget)."""
+    return render(
+        request,
+        "_problem.html",
+        {"problem": problem},
+        status=problem.http_status,
+        headers={"HX-Retarget": f"#problem-{slot}", "HX-Reswap": "innerHTML"},
+    )

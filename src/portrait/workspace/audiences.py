@@ -124,7 +124,8 @@ class AudienceService:
                 return None
             return parse_rule(str(ws.segments[name].to_dict()["rule"]))
 
-        return circular_tags(rule, ws.catalog.tags.definitions, segment_rule)
+        as_of = ws.built.as_of
+        return circular_tags(rule, ws.catalog.tags.definitions, segment_rule, as_of)
 
     def members(self, spec: AudienceSpec, caller: Caller | None = None) -> Audience:
         """The members an analysis reads (its answer goes through disclosure control): a

@@ -89,6 +89,8 @@ class DiscoveryService:
 
         ws = self._ws
         members = ws.audiences.members(target, who)
+        if len(members.bitmap) == 0:
+            self._no_outcome_yet(target)
         if baseline is None:
             return members, "population"
         base = ws.audiences.members(baseline, who)
@@ -96,6 +98,28 @@ class DiscoveryService:
         inside = members.bitmap & base.bitmap
         profile = ws.selector().profile
         return Audience(inside, profile.profile_file, profile.population, ws.catalog.pii_tags), name
+
+    def _no_outcome_yet(self, target: AudienceSpec) -> None:
+        """Refuse an empty target whose rule looks after the as-of date, saying why."""
+        from portrait.analysis.circularity import after_as_of
+        from portrait.audience.audience import Audience
+        from portrait.errors import InputError
+        from portrait.rules import parse_rule
+
+        ws = self._ws
+        if isinstance(target, Audience) or ws.audiences.is_segment(target):
+            return
+        as_of = ws.built.as_of
+        rule = parse_rule(target) if isinstance(target, str) else target
+        if after_as_of(rule, as_of):
+            raise InputError(
+                f"the target has no members: it counts events after the as-of date ({as_of}), "
+                "and the profile's data ends there",
+                where="target",
+                hint="to explain an outcome, build the profile as of an earlier date: "
+                'data.as_of = "YYYY-MM-DD" in portrait.toml (or PORTRAIT_DATA_AS_OF), then '
+                "portrait build",
+            )
 
     # -- feature ranking ---------------------------------------------------------------------
     def rank(
@@ -159,7 +183,11 @@ class DiscoveryService:
                     if base_bitmap is None
                     else missing.intersection_cardinality(base_bitmap)
                 )
-                u = Moments.of(column, u_missing, shift, base)
+                u = (
+                    ranking.everyone_moments(index, column, u_missing, shift)
+                    if base is None
+                    else Moments.of(column, u_missing, shift, base)
+                )
                 t = Moments.of(
                     column, missing.intersection_cardinality(inside.bitmap), shift, members
                 )
@@ -353,6 +381,8 @@ class DiscoveryService:
         if target is not None:
             members = ws.audiences.members(target, who).bitmap
             inside = members.intersection_cardinality(universe)
+            if not members:
+                self._no_outcome_yet(target)
             if inside == 0 or inside == len(universe):
                 what = "no members" if inside == 0 else "every user"
                 raise InputError(
@@ -476,7 +506,10 @@ class DiscoveryService:
             smallest = disclosure.policy.min_count
             floor = smallest if min_support >= 1 else smallest / max(len(universe), 1)
             min_support = max(min_support, floor)
-        members = ws.audiences.members(target, who).bitmap & universe
+        members = ws.audiences.members(target, who).bitmap
+        if not members:
+            self._no_outcome_yet(target)
+        members = members & universe
         candidates = [
             Candidate(c.tag, c.label, c.condition, c.members)
             for tag in chosen

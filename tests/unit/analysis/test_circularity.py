@@ -62,3 +62,34 @@ def test_segment_references_are_followed_to_their_rules(small_ws: Workspace) -> 
 def test_a_cycle_of_segments_ends(small_ws: Workspace) -> None:
     segments = {"a": 'segment("b") and age > 1', "b": 'segment("a")'}
     assert set(_circular(small_ws, 'segment("a")', segments)) == {"age", "age_band"}
+
+
+def _circular_at(ws: Workspace, rule: str) -> dict[str, str]:
+    if ws.built.as_of is None:
+        ws.build()
+    return circular_tags(parse_rule(rule), ws.catalog.tags.definitions, as_of=ws.built.as_of)
+
+
+def test_an_outcome_after_the_as_of_date_shares_no_events_with_any_tag(
+    small_ws: Workspace,
+) -> None:
+    # every tag's window ends on the as-of date: what happens after it is an outcome to
+    # explain, and past searches are what it is explained by
+    assert _circular_at(small_ws, 'events("search", start=as_of + 1d, end=as_of + 30d) >= 1') == {}
+    reaching_back = _circular_at(small_ws, 'events("search", start=as_of, end=as_of + 30d) >= 1')
+    assert {"searches_7d", "active_days_90d", "busy"} <= set(reaching_back)
+
+
+def test_a_past_window_meets_only_the_tag_windows_it_overlaps(small_ws: Workspace) -> None:
+    # searches_7d covers the 7 days up to the as-of date, active_days_90d the 90 days
+    found = _circular_at(small_ws, 'events("search", start=as_of - 30d, end=as_of - 7d) >= 1')
+    assert "active_days_90d" in found and "last_seen" in found
+    assert "searches_7d" not in found and "busy" not in found
+    edge = _circular_at(small_ws, 'events("search", start=as_of - 30d, end=as_of - 6d) >= 1')
+    assert "searches_7d" in edge  # as_of - 6d is the first day of the 7-day window
+    # without the as-of date every window counts as overlapping
+    unknown = circular_tags(
+        parse_rule('events("search", start=as_of + 1d, end=as_of + 30d) >= 1'),
+        small_ws.catalog.tags.definitions,
+    )
+    assert "searches_7d" in unknown

@@ -546,6 +546,20 @@ def test_the_cube_commands_end_to_end(demo_ws: Workspace, tmp_path: Path) -> Non
     for c in cube["cells"]:
         assert c["users"] == _size(demo_ws, c["rule"]) and c["level"] in (2, 3)
     (target,) = [c for c in cube["cells"] if c["key"] == cell]
+    heatmap = tmp_path / "cube.json"
+    charted = runner.invoke(
+        app, ["cube", "show", "beauty_needs", "--describe", "0", "--chart", str(heatmap), *ws]
+    )
+    assert charted.exit_code == 0, charted.output
+    drawn = json.loads(heatmap.read_text(encoding="utf-8"))["data"]["values"]
+    pairs = [c for c in cube["cells"] if set(c["cell"]) == {"purchase", "usage"}]
+    assert sorted((d["cell"], d["users"]) for d in drawn) == sorted(
+        (c["key"], c["users"]) for c in pairs
+    )
+    no_pairs = runner.invoke(
+        app, ["cube", "show", "beauty_needs", "--levels", "3", "--chart", str(heatmap), *ws]
+    )
+    assert no_pairs.exit_code == 2 and "include 2 in --levels" in no_pairs.stderr
 
     need = runner.invoke(
         app,

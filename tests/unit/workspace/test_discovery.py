@@ -10,6 +10,7 @@ from scipy import stats
 from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score
 
+import portrait
 from portrait.errors import AccessError, InputError, NotFoundError
 from portrait.model.access import Caller
 from portrait.workspace import Workspace
@@ -76,6 +77,44 @@ def test_ranking_agrees_with_sklearn_and_scipy_on_the_profile(demo_ws: Workspace
         "age_band": "computed from age",
         "city": None,
     }
+
+
+OUTCOME = 'events("order", start=as_of + 1d, end=as_of + 30d) >= 1'
+
+
+def test_an_outcome_after_the_as_of_date_is_ranked_by_the_tags_before_it(
+    demo_ws: Workspace,
+) -> None:
+    # on a profile as of the data's last day the outcome has no members yet
+    for analyse in (
+        lambda: demo_ws.discovery.rank(OUTCOME),
+        lambda: demo_ws.discovery.subgroups(OUTCOME),
+        lambda: demo_ws.discovery.niche(["city", "education"], target=OUTCOME),
+    ):
+        with pytest.raises(InputError, match="after the as-of date") as refused:
+            analyse()
+        assert "data.as_of" in (refused.value.hint or "")
+    # tags as of a month before the data ends; the target: ordered in the 30 days after
+    ws = portrait.open(demo_ws.root, overrides={"data.as_of": "2026-09-30"})
+    ws.build()
+    ranking = ws.discovery.rank(OUTCOME)
+    rows = {r["tag"]: r for r in ranking.rows}
+    # past orders explain future ones: not circular (every tag's window ends on 09-30)
+    assert ranking.left_out == {}
+    assert "orders_365d" in rows and rows["orders_365d"]["circular"] is None
+    assert rows["orders_365d"]["higher_in_target"] is True
+    # independent references: members from the raw events by SQL, the tags from the profile
+    columns = _profile(ws)
+    member = np.zeros(columns["uid"].size, dtype=bool)
+    member[np.asarray(ws.select_sql(OUTCOME).bitmap.to_array())] = True
+    assert 0 < ranking.target_size == member.sum() < member.size
+    labels = np.array(["(missing)" if v is None else v for v in columns["city"]])
+    assert rows["city"]["mutual_info"] == pytest.approx(mutual_info_score(member, labels), rel=1e-9)
+    orders = columns["orders_365d"].astype(np.float64)
+    known = ~np.isnan(orders)
+    assert rows["orders_365d"]["point_biserial"] == pytest.approx(
+        stats.pointbiserialr(member[known], orders[known])[0], rel=1e-7
+    )
 
 
 def test_a_baseline_is_the_universe(demo_ws: Workspace) -> None:

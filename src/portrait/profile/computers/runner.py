@@ -2,9 +2,10 @@
 
 With one stage (every tag of a SQL kind) this is the plan of :func:`portrait.compile.plan_queries`:
 the users query and the per-user relations into temp tables, then one assembly query written
-to Parquet. With more, each stage's assembly is materialized as ``t_stage_<i>``, its Python
-columns are computed from it and registered as ``t_python_<i>``, and the next stage starts from
-the two joined on ``uid``.
+to Parquet. With more, each stage's assembly is a view ``t_stage_<i>``, its Python columns are
+computed from the columns they read of it and registered as ``t_python_<i>``, and the next stage
+starts from the two joined on ``uid``: the assembly runs once for the Python columns' inputs and
+once more, streamed, into the next stage, so no stage's whole profile is held in memory.
 """
 
 from __future__ import annotations
@@ -108,9 +109,11 @@ def compute_profile(
                 final = profile_query(assembled, tags) if i else assembled
                 steps.assemble(WRITE_STEP, engine.to_parquet, final, target)
             else:
+                # A view, not a table: the Python columns read a few of its columns and the
+                # next stage streams it into the next, so the whole profile is never held.
                 table = f"t_stage_{i}"
                 label = f"assemble+derived (stage {i + 1})"
-                steps.assemble(label, engine.materialize, table, assembled)
+                steps.assemble(label, engine.create_view, table, assembled)
                 columns = _python_columns(engine, table, stage, tags, steps)
                 engine.register_arrow(f"t_python_{i}", columns)
     return steps.timings

@@ -5,6 +5,7 @@ from portrait.web.pages import (
     analysis,
     builder,
     campaigns,
+    cubes,
     discover,
     experiments,
     home,
@@ -26,6 +27,7 @@ ROUTERS = [
     analysis.router,
     discover.router,
     personas.router,
+    cubes.router,
     users.router,
     experiments.router,  # before campaigns': /campaigns/import and /campaigns/plan
     campaigns.router,

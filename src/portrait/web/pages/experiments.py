@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portrait.errors import InputError, PortraitError
 from portrait.web.deps import quick, write
-from portrait.web.render import is_fragment, render
+from portrait.web.render import is_fragment, problem_in, render
 from portrait.web.session import Changing, SignedIn
 from portrait.web.uploads import MAX_UPLOAD, save_upload
 from portrait.workspace.campaigning import CampaignService
@@ -68,15 +68,6 @@ _PLAN_MESSAGES = (
 
 
 # -- shared ----------------------------------------------------------------------------------
-def _problem_here(request: Request, problem: PortraitError, slot: str) -> HTMLResponse:
-    """An htmx request's problem, swapped into the slot next to its field (HX-Retarget)."""
-    return render(
-        request,
-        "_problem.html",
-        {"problem": problem},
-        status=problem.http_status,
-        headers={"HX-Retarget": f"#problem-{slot}", "HX-Reswap": "innerHTML"},
-    )
 
 
 def _number(text: str, where: str, *, integer: bool = False) -> float:
@@ -250,7 +241,7 @@ async def import_experiment(
         field = _import_field(error, files)
         problem = _shown(error, files)
         if is_fragment(request):
-            return _problem_here(request, problem, field)
+            return problem_in(request, problem, field)
         return render(
             request,
             "experiments/import.html",
@@ -374,7 +365,7 @@ async def plan_size(
         field = _plan_field(error)
         shown = _shown(error, {})
         if is_fragment(request):
-            return _problem_here(request, shown, field)
+            return problem_in(request, shown, field)
         return render(
             request,
             "experiments/plan.html",

@@ -19,7 +19,7 @@ from portrait.errors import InputError, PortraitError
 from portrait.model.access import Caller
 from portrait.web.deps import analysis, quick, write
 from portrait.web.pages.discover import placed
-from portrait.web.render import is_fragment, render
+from portrait.web.render import is_fragment, problem_in, render
 from portrait.web.session import Changing, SignedIn
 from portrait.workspace import Workspace
 
@@ -170,17 +170,6 @@ async def persona_page(request: Request, session: SignedIn, name: str) -> HTMLRe
     return render(request, "personas/detail.html", found)
 
 
-def _problem_at(request: Request, problem: PortraitError, slot: str) -> HTMLResponse:
-    """An htmx request's problem, swapped into the slot next to what it concerns."""
-    return render(
-        request,
-        "_problem.html",
-        {"problem": problem},
-        status=problem.http_status,
-        headers={"HX-Retarget": f"#problem-{slot}", "HX-Reswap": "innerHTML"},
-    )
-
-
 @router.post("/personas/{name}/describe")
 async def describe(
     request: Request,
@@ -206,7 +195,7 @@ async def describe(
     except PortraitError as error:
         if not is_fragment(request):
             raise
-        return _problem_at(request, error, f"describe-{persona}")
+        return problem_in(request, error, f"describe-{persona}")
     card = {"persona": persona, **label}
     return render(request, "personas/_described.html", {"c": card, "name": name})
 
@@ -227,5 +216,5 @@ async def save(
     except PortraitError as error:
         if not is_fragment(request):
             raise
-        return _problem_at(request, error, "save")
+        return problem_in(request, error, "save")
     return render(request, "personas/_saved.html", {"saved": saved})

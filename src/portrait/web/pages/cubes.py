@@ -1,0 +1,253 @@
+"""Cubes (多重交集): groups of audiences as dimensions (a tag's values, or saved segments), every
+non-empty intersection of 2, 3 or 4 of them with its size, its distinctive features and the
+items its members prefer or association rules recommend; the needs an analyst infers for a
+cell, and each cell as a segment or as the audience of a campaign with a variant per need and a
+blank control, whose effect report confirms or refutes the needs.
+
+Every number is ``ws.cubes``' for the signed-in caller (released sizes under disclosure
+control, with small cells left out); who may define cubes, attach needs, save segments and
+start campaigns is the facade's decision."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portrait import charts
+from portrait.errors import InputError, PortraitError
+from portrait.model.access import Caller
+from portrait.web.deps import analysis, quick, write
+from portrait.web.pages.discover import placed
+from portrait.web.render import is_fragment, problem_in, render
+from portrait.web.session import Changing, SignedIn
+from portrait.workspace import Workspace
+from portrait.workspace.cubes import cell_key, parse_cell
+
+router = APIRouter()
+
+DIMENSION_ROWS = 4
+LEVELS = ("2", "3", "4")
+Short = Annotated[str, Form(max_length=200)]
+Names = Annotated[list[str] | None, Form(max_length=200)]
+
+
+def overview(ws: Workspace, caller: Caller) -> dict[str, Any]:
+    """The cubes (name, title, dimensions, needs), and what a new cube's dimensions can be
+    made of: the comparable tags (with titles) and the saved segments the caller may read."""
+    cubes = []
+    for name in ws.cubes.names():
+        spec = ws.cubes.spec(name)
+        cubes.append(
+            {
+                "name": name,
+                "title": spec.title,
+                "dimensions": [d.name for d in spec.dimensions],
+                "needs": len(spec.needs),
+            }
+        )
+    titles = {t["name"]: t.get("title") or "" for t in ws.catalog.summaries(caller=caller)}
+    tags = [
+        {"name": n, "title": titles.get(n, "")} for n in ws.insights.comparable_tags(None, caller)
+    ]
+    segments = (
+        [s["name"] for s in ws.audiences.segments.all(caller=caller)]
+        if caller.can("segments:read")
+        else []
+    )
+    return {"cubes": cubes, "tags": tags, "segments": segments}
+
+
+def _blank_rows() -> list[dict[str, Any]]:
+    return [{"name": "", "tag": "", "segments": []} for _ in range(DIMENSION_ROWS)]
+
+
+@router.get("/cubes")
+async def cubes_page(request: Request, session: SignedIn) -> HTMLResponse:
+    caller = session.caller
+    context = await quick(request, lambda ws: overview(ws, caller))
+    fields = {"name": "", "title": "", "replace": "", "rows": _blank_rows()}
+    return render(request, "cubes/list.html", {**context, "fields": fields, "problems": {}})
+
+
+def definition_of(name: str, title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The cube the form describes: each filled row a dimension of a tag's values or of
+    segments (a row naming both, or a name with neither, is refused, naming the row)."""
+    dimensions: list[dict[str, Any]] = []
+    for i, row in enumerate(rows, 1):
+        label, tag, segments = row["name"].strip(), row["tag"].strip(), row["segments"]
+        if not (label or tag or segments):
+            continue
+        where = f"dimension {i}"
+        if tag and segments:
+            raise InputError(
+                f"{where}: choose a tag or segments, not both", where=f"row{i}",
+                hint="a dimension groups users one way",
+            )  # fmt: skip
+        if not (tag or segments):
+            raise InputError(
+                f"{where}: choose the tag whose values, or the segments, make its members",
+                where=f"row{i}",
+            )
+        dimension: dict[str, Any] = {"name": label or tag or f"d{i}"}
+        if tag:
+            dimension["tag"] = tag
+        else:
+            dimension["segments"] = list(segments)
+        dimensions.append(dimension)
+    if len(dimensions) < 2:
+        raise InputError(
+            "a cube needs at least two dimensions to intersect", where="row1",
+            hint="fill two rows or more",
+        )  # fmt: skip
+    return {"name": name.strip(), "title": title.strip(), "dimensions": dimensions}
+
+
+@router.post("/cubes/create", response_model=None)
+async def create(
+    request: Request,
+    session: Changing,
+    name: Short = "",
+    title: Short = "",
+    replace: Annotated[str, Form(max_length=20)] = "",
+    dim_name: Names = None,
+    dim_tag: Names = None,
+    dim_segments_1: Names = None,
+    dim_segments_2: Names = None,
+    dim_segments_3: Names = None,
+    dim_segments_4: Names = None,
+) -> Response:
+    """Define a cube from the form's rows (checked and stored by the facade: nothing is
+    written when any part is wrong); then its page."""
+    caller = session.caller
+    labels = list(dim_name or []) + [""] * DIMENSION_ROWS
+    tags = list(dim_tag or []) + [""] * DIMENSION_ROWS
+    chosen = [dim_segments_1, dim_segments_2, dim_segments_3, dim_segments_4]
+    rows = [
+        {"name": labels[i], "tag": tags[i], "segments": [s for s in chosen[i] or [] if s]}
+        for i in range(DIMENSION_ROWS)
+    ]
+    fields = {"name": name, "title": title, "replace": replace, "rows": rows}
+    problem: PortraitError | None = None
+    try:
+        definition = definition_of(name, title, rows)
+        await write(
+            request, lambda ws: ws.cubes.create(definition, replace=bool(replace), caller=caller)
+        )
+    except PortraitError as error:
+        problem = placed(error, "create")
+    if problem is None:
+        target = f"/cubes/{name.strip()}"
+        if is_fragment(request):
+            return HTMLResponse("", headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    context = await quick(request, lambda ws: overview(ws, caller))
+    page = {**context, "fields": fields, "problems": {"create": problem}}
+    return render(request, "cubes/list.html", page, status=problem.http_status)
+
+
+def _levels(text: str) -> list[int]:
+    chosen = [int(p) for p in text.split(",") if p.strip() in LEVELS]
+    if not chosen:
+        raise InputError(f"'{text}' names no level", where="levels", hint="2, 3 or 4")
+    return chosen
+
+
+def cube_of(ws: Workspace, caller: Caller, name: str, levels: str) -> dict[str, Any]:
+    """A cube's page: its cells (largest first, the largest described: distinctive features,
+    preferred and recommended items) and the heatmap of its first two dimensions'
+    intersections."""
+    # each described cell is an insight: under disclosure control, where every answer spends
+    # privacy budget, the page describes the three largest
+    describe = 3 if ws.access.disclosure.controlled(caller) else 10
+    shown = ws.cubes.show(name, levels=_levels(levels), describe=describe, caller=caller)
+    heatmap = None
+    if len(shown["dimensions"]) >= 2 and any(c["level"] == 2 for c in shown["cells"]):
+        heatmap = charts.cube_chart(shown)
+    return {**shown, "chart": heatmap, "chosen_levels": levels}
+
+
+@router.get("/cubes/{name}")
+async def cube_page(
+    request: Request,
+    session: SignedIn,
+    name: str,
+    levels: Annotated[str, Query(max_length=20)] = "2,3,4",
+) -> HTMLResponse:
+    caller = session.caller
+    found = await analysis(request, "the cube", lambda ws: cube_of(ws, caller, name, levels))
+    return render(request, "cubes/detail.html", found)
+
+
+@router.post("/cubes/{name}/need")
+async def need(
+    request: Request,
+    session: Changing,
+    name: str,
+    cell: Annotated[str, Form(max_length=1000)] = "",
+    slot: Annotated[str, Form(max_length=20)] = "",
+    need: Annotated[str, Form(max_length=500)] = "",
+    item: Short = "",
+    remove: Annotated[str, Form(max_length=20)] = "",
+) -> HTMLResponse:
+    """Attach an inferred need (and the item to recommend) to a cell, or remove one: the
+    cell's needs, stored with the cube."""
+    caller = session.caller
+    try:
+        chosen = parse_cell(cell)
+        needs = await write(
+            request,
+            lambda ws: ws.cubes.need(
+                name, chosen, need, item=item, remove=bool(remove), caller=caller
+            ),
+        )
+    except PortraitError as error:
+        if not is_fragment(request):
+            raise
+        return problem_in(request, placed(error, "need"), f"cell-{slot}")
+    row = {"key": cell_key(chosen), "needs": needs}
+    return render(request, "cubes/_need_answer.html", {"c": row, "slot": slot, "name": name})
+
+
+@router.post("/cubes/{name}/act")
+async def act(
+    request: Request,
+    session: Changing,
+    name: str,
+    cell: Annotated[str, Form(max_length=1000)] = "",
+    slot: Annotated[str, Form(max_length=20)] = "",
+    action: Annotated[str, Form(max_length=20)] = "",
+    segment: Short = "",
+    campaign: Short = "",
+    control: Annotated[str, Form(max_length=20)] = "20",
+) -> HTMLResponse:
+    """A cell as a dynamic segment (``action=segment``) or as the audience of a draft
+    campaign with one variant per need and a blank control (``action=campaign``)."""
+    caller = session.caller
+    try:
+        chosen = parse_cell(cell)
+        if action == "segment":
+            saved = await write(
+                request, lambda ws: ws.cubes.save(name, chosen, segment.strip(), caller=caller)
+            )
+            done = {"segment": saved}
+        elif action == "campaign":
+            if not control.strip().isdigit():
+                raise InputError(
+                    f"'{control}' is not a percentage", where="control", hint="5 to 50"
+                )
+            created = await write(
+                request,
+                lambda ws: ws.cubes.campaign(
+                    name, chosen, campaign.strip(), control=int(control), caller=caller
+                ),
+            )
+            done = {"campaign": created}
+        else:
+            raise InputError(f"unknown action '{action}'", where="action")
+    except PortraitError as error:
+        if not is_fragment(request):
+            raise
+        return problem_in(request, placed(error, action or "act"), f"cell-{slot}")
+    return render(request, "cubes/_done.html", done)
