@@ -397,7 +397,7 @@ def test_discovery_examples_run(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     _run_bash_blocks("discovery.md", tmp_path, env)
     _run_python_blocks("discovery.md", tmp_path, env)
-    for chart in ("rank.svg", "niche.svg", "personas.svg"):
+    for chart in ("rank.svg", "niche.svg", "personas.svg", "cube.svg"):
         assert (tmp_path / chart).stat().st_size > 500, chart
     assert (tmp_path / "demo-ws" / "cubes" / "beauty_needs.yaml").is_file()
 

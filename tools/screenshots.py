@@ -78,6 +78,20 @@ def prepare(root: Path) -> str:
     ws.personas.fit("lifestyle", LIFESTYLE, sample=5_000, title="生活方式画像")  # k by silhouette
     ws.build()
     ws.personas.describe("lifestyle", "P1", display_name="精打细算", description="buys on discount")
+    ws.cubes.create(
+        {
+            "name": "where_when",
+            "title": "城市 × 年龄 × 价值",
+            "dimensions": [
+                {"name": "city", "tag": "city", "max_values": 6},
+                {"name": "age", "tag": "age_band"},
+                {"name": "value", "tag": "value_tier"},
+            ],
+        }
+    )
+    ws.cubes.need(
+        "where_when", {"city": "上海", "age": "25-30"}, "想要通勤路上的快捷服务", item="lipstick"
+    )
     someone = ws.users.user_ids_of([7])[0]
     ws.close()
     return someone
@@ -151,6 +165,9 @@ def main() -> None:
                 shot("discover")
                 page.goto(f"{url}/personas/lifestyle")
                 shot("personas")
+                page.goto(f"{url}/cubes/where_when?levels=2,3")
+                page.wait_for_selector(".chart[data-drawn=yes]")
+                shot("cubes")
                 page.goto(f"{url}/cross")
                 page.locator("#cross-form button[type=submit]").click()
                 page.wait_for_load_state("networkidle")

@@ -55,6 +55,22 @@ def test_a_rule_is_ranked_as_the_facade_ranks_it(page: Any, server: Server) -> N
     expect(page.locator("#ranking-result .chart[data-drawn=yes]")).to_have_count(1)
 
 
+def test_tags_are_ranked_against_a_number_without_a_target(page: Any, server: Server) -> None:
+    sign_in(page, server, "analyst")
+    open_discover(page, server, "")
+    page.get_by_label("Rank against").select_option("spend_365d")
+    page.get_by_role("button", name="Rank tags").click()
+    rows = page.locator("#ranking-rows tbody tr")
+    expect(rows.first).to_be_visible()
+    ranking = server.workspace.discovery.rank_metric("spend_365d", caller=Caller("t", "analyst"))
+    expect(page.get_by_test_id("ranking-sizes")).to_contain_text(
+        f"Against the bins of spend_365d over its {ranking.universe_size:,} users"
+    )
+    shown = [rows.nth(i).get_attribute("data-tag") for i in range(5)]
+    assert shown == [r["tag"] for r in ranking.rows[:5]]
+    assert page.locator("#ranking-rows tbody tr[data-tag='spend_365d']").count() == 0
+
+
 def test_a_niche_cube_has_the_facades_cells_and_a_group_is_saved_with_its_users(
     page: Any, server: Server
 ) -> None:

@@ -20,7 +20,11 @@ nothing from a tag the target's rule already decides: ``age < 30 and active_days
    ``spend_365d``, the RFM scores and ``preferred_items``: users without orders have none);
 5. it is a ``persona`` tag clustering some of the tags a persona tag the rule reads clusters
    (``lp = "P1"`` is trivially told apart by another clustering of the same features);
-6. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
+6. a tag the rule reads is computed from it (``age_band = "25-30"`` decides ``age``;
+   ``value_tier = "未购买"`` decides ``orders_365d`` and ``spend_365d``, and so, by 4, every
+   tag over orders), any depth; not the features of a persona tag, which are what its cards
+   describe it by;
+7. it is computed from a circular tag (a bucket of it, a derived tag reading it, any depth).
 
 :func:`circular_tags` returns each circular tag with the reason, written for the report.
 
@@ -163,6 +167,16 @@ def circular_tags(
     read, behaviour = read_by(rule, segment_rule)
     names = list(definitions)
     reasons: dict[str, str] = dict.fromkeys(read, "the rule reads it")
+    pending = [t for t in read if t in _names(definitions)]
+    while pending:  # what the tags the rule reads are computed from
+        name = pending.pop()
+        if isinstance(definitions[name], PersonaTag):
+            continue
+        for source in sorted(definitions.tag_dependencies(name)):
+            if source not in reasons:
+                reasons[source] = f"{name} is computed from it"
+                pending.append(source)
+    sources = [t for t in reasons if t not in read]
     for name in names:
         if name in reasons:
             continue
@@ -171,7 +185,7 @@ def circular_tags(
             if why:
                 reasons[name] = why
                 break
-    for source in [definitions[t] for t in read if t in _names(definitions)]:
+    for source in [definitions[t] for t in [*read, *sources] if t in _names(definitions)]:
         if not isinstance(source, MetricTag | RfmTag | PreferenceTag):
             continue
         for name in names:

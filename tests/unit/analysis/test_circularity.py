@@ -93,3 +93,15 @@ def test_a_past_window_meets_only_the_tag_windows_it_overlaps(small_ws: Workspac
         small_ws.catalog.tags.definitions,
     )
     assert "searches_7d" in unknown
+
+
+def test_the_tags_a_read_tag_is_computed_from(small_ws: Workspace) -> None:
+    # price_band is a bucket of car_price_max: the rule decides it, and so what else reads it
+    found = _circular(small_ws, 'price_band = "<20"')
+    assert found["price_band"] == "the rule reads it"
+    assert found["car_price_max"] == "price_band is computed from it"
+    # busy is derived from views_30d and searches_7d: both decided, not the attributes
+    derived = _circular(small_ws, "busy = true")
+    assert derived["views_30d"] == "busy is computed from it"
+    assert derived["searches_7d"] == "busy is computed from it"
+    assert not {"gender", "age", "city"} & set(derived)

@@ -29,6 +29,7 @@ router = APIRouter()
 
 DIMENSION_ROWS = 4
 LEVELS = ("2", "3", "4")
+TOPS = (20, 100, 0)  # cells shown, largest first (0: all); the count says how many there are
 Short = Annotated[str, Form(max_length=200)]
 Names = Annotated[list[str] | None, Form(max_length=200)]
 
@@ -154,7 +155,7 @@ def _levels(text: str) -> list[int]:
     return chosen
 
 
-def cube_of(ws: Workspace, caller: Caller, name: str, levels: str) -> dict[str, Any]:
+def cube_of(ws: Workspace, caller: Caller, name: str, levels: str, top: int) -> dict[str, Any]:
     """A cube's page: its cells (largest first, the largest described: distinctive features,
     preferred and recommended items) and the heatmap of its first two dimensions'
     intersections."""
@@ -165,7 +166,15 @@ def cube_of(ws: Workspace, caller: Caller, name: str, levels: str) -> dict[str, 
     heatmap = None
     if len(shown["dimensions"]) >= 2 and any(c["level"] == 2 for c in shown["cells"]):
         heatmap = charts.cube_chart(shown)
-    return {**shown, "chart": heatmap, "chosen_levels": levels}
+    return {
+        **shown,
+        "chart": heatmap,
+        "chosen_levels": levels,
+        "cell_count": len(shown["cells"]),
+        "cells": shown["cells"][:top] if top else shown["cells"],
+        "top": top,
+        "tops": TOPS,
+    }
 
 
 @router.get("/cubes/{name}")
@@ -174,9 +183,11 @@ async def cube_page(
     session: SignedIn,
     name: str,
     levels: Annotated[str, Query(max_length=20)] = "2,3,4",
+    top: Annotated[int, Query(ge=0)] = TOPS[0],
 ) -> HTMLResponse:
     caller = session.caller
-    found = await analysis(request, "the cube", lambda ws: cube_of(ws, caller, name, levels))
+    shown = top if top in TOPS else TOPS[0]
+    found = await analysis(request, "the cube", lambda ws: cube_of(ws, caller, name, levels, shown))
     return render(request, "cubes/detail.html", found)
 
 

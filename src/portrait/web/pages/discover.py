@@ -30,13 +30,14 @@ router = APIRouter()
 SECTIONS = ("ranking", "niche", "subgroups")
 COMMON = ("target", "baseline")
 FIELDS = {  # each section's own fields (their problems' slots)
-    "ranking": ("by", "rank_top", "include_circular"),
+    "ranking": ("rank_metric", "by", "rank_top", "include_circular"),
     "niche": ("tags", "metric", "max_values", "groups"),
     "subgroups": ("depth", "quality", "min_support"),
 }
 DEFAULTS = {
     "target": "",
     "baseline": "",
+    "rank_metric": "",
     "by": "mutual_info",
     "rank_top": "20",
     "include_circular": "",
@@ -107,6 +108,8 @@ def field_of(error: PortraitError, section: str) -> str:
     facade names none of its fields)."""
     where = (error.where or "").split(",")[0].strip().lstrip("-").replace("-", "_")
     where = WHERE.get(where, where)
+    if section == "ranking" and where == "metric":
+        where = "rank_metric"
     if where in COMMON or where in FIELDS[section]:
         return where
     return section
@@ -183,7 +186,8 @@ async def answer(
 ) -> HTMLResponse:
     """Run ``work`` (the facade call) unless a field has a problem; answer the section's
     result in place (an htmx request) or the whole page."""
-    needs_target = not fields.get("metric")  # a niche cube measured by a mean needs none
+    # a niche cube measured by a mean, and a ranking against a number, need no target
+    needs_target = not (fields.get("metric") or fields.get("rank_metric"))
     checked = await quick(request, lambda ws: check_audiences(ws, caller, fields, needs_target))
     problems = {**problems, **checked}
     found: dict[str, Any] | None = None
@@ -217,14 +221,18 @@ async def ranking(
     session: Changing,
     target: Text = "",
     baseline: Text = "",
+    rank_metric: Annotated[str, Form(max_length=200)] = "",
     by: Short = "mutual_info",
     rank_top: Short = "20",
     include_circular: Short = "",
 ) -> HTMLResponse:
-    """The tags ranked by how much they tell the target apart, left-out circular tags."""
+    """The tags ranked by how much they tell the target apart (or, given ``rank_metric``,
+    how much they say about that number), left-out circular tags."""
     caller = session.caller
+    metric = rank_metric.strip()
     fields = {
         **common_fields(target, baseline),
+        "rank_metric": metric,
         "by": by,
         "rank_top": rank_top,
         "include_circular": include_circular,
@@ -232,12 +240,16 @@ async def ranking(
     top = int(rank_top) if rank_top.isdigit() and int(rank_top) in RANK_TOPS else RANK_TOPS[0]
 
     def work(ws: Workspace) -> dict[str, Any]:
-        found = ws.discovery.rank(
-            target.strip(),
-            baseline=baseline.strip() or None,
-            by=by,
-            include_circular=bool(include_circular),
-            caller=caller,
+        options: dict[str, Any] = {
+            "baseline": baseline.strip() or None,
+            "by": by,
+            "include_circular": bool(include_circular),
+            "caller": caller,
+        }
+        found = (
+            ws.discovery.rank_metric(metric, **options)
+            if metric
+            else ws.discovery.rank(target.strip(), **options)
         )
         report = found.to_dict(top or None)
         shown = report["rows"]
@@ -246,7 +258,7 @@ async def ranking(
             "chart": charts.ranking_chart(
                 shown,
                 by=found.by,
-                title=target.strip(),
+                title=metric or target.strip(),
                 subtitle=None if found.universe == "population" else found.universe,
             )
             if shown
