@@ -176,7 +176,10 @@ else:
         labels[start:start + len(part)] = model.predict(xp)
     t2 = time.perf_counter()
     out = {{"fit_s": t1 - t0, "assign_s": t2 - t1, "k": 4}}
-out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's over from the fork)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+out["peak_rss_gib"] = (int(hwm[0].split()[1]) if hwm else
+    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 2 ** 20
 print(json.dumps(out))
 """
 
