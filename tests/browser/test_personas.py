@@ -61,6 +61,10 @@ def test_the_cards_are_the_facades_and_renaming_a_persona_updates_its_card(
     for shown in cards["personas"]:
         box = card(page, shown["persona"])
         expect(box.get_by_test_id("persona-size")).to_have_text(f"{shown['size']:,}")
+        if shown["distinctive"]:  # each value's TGI with its 95% interval
+            d = shown["distinctive"][0]
+            interval = f"{d['tgi_low']:.0f}–{d['tgi_high']:.0f}"
+            expect(box.get_by_test_id("tgi-interval").first).to_have_text(interval)
         rule = shown["approximation"]["rule"]
         expect(box.get_by_test_id("approximation")).to_have_text(rule)
         if rule:

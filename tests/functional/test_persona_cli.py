@@ -87,6 +87,11 @@ def test_fit_build_show_name_save(demo_ws: Workspace) -> None:
     assert sum(sizes) == 3000
     assert sizes == [round(s * 3000) for s in fitted["shares"].values()]
     assert all(len(c["distinctive"]) <= 5 and c["approximation"]["rule"] for c in cards["personas"])
+    table = invoke("persona", "show", NAME, "-w", ws, "-f", "csv")
+    assert table.exit_code == 0
+    first = cards["personas"][0]["distinctive"][0]  # its TGI with the 95% interval
+    low, high = round(first["tgi_low"]), round(first["tgi_high"])
+    assert f"(TGI {first['tgi']:.0f}, 95% {low}–{high})" in table.stdout
     table = invoke("persona", "show", NAME, "-w", ws)
     assert table.exit_code == 0 and "4 personas on sessions_per_week" in table.stdout
 

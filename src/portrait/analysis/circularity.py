@@ -172,10 +172,10 @@ def circular_tags(
         name = pending.pop()
         if isinstance(definitions[name], PersonaTag):
             continue
-        for source in sorted(definitions.tag_dependencies(name)):
-            if source not in reasons:
-                reasons[source] = f"{name} is computed from it"
-                pending.append(source)
+        for computed_from in sorted(definitions.tag_dependencies(name)):
+            if computed_from not in reasons:
+                reasons[computed_from] = f"{name} is computed from it"
+                pending.append(computed_from)
     sources = [t for t in reasons if t not in read]
     for name in names:
         if name in reasons:

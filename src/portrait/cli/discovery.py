@@ -404,7 +404,13 @@ def persona_show(
         rows = []
         for card in cards["personas"]:
             traits = "; ".join(
-                f"{d['tag']} {d.get('label', d['value'])} (TGI {d['tgi']:.0f})"
+                f"{d['tag']} {d.get('label', d['value'])} (TGI {d['tgi']:.0f}"
+                + (
+                    f", 95% {d['tgi_low']:.0f}–{d['tgi_high']:.0f}"
+                    if d.get("tgi_low") is not None and d.get("tgi_high") is not None
+                    else ""
+                )
+                + ")"
                 for d in card["distinctive"]
                 if d.get("tgi") is not None
             )
