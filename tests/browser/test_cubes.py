@@ -35,12 +35,19 @@ def cube_server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     stop_server(running)
 
 
-def _define(page: Any, server: Server, name: str, rows: list[tuple[str, str, list[str]]]) -> None:
+def _define(
+    page: Any, server: Server, name: str, rows: list[tuple[str, str, list[str]] | tuple[str, str]]
+) -> None:
+    """Fill the form: a row is (name, tag, segments) or (name, rules text)."""
     page.goto(f"{server.url}/cubes")
     form = page.locator("#create-form")
     form.get_by_label("Cube name").fill(name)
-    for i, (label, tag, segments) in enumerate(rows, 1):
-        form.get_by_label(f"Name of dimension {i}").fill(label)
+    for i, row in enumerate(rows, 1):
+        form.get_by_label(f"Name of dimension {i}").fill(row[0])
+        if len(row) == 2:
+            form.get_by_label(f"Rules of dimension {i}").fill(row[1])
+            continue
+        _, tag, segments = row
         if tag:
             form.get_by_label(f"Tag of dimension {i}").select_option(tag)
         if segments:
@@ -99,13 +106,31 @@ def test_bad_input_is_shown_and_nothing_is_written(page: Any, cube_server: Serve
     before = server.workspace.cubes.names()
     _define(page, server, "both_ways", [("a", "city", ["young"]), ("b", "education", [])])
     expect(page.locator("#problem-create .problem")).to_contain_text(
-        "dimension 1: choose a tag or segments, not both"
+        "dimension 1: choose one of a tag, segments or rules, not a tag and segments"
     )
+    _define(page, server, "bad_rules", [("buying", "often orders_365d >= 3"), ("b", "city", [])])
+    expect(page.locator("#problem-create .problem")).to_contain_text(
+        "dimension 1, line 1: 'often orders_365d >= 3' is not 'label: rule'"
+    )
+    _define(page, server, "bad_rule", [("buying", "often: orders_365d >>= 3"), ("b", "city", [])])
+    expect(page.locator("#problem-create .problem")).to_contain_text("often")
     _define(page, server, "one_way", [("a", "city", [])])
     expect(page.locator("#problem-create .problem")).to_contain_text("at least two dimensions")
     _define(page, server, "bad_dimension", [("Bad-Name", "city", []), ("b", "education", [])])
     expect(page.locator("#problem-create .problem")).to_contain_text("Bad-Name")
     assert server.workspace.cubes.names() == before
+
+    # rules as members: a dimension the form could not express with tags or segments
+    _define(
+        page,
+        server,
+        "by_rules",
+        [("buying", "often: orders_365d >= 3\n\nsometimes: orders_365d between 1 and 2"),
+         ("where", "city", [])],
+    )  # fmt: skip
+    page.wait_for_url(f"{server.url}/cubes/by_rules")
+    members = server.workspace.cubes.spec("by_rules").dimensions[0].members
+    assert members == {"often": "orders_365d >= 3", "sometimes": "orders_365d between 1 and 2"}
     assert not (server.workspace.root / "cubes" / "one_way.yaml").exists()
 
 

@@ -61,7 +61,7 @@ def overview(ws: Workspace, caller: Caller) -> dict[str, Any]:
 
 
 def _blank_rows() -> list[dict[str, Any]]:
-    return [{"name": "", "tag": "", "segments": []} for _ in range(DIMENSION_ROWS)]
+    return [{"name": "", "tag": "", "segments": [], "rules": ""} for _ in range(DIMENSION_ROWS)]
 
 
 @router.get("/cubes")
@@ -72,30 +72,54 @@ async def cubes_page(request: Request, session: SignedIn) -> HTMLResponse:
     return render(request, "cubes/list.html", {**context, "fields": fields, "problems": {}})
 
 
+def _members(text: str, where: str) -> dict[str, str]:
+    """``label: rule`` lines (blank lines skipped) → the dimension's members."""
+    members: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        label, sep, rule = line.partition(":")
+        if not sep or not label.strip() or not rule.strip():
+            raise InputError(
+                f"{where}, line {n}: '{line.strip()[:60]}' is not 'label: rule'",
+                where=where.replace("dimension ", "row"),
+                hint='lipstick: preferred_items contains any ("lipstick")',
+            )
+        members[label.strip()] = rule.strip()
+    return members
+
+
 def definition_of(name: str, title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The cube the form describes: each filled row a dimension of a tag's values or of
-    segments (a row naming both, or a name with neither, is refused, naming the row)."""
+    """The cube the form describes: each filled row a dimension of a tag's values, of
+    segments or of rules (``label: rule`` lines); a row giving more than one of them, or a
+    name with none, is refused, naming the row."""
     dimensions: list[dict[str, Any]] = []
     for i, row in enumerate(rows, 1):
         label, tag, segments = row["name"].strip(), row["tag"].strip(), row["segments"]
-        if not (label or tag or segments):
+        rules = row["rules"].strip()
+        if not (label or tag or segments or rules):
             continue
         where = f"dimension {i}"
-        if tag and segments:
+        given = [what for what, value in (("a tag", tag), ("segments", segments),
+                                          ("rules", rules)) if value]  # fmt: skip
+        if len(given) > 1:
             raise InputError(
-                f"{where}: choose a tag or segments, not both", where=f"row{i}",
-                hint="a dimension groups users one way",
+                f"{where}: choose one of a tag, segments or rules, not {' and '.join(given)}",
+                where=f"row{i}", hint="a dimension groups users one way",
             )  # fmt: skip
-        if not (tag or segments):
+        if not given:
             raise InputError(
-                f"{where}: choose the tag whose values, or the segments, make its members",
+                f"{where}: choose the tag whose values, the segments or the rules that make "
+                "its members",
                 where=f"row{i}",
             )
         dimension: dict[str, Any] = {"name": label or tag or f"d{i}"}
         if tag:
             dimension["tag"] = tag
-        else:
+        elif segments:
             dimension["segments"] = list(segments)
+        else:
+            dimension["members"] = _members(rules, where)
         dimensions.append(dimension)
     if len(dimensions) < 2:
         raise InputError(
@@ -118,15 +142,22 @@ async def create(
     dim_segments_2: Names = None,
     dim_segments_3: Names = None,
     dim_segments_4: Names = None,
+    dim_rules: Annotated[list[str] | None, Form(max_length=20_000)] = None,
 ) -> Response:
     """Define a cube from the form's rows (checked and stored by the facade: nothing is
     written when any part is wrong); then its page."""
     caller = session.caller
     labels = list(dim_name or []) + [""] * DIMENSION_ROWS
     tags = list(dim_tag or []) + [""] * DIMENSION_ROWS
+    rules = list(dim_rules or []) + [""] * DIMENSION_ROWS
     chosen = [dim_segments_1, dim_segments_2, dim_segments_3, dim_segments_4]
     rows = [
-        {"name": labels[i], "tag": tags[i], "segments": [s for s in chosen[i] or [] if s]}
+        {
+            "name": labels[i],
+            "tag": tags[i],
+            "segments": [s for s in chosen[i] or [] if s],
+            "rules": rules[i],
+        }
         for i in range(DIMENSION_ROWS)
     ]
     fields = {"name": name, "title": title, "replace": replace, "rows": rows}
