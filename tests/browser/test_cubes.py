@@ -6,6 +6,7 @@ shown with nothing written; a viewer gets released sizes and no control that wri
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,8 @@ def test_a_marketer_defines_a_cube_and_acts_on_a_cell(page: Any, cube_server: Se
 
     page.goto(f"{server.url}/cubes/{CUBE}?top=0")  # every cell
     expect(page.locator(".cube-cell")).to_have_count(len(shown["cells"]))
+    # an exact role's page describes the largest cells at once
+    expect(cells.first.locator(".described")).to_contain_text("Distinctive")
 
 
 def test_bad_input_is_shown_and_nothing_is_written(page: Any, cube_server: Server) -> None:
@@ -150,29 +153,42 @@ def test_a_viewer_sees_released_sizes_and_cannot_write(page: Any, cube_server: S
     sign_in(page, server, "viewer")
     page.goto(f"{server.url}/cubes")
     assert page.locator("#create-form").count() == 0
-    page.goto(f"{server.url}/cubes/{CUBE}?levels=2")
+    page.goto(f"{server.url}/cubes/{CUBE}")  # a viewer's page: 2-dimension cells, undescribed
     expect(page.get_by_test_id("privacy-note")).to_contain_text("suppressed")
+    expect(page.locator("#levels")).to_have_value("2")
     # the same question asked again by the same viewer is answered as before (no new noise)
     viewer = Caller("user:viewer", "viewer")
-    shown = ws.cubes.show(CUBE, levels=[2], describe=3, caller=viewer)
+    shown = ws.cubes.show(CUBE, levels=[2], describe=0, caller=viewer)
     expect(page.locator(".cube-cell")).to_have_count(min(20, len(shown["cells"])))
     first = shown["cells"][0]
     expect(page.locator(".cube-cell").first.get_by_test_id("cell-users")).to_have_text(
         f"{first['users']:,}"
     )
     assert page.get_by_role("button", name=re.compile("Save as segment|Attach")).count() == 0
+    # a cell is described when asked, as the facade describes it for the viewer
+    box = page.locator(".cube-cell").first
+    box.get_by_role("button", name="Describe this cell").click()
+    described = ws.cubes.describe(CUBE, first["cell"], caller=viewer)
+    expect(box.locator(".described")).to_contain_text("Distinctive")
+    for d in described["distinctive"]:
+        expect(box.locator(".described")).to_contain_text(f"TGI {d['tgi']:.0f}")
+    # no tag value held by fewer users than the smallest released count is named
+    minimum = ws.access.disclosure.policy.min_count
+    for city in shown["dimensions"]["where"]:
+        assert ws.count(f'city = "{city}"')["size"] >= minimum
     token = page.evaluate("() => JSON.parse(document.body.getAttribute('hx-headers'))")
     headers = {"X-CSRF-Token": token["X-CSRF-Token"]}
+    cell = json.dumps(first["cell"], ensure_ascii=False)
     refused = page.request.post(
         f"{server.url}/cubes/{CUBE}/need",
         headers=headers,
-        form={"cell": first["key"], "slot": "1", "need": "by a viewer"},
+        form={"cell": cell, "slot": "1", "need": "by a viewer"},
     )
     assert refused.status == 403
     refused = page.request.post(
         f"{server.url}/cubes/{CUBE}/act",
         headers=headers,
-        form={"cell": first["key"], "slot": "1", "action": "segment", "segment": "by_viewer"},
+        form={"cell": cell, "slot": "1", "action": "segment", "segment": "by_viewer"},
     )
     assert refused.status == 403
     assert all(n.need != "by a viewer" for n in ws.cubes.spec(CUBE).needs)

@@ -69,6 +69,11 @@ def test_tags_are_ranked_against_a_number_without_a_target(page: Any, server: Se
     shown = [rows.nth(i).get_attribute("data-tag") for i in range(5)]
     assert shown == [r["tag"] for r in ranking.rows[:5]]
     assert page.locator("#ranking-rows tbody tr[data-tag='spend_365d']").count() == 0
+    # a target that does not parse is not in the way: ranked against a number, it is not read
+    page.locator("#target").fill("age <<< 3")
+    page.get_by_role("button", name="Rank tags").click()
+    expect(page.locator("#problem-target .problem")).to_have_count(0)
+    expect(rows.first).to_be_visible()
 
 
 def test_a_niche_cube_has_the_facades_cells_and_a_group_is_saved_with_its_users(
@@ -179,6 +184,8 @@ def test_a_viewer_gets_released_numbers_and_no_saving(page: Any, server: Server)
     assert shown == [None if g["users"] is None else str(g["users"]) for g in cube["groups"]]
     assert page.get_by_role("button", name=re.compile("^Save as segment")).count() == 0
     assert page.get_by_role("button", name=re.compile("^Add to builder")).count() > 0
+    # ranking against a number reads users' own values: not offered to a viewer
+    assert page.locator("#rank_metric option").count() == 1
 
 
 def test_a_niche_result_has_no_serious_violations(browser: Any, server: Server) -> None:

@@ -224,6 +224,9 @@ def cube_chart(cube: dict[str, Any], *, dimensions: Sequence[str] | None = None)
     if len(names) != 2:
         raise ValueError("a cube heatmap needs two dimensions")
     first, second = names
+    unknown = [n for n in names if n not in cube["dimensions"]]
+    if unknown:
+        raise ValueError(f"the cube has no dimension '{unknown[0]}'")
     data = [
         {
             "row": c["cell"][first],

@@ -63,6 +63,12 @@ class Dimension(BaseModel):
         given = [k for k in ("members", "segments", "tag") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of members, segments or tag")
+        for label in self.members or {}:
+            if "," in label or "=" in label or not label.strip():
+                raise ValueError(
+                    f"member '{label}': a label has no ',' or '=' (a cell is written "
+                    "dimension=member,…)"
+                )
         size = len(self.members or self.segments or [])
         if size > MAX_MEMBERS:
             raise ValueError(f"at most {MAX_MEMBERS} members, not {size}")

@@ -71,7 +71,11 @@ class CubeService:
                 where="cube",
                 hint=suggest(name, self.names()) or "make one with: portrait cube create FILE",
             )
-        return self._parse(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputError(f"not valid YAML: {exc}", where=str(path)) from None
+        return self._parse(data, str(path))
 
     @staticmethod
     def _parse(data: Any, where: str) -> CubeSpec:
@@ -147,6 +151,10 @@ class CubeService:
         from portrait.rules import print_rule
 
         ws = self._ws
+        disclosure = ws.access.disclosure
+        # under disclosure control a tag's rare values are not listed (as in the catalog): a
+        # member named after a value would tell that someone holds it
+        rare = disclosure.policy.min_count if disclosure.controlled(who) else 0
         out: dict[str, list[Member]] = {}
         for dimension in spec.dimensions:
             members: list[Member] = []
@@ -165,6 +173,8 @@ class CubeService:
                     other=False,
                     include_missing=False,
                 ):
+                    if len(cell.members) < rare:
+                        continue
                     rule = print_rule(cell.condition)
                     members.append(Member(dimension.name, cell.value, rule, cell.members))
             elif dimension.segments is not None:
@@ -287,6 +297,29 @@ class CubeService:
                     if item not in recommended and item != preferred[0]["item"]:
                         recommended.append(item)
         return {"items": preferred, "recommended": recommended[:3]}
+
+    def describe(
+        self,
+        name: str,
+        cell: Mapping[str, str],
+        *,
+        items_tag: str | None = None,
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """One cell's distinctive features, the items over-represented among its members and
+        what association rules recommend with the first (what :meth:`show` gives its
+        ``describe`` largest cells), for the caller."""
+        ws = self._ws
+        who = ws.who(caller)
+        rule = self.cell_rule(name, cell, who)
+        items = items_tag if items_tag is not None else self._items_tag()
+        return {
+            "cell": dict(cell),
+            "key": cell_key(cell),
+            "rule": rule,
+            "distinctive": ws.insights.distinctive(rule, top=3, caller=who),
+            **self._items(rule, items, who),
+        }
 
     # -- acting on a cell --------------------------------------------------------------------
     def need(

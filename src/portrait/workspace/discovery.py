@@ -88,9 +88,8 @@ class DiscoveryService:
         from portrait.audience.audience import Audience
 
         ws = self._ws
+        self._no_outcome_yet(target)
         members = ws.audiences.members(target, who)
-        if len(members.bitmap) == 0:
-            self._no_outcome_yet(target)
         if baseline is None:
             return members, "population"
         base = ws.audiences.members(baseline, who)
@@ -100,7 +99,9 @@ class DiscoveryService:
         return Audience(inside, profile.profile_file, profile.population, ws.catalog.pii_tags), name
 
     def _no_outcome_yet(self, target: AudienceSpec) -> None:
-        """Refuse an empty target whose rule looks after the as-of date, saying why."""
+        """Refuse a target whose rule counts events after the as-of date when the events end
+        on it (an outcome with no data yet), saying why. Decided from the data alone, not from
+        the target's members: the same answer whoever the rule singles out."""
         from portrait.analysis.circularity import after_as_of
         from portrait.audience.audience import Audience
         from portrait.errors import InputError
@@ -111,10 +112,13 @@ class DiscoveryService:
             return
         as_of = ws.built.as_of
         rule = parse_rule(target) if isinstance(target, str) else target
-        if after_as_of(rule, as_of):
+        if not after_as_of(rule, as_of):
+            return
+        rollup = ws.selector().profile.rollup
+        if as_of is not None and rollup is not None and rollup.last_day <= as_of:
             raise InputError(
-                f"the target has no members: it counts events after the as-of date ({as_of}), "
-                "and the profile's data ends there",
+                f"the target counts events after the as-of date ({as_of}), and the events end "
+                "there: there is nothing to count yet",
                 where="target",
                 hint="to explain an outcome, build the profile as of an earlier date: "
                 'data.as_of = "YYYY-MM-DD" in portrait.toml (or PORTRAIT_DATA_AS_OF), then '
@@ -379,11 +383,12 @@ class DiscoveryService:
             ws.audiences.members(baseline, who).bitmap if baseline is not None else self._everyone()
         )
         if target is not None:
+            self._no_outcome_yet(target)
             members = ws.audiences.members(target, who).bitmap
             inside = members.intersection_cardinality(universe)
-            if not members:
-                self._no_outcome_yet(target)
-            if inside == 0 or inside == len(universe):
+            # under disclosure control an empty (or full) target is answered like any other,
+            # its cells' counts released: refusing it would tell 0 from 1
+            if not ws.access.disclosure.controlled(who) and inside in (0, len(universe)):
                 what = "no members" if inside == 0 else "every user"
                 raise InputError(
                     f"the target holds {what} of the universe: every cell's rate would be the same",
@@ -506,10 +511,8 @@ class DiscoveryService:
             smallest = disclosure.policy.min_count
             floor = smallest if min_support >= 1 else smallest / max(len(universe), 1)
             min_support = max(min_support, floor)
-        members = ws.audiences.members(target, who).bitmap
-        if not members:
-            self._no_outcome_yet(target)
-        members = members & universe
+        self._no_outcome_yet(target)
+        members = ws.audiences.members(target, who).bitmap & universe
         candidates = [
             Candidate(c.tag, c.label, c.condition, c.members)
             for tag in chosen

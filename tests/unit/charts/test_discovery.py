@@ -43,6 +43,8 @@ def test_the_heatmap_draws_the_released_two_dimension_cells_of_two_dimensions() 
     assert [(d["row"], d["column"]) for d in other["data"]["values"]] == [("lipstick", "often")]
     with pytest.raises(ValueError, match="two dimensions"):
         cube_chart(CUBE, dimensions=["purchase"])
+    with pytest.raises(ValueError, match="no dimension 'place'"):
+        cube_chart(CUBE, dimensions=["purchase", "place"])
 
 
 def test_the_heatmap_renders(tmp_path: Path) -> None:

@@ -218,3 +218,20 @@ def test_sql_failures_name_the_step(engine: Recording, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"^computing metric:events failed: ") as info:
         run(engine, spend, tmp_path / "p.parquet")
     assert info.value.hint == "check the tag definitions of this group (portrait tags show NAME)"
+
+
+def test_an_assembly_failure_before_a_python_column_is_the_assemblys(
+    engine: Recording, tmp_path: Path
+) -> None:
+    # the stage a Python column reads is a view: its bad cast fails when the column reads it,
+    # and is still told as the assembly's, not the Python tag's
+    tags = with_tags(
+        BASE,
+        DerivedTag(name="n", expr="city", type="int", depends_on=("city",)),
+        DoubledTag(name="twice_n", source="n"),
+    )
+    with registered(DoubledComputer()), pytest.raises(BuildError) as info:
+        run(engine, tags, tmp_path / "p.parquet")
+    assert info.value.message.startswith("assembling the profile failed: ")
+    assert info.value.hint == "a derived tag or a type may be wrong (portrait tags show NAME)"
+    assert not (tmp_path / "p.parquet").exists()

@@ -488,6 +488,36 @@ def test_a_viewer_cannot_learn_a_hidden_cells_size_through_min_users(demo_ws: Wo
     assert listed[0] == {k for k, n in exact.items() if n >= 10}
 
 
+def test_a_viewer_is_not_told_of_a_tag_value_few_users_hold(demo_ws: Workspace) -> None:
+    """A member named after a rare value would say someone holds it (the catalog folds such
+    values away for a viewer): a viewer's tag dimension lists the values enough users hold."""
+    usage = {"name": "usage", "members": USAGE}
+    demo_ws.cubes.create(
+        {"name": "tiers", "dimensions": [usage, {"name": "t", "tag": "value_tier"}]}
+    )
+    held = {
+        v: _size(demo_ws, f'value_tier = "{v}"') for v in ("未购买", "低价值", "中价值", "高价值")
+    }
+    rare = {v for v, n in held.items() if 0 < n < 10}
+    assert rare, held  # the demo has a value fewer than 10 users hold
+    exact = demo_ws.cubes.show("tiers", describe=0)["dimensions"]["t"]
+    seen = demo_ws.cubes.show("tiers", describe=0, caller=VIEWER)["dimensions"]["t"]
+    assert rare <= set(exact) and not rare & set(seen)
+    assert set(seen) == {v for v, n in held.items() if n >= 10}
+
+
+def test_a_member_label_cannot_hold_the_cell_separators(demo_ws: Workspace) -> None:
+    bad = {"name": "usage", "members": {"30 or older, men": "age >= 30"}}
+    with pytest.raises(InputError, match="no ',' or '='"):
+        demo_ws.cubes.create({"name": "bad", "dimensions": [bad, {"name": "c", "tag": "city"}]})
+    assert demo_ws.cubes.names() == []
+    (demo_ws.root / "cubes").mkdir(exist_ok=True)
+    (demo_ws.root / "cubes" / "broken.yaml").write_text("name: [unclosed", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid YAML") as broken:
+        demo_ws.cubes.spec("broken")
+    assert broken.value.where.endswith("broken.yaml")
+
+
 def test_a_cube_of_a_personal_tag_is_refused_to_a_viewer(demo_ws: Workspace) -> None:
     usage = {"name": "usage", "members": USAGE}
     demo_ws.cubes.create({"name": "phones", "dimensions": [usage, {"name": "p", "tag": "phone"}]})

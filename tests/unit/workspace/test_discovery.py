@@ -94,11 +94,20 @@ def test_an_outcome_after_the_as_of_date_is_ranked_by_the_tags_before_it(
         with pytest.raises(InputError, match="after the as-of date") as refused:
             analyse()
         assert "data.as_of" in (refused.value.hint or "")
+    # decided from the data, not the members: a viewer learns nothing of whom a rule picks
+    viewer = Caller("v", "viewer")
+    for rule in ("age >= 30", "age < 0"):  # some users, none: the same refusal
+        with pytest.raises(InputError, match="after the as-of date"):
+            demo_ws.discovery.subgroups(f"{OUTCOME} and {rule}", caller=viewer)
     # tags as of a month before the data ends; the target: ordered in the 30 days after
     ws = portrait.open(demo_ws.root, overrides={"data.as_of": "2026-09-30"})
     ws.build()
     ranking = ws.discovery.rank(OUTCOME)
     rows = {r["tag"]: r for r in ranking.rows}
+    # with data after the as-of date, a viewer's empty outcome is answered like any other
+    # target (its size suppressed), not refused
+    nobody = ws.discovery.rank(f"{OUTCOME} and age < 0", caller=viewer)
+    assert nobody.target_size is None and nobody.privacy is not None
     # past orders explain future ones: not circular (every tag's window ends on 09-30)
     assert ranking.left_out == {}
     assert "orders_365d" in rows and rows["orders_365d"]["circular"] is None

@@ -152,7 +152,14 @@ def _python_column(
         .from_(stage_table)
         .order_by("uid")
     )
-    inputs = engine.to_arrow(query)
+    try:  # the stage is a view: its assembly runs here, and its errors are the assembly's
+        inputs = engine.to_arrow(query)
+    except PortraitError:
+        raise
+    except Exception as exc:  # the engine's own error type varies by engine
+        raise BuildError(
+            f"assembling the profile failed: {_first_line(exc)}", hint=_ASSEMBLE_HINT
+        ) from exc
     for d in reads:
         if d in done:
             inputs = inputs.append_column(d, done[d])

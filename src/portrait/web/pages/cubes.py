@@ -10,6 +10,7 @@ start campaigns is the facade's decision."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -23,7 +24,7 @@ from portrait.web.pages.discover import placed
 from portrait.web.render import is_fragment, problem_in, render
 from portrait.web.session import Changing, SignedIn
 from portrait.workspace import Workspace
-from portrait.workspace.cubes import cell_key, parse_cell
+from portrait.workspace.cubes import cell_key
 
 router = APIRouter()
 
@@ -37,9 +38,14 @@ Names = Annotated[list[str] | None, Form(max_length=200)]
 def overview(ws: Workspace, caller: Caller) -> dict[str, Any]:
     """The cubes (name, title, dimensions, needs), and what a new cube's dimensions can be
     made of: the comparable tags (with titles) and the saved segments the caller may read."""
-    cubes = []
+    cubes: list[dict[str, Any]] = []
     for name in ws.cubes.names():
-        spec = ws.cubes.spec(name)
+        try:
+            spec = ws.cubes.spec(name)
+        except PortraitError as error:  # a file that does not read: listed with its problem
+            cubes.append({"name": name, "title": "", "dimensions": [], "needs": 0,
+                          "problem": error.message})  # fmt: skip
+            continue
         cubes.append(
             {
                 "name": name,
@@ -84,6 +90,12 @@ def _members(text: str, where: str) -> dict[str, str]:
                 f"{where}, line {n}: '{line.strip()[:60]}' is not 'label: rule'",
                 where=where.replace("dimension ", "row"),
                 hint='lipstick: preferred_items contains any ("lipstick")',
+            )
+        if label.strip() in members:
+            raise InputError(
+                f"{where}, line {n}: the label '{label.strip()[:60]}' is used twice",
+                where=where.replace("dimension ", "row"),
+                hint="each member of a dimension has a label of its own",
             )
         members[label.strip()] = rule.strip()
     return members
@@ -186,21 +198,46 @@ def _levels(text: str) -> list[int]:
     return chosen
 
 
-def cube_of(ws: Workspace, caller: Caller, name: str, levels: str, top: int) -> dict[str, Any]:
+def _cell(text: str) -> dict[str, str]:
+    """The cell a form names: a JSON mapping of dimension to member (labels may hold any
+    character, the CLI's ``dimension=member,…`` could not carry a ',')."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        found = None
+    if not (
+        isinstance(found, dict)
+        and found
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
+    ):
+        raise InputError("the cell is not a mapping of dimension to member", where="cell")
+    return found
+
+
+def _slot(text: str) -> str:
+    """A cell's place on the page (its card's number), as the id of its problem slot."""
+    return text if text.isdigit() else "0"
+
+
+def cube_of(
+    ws: Workspace, caller: Caller, name: str, levels: str | None, top: int
+) -> dict[str, Any]:
     """A cube's page: its cells (largest first, the largest described: distinctive features,
     preferred and recommended items) and the heatmap of its first two dimensions'
-    intersections."""
-    # each described cell is an insight: under disclosure control, where every answer spends
-    # privacy budget, the page describes the three largest
-    describe = 3 if ws.access.disclosure.controlled(caller) else 10
-    shown = ws.cubes.show(name, levels=_levels(levels), describe=describe, caller=caller)
+    intersections. Under disclosure control, where every released number spends privacy
+    budget, the page asks for the 2-dimension cells (unless told otherwise) and describes a
+    cell only when asked (a button per cell)."""
+    controlled = ws.access.disclosure.controlled(caller)
+    chosen = levels or ("2" if controlled else "2,3,4")
+    describe = 0 if controlled else 10
+    shown = ws.cubes.show(name, levels=_levels(chosen), describe=describe, caller=caller)
     heatmap = None
     if len(shown["dimensions"]) >= 2 and any(c["level"] == 2 for c in shown["cells"]):
         heatmap = charts.cube_chart(shown)
     return {
         **shown,
         "chart": heatmap,
-        "chosen_levels": levels,
+        "chosen_levels": chosen,
         "cell_count": len(shown["cells"]),
         "cells": shown["cells"][:top] if top else shown["cells"],
         "top": top,
@@ -213,7 +250,7 @@ async def cube_page(
     request: Request,
     session: SignedIn,
     name: str,
-    levels: Annotated[str, Query(max_length=20)] = "2,3,4",
+    levels: Annotated[str | None, Query(max_length=20)] = None,
     top: Annotated[int, Query(ge=0)] = TOPS[0],
 ) -> HTMLResponse:
     caller = session.caller
@@ -236,8 +273,9 @@ async def need(
     """Attach an inferred need (and the item to recommend) to a cell, or remove one: the
     cell's needs, stored with the cube."""
     caller = session.caller
+    slot = _slot(slot)
     try:
-        chosen = parse_cell(cell)
+        chosen = _cell(cell)
         needs = await write(
             request,
             lambda ws: ws.cubes.need(
@@ -267,8 +305,9 @@ async def act(
     """A cell as a dynamic segment (``action=segment``) or as the audience of a draft
     campaign with one variant per need and a blank control (``action=campaign``)."""
     caller = session.caller
+    slot = _slot(slot)
     try:
-        chosen = parse_cell(cell)
+        chosen = _cell(cell)
         if action == "segment":
             saved = await write(
                 request, lambda ws: ws.cubes.save(name, chosen, segment.strip(), caller=caller)
@@ -292,4 +331,27 @@ async def act(
         if not is_fragment(request):
             raise
         return problem_in(request, placed(error, action or "act"), f"cell-{slot}")
-    return render(request, "cubes/_done.html", done)
+    return render(request, "cubes/_done.html", {**done, "slot": slot})
+
+
+@router.post("/cubes/{name}/describe")
+async def describe(
+    request: Request,
+    session: Changing,
+    name: str,
+    cell: Annotated[str, Form(max_length=1000)] = "",
+    slot: Annotated[str, Form(max_length=20)] = "",
+) -> HTMLResponse:
+    """One cell's distinctive features, preferred items and recommendations, on request."""
+    caller = session.caller
+    slot = _slot(slot)
+    try:
+        chosen = _cell(cell)
+        found = await analysis(
+            request, "the cell", lambda ws: ws.cubes.describe(name, chosen, caller=caller)
+        )
+    except PortraitError as error:
+        if not is_fragment(request):
+            raise
+        return problem_in(request, placed(error, "describe"), f"cell-{slot}")
+    return render(request, "cubes/_described.html", {"c": found, "slot": slot})

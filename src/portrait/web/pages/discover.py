@@ -91,6 +91,8 @@ def check_audiences(
     problems: dict[str, PortraitError] = {}
     for field in COMMON:
         text = str(fields[field])
+        if field == "target" and fields.get("rank_metric"):
+            continue  # ranked against a number: the target is not read
         if not text.strip():
             if field == "target" and needs_target:
                 problems[field] = InputError("name a segment or write a rule", where=field)
