@@ -220,6 +220,26 @@ def test_sql_failures_name_the_step(engine: Recording, tmp_path: Path) -> None:
     assert info.value.hint == "check the tag definitions of this group (portrait tags show NAME)"
 
 
+def test_running_out_of_memory_says_to_raise_the_limit_not_to_fix_a_tag(tmp_path: Path) -> None:
+    small = open_engine(EngineSettings(memory_limit="2MB"))
+    users = pa.table({"uid": list(range(200_000)), "user_id": [f"u{i}" for i in range(200_000)]})
+    users = users.append_column("age", pa.array([i % 90 for i in range(200_000)]))
+    users = users.append_column("city", pa.array([f"c{i % 500}" for i in range(200_000)]))
+    n = 2_000_000
+    stamps = pa.array([dt.datetime(2026, 10, 1)] * n, pa.timestamp("us"))
+    who = pa.array([f"u{i % 200_000}" for i in range(n)])
+    small.register_arrow("users", users)
+    small.register_arrow("events", pa.table({"user_id": who, "ts": stamps, "event": ["v"] * n}))
+    try:
+        with pytest.raises(BuildError) as info:
+            run(Recording(small), BASE, tmp_path / "p.parquet")
+    finally:
+        small.close()
+    assert "Out of Memory" in info.value.message
+    assert "engine.memory_limit" in (info.value.hint or "")
+    assert not (tmp_path / "p.parquet").exists()
+
+
 def test_an_assembly_failure_before_a_python_column_is_the_assemblys(
     engine: Recording, tmp_path: Path
 ) -> None:

@@ -59,7 +59,7 @@ class _Steps:
         except PortraitError:
             raise
         except Exception as exc:  # the engine's own error type varies by engine
-            raise BuildError(f"{failed}: {_first_line(exc)}", hint=hint) from exc
+            raise BuildError(f"{failed}: {_first_line(exc)}", hint=_hint(exc, hint)) from exc
         self.timings[label] = time.perf_counter() - t0
         self.bar.advance()
         return result
@@ -158,7 +158,7 @@ def _python_column(
         raise
     except Exception as exc:  # the engine's own error type varies by engine
         raise BuildError(
-            f"assembling the profile failed: {_first_line(exc)}", hint=_ASSEMBLE_HINT
+            f"assembling the profile failed: {_first_line(exc)}", hint=_hint(exc, _ASSEMBLE_HINT)
         ) from exc
     for d in reads:
         if d in done:
@@ -170,6 +170,20 @@ def _python_column(
     if isinstance(values, pa.Array):
         values = pa.chunked_array([values])
     return values, inputs.column("uid")
+
+
+_MEMORY_HINT = (
+    "the engine ran out of memory within its limit: raise engine.memory_limit in portrait.toml "
+    "(or PORTRAIT_ENGINE_MEMORY_LIMIT), or leave it empty for the engine's default"
+)
+
+
+def _hint(exc: Exception, hint: str) -> str:
+    """What to do about a failed step: the step's own hint, unless the engine ran out of
+    memory (no tag definition is to blame then)."""
+    if "OutOfMemory" in type(exc).__name__ or "Out of Memory" in str(exc):
+        return _MEMORY_HINT
+    return hint
 
 
 def _first_line(exc: Exception) -> str:
