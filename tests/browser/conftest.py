@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,27 @@ def stop_server(server: Server) -> None:
     stop(server.process)
 
 
+@contextmanager
+def served(
+    template: Path,
+    root: Path,
+    prepare: Callable[[Workspace], object] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """``portrait serve`` on a console copy of the demo at ``root`` (``prepare`` changes the
+    workspace first), stopped on the way out."""
+    console_workspace(template, root)
+    if prepare is not None:
+        ws = portrait.open(root)
+        prepare(ws)
+        ws.close()
+    running = start_server(root, env)
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
 def console_workspace(template: Path, root: Path) -> Path:
     """A copy of the demo with one console user per role (``<role>`` / :data:`PASSWORD`)."""
     shutil.copytree(template, root, symlinks=True)
@@ -64,10 +86,8 @@ def console_workspace(template: Path, root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = console_workspace(demo_template, tmp_path_factory.mktemp("console") / "ws")
-    running = start_server(root)
-    yield running
-    stop_server(running)
+    with served(demo_template, tmp_path_factory.mktemp("console") / "ws") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +140,15 @@ def context(browser: Any, watched: Watched) -> Iterator[Any]:
 @pytest.fixture
 def page(context: Any) -> Any:
     return context.new_page()
+
+
+@pytest.fixture
+def axe_page(browser: Any) -> Iterator[Any]:
+    """A page for axe-core, injected as an inline script: this context alone bypasses the
+    page's Content-Security-Policy."""
+    context = browser.new_context(bypass_csp=True, locale="en-US")
+    yield context.new_page()
+    context.close()
 
 
 def sign_in(page: Any, server: Server, name: str, password: str = PASSWORD) -> None:

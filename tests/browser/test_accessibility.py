@@ -35,14 +35,6 @@ PAGES = [  # as an admin, who sees most of each
 ]
 
 
-@pytest.fixture
-def axe_page(browser: Any) -> Any:
-    # axe is injected as an inline script: this context alone bypasses the page's policy
-    context = browser.new_context(bypass_csp=True, locale="en-US")
-    yield context.new_page()
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def admin_axe_page(browser: Any, server: Server) -> Any:
     """One signed-in admin for every page of the list (signing in is not what is checked)."""

@@ -16,13 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portrait.model.access import Caller
-from tests.browser.conftest import (
-    Server,
-    console_workspace,
-    sign_in,
-    start_server,
-    stop_server,
-)
+from tests.browser.conftest import Server, served, sign_in
 from tests.browser.test_accessibility import violations
 
 CUBE = "where_who"
@@ -30,10 +24,8 @@ CUBE = "where_who"
 
 @pytest.fixture(scope="module")
 def cube_server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = console_workspace(demo_template, tmp_path_factory.mktemp("cubes") / "ws")
-    running = start_server(root)
-    yield running
-    stop_server(running)
+    with served(demo_template, tmp_path_factory.mktemp("cubes") / "ws") as running:
+        yield running
 
 
 def _define(
@@ -195,7 +187,7 @@ def test_a_viewer_sees_released_sizes_and_cannot_write(page: Any, cube_server: S
     assert "by_viewer" not in ws.segments
 
 
-def test_the_cube_page_has_no_serious_violations(browser: Any, cube_server: Server) -> None:
+def test_the_cube_page_has_no_serious_violations(axe_page: Any, cube_server: Server) -> None:
     ws = cube_server.workspace
     if "plain" not in ws.cubes.names():
         ws.cubes.create(
@@ -207,14 +199,9 @@ def test_the_cube_page_has_no_serious_violations(browser: Any, cube_server: Serv
                 ],
             }
         )
-    context = browser.new_context(bypass_csp=True, locale="en-US")  # axe is injected inline
-    try:
-        page = context.new_page()
-        sign_in(page, cube_server, "marketer")
-        page.goto(f"{cube_server.url}/cubes/plain?levels=2")
-        page.wait_for_selector(".chart[data-drawn=yes]")
-        assert violations(page) == []
-        page.goto(f"{cube_server.url}/cubes")
-        assert violations(page) == []
-    finally:
-        context.close()
+    sign_in(axe_page, cube_server, "marketer")
+    axe_page.goto(f"{cube_server.url}/cubes/plain?levels=2")
+    axe_page.wait_for_selector(".chart[data-drawn=yes]")
+    assert violations(axe_page) == []
+    axe_page.goto(f"{cube_server.url}/cubes")
+    assert violations(axe_page) == []

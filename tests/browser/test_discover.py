@@ -188,14 +188,9 @@ def test_a_viewer_gets_released_numbers_and_no_saving(page: Any, server: Server)
     assert page.locator("#rank_metric option").count() == 1
 
 
-def test_a_niche_result_has_no_serious_violations(browser: Any, server: Server) -> None:
-    context = browser.new_context(bypass_csp=True, locale="en-US")  # axe is injected inline
-    try:
-        page = context.new_page()
-        sign_in(page, server, "analyst")
-        open_discover(page, server, BOUGHT, "Niche groups")
-        find_niches(page, ["city", "gender"])
-        page.wait_for_selector("#niche-result .chart[data-drawn=yes]")
-        assert violations(page) == []
-    finally:
-        context.close()
+def test_a_niche_result_has_no_serious_violations(axe_page: Any, server: Server) -> None:
+    sign_in(axe_page, server, "analyst")
+    open_discover(axe_page, server, BOUGHT, "Niche groups")
+    find_niches(axe_page, ["city", "gender"])
+    axe_page.wait_for_selector("#niche-result .chart[data-drawn=yes]")
+    assert violations(axe_page) == []

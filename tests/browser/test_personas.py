@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-import portrait
 from portrait.model.access import Caller
-from tests.browser.conftest import (
-    Server,
-    console_workspace,
-    sign_in,
-    start_server,
-    stop_server,
-)
+from portrait.workspace import Workspace
+from tests.browser.conftest import Server, served, sign_in
 from tests.browser.test_accessibility import violations
 
 PERSONA = "lifestyle"
@@ -34,14 +28,12 @@ K = 3  # a viewer's cards cost privacy budget per persona: three fit in a day's
 def persona_server(
     demo_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    root = console_workspace(demo_template, tmp_path_factory.mktemp("personas") / "ws")
-    ws = portrait.open(root)
-    ws.personas.fit(PERSONA, FEATURES, k=K, sample=1_000)  # a quick fit: every user is assigned
-    ws.build()
-    ws.close()
-    running = start_server(root)
-    yield running
-    stop_server(running)
+    def fitted(ws: Workspace) -> None:
+        ws.personas.fit(PERSONA, FEATURES, k=K, sample=1_000)  # quick; every user is assigned
+        ws.build()
+
+    with served(demo_template, tmp_path_factory.mktemp("personas") / "ws", fitted) as running:
+        yield running
 
 
 def card(page: Any, persona: str) -> Any:
@@ -172,13 +164,10 @@ def test_a_viewer_gets_released_cards_and_no_fit_name_or_save_controls(
     )
 
 
-def test_the_persona_cards_have_no_serious_violations(browser: Any, persona_server: Server) -> None:
-    context = browser.new_context(bypass_csp=True, locale="en-US")  # axe is injected inline
-    try:
-        page = context.new_page()
-        sign_in(page, persona_server, "analyst")
-        page.goto(f"{persona_server.url}/personas/{PERSONA}")
-        page.wait_for_selector(".chart[data-drawn=yes]")
-        assert violations(page) == []
-    finally:
-        context.close()
+def test_the_persona_cards_have_no_serious_violations(
+    axe_page: Any, persona_server: Server
+) -> None:
+    sign_in(axe_page, persona_server, "analyst")
+    axe_page.goto(f"{persona_server.url}/personas/{PERSONA}")
+    axe_page.wait_for_selector(".chart[data-drawn=yes]")
+    assert violations(axe_page) == []

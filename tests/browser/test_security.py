@@ -14,14 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import (
-    PASSWORD,
-    Server,
-    console_workspace,
-    sign_in,
-    start_server,
-    stop_server,
-)
+from tests.browser.conftest import PASSWORD, Server, served, sign_in
 
 
 def signed_in_client(server: Server, name: str) -> tuple[httpx.Client, str]:
@@ -76,10 +69,10 @@ def test_the_token_of_one_session_does_not_work_in_another(server: Server) -> No
 
 @pytest.fixture
 def short_sessions(demo_template: Path, tmp_path: Path) -> Iterator[Server]:
-    root = console_workspace(demo_template, tmp_path / "ws")
-    running = start_server(root, {"PORTRAIT_CONSOLE_IDLE_TIMEOUT": "2"})
-    yield running
-    stop_server(running)
+    with served(
+        demo_template, tmp_path / "ws", env={"PORTRAIT_CONSOLE_IDLE_TIMEOUT": "2"}
+    ) as running:
+        yield running
 
 
 def test_an_idle_session_expires(page: Any, short_sessions: Server) -> None:

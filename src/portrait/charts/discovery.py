@@ -88,6 +88,24 @@ def ranking_chart(
     )
 
 
+def _heatmap(
+    x: dict[str, Any],
+    y: dict[str, Any],
+    colour: dict[str, Any],
+    tooltip: list[Any],
+    *between: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The layers of a heatmap: a coloured rect per cell, ``between`` (outlines), then the
+    cell's users as text."""
+    return [
+        {"mark": {"type": "rect"},
+         "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip}},
+        *between,
+        {"mark": {"type": "text", "fontSize": 9},
+         "encoding": {"x": x, "y": y, "text": {"field": "users", "format": "~s"}}},
+    ]  # fmt: skip
+
+
 def niche_chart(cube: dict[str, Any], *, title: str = "Niche groups") -> dict[str, Any]:
     """The cube (``ws.discovery.niche(...).to_dict()``) as a heatmap: columns the last tag's
     values, rows the other tags' values, colour the lift (diverging at 1, log scale), text the
@@ -133,21 +151,17 @@ def niche_chart(cube: dict[str, Any], *, title: str = "Niche groups") -> dict[st
             "data": {"values": data},
             "width": {"step": 44},
             "height": {"step": 18},
-            "layer": [
-                {
-                    "mark": {"type": "rect"},
-                    "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip},
-                },
+            "layer": _heatmap(
+                x,
+                y,
+                colour,
+                tooltip,
                 {
                     "transform": [{"filter": "datum.highlight"}],
                     "mark": {"type": "rect", "fill": None, "stroke": "#111", "strokeWidth": 2},
                     "encoding": {"x": x, "y": y},
                 },
-                {
-                    "mark": {"type": "text", "fontSize": 9},
-                    "encoding": {"x": x, "y": y, "text": {"field": "users", "format": "~s"}},
-                },
-            ],
+            ),
         },
     )
 
@@ -255,15 +269,6 @@ def cube_chart(cube: dict[str, Any], *, dimensions: Sequence[str] | None = None)
             "data": {"values": data},
             "width": {"step": 44},
             "height": {"step": 20},
-            "layer": [
-                {
-                    "mark": {"type": "rect"},
-                    "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip},
-                },
-                {
-                    "mark": {"type": "text", "fontSize": 9},
-                    "encoding": {"x": x, "y": y, "text": {"field": "users", "format": "~s"}},
-                },
-            ],
+            "layer": _heatmap(x, y, colour, tooltip),
         },
     )

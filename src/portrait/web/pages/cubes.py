@@ -11,9 +11,11 @@ start campaigns is the facade's decision."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portrait import charts
@@ -259,13 +261,46 @@ async def cube_page(
     return render(request, "cubes/detail.html", found)
 
 
+@dataclass(frozen=True)
+class CellAt:
+    """The cell a card's form acts on, and the card's number (its problem slot's id)."""
+
+    cell: str
+    slot: str
+
+
+def cell_at(
+    cell: Annotated[str, Form(max_length=1000)] = "",
+    slot: Annotated[str, Form(max_length=20)] = "",
+) -> CellAt:
+    return CellAt(cell, _slot(slot))
+
+
+CellForm = Annotated[CellAt, Depends(cell_at)]
+
+
+async def on_cell(
+    request: Request,
+    at: CellAt,
+    what: str,
+    work: Callable[[dict[str, str]], Awaitable[HTMLResponse]],
+) -> HTMLResponse:
+    """``work`` on the cell the form names; a problem is shown in the cell's card (an htmx
+    request) or answered as the page's (a plain form post)."""
+    try:
+        return await work(_cell(at.cell))
+    except PortraitError as error:
+        if not is_fragment(request):
+            raise
+        return problem_in(request, placed(error, what), f"cell-{at.slot}")
+
+
 @router.post("/cubes/{name}/need")
 async def need(
     request: Request,
     session: Changing,
     name: str,
-    cell: Annotated[str, Form(max_length=1000)] = "",
-    slot: Annotated[str, Form(max_length=20)] = "",
+    at: CellForm,
     need: Annotated[str, Form(max_length=500)] = "",
     item: Short = "",
     remove: Annotated[str, Form(max_length=20)] = "",
@@ -273,21 +308,18 @@ async def need(
     """Attach an inferred need (and the item to recommend) to a cell, or remove one: the
     cell's needs, stored with the cube."""
     caller = session.caller
-    slot = _slot(slot)
-    try:
-        chosen = _cell(cell)
+
+    async def attach(cell: dict[str, str]) -> HTMLResponse:
         needs = await write(
             request,
             lambda ws: ws.cubes.need(
-                name, chosen, need, item=item, remove=bool(remove), caller=caller
+                name, cell, need, item=item, remove=bool(remove), caller=caller
             ),
         )
-    except PortraitError as error:
-        if not is_fragment(request):
-            raise
-        return problem_in(request, placed(error, "need"), f"cell-{slot}")
-    row = {"key": cell_key(chosen), "needs": needs}
-    return render(request, "cubes/_need_answer.html", {"c": row, "slot": slot, "name": name})
+        row = {"key": cell_key(cell), "needs": needs}
+        return render(request, "cubes/_need_answer.html", {"c": row, "slot": at.slot, "name": name})
+
+    return await on_cell(request, at, "need", attach)
 
 
 @router.post("/cubes/{name}/act")
@@ -295,8 +327,7 @@ async def act(
     request: Request,
     session: Changing,
     name: str,
-    cell: Annotated[str, Form(max_length=1000)] = "",
-    slot: Annotated[str, Form(max_length=20)] = "",
+    at: CellForm,
     action: Annotated[str, Form(max_length=20)] = "",
     segment: Short = "",
     campaign: Short = "",
@@ -305,12 +336,12 @@ async def act(
     """A cell as a dynamic segment (``action=segment``) or as the audience of a draft
     campaign with one variant per need and a blank control (``action=campaign``)."""
     caller = session.caller
-    slot = _slot(slot)
-    try:
-        chosen = _cell(cell)
+
+    async def carry_out(cell: dict[str, str]) -> HTMLResponse:
+        done: dict[str, Any]
         if action == "segment":
             saved = await write(
-                request, lambda ws: ws.cubes.save(name, chosen, segment.strip(), caller=caller)
+                request, lambda ws: ws.cubes.save(name, cell, segment.strip(), caller=caller)
             )
             done = {"segment": saved}
         elif action == "campaign":
@@ -321,37 +352,26 @@ async def act(
             created = await write(
                 request,
                 lambda ws: ws.cubes.campaign(
-                    name, chosen, campaign.strip(), control=int(control), caller=caller
+                    name, cell, campaign.strip(), control=int(control), caller=caller
                 ),
             )
             done = {"campaign": created}
         else:
             raise InputError(f"unknown action '{action}'", where="action")
-    except PortraitError as error:
-        if not is_fragment(request):
-            raise
-        return problem_in(request, placed(error, action or "act"), f"cell-{slot}")
-    return render(request, "cubes/_done.html", {**done, "slot": slot})
+        return render(request, "cubes/_done.html", {**done, "slot": at.slot})
+
+    return await on_cell(request, at, action or "act", carry_out)
 
 
 @router.post("/cubes/{name}/describe")
-async def describe(
-    request: Request,
-    session: Changing,
-    name: str,
-    cell: Annotated[str, Form(max_length=1000)] = "",
-    slot: Annotated[str, Form(max_length=20)] = "",
-) -> HTMLResponse:
+async def describe(request: Request, session: Changing, name: str, at: CellForm) -> HTMLResponse:
     """One cell's distinctive features, preferred items and recommendations, on request."""
     caller = session.caller
-    slot = _slot(slot)
-    try:
-        chosen = _cell(cell)
+
+    async def described(cell: dict[str, str]) -> HTMLResponse:
         found = await analysis(
-            request, "the cell", lambda ws: ws.cubes.describe(name, chosen, caller=caller)
+            request, "the cell", lambda ws: ws.cubes.describe(name, cell, caller=caller)
         )
-    except PortraitError as error:
-        if not is_fragment(request):
-            raise
-        return problem_in(request, placed(error, "describe"), f"cell-{slot}")
-    return render(request, "cubes/_described.html", {"c": found, "slot": slot})
+        return render(request, "cubes/_described.html", {"c": found, "slot": at.slot})
+
+    return await on_cell(request, at, "describe", described)
